@@ -1,0 +1,57 @@
+"""Back-ends: the only code that knows a chip's physics.
+
+A back-end family implements :class:`Backend`: ``compile`` maps host float parameters onto
+the chip (checking its resources) and ``relax`` runs one relaxation phase on it, returning
+the equilibrium and the :class:`~emulator.counters.Counters` of what the chip did. The
+trainer, the energy accounting and the reports use nothing else.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from emulator.counters import Counters
+from emulator.schema import Source, build
+
+
+@dataclass(frozen=True)
+class Program:
+    """A network as compiled onto a chip.
+
+    Attributes
+    ----------
+    programming : Counters
+        Operations spent writing this program onto the chip (e.g. ``weight_writes``);
+        counted as training cost each time the trainer re-programs the chip.
+    """
+
+    programming: Counters = field(default_factory=Counters)
+
+    def summary(self) -> dict:
+        """What the report shows of the mapping (memory, cores, ...)."""
+        return {}
+
+
+class Backend(abc.ABC):
+    """One substrate family. Subclasses set ``family``, ``ops`` and ``Parameters``."""
+
+    family: str
+    #: names of the operations ``relax`` and ``compile`` count; a chip file prices each of them
+    ops: tuple[str, ...]
+    #: schema dataclass of the ``parameters`` section of this family's chip files
+    Parameters: type
+
+    def parameters_of(self, chip):
+        """The chip's ``parameters`` section validated against :attr:`Parameters`."""
+        source = chip.origin or Source(chip.name)
+        return build(self.Parameters, chip.parameters, source, ("parameters",))
+
+    @abc.abstractmethod
+    def compile(self, network, chip, previous: Program | None = None) -> Program:
+        """Map ``network`` (host floats) onto ``chip``; ``previous`` is the program it replaces."""
+
+    @abc.abstractmethod
+    def relax(self, program: Program, x: np.ndarray, *, max_steps: int, nudge=None, init=None):
+        """Relax inputs ``x`` (batch, n_0); returns ``(Equilibrium, Counters)``."""

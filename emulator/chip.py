@@ -1,0 +1,108 @@
+"""Chip files (``chips/*.yaml``) and the registry of back-ends that run them.
+
+A chip is data: the back-end family that emulates it, that family's parameters, and an energy
+and time table with one entry per operation the back-end counts, each with its ``source``.
+A back-end is code, found by family name among the built-ins and the ``emulator.backends``
+entry-point group (how a third-party package plugs in a new family).
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from emulator.errors import ConfigError
+from emulator.schema import Source, build, fail, load_yaml, spec
+
+ENTRY_POINT_GROUP = "emulator.backends"
+BUILTIN_BACKENDS = {"digital": "emulator.backends.digital:DigitalBackend"}
+
+UNITS = {
+    "energy": {"fJ": 1e-15, "pJ": 1e-12, "nJ": 1e-9, "uJ": 1e-6, "µJ": 1e-6, "mJ": 1e-3, "J": 1.0},
+    "time": {"ps": 1e-12, "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0},
+    "power": {"nW": 1e-9, "uW": 1e-6, "µW": 1e-6, "mW": 1e-3, "W": 1.0},
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Constant:
+    """A physical constant with its unit and where it comes from."""
+
+    value: float = spec("the number, in `unit`", ge=0)
+    unit: str = spec("unit of value")
+    source: str = spec("paper, year and table; or 'assumed: why' or 'derived: how'")
+
+    def si(self, kind: str) -> float:
+        return self.value * UNITS[kind][self.unit]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Chip:
+    name: str = spec("chip name used on the command line and in reports")
+    backend: str = spec("back-end family that emulates it")
+    energy: dict[str, Constant] = spec("energy per counted operation")
+    time: dict[str, Constant] = spec("time per counted operation")
+    static_power: Constant = spec("static (leakage) power while the workload runs")
+    description: str = spec("one line shown by `emulator chips`", default="")
+    parameters: dict = spec("back-end parameters", default={})
+    origin: Source | None = field(default=None, compare=False, repr=False, metadata={"internal": True})
+
+    def where(self, *path) -> str:
+        return self.origin.where(tuple(path)) if self.origin else self.name
+
+    def energy_per_op(self) -> dict[str, float]:
+        """Joules per operation."""
+        return {op: c.si("energy") for op, c in self.energy.items()}
+
+    def time_per_op(self) -> dict[str, float]:
+        """Seconds per operation."""
+        return {op: c.si("time") for op, c in self.time.items()}
+
+
+def load_chip(path: str | Path) -> Chip:
+    """Load a chip file, check its units and that its tables cover exactly what its back-end counts."""
+    data, source = load_yaml(path)
+    chip = build(Chip, data, source)
+    object.__setattr__(chip, "origin", source)
+    backend = get_backend(chip.backend, where=source.where(("backend",)))
+    for table, kind in (("energy", "energy"), ("time", "time")):
+        entries = getattr(chip, table)
+        for op in backend.ops:
+            if op not in entries:
+                fail(source, (table,), f"no entry for {op!r}, which back-end {chip.backend!r} counts; "
+                                       "add it with value, unit and source")
+        for op, constant in entries.items():
+            if op not in backend.ops:
+                fail(source, (table, op), f"back-end {chip.backend!r} counts no such operation; "
+                                          f"it counts: {', '.join(backend.ops)}")
+            _check_unit(constant, kind, source, (table, op))
+    _check_unit(chip.static_power, "power", source, ("static_power",))
+    backend.parameters_of(chip)  # validates the back-end parameters now, with file and line
+    return chip
+
+
+def _check_unit(constant: Constant, kind: str, source: Source, path):
+    if constant.unit not in UNITS[kind]:
+        fail(source, path + ("unit",), f"unknown {kind} unit {constant.unit!r}; use one of "
+                                       f"{', '.join(UNITS[kind])}")
+    if not constant.source.strip():
+        fail(source, path + ("source",), "must say where the number comes from")
+
+
+def backend_names() -> dict[str, str]:
+    """Back-end family name -> 'module:Class', built-ins first, then plug-ins."""
+    names = dict(BUILTIN_BACKENDS)
+    names.update({ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    return names
+
+
+def get_backend(family: str, where: str = ""):
+    """An instance of the back-end of ``family``; ConfigError listing the known families otherwise."""
+    names = backend_names()
+    if family not in names:
+        prefix = f"{where}: " if where else ""
+        raise ConfigError(f"{prefix}unknown back-end family {family!r}; known: {', '.join(sorted(names))} "
+                          f"(a plug-in registers one in the {ENTRY_POINT_GROUP!r} entry-point group)")
+    module, _, attr = names[family].partition(":")
+    return getattr(importlib.import_module(module), attr)()

@@ -1,0 +1,184 @@
+"""Command line: ``python -m emulator run|compare|chips|workloads``.
+
+User errors (bad files, unknown names, networks that do not fit, diverging training) print
+one ``error:`` line and exit with status 2; Ctrl-C keeps the finished epochs and says how to
+resume.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from emulator.errors import ConfigError, EmulatorError
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def search_dirs(kind: str) -> list[Path]:
+    """Folders holding ``chips/`` or ``workloads/`` YAML files: the working directory's, then the project's."""
+    dirs = [Path.cwd() / kind, PACKAGE_ROOT / kind]
+    return list(dict.fromkeys(d.resolve() for d in dirs if d.is_dir()))
+
+
+def available(kind: str) -> dict[str, Path]:
+    """Name -> file of every YAML in the search folders (the first folder wins)."""
+    found = {}
+    for d in reversed(search_dirs(kind)):
+        found.update({p.stem: p for p in sorted(d.glob("*.yaml"))})
+    return dict(sorted(found.items()))
+
+
+def resolve(kind: str, name: str) -> Path:
+    """A YAML file given as a path or as a name in ``chips/`` or ``workloads/``."""
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"{kind[:-1]} file {name} does not exist")
+        return path
+    names = available(kind)
+    if name not in names:
+        raise ConfigError(f"unknown {kind[:-1]} {name!r}; known: {', '.join(names) or '(none)'} "
+                          f"(or give a path to a YAML file)")
+    return names[name]
+
+
+def _run_one(workload, chip, out_dir: Path, *, resume: bool, progress: bool, data=None) -> dict:
+    from emulator.report import write_report
+    from emulator.runner import Run
+
+    start = time.perf_counter()
+    run = Run(workload, chip, out_dir, data=data)
+    if resume:
+        run.restore()
+        print(f"resuming {out_dir} after epoch {run.epoch}", file=sys.stderr)
+    try:
+        run.train(progress=progress, on_epoch=lambda r: print(
+            f"epoch {r['epoch']}: train {r['train_accuracy']:.4f}  test {r['test_accuracy']:.4f}  "
+            f"({r['wall_s']:.1f} s)", file=sys.stderr))
+    except KeyboardInterrupt:
+        raise Interrupted(out_dir, run.epoch) from None
+    result = run.result(time.perf_counter() - start, progress=progress)
+    write_report(result, out_dir)
+    return result
+
+
+class Interrupted(Exception):
+    def __init__(self, out_dir, epoch):
+        super().__init__(f"interrupted; the {epoch} finished epoch(s) are saved in {out_dir}; "
+                         f"continue with the same command and --resume {out_dir}")
+
+
+def cmd_run(args) -> int:
+    from emulator.chip import load_chip
+    from emulator.workload import load_workload
+
+    workload = load_workload(resolve("workloads", args.workload), args.set)
+    chip = load_chip(resolve("chips", args.chip))
+    out = Path(args.resume or args.out or _default_out(workload.name, chip.name))
+    result = _run_one(workload, chip, out, resume=bool(args.resume), progress=not args.quiet)
+    _summary(result, out)
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from emulator.chip import load_chip
+    from emulator.report import write_comparison
+    from emulator.runner import load_data
+    from emulator.workload import load_workload
+
+    workload = load_workload(resolve("workloads", args.workload), args.set)
+    names = args.chips.split(",") if args.chips else list(available("chips"))
+    chips = [load_chip(resolve("chips", n.strip())) for n in names if n.strip()]
+    out = Path(args.out or _default_out(workload.name, "compare"))
+    data = load_data(workload)
+    results = []
+    for chip in chips:
+        print(f"== {chip.name}", file=sys.stderr)
+        results.append(_run_one(workload, chip, out / chip.name, resume=False, progress=not args.quiet, data=data))
+    write_comparison(results, out)
+    for r in results:
+        _summary(r, out / r["chip"])
+    print(f"comparison: {out / 'comparison.md'}")
+    return 0
+
+
+def cmd_chips(args) -> int:
+    from emulator.chip import load_chip
+
+    for name, path in available("chips").items():
+        try:
+            chip = load_chip(path)
+            print(f"{name:<16} {chip.backend:<10} {chip.description}")
+        except EmulatorError as exc:
+            print(f"{name:<16} {'(invalid)':<10} {exc}")
+    return 0
+
+
+def cmd_workloads(args) -> int:
+    from emulator.workload import load_workload
+
+    for name, path in available("workloads").items():
+        try:
+            w = load_workload(path)
+            print(f"{name:<20} {w.dataset.name:<14} {'-'.join(map(str, w.network.layers)):<14} {w.description}")
+        except EmulatorError as exc:
+            print(f"{name:<20} (invalid) {exc}")
+    return 0
+
+
+def _default_out(workload: str, chip: str) -> str:
+    return f"runs/{workload}-{chip}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def _summary(result: dict, out: Path):
+    m, e, t = result["metrics"], result["energy"]["inference"], result["time"]
+    print(f"{result['workload']} on {result['chip']}: test accuracy {m['test_accuracy']:.4f} after "
+          f"{m['epochs']} epochs; {e['per_sample_j']:.3e} J and {t['emulated_s_per_inference']:.3e} s "
+          f"per inference (emulated); wall {t['wall_s']:.1f} s; report in {out}")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m emulator", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    overrides = dict(action="append", default=[], metavar="KEY.PATH=VALUE",
+                     help="override a workload key, e.g. --set training.epochs=1 (repeatable)")
+    r = sub.add_parser("run", help="train and evaluate a workload on a chip, write a report")
+    r.add_argument("workload", help="workload name (in workloads/) or YAML path")
+    r.add_argument("--chip", required=True, help="chip name (in chips/) or YAML path")
+    r.add_argument("--set", **overrides)
+    r.add_argument("--out", help="report folder (default runs/<workload>-<chip>-<time>)")
+    r.add_argument("--resume", metavar="DIR", help="continue the interrupted run saved in DIR")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.set_defaults(func=cmd_run)
+    c = sub.add_parser("compare", help="run one workload on several chips, side by side")
+    c.add_argument("workload")
+    c.add_argument("--chips", help="comma-separated chip names (default: every chip in chips/)")
+    c.add_argument("--set", **overrides)
+    c.add_argument("--out")
+    c.add_argument("--quiet", action="store_true")
+    c.set_defaults(func=cmd_compare)
+    sub.add_parser("chips", help="list the known chips").set_defaults(func=cmd_chips)
+    sub.add_parser("workloads", help="list the workloads").set_defaults(func=cmd_workloads)
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except EmulatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Interrupted as exc:
+        print(str(exc), file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

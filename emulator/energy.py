@@ -1,0 +1,39 @@
+"""Counters x chip constants -> joules and emulated seconds.
+
+Dynamic energy is ``sum_op count[op] * energy[op]``; emulated time is
+``sum_op count[op] * time[op]``; static energy is ``static_power * emulated time``.
+"""
+from __future__ import annotations
+
+from emulator.counters import Counters
+
+
+def account(counters: Counters, chip, n_samples: int) -> dict:
+    """Energy and time of ``counters`` (totals over ``n_samples`` samples) on ``chip``.
+
+    Returns
+    -------
+    dict with ``total_j``, ``per_sample_j``, ``breakdown_j`` (op -> J, plus ``static``),
+    ``emulated_s`` and ``emulated_s_per_sample``.
+    """
+    per_op, t_per_op = chip.energy_per_op(), chip.time_per_op()
+    unknown = set(counters) - set(per_op)
+    if unknown:
+        raise ValueError(f"chip {chip.name!r} prices no {sorted(unknown)}: the back-end counted "
+                         "an operation its chip files do not declare")
+    emulated_s = sum(n * t_per_op[op] for op, n in counters.items())
+    breakdown = {op: counters.get(op, 0) * joules for op, joules in per_op.items()}
+    breakdown["static"] = chip.static_power.si("power") * emulated_s
+    total = sum(breakdown.values())
+    n = max(n_samples, 1)
+    return {"total_j": total, "per_sample_j": total / n, "breakdown_j": breakdown,
+            "emulated_s": emulated_s, "emulated_s_per_sample": emulated_s / n}
+
+
+def chip_constants(chip) -> dict:
+    """The chip's table as the report shows it: J and s per op, static power, sources."""
+    return {"per_op_j": chip.energy_per_op(), "time_per_op_s": chip.time_per_op(),
+            "static_power_w": chip.static_power.si("power"),
+            "sources": {op: c.source for op, c in chip.energy.items()}
+            | {f"time.{op}": c.source for op, c in chip.time.items()}
+            | {"static_power": chip.static_power.source}}

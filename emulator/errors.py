@@ -1,0 +1,26 @@
+"""User-facing errors.
+
+Every error a user can cause (a bad file, an unknown name, a network that does not fit a
+chip, a diverging relaxation) is an :class:`EmulatorError` whose message says what to
+change. The CLI prints the message and exits with status 2, without a traceback.
+"""
+
+
+class EmulatorError(Exception):
+    """Base class of the errors that name what the user should change."""
+
+
+class ConfigError(EmulatorError):
+    """A workload or chip file (or a ``--set`` override) is malformed or out of range."""
+
+
+class DatasetError(EmulatorError):
+    """A dataset cannot be found, read or matched to the network."""
+
+
+class CapacityError(EmulatorError):
+    """A network does not fit the resources of a chip."""
+
+
+class DivergenceError(EmulatorError):
+    """A relaxation or a training step produced NaN or overflowed."""

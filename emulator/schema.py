@@ -1,0 +1,215 @@
+"""Validation of YAML files against frozen dataclasses, with errors that name file, key and line.
+
+A schema is a dataclass whose fields carry their type (``int``, ``float``, ``bool``, ``str``,
+``Literal[...]``, ``list[...]``, ``X | None``, a nested schema dataclass, or
+``dict[str, Schema]``) and, in ``field(metadata=...)`` made by :func:`spec`, their allowed
+range and a one-line description. :func:`load_yaml` parses a file keeping the line of each key;
+:func:`build` turns the parsed mapping into the dataclass or raises one :class:`ConfigError`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from emulator.errors import ConfigError
+
+Path_ = tuple  # a key path such as ("eqprop", "theta") or ("training", "learning_rates", 1)
+
+
+def spec(doc: str, *, default=dataclasses.MISSING, ge=None, gt=None, le=None, lt=None, min_len=None):
+    """A dataclass field with a description and an allowed range (checked on numbers and list items)."""
+    meta = {"doc": doc, "ge": ge, "gt": gt, "le": le, "lt": lt, "min_len": min_len}
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+class Source:
+    """Where a mapping came from: a file (with the line of each key path) or a ``--set`` option."""
+
+    def __init__(self, name: str, lines: dict | None = None):
+        self.name, self.lines = name, lines or {}
+
+    def where(self, path: Path_) -> str:
+        for n in range(len(path), -1, -1):
+            if path[:n] in self.lines:
+                return f"{self.name}:{self.lines[path[:n]]}"
+        return self.name
+
+
+def dotted(path: Path_) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "(top level)"
+
+
+def fail(source: Source, path: Path_, message: str):
+    raise ConfigError(f"{source.where(path)}: {dotted(path)}: {message}")
+
+
+def load_yaml(path: str | Path) -> tuple[dict, Source]:
+    """Parse a YAML mapping and the line (1-based) of every key path in it."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    source = Source(str(path))
+    if not isinstance(data, dict):
+        fail(source, (), "the file must be a YAML mapping of keys to values")
+    _record_lines(node, (), source.lines)
+    return data, source
+
+
+def _record_lines(node, path, lines):
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            _record_lines(value, path + (key.value,), lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, value in enumerate(node.value):
+            _record_lines(value, path + (i,), lines)
+
+
+def describe(tp) -> str:
+    """A type in words, for error messages."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join("null" if a is type(None) else describe(a) for a in args)
+    if origin is list:
+        return f"a list of {describe(args[0])}s"
+    if origin is dict:
+        return "a mapping"
+    if dataclasses.is_dataclass(tp):
+        return "a mapping with keys " + ", ".join(f.name for f in dataclasses.fields(tp))
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(tp, str(tp))
+
+
+def build(cls, data: Any, source: Source, path: Path_ = ()):
+    """Validate ``data`` against the schema dataclass ``cls`` and build it (defaults filled in)."""
+    if not isinstance(data, dict):
+        fail(source, path, f"must be {describe(cls)}, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init and not f.metadata.get("internal")}
+    for key in data:
+        if key not in fields:
+            fail(source, path + (key,), f"unknown key; allowed keys here: {', '.join(fields)}")
+    values = {}
+    for name, f in fields.items():
+        if name in data:
+            values[name] = convert(hints[name], data[name], source, path + (name,), f.metadata)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            fail(source, path + (name,), f"missing; it must be {describe(hints[name])}"
+                 + (f" ({f.metadata['doc']})" if f.metadata.get("doc") else ""))
+    return cls(**values)
+
+
+def convert(tp, value, source: Source, path: Path_, meta=None):
+    """Check ``value`` against type ``tp`` and the range in ``meta``; returns the converted value."""
+    meta = meta or {}
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return convert(inner[0], value, source, path, meta)
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value, source, path)
+    if origin is Literal:
+        if value not in args:
+            fail(source, path, f"must be {describe(tp)}, got {value!r}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            fail(source, path, f"must be {describe(tp)}, got {value!r}")
+        if meta.get("min_len") and len(value) < meta["min_len"]:
+            fail(source, path, f"must have at least {meta['min_len']} items, got {len(value)}")
+        return [convert(args[0], v, source, path + (i,), meta) for i, v in enumerate(value)]
+    if tp is dict or origin is dict:
+        if not isinstance(value, dict):
+            fail(source, path, f"must be a mapping, got {value!r}")
+        if not args:
+            return dict(value)
+        return {str(k): convert(args[1], v, source, path + (k,), meta) for k, v in value.items()}
+    ok = {int: isinstance(value, int) and not isinstance(value, bool),
+          float: isinstance(value, (int, float)) and not isinstance(value, bool),
+          bool: isinstance(value, bool), str: isinstance(value, str)}[tp]
+    if not ok:
+        fail(source, path, f"must be {describe(tp)}, got {value!r}")
+    if tp in (int, float):
+        _check_range(value, source, path, meta)
+        return tp(value)
+    return value
+
+
+def _check_range(value, source, path, meta):
+    for key, test, words in (("ge", lambda v, b: v >= b, ">="), ("gt", lambda v, b: v > b, ">"),
+                             ("le", lambda v, b: v <= b, "<="), ("lt", lambda v, b: v < b, "<")):
+        bound = meta.get(key)
+        if bound is not None and not test(value, bound):
+            doc = f" ({meta['doc']})" if meta.get("doc") else ""
+            fail(source, path, f"must be {words} {bound}{doc}, got {value!r}")
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> tuple[dict, dict]:
+    """Apply ``key.path=value`` strings (values parsed as YAML) to a copy of ``data``.
+
+    Returns the new mapping and ``{key path: "--set ..."}`` so errors can point at the option.
+    """
+    import copy
+
+    data = copy.deepcopy(data)
+    origin = {}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected key.path=value, e.g. --set training.epochs=1")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
+        parts = [int(p) if p.isdigit() else p for p in key.strip().split(".")]
+        node = data
+        for i, part in enumerate(parts[:-1]):
+            child = node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) \
+                else node.get(part) if isinstance(node, dict) else None
+            if child is None:
+                child = {}
+                if not isinstance(node, dict):
+                    raise ConfigError(f"--set {item!r}: {'.'.join(map(str, parts[:i + 1]))} is not a mapping")
+                node[part] = child
+            node = child
+        if isinstance(node, list) and isinstance(parts[-1], int) and parts[-1] < len(node):
+            node[parts[-1]] = value
+        elif isinstance(node, dict):
+            node[parts[-1]] = value
+        else:
+            raise ConfigError(f"--set {item!r}: {'.'.join(map(str, parts[:-1]))} is not a mapping")
+        origin[tuple(parts)] = f"--set {item}"
+    return data, origin
+
+
+class OverriddenSource(Source):
+    """A file source whose overridden key paths point at the ``--set`` option instead."""
+
+    def __init__(self, base: Source, origin: dict):
+        super().__init__(base.name, base.lines)
+        self.origin = origin
+
+    def where(self, path: Path_) -> str:
+        for n in range(len(path), 0, -1):
+            if path[:n] in self.origin:
+                return self.origin[path[:n]]
+        return super().where(path)

@@ -1,0 +1,111 @@
+"""Workload files (``workloads/*.yaml``): what to train, how to relax it, how to evaluate it.
+
+Each section is a schema dataclass; :func:`load_workload` validates a file (and ``--set``
+overrides) against them and raises one :class:`~emulator.errors.ConfigError` naming file,
+line, key path and what is allowed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from emulator.errors import ConfigError
+from emulator.schema import OverriddenSource, Source, apply_overrides, build, fail, load_yaml, spec
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetSpec:
+    name: Literal["digits", "mnist", "fashion_mnist"] = spec("dataset to train and test on")
+    n_train: int | None = spec("training samples (the first n of the standard split); null for all",
+                               default=None, ge=1)
+    n_test: int | None = spec("test samples; null for all", default=None, ge=1)
+    preprocessing: Literal["unit_range", "binarize"] = spec("pixel scaling", default="unit_range")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkSpec:
+    layers: list[int] = spec("layer sizes, input first, output (one unit per class) last", ge=1, min_len=2)
+    activation: Literal["hard_sigmoid"] = spec("unit activation rho(s) = clip(s, 0, 1)", default="hard_sigmoid")
+    init_gain: float = spec("scale of the Glorot-uniform initial weights", default=1.0, gt=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EqPropSpec:
+    beta: float = spec("nudging strength", gt=0, lt=1)
+    symmetric: bool = spec("nudge with +beta and -beta (Laborieux et al. 2021) instead of +beta only",
+                           default=True)
+    free_steps: int = spec("step limit of the free phase", ge=1)
+    nudged_steps: int = spec("step limit of each nudged phase", ge=1)
+    theta: float = spec("lazy threshold: a unit sends once its state moved more than theta", ge=0, lt=1)
+    damping: float = spec("fraction of the old state a unit keeps each step", default=0.5, ge=0, lt=1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpectralNormSpec:
+    enabled: bool = spec("rescale each weight matrix whose spectral norm exceeds limit", default=False)
+    limit: float = spec("largest spectral norm allowed", default=1.0, gt=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingSpec:
+    epochs: int = spec("passes over the training set", ge=0)
+    batch_size: int = spec("samples per weight update", ge=1)
+    learning_rates: list[float] = spec("one learning rate per weight layer, input side first", gt=0, min_len=1)
+    lr_decay: float = spec("learning rates are multiplied by this after each epoch", default=1.0, gt=0, le=1)
+    seed: int = spec("seed of initial weights and shuffling", default=0, ge=0)
+    spectral_norm: SpectralNormSpec = field(default_factory=SpectralNormSpec)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluationSpec:
+    batch_size: int = spec("samples relaxed at once during evaluation", default=500, ge=1)
+    train_subset: int | None = spec("training samples used to measure train accuracy; null for all",
+                                    default=2000, ge=1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Workload:
+    name: str = spec("workload name used in reports")
+    dataset: DatasetSpec = spec("dataset section")
+    network: NetworkSpec = spec("network section")
+    eqprop: EqPropSpec = spec("EqProp relaxation section")
+    training: TrainingSpec = spec("training section")
+    description: str = spec("one line shown by `emulator workloads`", default="")
+    evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
+    origin: Source | None = field(default=None, compare=False, repr=False, metadata={"internal": True})
+
+    def where(self, *path) -> str:
+        """``file:line`` (or the ``--set`` option) of a key path, for error messages."""
+        return self.origin.where(tuple(path)) if self.origin else self.name
+
+
+def load_workload(path: str | Path, overrides: list[str] = ()) -> Workload:
+    """Load and validate a workload file, with ``key.path=value`` overrides applied."""
+    data, source = load_yaml(path)
+    if overrides:
+        data, origin = apply_overrides(data, list(overrides))
+        source = OverriddenSource(source, origin)
+    workload = build(Workload, data, source)
+    n_weights = len(workload.network.layers) - 1
+    if len(workload.training.learning_rates) != n_weights:
+        fail(source, ("training", "learning_rates"),
+             f"needs one learning rate per weight layer: {n_weights} for layers "
+             f"{workload.network.layers}, got {len(workload.training.learning_rates)}")
+    return _with_origin(workload, source)
+
+
+def _with_origin(workload: Workload, source: Source) -> Workload:
+    object.__setattr__(workload, "origin", source)
+    return workload
+
+
+def check_against_dataset(workload: Workload, n_features: int, n_classes: int, dataset: str):
+    """Raise :class:`ConfigError` if the input or output layer does not match the dataset."""
+    layers = workload.network.layers
+    for index, want, what in ((0, n_features, "features"), (-1, n_classes, "classes")):
+        if layers[index] != want:
+            position = 0 if index == 0 else len(layers) - 1
+            raise ConfigError(
+                f"{workload.where('network', 'layers', position)}: network.layers[{position}] is "
+                f"{layers[index]} but dataset {dataset} has {want} {what}; set it to {want}")

@@ -1,0 +1,328 @@
+"""Tests for emulator.report: JSON / Markdown / PNG reports of a run's result dict."""
+from __future__ import annotations
+
+import copy
+import json
+
+import matplotlib.image as mpimg
+import numpy as np
+import pytest
+
+from emulator.report import format_count, format_si, render_markdown, write_comparison, write_report
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+REPORT_FILES = {
+    "json": "report.json",
+    "markdown": "report.md",
+    "accuracy": "accuracy.png",
+    "energy": "energy_breakdown.png",
+    "messages": "messages_per_step.png",
+}
+SOURCES = {
+    "messages": "Horowitz 2014, 45 nm, 32-bit SRAM read",
+    "synaptic_ops": "Horowitz 2014, 45 nm, 8-bit add",
+    "unit_updates": "Davies et al. 2018 (Loihi)",
+    "static": "vendor datasheet, idle power",
+}
+
+
+def make_result(chip: str = "digital", *, note: str | None = None, epochs: int = 3,
+                energy_scale: float = 1.0, test_accuracy: float = 0.9725) -> dict:
+    """A realistic result dict as the run pipeline produces it."""
+    n_train, n_test = 1437, 360
+    per_op = {"messages": 5e-12, "synaptic_ops": 2.5e-12, "unit_updates": 1e-12}
+    per_op = {k: v * energy_scale for k, v in per_op.items()}
+    inf_counts = {"messages": 123_456, "synaptic_ops": 4_567_890, "unit_updates": 89_012, "steps": 5_112}
+    tr_counts = {"messages": 9_876_543, "synaptic_ops": 345_678_901, "unit_updates": 7_654_321,
+                 "steps": 310_000, "weight_writes": 56_832}
+    static_w = 0.1
+
+    def breakdown(counts: dict, seconds: float) -> dict:
+        b = {op: counts[op] * per_op[op] for op in per_op}
+        b["static"] = static_w * seconds
+        return b
+
+    inf_b = breakdown(inf_counts, 360 * 1.2e-6)
+    tr_b = breakdown(tr_counts, 0.5)
+    n_tr_samples = n_train * epochs
+    history = [
+        {"epoch": e, "train_accuracy": 0.80 + 0.06 * e, "test_accuracy": 0.78 + 0.06 * e,
+         "lipschitz": [1.2 - 0.1 * e, 0.8 + 0.01 * e], "wall_s": 1.5 + 0.1 * e}
+        for e in range(1, epochs + 1)
+    ]
+    steps = np.arange(40)
+    mps = (18_944 * np.exp(-steps / 3.0)).round(1).tolist()
+    return {
+        "workload": "digits_snn", "chip": chip, "backend": "digital", "seed": 0,
+        "emulator_version": "0.1.0", "created": "2026-11-25T22:00:00Z",
+        "dataset": {"name": "digits", "source": "sklearn.datasets.load_digits", "n_train": n_train,
+                    "n_test": n_test, "n_features": 64, "n_classes": 10, "note": note},
+        "network": {"layers": [64, 256, 10], "n_units": 266, "n_synapses": 18944},
+        "eqprop": {"beta": 0.5, "symmetric": True, "theta": 0.01, "damping": 0.5,
+                   "free_steps": 40, "nudged_steps": 15},
+        "metrics": {"test_accuracy": test_accuracy, "train_accuracy": 0.99, "epochs": epochs},
+        "history": history,
+        "counters": {"inference": inf_counts, "training": tr_counts},
+        "relaxation": {"inference": {"mean_steps": 14.2, "quiescent_fraction": 0.98,
+                                     "messages_per_step": mps,
+                                     "messages_per_step_theta0": [18_944.0] * 40}},
+        "energy": {
+            "per_op_j": per_op,
+            "time_per_op_s": {"messages": 1e-9, "synaptic_ops": 2e-9, "unit_updates": 5e-10},
+            "static_power_w": static_w,
+            "sources": SOURCES,
+            "inference": {"total_j": sum(inf_b.values()), "per_sample_j": sum(inf_b.values()) / n_test,
+                          "breakdown_j": inf_b},
+            "training": {"total_j": sum(tr_b.values()), "per_sample_j": sum(tr_b.values()) / n_tr_samples,
+                         "breakdown_j": tr_b},
+        },
+        "time": {"emulated_s_per_inference": 1.2e-6, "emulated_s_training": 0.5, "wall_s": 12.3},
+        "program": {"weight_bytes": 75_776, "sram_bytes": 8_388_608, "cores": 4},
+    }
+
+
+def make_minimal_result() -> dict:
+    """Evaluation-only result: no history, relaxation, program or note."""
+    r = make_result()
+    for key in ("history", "relaxation", "program"):
+        r.pop(key)
+    r["history"] = []
+    r["dataset"].pop("note")
+    r["metrics"].pop("train_accuracy")
+    r["energy"].pop("training")
+    r["counters"].pop("training")
+    return r
+
+
+def assert_png(path, width_in: float, height_in: float) -> None:
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    img = mpimg.imread(path)
+    assert img.ndim >= 2
+    h, w = img.shape[:2]
+    assert w / h == pytest.approx(width_in / height_in, rel=0.02)
+    assert 300 <= h <= 1200
+
+
+@pytest.fixture
+def result() -> dict:
+    return make_result()
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> tuple[dict, dict]:
+    """One full report, written once and shared by the read-only tests (figures are slow)."""
+    r = make_result()
+    original = copy.deepcopy(r)
+    paths = write_report(r, tmp_path_factory.mktemp("report") / "run")
+    assert r == original  # write_report does not modify its input
+    return r, paths
+
+
+# --------------------------------------------------------------------------- format_si
+
+
+@pytest.mark.parametrize("value, unit, expected", [
+    (0, "J", "0 J"),
+    (0.0, "s", "0 s"),
+    (3.2e-9, "J", "3.2 nJ"),
+    (4.5e-5, "J", "45 µJ"),
+    (1.1e-3, "J", "1.1 mJ"),
+    (1.5, "J", "1.5 J"),
+    (1200, "J", "1.2 kJ"),
+    (0.7, "s", "700 ms"),
+    (12e-6, "s", "12 µs"),
+    (1e-15, "J", "1 fJ"),
+    (1e3, "J", "1 kJ"),
+    (999.96, "J", "1 kJ"),   # rounding carries into the next prefix
+    (1e-9, "J", "1 nJ"),
+    (123456, "W", "123 kW"),
+    (-3.2e-9, "J", "-3.2 nJ"),
+    (-1200, "J", "-1.2 kJ"),
+    (np.float32(1.5), "J", "1.5 J"),
+    (np.int64(1200), "J", "1.2 kJ"),
+    (None, "J", "n/a"),
+    (float("nan"), "J", "n/a"),
+    (3.2e-9, "", "3.2n"),
+])
+def test_format_si(value, unit, expected):
+    assert format_si(value, unit) == expected
+
+
+def test_format_si_out_of_prefix_range_uses_scientific():
+    assert format_si(1e-21, "J") == "1.00e-21 J"
+
+
+@pytest.mark.parametrize("value, expected", [
+    (0, "0"), (18944, "18,944"), (4_567_890, "4,567,890"), (np.int64(1234), "1,234"),
+    (12688.58, "12,688.6"), (2.5, "2.5"), (-1234, "-1,234"), (None, "n/a"),
+])
+def test_format_count(value, expected):
+    assert format_count(value) == expected
+
+
+# --------------------------------------------------------------------------- write_report
+
+
+def test_write_report_writes_all_files(written):
+    _, paths = written
+    assert set(paths) == set(REPORT_FILES)
+    out_dir = paths["json"].parent
+    assert out_dir.name == "run"
+    for key, name in REPORT_FILES.items():
+        assert paths[key] == out_dir / name
+        assert paths[key].is_file() and paths[key].stat().st_size > 0
+
+
+def test_report_json_roundtrips(written):
+    result, paths = written
+    assert json.loads(paths["json"].read_text()) == result
+    expected = json.dumps(result, indent=2, sort_keys=False)
+    assert paths["json"].read_text() == expected
+
+
+def test_report_json_converts_numpy(tmp_path):
+    result = make_minimal_result()  # fewer figures to draw; numpy handling is the point here
+    result["relaxation"] = {"inference": {"mean_steps": np.float64(3.5), "quiescent_fraction": np.float32(1.0),
+                                          "messages_per_step": None}}
+    result["seed"] = np.int64(7)
+    result["metrics"]["test_accuracy"] = np.float32(0.75)
+    result["metrics"]["epochs"] = np.int32(3)
+    result["eqprop"]["symmetric"] = np.bool_(True)
+    result["network"]["layers"] = np.array([64, 256, 10])
+    result["relaxation"]["inference"]["messages_per_step"] = np.array([10.5, 2.25, 0.0])
+    loaded = json.loads(write_report(result, tmp_path)["json"].read_text())
+    assert loaded["relaxation"]["inference"]["quiescent_fraction"] == 1.0
+    assert loaded["seed"] == 7 and type(loaded["seed"]) is int
+    assert loaded["metrics"]["test_accuracy"] == 0.75 and type(loaded["metrics"]["test_accuracy"]) is float
+    assert loaded["metrics"]["epochs"] == 3 and type(loaded["metrics"]["epochs"]) is int
+    assert loaded["eqprop"]["symmetric"] is True
+    assert loaded["network"]["layers"] == [64, 256, 10]
+    assert loaded["relaxation"]["inference"]["messages_per_step"] == [10.5, 2.25, 0.0]
+
+
+def test_pngs_are_real_images(written):
+    _, paths = written
+    assert_png(paths["accuracy"], 6, 4)
+    assert_png(paths["energy"], 8, 4)
+    assert_png(paths["messages"], 6, 4)
+
+
+def test_markdown_content(written):
+    result, paths = written
+    md = paths["markdown"].read_text(encoding="utf-8")
+    assert md == render_markdown(result)
+    assert md.startswith("# digits_snn on digital\n")
+    assert "97.2 %" in md  # test accuracy 0.9725
+    energy_per_inference = format_si(result["energy"]["inference"]["per_sample_j"], "J")
+    assert energy_per_inference.endswith(" nJ")
+    assert f"**{energy_per_inference}**" in md
+    assert "**1.2 µs**" in md  # emulated latency per inference
+    assert "12.3 s" in md  # wall time
+    for op in list(result["counters"]["training"]) + ["static"]:
+        assert f"`{op}`" in md
+    for source in SOURCES.values():
+        assert source in md
+    assert "4,567,890" in md  # counts with thousands separators
+    assert "64 → 256 → 10" in md
+    assert "Lipschitz W2" in md
+    assert "8,388,608" in md  # program summary
+    assert "static power: **100 mW**" in md
+    assert "> **Warning:**" not in md
+
+
+def test_markdown_tables_are_well_formed(result):
+    md = render_markdown(result)
+    table_lines = [ln for ln in md.splitlines() if ln.startswith("|")]
+    assert table_lines
+    for ln in table_lines:
+        assert ln.endswith("|")
+    # each table has a constant number of columns
+    blocks, current = [], []
+    for ln in md.splitlines() + [""]:
+        if ln.startswith("|"):
+            current.append(ln.replace("\\|", "").count("|"))
+        elif current:
+            blocks.append(current)
+            current = []
+    assert all(len(set(b)) == 1 for b in blocks)
+
+
+def test_markdown_note_blockquote():
+    note = "Small stand-in for MNIST; accuracy is not comparable to published results."
+    md = render_markdown(make_result(note=note))
+    assert f"> **Warning:** {note}" in md
+
+
+def test_markdown_counters_per_sample(result):
+    md = render_markdown(result)
+    # 4,567,890 synaptic ops over 360 inferences
+    assert format_count(4_567_890 / 360) in md
+
+
+def test_minimal_result_still_writes_everything(tmp_path):
+    r = make_minimal_result()
+    paths = write_report(r, tmp_path)
+    for key in REPORT_FILES:
+        assert paths[key].is_file()
+    assert_png(paths["accuracy"], 6, 4)
+    assert_png(paths["messages"], 6, 4)
+    md = paths["markdown"].read_text(encoding="utf-8")
+    assert "Training history" not in md
+    assert "Program summary" not in md
+    assert "Warning" not in md
+    assert json.loads(paths["json"].read_text()) == r
+
+
+def test_bare_result_does_not_crash(tmp_path):
+    paths = write_report({"workload": "w", "chip": "c"}, tmp_path)
+    assert all(p.is_file() for p in paths.values())
+    assert render_markdown({"workload": "w", "chip": "c"}).startswith("# w on c")
+
+
+# --------------------------------------------------------------------------- write_comparison
+
+
+def test_write_comparison(tmp_path):
+    results = [make_result("loihi2", energy_scale=0.1, test_accuracy=0.95),
+               make_result("digital", test_accuracy=0.9725)]
+    for r in results:  # the comparison does not read relaxation curves; skip drawing them
+        del r["relaxation"]
+    paths = write_comparison(results, tmp_path)
+    for chip in ("loihi2", "digital"):
+        for name in REPORT_FILES.values():
+            assert (tmp_path / chip / name).is_file()
+    for key, name in (("json", "comparison.json"), ("markdown", "comparison.md"), ("figure", "comparison.png")):
+        assert paths[key] == tmp_path / name and paths[key].is_file()
+    assert_png(paths["figure"], 8, 4)
+
+    data = json.loads(paths["json"].read_text())
+    assert data["workload"] == "digits_snn"
+    assert data["chips"] == ["loihi2", "digital"]
+    assert [s["chip"] for s in data["summary"]] == ["loihi2", "digital"]
+    assert data["results"] == results
+    s0 = data["summary"][0]
+    assert s0["test_accuracy"] == 0.95
+    assert s0["energy_per_inference_j"] == pytest.approx(results[0]["energy"]["inference"]["per_sample_j"])
+    assert s0["latency_per_inference_s"] == 1.2e-6
+    assert s0["synaptic_ops_per_inference"] == pytest.approx(4_567_890 / 360)
+
+    md = paths["markdown"].read_text(encoding="utf-8")
+    rows = [ln for ln in md.splitlines() if ln.startswith("| [")]
+    assert len(rows) == 2
+    assert "loihi2" in rows[0] and "digital" in rows[1]
+    assert "95.0 %" in rows[0] and "97.2 %" in rows[1]
+    assert format_si(results[1]["energy"]["inference"]["per_sample_j"], "J") in rows[1]
+    assert "Dataset: digits (1,437 train / 360 test" in md
+
+
+def test_write_comparison_duplicate_chip_names(tmp_path):
+    bare = [{"workload": "w", "chip": "digital"}, {"workload": "w", "chip": "digital"}]
+    paths = write_comparison(bare, tmp_path)
+    assert (tmp_path / "digital" / "report.md").is_file()
+    assert (tmp_path / "digital_2" / "report.md").is_file()
+    assert paths["chip:digital_2"] == tmp_path / "digital_2"
+
+
+def test_write_comparison_rejects_empty(tmp_path):
+    with pytest.raises(ValueError):
+        write_comparison([], tmp_path)
