@@ -65,18 +65,18 @@ def load_chip(path: str | Path) -> Chip:
     data, source = load_yaml(path)
     chip = build(Chip, data, source)
     object.__setattr__(chip, "origin", source)
-    backend = get_backend(chip.backend, where=source.where(("backend",)))
+    backend = get_backend(chip.backend, where=f"{source.where(('backend',))}: backend")
     for table, kind in (("energy", "energy"), ("time", "time")):
         entries = getattr(chip, table)
-        for op in backend.ops:
-            if op not in entries:
-                fail(source, (table,), f"no entry for {op!r}, which back-end {chip.backend!r} counts; "
-                                       "add it with value, unit and source")
         for op, constant in entries.items():
             if op not in backend.ops:
                 fail(source, (table, op), f"back-end {chip.backend!r} counts no such operation; "
                                           f"it counts: {', '.join(backend.ops)}")
             _check_unit(constant, kind, source, (table, op))
+        for op in backend.ops:
+            if op not in entries:
+                fail(source, (table,), f"no entry for {op!r}, which back-end {chip.backend!r} counts; "
+                                       f"add it with value, unit and source (it counts: {', '.join(backend.ops)})")
     _check_unit(chip.static_power, "power", source, ("static_power",))
     backend.parameters_of(chip)  # validates the back-end parameters now, with file and line
     return chip

@@ -36,7 +36,8 @@ def resolve(kind: str, name: str) -> Path:
     path = Path(name)
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
-            raise ConfigError(f"{kind[:-1]} file {name} does not exist")
+            raise ConfigError(f"{kind[:-1]} file {name} " + ("is a folder, not a YAML file" if path.is_dir()
+                                                              else "does not exist"))
         return path
     names = available(kind)
     if name not in names:
@@ -77,7 +78,7 @@ def cmd_run(args) -> int:
 
     workload = load_workload(resolve("workloads", args.workload), args.set)
     chip = load_chip(resolve("chips", args.chip))
-    out = Path(args.resume or args.out or _default_out(workload.name, chip.name))
+    out = _out_dir(args.resume or args.out or _default_out(workload.name, chip.name))
     result = _run_one(workload, chip, out, resume=bool(args.resume), progress=not args.quiet)
     _summary(result, out)
     return 0
@@ -92,7 +93,7 @@ def cmd_compare(args) -> int:
     workload = load_workload(resolve("workloads", args.workload), args.set)
     names = args.chips.split(",") if args.chips else list(available("chips"))
     chips = [load_chip(resolve("chips", n.strip())) for n in names if n.strip()]
-    out = Path(args.out or _default_out(workload.name, "compare"))
+    out = _out_dir(args.out or _default_out(workload.name, "compare"))
     data = load_data(workload)
     results = []
     for chip in chips:
@@ -127,6 +128,14 @@ def cmd_workloads(args) -> int:
         except EmulatorError as exc:
             print(f"{name:<20} (invalid) {exc}")
     return 0
+
+
+def _out_dir(name: str) -> Path:
+    """The report folder; checked before any work is done."""
+    out = Path(name)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {name}: a file of that name exists; choose a folder name")
+    return out
 
 
 def _default_out(workload: str, chip: str) -> str:

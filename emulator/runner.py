@@ -21,7 +21,7 @@ from emulator.counters import Counters
 from emulator.datasets import Dataset, load_dataset
 from emulator.energy import account, chip_constants
 from emulator.eqprop import Phases, PowerIteration, eqprop_gradient, one_hot, sgd_step
-from emulator.errors import ConfigError
+from emulator.errors import ConfigError, DatasetError
 from emulator.network import Network, init_network, lipschitz
 from emulator.workload import Workload, check_against_dataset
 
@@ -35,7 +35,10 @@ def phases_of(workload: Workload) -> Phases:
 
 def load_data(workload: Workload) -> Dataset:
     d = workload.dataset
-    data = load_dataset(d.name, n_train=d.n_train, n_test=d.n_test, preprocessing=d.preprocessing)
+    try:
+        data = load_dataset(d.name, n_train=d.n_train, n_test=d.n_test, preprocessing=d.preprocessing)
+    except DatasetError as exc:
+        raise DatasetError(f"{workload.where('dataset')}: dataset: {exc}") from None
     check_against_dataset(workload, data.n_features, data.n_classes, d.name)
     return data
 
@@ -98,11 +101,15 @@ class Run:
         path = self.out_dir / CHECKPOINT
         if not path.exists():
             raise ConfigError(f"--resume {self.out_dir}: no {CHECKPOINT} there; start a new run instead")
-        with np.load(path) as f:
-            state = json.loads(str(f["state"]))
-            n = len(self.network.weights)
-            weights = tuple(f[f"w{k}"] for k in range(n))
-            biases = tuple(f[f"b{k}"] for k in range(n))
+        n = len(self.network.weights)
+        try:
+            with np.load(path) as f:
+                state = json.loads(str(f["state"]))
+                weights = tuple(f[f"w{k}"] for k in range(n))
+                biases = tuple(f[f"b{k}"] for k in range(n))
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(f"--resume {self.out_dir}: {CHECKPOINT} is damaged ({exc}); "
+                              "start a new run with another --out") from None
         if state["identity"] != json.loads(json.dumps(self.identity())):
             raise ConfigError(f"--resume {self.out_dir}: that run used other workload settings or another "
                               "chip; resume it with the same workload file, --chip and --set options")

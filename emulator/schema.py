@@ -9,6 +9,8 @@ range and a one-line description. :func:`load_yaml` parses a file keeping the li
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import types
 import typing
 from pathlib import Path
@@ -50,35 +52,69 @@ def fail(source: Source, path: Path_, message: str):
     raise ConfigError(f"{source.where(path)}: {dotted(path)}: {message}")
 
 
+class Loader(yaml.SafeLoader):
+    """Safe YAML loader that also reads ``1e-3`` (no dot) as a float, as YAML 1.2 does."""
+
+
+Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                  |[0-9][0-9_]*[eE][-+]?[0-9]+|\.(?:inf|Inf|INF)|[-+]\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""",
+               re.X),
+    list("-+0123456789."))
+
+
+def parse_yaml(text: str):
+    """A YAML value, with :class:`Loader`'s typing."""
+    return yaml.load(text, Loader=Loader)
+
+
 def load_yaml(path: str | Path) -> tuple[dict, Source]:
     """Parse a YAML mapping and the line (1-based) of every key path in it."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a text file in UTF-8 (byte {exc.start}); save it as UTF-8 YAML") from None
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=Loader)
+        data = parse_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
     source = Source(str(path))
     if not isinstance(data, dict):
         fail(source, (), "the file must be a YAML mapping of keys to values")
-    _record_lines(node, (), source.lines)
+    _record_lines(node, (), source)
     return data, source
 
 
-def _record_lines(node, path, lines):
-    lines[path] = node.start_mark.line + 1
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's error as one line: the problem and its line, and the construct it was in."""
+    problem, mark = getattr(exc, "problem", None) or str(exc), getattr(exc, "problem_mark", None)
+    text = f"line {mark.line + 1}: {problem}" if mark else problem
+    context, cmark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and cmark:
+        text += f" ({context} that starts on line {cmark.line + 1})"
+    return text
+
+
+def _record_lines(node, path, source: Source):
+    """Record the line of each key (of each item, for lists); reject keys given twice."""
+    source.lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        seen = set()
         for key, value in node.value:
-            _record_lines(value, path + (key.value,), lines)
+            if key.value in seen:
+                source.lines[path + (key.value,)] = key.start_mark.line + 1
+                fail(source, path + (key.value,), "given twice; keep one")
+            seen.add(key.value)
+            source.lines[path + (key.value,)] = key.start_mark.line + 1
+            _record_lines(value, path + (key.value,), source)
     elif isinstance(node, yaml.SequenceNode):
         for i, value in enumerate(node.value):
-            _record_lines(value, path + (i,), lines)
+            _record_lines(value, path + (i,), source)
 
 
 def describe(tp) -> str:
@@ -89,7 +125,7 @@ def describe(tp) -> str:
     if origin in (typing.Union, types.UnionType):
         return " or ".join("null" if a is type(None) else describe(a) for a in args)
     if origin is list:
-        return f"a list of {describe(args[0])}s"
+        return "a list whose items are each " + describe(args[0])
     if origin is dict:
         return "a mapping"
     if dataclasses.is_dataclass(tp):
@@ -105,7 +141,7 @@ def build(cls, data: Any, source: Source, path: Path_ = ()):
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init and not f.metadata.get("internal")}
     for key in data:
         if key not in fields:
-            fail(source, path + (key,), f"unknown key; allowed keys here: {', '.join(fields)}")
+            fail(source, path + (str(key),), f"unknown key; allowed keys here: {', '.join(fields)}")
     values = {}
     for name, f in fields.items():
         if name in data:
@@ -124,7 +160,7 @@ def convert(tp, value, source: Source, path: Path_, meta=None):
         if value is None and type(None) in args:
             return None
         inner = [a for a in args if a is not type(None)]
-        return convert(inner[0], value, source, path, meta)
+        return convert(inner[0], value, source, path, dict(meta, expect=describe(tp)))
     if dataclasses.is_dataclass(tp):
         return build(tp, value, source, path)
     if origin is Literal:
@@ -147,7 +183,9 @@ def convert(tp, value, source: Source, path: Path_, meta=None):
           float: isinstance(value, (int, float)) and not isinstance(value, bool),
           bool: isinstance(value, bool), str: isinstance(value, str)}[tp]
     if not ok:
-        fail(source, path, f"must be {describe(tp)}, got {value!r}")
+        fail(source, path, f"must be {meta.get('expect') or describe(tp)}, got {value!r}")
+    if tp is float and not math.isfinite(value):
+        fail(source, path, f"must be a finite number, got {value!r}")
     if tp in (int, float):
         _check_range(value, source, path, meta)
         return tp(value)
@@ -177,7 +215,7 @@ def apply_overrides(data: dict, overrides: list[str]) -> tuple[dict, dict]:
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r}: expected key.path=value, e.g. --set training.epochs=1")
         try:
-            value = yaml.safe_load(text)
+            value = parse_yaml(text)
         except yaml.YAMLError:
             raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
         parts = [int(p) if p.isdigit() else p for p in key.strip().split(".")]
@@ -195,6 +233,9 @@ def apply_overrides(data: dict, overrides: list[str]) -> tuple[dict, dict]:
             node[parts[-1]] = value
         elif isinstance(node, dict):
             node[parts[-1]] = value
+        elif isinstance(node, list):
+            raise ConfigError(f"--set {item!r}: {'.'.join(map(str, parts[:-1]))} is a list of {len(node)} "
+                              f"items; use an index below {len(node)} or set the whole list")
         else:
             raise ConfigError(f"--set {item!r}: {'.'.join(map(str, parts[:-1]))} is not a mapping")
         origin[tuple(parts)] = f"--set {item}"
@@ -212,4 +253,7 @@ class OverriddenSource(Source):
         for n in range(len(path), 0, -1):
             if path[:n] in self.origin:
                 return self.origin[path[:n]]
+        for key, option in self.origin.items():  # an unknown key the option introduced
+            if key[:len(path)] == path:
+                return option
         return super().where(path)

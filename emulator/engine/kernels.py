@@ -8,7 +8,7 @@ import numba as nb
 import numpy as np
 
 
-@nb.njit(parallel=True, cache=True, fastmath=False)
+@nb.njit(cache=True)
 def encode_layer(drive, state, heard, delta, senders, n_sent, unsettled, running,
                  target, beta, damping, theta):
     """Update the units of one layer and sigma-delta encode their changes.
@@ -38,7 +38,7 @@ def encode_layer(drive, state, heard, delta, senders, n_sent, unsettled, running
     """
     batch, n = state.shape
     nudged = target.shape[0] > 0
-    for b in nb.prange(batch):
+    for b in range(batch):
         n_sent[b] = 0
         if not running[b]:
             continue
@@ -61,7 +61,7 @@ def encode_layer(drive, state, heard, delta, senders, n_sent, unsettled, running
                 unsettled[b] = True
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(cache=True)
 def deliver_events(drive, weights, delta, senders, n_sent):
     """Add the messages of the senders to the receivers' drive: ``drive[b] += d * weights[i]``.
 
@@ -74,7 +74,7 @@ def deliver_events(drive, weights, delta, senders, n_sent):
         As written by :func:`encode_layer`.
     """
     batch, m = drive.shape
-    for b in nb.prange(batch):
+    for b in range(batch):
         for e in range(n_sent[b]):
             i = senders[b, e]
             d = delta[b, i]

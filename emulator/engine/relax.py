@@ -75,6 +75,8 @@ class Equilibrium:
     ----------
     states, heard : list of (B, n_k) arrays, layers 0..L
         Unit states and the values their neighbours last heard (layer 0 is the input).
+    drive : list of (B, n_k) arrays, layers 1..L
+        What each unit has integrated from the messages it received, plus its bias.
     steps : (B,) int64
         Steps each sample ran.
     quiescent : (B,) bool
@@ -86,6 +88,7 @@ class Equilibrium:
 
     states: list
     heard: list
+    drive: list
     steps: np.ndarray
     quiescent: np.ndarray
     trace: np.ndarray
@@ -112,7 +115,8 @@ def relax(net: LayeredNet, x: np.ndarray, *, max_steps: int, nudge: Nudge | None
     """Relax ``B`` independent copies of the network on inputs ``x`` (B, n_0).
 
     Starts from rest (all units 0; the input sends its non-zero values once) or from ``init``
-    (e.g. the free equilibrium, for a nudged phase: the chip keeps its state and drive).
+    (e.g. the free equilibrium, for a nudged phase: the chip keeps its state and drive, so
+    ``x`` must be the input ``init`` was relaxed on).
 
     Returns
     -------
@@ -134,7 +138,7 @@ def relax(net: LayeredNet, x: np.ndarray, *, max_steps: int, nudge: Nudge | None
     else:
         state = [x] + [np.array(s, dtype=dtype) for s in init.states[1:]]
         heard = [x] + [np.array(s, dtype=dtype) for s in init.heard[1:]]
-    drive = [None] + drive_of(net, heard)
+    drive = [None] + (drive_of(net, heard) if init is None else [np.array(h, dtype=dtype) for h in init.drive])
 
     delta = [None] + [np.zeros((batch, n), dtype) for n in sizes[1:]]
     senders = [None] + [np.zeros((batch, n), np.int32) for n in sizes[1:]]
@@ -170,7 +174,7 @@ def relax(net: LayeredNet, x: np.ndarray, *, max_steps: int, nudge: Nudge | None
     if not all(np.isfinite(h).all() for h in drive[1:]):
         raise DivergenceError("the relaxation overflowed (a drive became NaN or infinite): "
                               "lower training.learning_rates, or enable training.spectral_norm")
-    return Equilibrium(state, heard, steps, quiescent, trace), counters
+    return Equilibrium(state, heard, drive[1:], steps, quiescent, trace), counters
 
 
 def _deliver(drive, receiver, weights, delta, senders, n_sent):

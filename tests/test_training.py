@@ -1,0 +1,92 @@
+"""Training runs end to end: accuracy, determinism, resume after an interruption, energy accounting."""
+import json
+
+import numpy as np
+import pytest
+
+import emulator.runner as runner
+from emulator.chip import load_chip
+from emulator.cli import main
+from emulator.runner import Run
+from emulator.workload import load_workload
+
+SMALL = ["dataset.n_train=300", "dataset.n_test=100", "training.epochs=2"]
+
+
+def small_run(tmp_path, name, overrides=()):
+    workload = load_workload("workloads/digits_snn.yaml", SMALL + list(overrides))
+    return Run(workload, load_chip("chips/digital.yaml"), tmp_path / name)
+
+
+def test_same_seed_same_counters_and_accuracy_bit_for_bit(tmp_path):
+    results = []
+    for name in ("a", "b"):
+        run = small_run(tmp_path, name)
+        run.train(progress=False)
+        results.append(run.result(wall_s=0.0, progress=False))
+    for key in ("metrics", "counters", "energy"):
+        assert results[0][key] == results[1][key]
+    assert [h["test_accuracy"] for h in results[0]["history"]] == [h["test_accuracy"] for h in results[1]["history"]]
+
+
+def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, capsys):
+    args = ["run", "digits_snn", "--chip", "digital", "--quiet"] + [a for s in SMALL for a in ("--set", s)]
+    assert main(args + ["--out", str(tmp_path / "whole")]) == 0
+    whole = json.loads((tmp_path / "whole" / "report.json").read_text())
+
+    calls = {"n": 0}
+    real = runner.eqprop_gradient
+
+    def interrupt_in_epoch_two(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 20:  # 300 samples / 20 per batch = 15 batches per epoch
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(runner, "eqprop_gradient", interrupt_in_epoch_two)
+    assert main(args + ["--out", str(tmp_path / "cut")]) == 130
+    assert "--resume" in capsys.readouterr().err
+    assert not (tmp_path / "cut" / "report.json").exists()
+    monkeypatch.setattr(runner, "eqprop_gradient", real)
+    assert main(args + ["--resume", str(tmp_path / "cut")]) == 0
+    resumed = json.loads((tmp_path / "cut" / "report.json").read_text())
+    for key in ("metrics", "counters", "energy"):
+        assert resumed[key] == whole[key]
+    assert [h["test_accuracy"] for h in resumed["history"]] == [h["test_accuracy"] for h in whole["history"]]
+
+
+def test_energy_report_is_counters_times_constants(tmp_path):
+    run = small_run(tmp_path, "e", ["training.epochs=1"])
+    run.train(progress=False)
+    result = run.result(wall_s=0.0, progress=False)
+    energy, counters = result["energy"], result["counters"]
+    for phase in ("inference", "training"):
+        breakdown = energy[phase]["breakdown_j"]
+        for op, n in counters[phase].items():
+            assert breakdown[op] == pytest.approx(n * energy["per_op_j"][op], rel=1e-12)
+        seconds = sum(n * energy["time_per_op_s"][op] for op, n in counters[phase].items())
+        assert breakdown["static"] == pytest.approx(energy["static_power_w"] * seconds, rel=1e-12)
+        assert energy[phase]["total_j"] == pytest.approx(sum(breakdown.values()), rel=1e-12)
+    assert energy["inference"]["per_sample_j"] == pytest.approx(energy["inference"]["total_j"] / 100)
+    assert result["time"]["emulated_s_per_inference"] == pytest.approx(
+        sum(n * energy["time_per_op_s"][op] for op, n in counters["inference"].items()) / 100)
+    # every training update rewrites the changed weights: at least one write per update
+    assert counters["training"]["weight_writes"] >= 15
+
+
+def test_diverging_training_is_one_clear_error(tmp_path, capsys):
+    code = main(["run", "digits_snn", "--chip", "digital", "--quiet", "--out", str(tmp_path / "d"),
+                 "--set", "dataset.n_train=40", "--set", "dataset.n_test=20", "--set", "training.epochs=1",
+                 "--set", "training.learning_rates=[1e308, 1e308]"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: ") and "learning_rates" in err and "Traceback" not in err
+
+
+def test_digits_reaches_95_percent(tmp_path):
+    """The shipped fast workload: >= 95 % test accuracy on scikit-learn digits."""
+    workload = load_workload("workloads/digits_snn.yaml")
+    run = Run(workload, load_chip("chips/digital.yaml"), tmp_path / "digits")
+    run.train(progress=False)
+    result = run.result(wall_s=0.0, progress=False)
+    assert result["metrics"]["test_accuracy"] >= 0.95
+    assert result["relaxation"]["inference"]["quiescent_fraction"] > 0.8
