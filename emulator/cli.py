@@ -78,7 +78,10 @@ def cmd_run(args) -> int:
 
     workload = load_workload(resolve("workloads", args.workload), args.set)
     chip = load_chip(resolve("chips", args.chip))
-    out = _out_dir(args.resume or args.out or _default_out(workload.name, chip.name))
+    if args.resume:
+        out = _out_dir(args.resume, "--resume")
+    else:
+        out = _out_dir(args.out or _default_out(workload.name, chip.name))
     result = _run_one(workload, chip, out, resume=bool(args.resume), progress=not args.quiet)
     _summary(result, out)
     return 0
@@ -130,11 +133,12 @@ def cmd_workloads(args) -> int:
     return 0
 
 
-def _out_dir(name: str) -> Path:
-    """The report folder; checked before any work is done."""
+def _out_dir(name: str, option: str = "--out") -> Path:
+    """The report folder, checked before any work is done (made later, by the first save)."""
     out = Path(name)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {name}: a file of that name exists; choose a folder name")
+    existing = next(p for p in (out, *out.parents) if p.exists())
+    if not existing.is_dir():
+        raise ConfigError(f"{option} {name}: {existing} is a file; choose a folder name")
     return out
 
 

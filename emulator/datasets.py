@@ -227,11 +227,11 @@ def _check_count(n: int | None, available: int, arg: str, name: str) -> int:
     if n is None:
         return available
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise DatasetError(f"{arg} must be a positive integer or null (all), got {n!r}")
+        raise DatasetError(f"{arg} must be a positive integer or null (all), got {n!r}", key=arg)
     if n > available:
         split = "training" if arg == "n_train" else "test"
         raise DatasetError(f"{arg}={n} but {name} has only {available} examples in its {split} split; "
-                           f"set {arg} to at most {available}, or null for all")
+                           f"set {arg} to at most {available}, or null for all", key=arg)
     return int(n)
 
 

@@ -15,7 +15,14 @@ class ConfigError(EmulatorError):
 
 
 class DatasetError(EmulatorError):
-    """A dataset cannot be found, read or matched to the network."""
+    """A dataset cannot be found, read or matched to the network.
+
+    ``key`` names the workload key at fault (e.g. ``"n_train"``), when there is one.
+    """
+
+    def __init__(self, message: str, key: str | None = None):
+        super().__init__(message)
+        self.key = key
 
 
 class CapacityError(EmulatorError):

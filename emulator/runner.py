@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import zipfile
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -38,7 +39,8 @@ def load_data(workload: Workload) -> Dataset:
     try:
         data = load_dataset(d.name, n_train=d.n_train, n_test=d.n_test, preprocessing=d.preprocessing)
     except DatasetError as exc:
-        raise DatasetError(f"{workload.where('dataset')}: dataset: {exc}") from None
+        path = ("dataset", exc.key) if exc.key else ("dataset",)
+        raise DatasetError(f"{workload.where(*path)}: {'.'.join(path)}: {exc}", key=exc.key) from None
     check_against_dataset(workload, data.n_features, data.n_classes, d.name)
     return data
 
@@ -107,10 +109,11 @@ class Run:
                 state = json.loads(str(f["state"]))
                 weights = tuple(f[f"w{k}"] for k in range(n))
                 biases = tuple(f[f"b{k}"] for k in range(n))
-        except (OSError, ValueError, KeyError) as exc:
-            raise ConfigError(f"--resume {self.out_dir}: {CHECKPOINT} is damaged ({exc}); "
-                              "start a new run with another --out") from None
-        if state["identity"] != json.loads(json.dumps(self.identity())):
+            identity = state["identity"]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+            raise ConfigError(f"--resume {self.out_dir}: {CHECKPOINT} is damaged or not a checkpoint of "
+                              "this emulator; start a new run with another --out") from None
+        if identity != json.loads(json.dumps(self.identity())):
             raise ConfigError(f"--resume {self.out_dir}: that run used other workload settings or another "
                               "chip; resume it with the same workload file, --chip and --set options")
         self.network = self.network.with_parameters(weights, biases)
