@@ -90,3 +90,26 @@ def test_digits_reaches_95_percent(tmp_path):
     result = run.result(wall_s=0.0, progress=False)
     assert result["metrics"]["test_accuracy"] >= 0.95
     assert result["relaxation"]["inference"]["quiescent_fraction"] > 0.8
+
+
+def test_spectral_normalisation_bounds_each_layer(tmp_path):
+    run = small_run(tmp_path, "sn", ["training.epochs=1", "training.spectral_norm.enabled=true",
+                                     "training.spectral_norm.limit=0.8"])
+    run.train(progress=False)
+    lipschitz = run.history[-1]["lipschitz"]
+    assert len(lipschitz) == 2 and all(0.5 < s <= 0.8 * 1.02 for s in lipschitz)
+    unconstrained = small_run(tmp_path, "free", ["training.epochs=1"])
+    unconstrained.train(progress=False)
+    assert max(unconstrained.history[-1]["lipschitz"]) > 1.0
+
+
+def test_compare_writes_one_report_per_chip_and_a_table(tmp_path, capsys):
+    twin = tmp_path / "digital-twin.yaml"
+    twin.write_text(open("chips/digital.yaml").read().replace("name: digital", "name: digital-twin"))
+    code = main(["compare", "digits_snn", "--chips", f"digital,{twin}", "--quiet", "--out", str(tmp_path / "cmp"),
+                 "--set", "dataset.n_train=60", "--set", "dataset.n_test=30", "--set", "training.epochs=1"])
+    assert code == 0
+    table = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    assert table["chips"] == ["digital", "digital-twin"]
+    a, b = (json.loads((tmp_path / "cmp" / c / "report.json").read_text()) for c in table["chips"])
+    assert a["counters"] == b["counters"] and a["metrics"] == b["metrics"]  # same chip, same data, same seed
