@@ -75,8 +75,8 @@ def test_host_kernel_choice_changes_no_count(monkeypatch, theta):
     net, rng = random_net([30, 40, 20, 10], 3, theta, 0.5, np.float32)
     x = rng.random((16, 30)).astype(np.float32)
     runs = []
-    for dense_above in (-1.0, 2.0, 0.1):  # always a GEMM, always the event list, mixed
-        monkeypatch.setattr(engine_relax, "DENSE_ABOVE", dense_above)
+    for dense_above in (-1.0, 100.0, 1.5):  # always a GEMM, always the event list, mixed
+        monkeypatch.setattr(engine_relax, "DENSE_ABOVE_BATCHED", dense_above)
         runs.append(relax(net, x, max_steps=30))
     for eq, c in runs[1:]:
         assert c == runs[0][1]

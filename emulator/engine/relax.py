@@ -19,8 +19,12 @@ from emulator.counters import Counters
 from emulator.engine.kernels import deliver_events, encode_layer
 from emulator.errors import DivergenceError
 
-#: fraction of sending units above which the host delivers a layer's messages with a GEMM
-DENSE_ABOVE = 0.25
+#: one sample: fraction of a layer's units sending above which the host delivers with a matrix product
+DENSE_ABOVE = 0.5
+#: batches: messages per unit of the sending layer above which the host uses a matrix product (BLAS
+#: GEMM packs the weights, so it pays off only when each weight row serves many messages);
+#: measured in benchmarks/engine_results.md
+DENSE_ABOVE_BATCHED = 6.0
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,15 @@ def relax(net: LayeredNet, x: np.ndarray, *, max_steps: int, nudge: Nudge | None
         Counters: ``steps`` (summed over samples), ``unit_updates``, ``messages`` and
         ``synaptic_ops`` (messages times fan-out, input messages included).
     """
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, as one error
+        eq, counters = _relax(net, x, max_steps, nudge, init)
+    if not all(np.isfinite(h).all() for h in eq.drive):
+        raise DivergenceError("the relaxation overflowed (a drive became NaN or infinite): "
+                              "lower training.learning_rates, or enable training.spectral_norm")
+    return eq, counters
+
+
+def _relax(net, x, max_steps, nudge, init):
     dtype = net.dtype
     sizes = net.layers
     depth = len(sizes) - 1
@@ -171,9 +184,6 @@ def relax(net: LayeredNet, x: np.ndarray, *, max_steps: int, nudge: Nudge | None
         running &= ~done
         if not running.any():
             break
-    if not all(np.isfinite(h).all() for h in drive[1:]):
-        raise DivergenceError("the relaxation overflowed (a drive became NaN or infinite): "
-                              "lower training.learning_rates, or enable training.spectral_norm")
     return Equilibrium(state, heard, drive[1:], steps, quiescent, trace), counters
 
 
@@ -184,7 +194,8 @@ def _deliver(drive, receiver, weights, delta, senders, n_sent):
     n_messages = int(n_sent.sum())
     if n_messages == 0:
         return
-    if n_messages > DENSE_ABOVE * delta.size:
+    batch, n_units = delta.shape
+    if n_messages > (DENSE_ABOVE if batch == 1 else DENSE_ABOVE_BATCHED) * n_units:
         drive[receiver] += delta @ weights
     else:
         deliver_events(drive[receiver], weights, delta, senders, n_sent)
