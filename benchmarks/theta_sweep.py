@@ -6,18 +6,26 @@ synaptic ops per inference by >= 50 % against theta = 0 for <= 0.5 points of acc
 
     python benchmarks/theta_sweep.py digits_snn --chip digital
     python benchmarks/theta_sweep.py fashion_mnist_snn --thetas 0.01,0 --set training.epochs=10
+
+With ``--trained RUN_DIR`` nothing is trained: the network saved in that run's checkpoint is
+evaluated on the test set at each theta (the inference-time effect of the threshold alone).
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 from emulator.chip import load_chip
 from emulator.cli import resolve
+from emulator.energy import account
 from emulator.report import write_report
-from emulator.runner import Run, load_data
+from emulator.chip import get_backend
+from emulator.runner import CHECKPOINT, Run, evaluate, load_data
 from emulator.workload import load_workload
 
 
@@ -28,6 +36,7 @@ def main():
     p.add_argument("--thetas", help="comma-separated thresholds (default: the workload's and 0)")
     p.add_argument("--set", action="append", default=[])
     p.add_argument("--out", default="runs/theta_sweep")
+    p.add_argument("--trained", metavar="RUN_DIR", help="evaluate this run's trained network instead of training")
     args = p.parse_args()
     path = resolve("workloads", args.workload)
     base = load_workload(path, args.set)
@@ -36,6 +45,10 @@ def main():
     data = load_data(base)
     rows = []
     for theta in thetas:
+        if args.trained:
+            rows.append(evaluate_trained(Path(args.trained), base, chip, data, theta))
+            print(json.dumps(rows[-1]), flush=True)
+            continue
         workload = load_workload(path, args.set + [f"eqprop.theta={theta}"])
         out = Path(args.out) / f"{workload.name}-{chip.name}-theta{theta:g}"
         start = time.perf_counter()
@@ -51,8 +64,9 @@ def main():
                      "energy_per_inference_j": result["energy"]["inference"]["per_sample_j"],
                      "wall_s": result["time"]["wall_s"]})
         print(json.dumps(rows[-1]), flush=True)
+    what = f"trained network of {args.trained}, evaluated" if args.trained else "trained and evaluated"
     ref = next((r for r in rows if r["theta"] == 0.0), rows[-1])
-    print(f"\n{base.name} on {chip.name} ({data.n_train} train / {data.n_test} test)\n")
+    print(f"\n{base.name} on {chip.name} ({data.n_train} train / {data.n_test} test), {what} at each theta\n")
     print("| theta | test accuracy | synaptic ops / inference | vs theta=0 | messages / inference | "
           "mean steps | energy / inference | wall s |")
     print("|---|---|---|---|---|---|---|---|")
@@ -61,6 +75,25 @@ def main():
               f"{r['synaptic_ops_per_inference'] / ref['synaptic_ops_per_inference']:.1%} | "
               f"{r['messages_per_inference']:,.0f} | {r['mean_steps']:.1f} | {r['energy_per_inference_j']:.3e} J | "
               f"{r['wall_s']:.0f} |")
+
+
+def evaluate_trained(run_dir: Path, workload, chip, data, theta: float) -> dict:
+    """Test-set inference of the network saved in ``run_dir`` with the lazy threshold ``theta``."""
+    run = Run(workload, chip, run_dir / "unused", data=data)
+    with np.load(run_dir / CHECKPOINT) as f:
+        n = len(run.network.weights)
+        network = run.network.with_parameters([f[f"w{k}"] for k in range(n)], [f[f"b{k}"] for k in range(n)])
+    backend = get_backend(chip.backend)
+    program = backend.compile(dataclasses.replace(network, theta=theta), chip)
+    start = time.perf_counter()
+    accuracy, counters, relaxation = evaluate(backend, program, data.x_test, data.y_test,
+                                              steps=workload.eqprop.free_steps,
+                                              batch_size=workload.evaluation.batch_size)
+    n = data.n_test
+    return {"theta": theta, "test_accuracy": accuracy, "synaptic_ops_per_inference": counters["synaptic_ops"] / n,
+            "messages_per_inference": counters["messages"] / n, "mean_steps": relaxation["mean_steps"],
+            "energy_per_inference_j": account(counters, chip, n)["per_sample_j"],
+            "wall_s": time.perf_counter() - start}
 
 
 if __name__ == "__main__":
