@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 import zipfile
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,6 +27,8 @@ from emulator.network import Network, init_network, lipschitz
 from emulator.workload import Workload, check_against_dataset
 
 CHECKPOINT = "checkpoint.npz"
+#: test samples relaxed without threshold to draw the theta = 0 traffic beside the lazy one
+THETA0_SAMPLES = 500
 
 
 def phases_of(workload: Workload) -> Phases:
@@ -177,6 +179,13 @@ class Run:
         n_sub = data.n_train if w.evaluation.train_subset is None else min(w.evaluation.train_subset, data.n_train)
         train_acc, _, _ = evaluate(self.backend, self.program, data.x_train[:n_sub], data.y_train[:n_sub],
                                    steps=w.eqprop.free_steps, batch_size=w.evaluation.batch_size)
+        if w.eqprop.theta > 0:  # the same network without the lazy threshold, for the traffic figure
+            exact = self.backend.compile(replace(net, theta=0.0), self.chip)
+            n_ref = min(THETA0_SAMPLES, data.n_test)
+            _, _, reference = evaluate(self.backend, exact, data.x_test[:n_ref], data.y_test[:n_ref],
+                                       steps=w.eqprop.free_steps, batch_size=w.evaluation.batch_size)
+            relaxation["messages_per_step_theta0"] = reference["messages_per_step"]
+            relaxation["theta0_samples"] = n_ref
         e_inf = account(inference, self.chip, data.n_test)
         e_train = account(self.training, self.chip, self.n_trained)
         energy = chip_constants(self.chip)
