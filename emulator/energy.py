@@ -21,7 +21,7 @@ def account(counters: Counters, chip, n_samples: int) -> dict:
     if unknown:
         raise ValueError(f"chip {chip.name!r} prices no {sorted(unknown)}: the back-end counted "
                          "an operation its chip files do not declare")
-    emulated_s = sum(n * t_per_op[op] for op, n in counters.items())
+    emulated_s = sum(counters[op] * t_per_op[op] for op in sorted(counters))  # fixed order: same bits
     breakdown = {op: counters.get(op, 0) * joules for op, joules in per_op.items()}
     breakdown["static"] = chip.static_power.si("power") * emulated_s
     total = sum(breakdown.values())
