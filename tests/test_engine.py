@@ -125,3 +125,14 @@ def test_overflow_is_a_divergence_error():
                                      0.0, 0.0, np.float32)
     with pytest.raises(DivergenceError, match="learning_rates"):
         relax(big, np.ones((1, 2)), max_steps=5)
+
+
+def test_shapes_are_checked_with_a_clear_message():
+    net = chain(theta=0.1)
+    with pytest.raises(ValueError, match=r"x must have shape \(batch, 1\), got \(2, 3\)"):
+        relax(net, np.ones((2, 3)), max_steps=3)
+    with pytest.raises(ValueError, match="nudge.target must have shape"):
+        relax(net, np.ones((2, 1)), max_steps=3, nudge=Nudge(0.5, np.ones((2, 4))))
+    eq, _ = relax(net, np.ones((2, 1)), max_steps=3)
+    with pytest.raises(ValueError, match="init holds 2 samples but x has 3"):
+        relax(net, np.ones((3, 1)), max_steps=3, init=eq)

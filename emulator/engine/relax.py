@@ -128,6 +128,13 @@ def relax(net: LayeredNet, x: np.ndarray, *, max_steps: int, nudge: Nudge | None
         Counters: ``steps`` (summed over samples), ``unit_updates``, ``messages`` and
         ``synaptic_ops`` (messages times fan-out, input messages included).
     """
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != net.layers[0]:
+        raise ValueError(f"x must have shape (batch, {net.layers[0]}), got {x.shape}")
+    if nudge is not None and np.shape(nudge.target) != (x.shape[0], net.layers[-1]):
+        raise ValueError(f"nudge.target must have shape ({x.shape[0]}, {net.layers[-1]}), got {np.shape(nudge.target)}")
+    if init is not None and init.states[-1].shape[0] != x.shape[0]:
+        raise ValueError(f"init holds {init.states[-1].shape[0]} samples but x has {x.shape[0]}")
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, as one error
         eq, counters = _relax(net, x, max_steps, nudge, init)
     if not all(np.isfinite(h).all() for h in eq.drive):
