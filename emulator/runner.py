@@ -150,12 +150,8 @@ class Run:
             self.training += counters + self.program.programming
             self.n_trained += len(idx)
         train_s = time.perf_counter() - start
-        ev = w.evaluation
-        n_sub = data.n_train if ev.train_subset is None else min(ev.train_subset, data.n_train)
-        train_acc, _, _ = evaluate(self.backend, self.program, data.x_train[:n_sub], data.y_train[:n_sub],
-                                   steps=w.eqprop.free_steps, batch_size=ev.batch_size)
-        test_acc, _, _ = evaluate(self.backend, self.program, data.x_test, data.y_test,
-                                  steps=w.eqprop.free_steps, batch_size=ev.batch_size)
+        train_acc, _, _ = self.evaluate("train")
+        test_acc, _, _ = self.evaluate("test")
         self.epoch = epoch
         self.history.append({"epoch": epoch, "train_accuracy": train_acc, "test_accuracy": test_acc,
                              "lipschitz": lipschitz(self.network), "train_wall_s": train_s,
@@ -169,23 +165,27 @@ class Run:
             if on_epoch:
                 on_epoch(record)
 
+    def evaluate(self, split: str, *, program=None, limit: int | None = None, progress: str | None = None):
+        """Inference on the test set, or on the ``evaluation.train_subset`` first training samples."""
+        data, ev = self.data, self.workload.evaluation
+        if split == "train":
+            x, y, limit = data.x_train, data.y_train, ev.train_subset
+        else:
+            x, y = data.x_test, data.y_test
+        return evaluate(self.backend, program or self.program, x[:limit], y[:limit],
+                        steps=self.workload.eqprop.free_steps, batch_size=ev.batch_size, progress=progress)
+
     # -- result ------------------------------------------------------------------------------
     def result(self, wall_s: float, progress: bool = True) -> dict:
         """Evaluate on the test set and assemble the report dict (see :mod:`emulator.report`)."""
         w, data, net = self.workload, self.data, self.network
-        test_acc, inference, relaxation = evaluate(
-            self.backend, self.program, data.x_test, data.y_test, steps=w.eqprop.free_steps,
-            batch_size=w.evaluation.batch_size, progress="test" if progress else None)
-        n_sub = data.n_train if w.evaluation.train_subset is None else min(w.evaluation.train_subset, data.n_train)
-        train_acc, _, _ = evaluate(self.backend, self.program, data.x_train[:n_sub], data.y_train[:n_sub],
-                                   steps=w.eqprop.free_steps, batch_size=w.evaluation.batch_size)
+        test_acc, inference, relaxation = self.evaluate("test", progress="test" if progress else None)
+        train_acc, _, _ = self.evaluate("train")
         if w.eqprop.theta > 0:  # the same network without the lazy threshold, for the traffic figure
             exact = self.backend.compile(replace(net, theta=0.0), self.chip)
-            n_ref = min(THETA0_SAMPLES, data.n_test)
-            _, _, reference = evaluate(self.backend, exact, data.x_test[:n_ref], data.y_test[:n_ref],
-                                       steps=w.eqprop.free_steps, batch_size=w.evaluation.batch_size)
+            _, _, reference = self.evaluate("test", program=exact, limit=THETA0_SAMPLES)
             relaxation["messages_per_step_theta0"] = reference["messages_per_step"]
-            relaxation["theta0_samples"] = n_ref
+            relaxation["theta0_samples"] = min(THETA0_SAMPLES, data.n_test)
         e_inf = account(inference, self.chip, data.n_test)
         e_train = account(self.training, self.chip, self.n_trained)
         energy = chip_constants(self.chip)
