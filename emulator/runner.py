@@ -53,7 +53,9 @@ def evaluate(backend, program, x, y, *, steps: int, batch_size: int, progress: s
     correct, n_steps, n_quiescent = 0, 0, 0
     trace = np.zeros(steps, np.int64)
     batches = range(0, len(x), batch_size)
-    for start in tqdm(batches, desc=progress, leave=False, disable=progress is None, unit="batch"):
+    # progress bars only on a terminal (tqdm's disable=None), never when progress is None
+    for start in tqdm(batches, desc=progress, leave=False, disable=True if progress is None else None,
+                      unit="batch"):
         xb, yb = x[start:start + batch_size], y[start:start + batch_size]
         eq, c = backend.relax(program, xb, max_steps=steps)
         counters += c
@@ -137,7 +139,7 @@ class Run:
         start = time.perf_counter()
         bs = w.training.batch_size
         batches = tqdm(range(0, data.n_train, bs), desc=f"epoch {epoch}/{w.training.epochs}",
-                       disable=not progress, leave=False, unit="batch")
+                       disable=None if progress else True, leave=False, unit="batch")
         for first in batches:
             idx = order[first:first + bs]
             dw, db, _, counters = eqprop_gradient(self.backend, self.program, data.x_train[idx],
