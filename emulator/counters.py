@@ -31,10 +31,6 @@ class Counters(dict):
             self[op] = self.get(op, 0) + n
         return self
 
-    def scaled(self, factor: float) -> dict[str, float]:
-        """Per-unit view, e.g. ``counters.scaled(1 / n_samples)``: op -> count * factor."""
-        return {op: n * factor for op, n in self.items()}
-
     def to_dict(self) -> dict[str, int | float]:
         """Plain JSON-ready dict with Python ints and floats, sorted by op name."""
         return {op: (int(n) if float(n).is_integer() else float(n)) for op, n in sorted(self.items())}

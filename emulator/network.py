@@ -154,12 +154,3 @@ def exact_gradient(net: Network, x: np.ndarray, y: np.ndarray, states):
 def lipschitz(net: Network) -> list[float]:
     """Spectral norm ``sigma_max(W_k)`` of each layer: its Lipschitz constant as a map of states."""
     return [float(np.linalg.norm(w, 2)) for w in net.weights]
-
-
-def spectral_normalise(weights, limit: float):
-    """Rescale each ``W_k`` whose spectral norm exceeds ``limit`` down to ``limit``."""
-    out = []
-    for w in weights:
-        sigma = np.linalg.norm(w, 2)
-        out.append(w * (limit / sigma) if sigma > limit else w)
-    return tuple(out)
