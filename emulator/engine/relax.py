@@ -52,6 +52,16 @@ class LayeredNet:
 
     @classmethod
     def from_parameters(cls, weights, biases, theta, damping, dtype=np.float32) -> "LayeredNet":
+        """Cast host parameters to ``dtype``; :class:`DivergenceError` if one does not fit in it."""
+        with np.errstate(over="ignore"):
+            net = cls._cast(weights, biases, theta, damping, dtype)
+        if not all(np.isfinite(a).all() for a in net.down + net.bias):
+            raise DivergenceError(f"a weight or bias is NaN or beyond the range of {np.dtype(dtype).name}: "
+                                  "lower training.learning_rates, or enable training.spectral_norm")
+        return net
+
+    @classmethod
+    def _cast(cls, weights, biases, theta, damping, dtype) -> "LayeredNet":
         return cls(up=tuple(np.ascontiguousarray(np.asarray(w, dtype).T) for w in weights),
                    down=tuple(np.ascontiguousarray(w, dtype) for w in weights),
                    bias=tuple(np.ascontiguousarray(b, dtype) for b in biases),
