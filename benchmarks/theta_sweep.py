@@ -13,19 +13,16 @@ evaluated on the test set at each theta (the inference-time effect of the thresh
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
-
-import numpy as np
 
 from emulator.chip import load_chip
 from emulator.cli import resolve
 from emulator.energy import account
 from emulator.report import write_report
-from emulator.chip import get_backend
-from emulator.runner import CHECKPOINT, Run, evaluate, load_data
+from emulator.runner import Run, load_data, read_checkpoint
 from emulator.workload import load_workload
 
 
@@ -56,13 +53,9 @@ def main():
         run.train(progress=True)
         result = run.result(time.perf_counter() - start)
         write_report(result, out)
-        n = result["dataset"]["n_test"]
-        rows.append({"theta": theta, "test_accuracy": result["metrics"]["test_accuracy"],
-                     "synaptic_ops_per_inference": result["counters"]["inference"]["synaptic_ops"] / n,
-                     "messages_per_inference": result["counters"]["inference"]["messages"] / n,
-                     "mean_steps": result["relaxation"]["inference"]["mean_steps"],
-                     "energy_per_inference_j": result["energy"]["inference"]["per_sample_j"],
-                     "wall_s": result["time"]["wall_s"]})
+        rows.append(row(theta, result["metrics"]["test_accuracy"], result["counters"]["inference"],
+                        result["relaxation"]["inference"]["mean_steps"],
+                        result["energy"]["inference"]["per_sample_j"], data.n_test, result["time"]["wall_s"]))
         print(json.dumps(rows[-1]), flush=True)
     what = f"trained network of {args.trained}, evaluated" if args.trained else "trained and evaluated"
     ref = next((r for r in rows if r["theta"] == 0.0), rows[-1])
@@ -77,23 +70,23 @@ def main():
               f"{r['wall_s']:.0f} |")
 
 
+def row(theta, accuracy, counters, mean_steps, energy_per_inference_j, n_test, wall_s) -> dict:
+    """One line of the table: test-set figures per inference at one threshold."""
+    return {"theta": theta, "test_accuracy": accuracy,
+            "synaptic_ops_per_inference": counters["synaptic_ops"] / n_test,
+            "messages_per_inference": counters["messages"] / n_test, "mean_steps": mean_steps,
+            "energy_per_inference_j": energy_per_inference_j, "wall_s": wall_s}
+
+
 def evaluate_trained(run_dir: Path, workload, chip, data, theta: float) -> dict:
     """Test-set inference of the network saved in ``run_dir`` with the lazy threshold ``theta``."""
-    run = Run(workload, chip, run_dir / "unused", data=data)
-    with np.load(run_dir / CHECKPOINT) as f:
-        n = len(run.network.weights)
-        network = run.network.with_parameters([f[f"w{k}"] for k in range(n)], [f[f"b{k}"] for k in range(n)])
-    backend = get_backend(chip.backend)
-    program = backend.compile(dataclasses.replace(network, theta=theta), chip)
+    run = Run(workload, chip, run_dir, data=data)
+    _, weights, biases = read_checkpoint(run_dir, len(run.network.weights))
+    network = replace(run.network.with_parameters(weights, biases), theta=theta)
     start = time.perf_counter()
-    accuracy, counters, relaxation = evaluate(backend, program, data.x_test, data.y_test,
-                                              steps=workload.eqprop.free_steps,
-                                              batch_size=workload.evaluation.batch_size)
-    n = data.n_test
-    return {"theta": theta, "test_accuracy": accuracy, "synaptic_ops_per_inference": counters["synaptic_ops"] / n,
-            "messages_per_inference": counters["messages"] / n, "mean_steps": relaxation["mean_steps"],
-            "energy_per_inference_j": account(counters, chip, n)["per_sample_j"],
-            "wall_s": time.perf_counter() - start}
+    accuracy, counters, relaxation = run.evaluate("test", program=run.backend.compile(network, chip))
+    return row(theta, accuracy, counters, relaxation["mean_steps"],
+               account(counters, chip, data.n_test)["per_sample_j"], data.n_test, time.perf_counter() - start)
 
 
 if __name__ == "__main__":

@@ -68,6 +68,21 @@ def evaluate(backend, program, x, y, *, steps: int, batch_size: int, progress: s
                                    "messages_per_step": (trace / n).tolist()}
 
 
+def read_checkpoint(run_dir: Path, n_layers: int) -> tuple[dict, tuple, tuple]:
+    """The saved state, weights and biases of a run folder; ConfigError if the file is damaged."""
+    try:
+        with np.load(Path(run_dir) / CHECKPOINT) as f:
+            state = json.loads(str(f["state"]))
+            weights = tuple(f[f"w{k}"] for k in range(n_layers))
+            biases = tuple(f[f"b{k}"] for k in range(n_layers))
+        if "identity" not in state:
+            raise KeyError("identity")
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        raise ConfigError(f"--resume {run_dir}: {CHECKPOINT} is damaged or not a checkpoint of "
+                          "this emulator; start a new run with another --out") from None
+    return state, weights, biases
+
+
 class Run:
     """Training and evaluation of one workload on one chip, checkpointed in ``out_dir``."""
 
@@ -107,17 +122,8 @@ class Run:
         path = self.out_dir / CHECKPOINT
         if not path.exists():
             raise ConfigError(f"--resume {self.out_dir}: no {CHECKPOINT} there; start a new run instead")
-        n = len(self.network.weights)
-        try:
-            with np.load(path) as f:
-                state = json.loads(str(f["state"]))
-                weights = tuple(f[f"w{k}"] for k in range(n))
-                biases = tuple(f[f"b{k}"] for k in range(n))
-            identity = state["identity"]
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-            raise ConfigError(f"--resume {self.out_dir}: {CHECKPOINT} is damaged or not a checkpoint of "
-                              "this emulator; start a new run with another --out") from None
-        if identity != json.loads(json.dumps(self.identity())):
+        state, weights, biases = read_checkpoint(self.out_dir, len(self.network.weights))
+        if state["identity"] != json.loads(json.dumps(self.identity())):
             raise ConfigError(f"--resume {self.out_dir}: that run used other workload settings or another "
                               "chip; resume it with the same workload file, --chip and --set options")
         self.network = self.network.with_parameters(weights, biases)
