@@ -11,7 +11,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	@test -n "$(PY310)" || { echo "python3.10 not found: install it (e.g. pyenv install 3.10)"; exit 2; }
 	test -x $(PY) || $(PY310) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,lava]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -3,11 +3,13 @@
 Counters are plain named numbers: integers for discrete operations (messages, synaptic
 ops, unit updates) and floats for continuous quantities (seconds of oscillator time).
 They count what the *hardware* would do, never what the host did, and they add up across
-samples, batches and phases.
+samples, batches and phases. A count may also be a vector (e.g. one entry per core).
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
+
+import numpy as np
 
 
 class Counters(dict):
@@ -31,9 +33,19 @@ class Counters(dict):
             self[op] = self.get(op, 0) + n
         return self
 
-    def to_dict(self) -> dict[str, int | float]:
-        """Plain JSON-ready dict with Python ints and floats, sorted by op name."""
-        return {op: (int(n) if float(n).is_integer() else float(n)) for op, n in sorted(self.items())}
+    def to_dict(self) -> dict[str, int | float | list]:
+        """Plain JSON-ready dict with Python ints, floats and lists, sorted by op name."""
+        return {op: np.asarray(n).tolist() if np.ndim(n) else (int(n) if float(n).is_integer() else float(n))
+                for op, n in sorted(self.items())}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "Counters":
+        """Inverse of :meth:`to_dict` (lists become arrays again)."""
+        return cls({op: np.asarray(n) if isinstance(n, list) else n for op, n in data.items()})
+
+    def totals(self) -> dict[str, int | float]:
+        """The scalar counts only (per-core vectors left out), as :meth:`to_dict` gives them."""
+        return {op: n for op, n in self.to_dict().items() if not isinstance(n, list)}
 
     def __repr__(self) -> str:
         return f"Counters({dict.__repr__(self)})"

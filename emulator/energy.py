@@ -1,10 +1,12 @@
 """Counters x chip constants -> joules and emulated seconds.
 
-Dynamic energy is ``sum_op count[op] * energy[op]``; emulated time is
-``sum_op count[op] * time[op]``; static energy is ``static_power * emulated time``.
+Dynamic energy is ``sum_op count[op] * energy[op]``; emulated time is the back-end's
+(``sum_op count[op] * time[op]`` unless its chip runs ops in parallel); static energy is
+``static_power * emulated time``.
 """
 from __future__ import annotations
 
+from emulator.chip import get_backend
 from emulator.counters import Counters
 
 
@@ -16,12 +18,13 @@ def account(counters: Counters, chip, n_samples: int) -> dict:
     dict with ``total_j``, ``per_sample_j``, ``breakdown_j`` (op -> J, plus ``static``),
     ``emulated_s`` and ``emulated_s_per_sample``.
     """
-    per_op, t_per_op = chip.energy_per_op(), chip.time_per_op()
-    unknown = set(counters) - set(per_op)
+    per_op = chip.energy_per_op()
+    backend = get_backend(chip.backend)
+    unknown = set(counters) - set(per_op) - set(backend.measures)
     if unknown:
         raise ValueError(f"chip {chip.name!r} prices no {sorted(unknown)}: the back-end counted "
                          "an operation its chip files do not declare")
-    emulated_s = sum(counters[op] * t_per_op[op] for op in sorted(counters))  # fixed order: same bits
+    emulated_s = backend.emulated_seconds(counters, chip)
     breakdown = {op: counters.get(op, 0) * joules for op, joules in per_op.items()}
     breakdown["static"] = chip.static_power.si("power") * emulated_s
     total = sum(breakdown.values())

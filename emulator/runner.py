@@ -128,7 +128,7 @@ class Run:
                               "chip; resume it with the same workload file, --chip and --set options")
         self.network = self.network.with_parameters(weights, biases)
         self.epoch, self.history, self.n_trained = state["epoch"], state["history"], state["n_trained"]
-        self.training = Counters(state["training"])
+        self.training = Counters.from_dict(state["training"])
         self.program = self.backend.compile(self.network, self.chip)
 
     # -- training ----------------------------------------------------------------------------
@@ -209,7 +209,8 @@ class Run:
             "training": {k: v for k, v in asdict(w.training).items()} | {"samples_trained": self.n_trained},
             "metrics": {"test_accuracy": test_acc, "train_accuracy": train_acc, "epochs": self.epoch},
             "history": self.history,
-            "counters": {"inference": inference.to_dict(), "training": self.training.to_dict()},
+            "counters": {"inference": inference.totals(), "training": self.training.totals()},
+            "per_core": {"inference": {op: n for op, n in inference.to_dict().items() if isinstance(n, list)}},
             "relaxation": {"inference": relaxation},
             "energy": energy,
             "time": {"emulated_s_per_inference": e_inf["emulated_s_per_sample"],

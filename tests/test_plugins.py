@@ -20,8 +20,7 @@ def test_plugin_backend_is_found_and_loads_its_chips(monkeypatch, tmp_path):
     plugin = EntryPoint(name="echo", value=f"{__name__}:EchoBackend", group=chip_module.ENTRY_POINT_GROUP)
     monkeypatch.setattr(chip_module, "entry_points",
                         lambda group: [plugin] if group == chip_module.ENTRY_POINT_GROUP else [])
-    assert backend_names() == {"digital": "emulator.backends.digital:DigitalBackend",
-                               "echo": f"{__name__}:EchoBackend"}
+    assert backend_names() == {**chip_module.BUILTIN_BACKENDS, "echo": f"{__name__}:EchoBackend"}
     assert isinstance(get_backend("echo"), EchoBackend)
 
     spec = yaml.safe_load(open("chips/digital.yaml"))
@@ -37,5 +36,5 @@ def test_without_the_plugin_the_family_is_unknown(tmp_path):
     spec.update(name="echo-chip", backend="echo")
     path = tmp_path / "echo.yaml"
     path.write_text(yaml.safe_dump(spec))
-    with pytest.raises(ConfigError, match="unknown back-end family 'echo'; known: digital"):
+    with pytest.raises(ConfigError, match="unknown back-end family 'echo'; known: digital, loihi"):
         load_chip(path)

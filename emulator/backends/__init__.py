@@ -42,11 +42,19 @@ class Backend(abc.ABC):
     ops: tuple[str, ...]
     #: schema dataclass of the ``parameters`` section of this family's chip files
     Parameters: type
+    #: other quantities ``relax`` measures, not priced per op (e.g. a critical path in seconds,
+    #: or per-core vectors of the counts)
+    measures: tuple[str, ...] = ()
 
     def parameters_of(self, chip):
         """The chip's ``parameters`` section validated against :attr:`Parameters`."""
         source = chip.origin or Source(chip.name)
         return build(self.Parameters, chip.parameters, source, ("parameters",))
+
+    def emulated_seconds(self, counters, chip) -> float:
+        """Emulated time of ``counters``: by default every op in sequence, ``sum count * time``."""
+        t = chip.time_per_op()
+        return sum(counters.get(op, 0) * t[op] for op in sorted(t))  # fixed order: same bits
 
     @abc.abstractmethod
     def compile(self, network, chip, previous: Program | None = None) -> Program:

@@ -1,0 +1,207 @@
+"""Loihi-2-style digital neuro-cores: sigma-delta neurons, 8-bit Dense synapses, a mesh of cores.
+
+``compile`` quantises the host's float parameters (:mod:`emulator.quantise`) and places the
+network on cores and chips (:mod:`emulator.mapping`); ``relax`` runs the integer relaxation of
+:mod:`emulator.engine.sigma_delta`, bit-exact with Lava's fixed-point models, and counts per
+core what the chip does at every barrier-synchronised step:
+
+- neuron updates, active (input received, activation changed or fired) and idle;
+- graded spikes fired, and the messages they become (one per destination core), with their
+  route lengths in mesh hops and the messages that cross to another chip;
+- synaptic ops (one per receiving neuron, done by the receiving core);
+- barrier syncs (one per step), and weight writes when the trainer re-programs the chip.
+
+A step lasts as long as its slowest core's work, plus the longest route of its messages,
+plus the barrier; ``critical_path_s`` sums that over the steps run. EqProp's nudge is a bias
+on the output neurons, ``beta * (y - s_free)``, set by the host from the free equilibrium it
+reads out: it equals the gradient of the squared-error cost at the free equilibrium, so the
+nudged phases move the network as the cost would, to first order in ``beta``.
+
+Sigma-delta neurons have no leak, so the chip runs the undamped iteration; the workload's
+``eqprop.damping`` (a setting of the digital reference) is not used here. Both iterations
+have the same fixed points.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from emulator.backends import Backend, Program
+from emulator.counters import Counters
+from emulator.engine import Equilibrium
+from emulator.engine.sigma_delta import FixedNet, FixedState, relax_fixed
+from emulator.mapping import CoreLimits, Mapping, map_network, neighbours
+from emulator.quantise import LayerQuantisation, as_stored, quantise_bias, quantise_weights
+from emulator.schema import spec
+
+#: per-core counts kept as (n_cores,) vectors beside the totals
+PER_CORE = ("neuron_updates_active", "neuron_updates_idle", "spikes", "synaptic_ops")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoihiParameters:
+    act_bits: int = spec("fraction bits of an activation: a saturated neuron holds 2**act_bits", default=12,
+                         ge=4, le=16)
+    state_exp: int = spec("right shift from a fired delta to its graded spike (Lava's state_exp)", default=0,
+                          ge=0, le=7)
+    weight_bits: int = spec("bits of a Dense weight (Lava's num_weight_bits)", default=8, ge=1, le=8)
+    max_clipped_fraction: float = spec("fraction of a layer's weights quantisation may clip", default=1e-3,
+                                       ge=0, lt=1)
+    neurons_per_core: int = spec("neurons one core holds", ge=1)
+    synapse_bytes_per_core: int = spec("synaptic memory of one core, bytes", ge=1)
+    axons_in_per_core: int = spec("distinct source neurons one core can receive from", ge=1)
+    axons_out_per_core: int = spec("output routes (neuron x destination core) one core holds", ge=1)
+    cores_per_chip: int = spec("neuro-cores per chip", ge=1)
+    mesh_columns: int = spec("cores per row of a chip's mesh", ge=1)
+    max_chips: int = spec("chips the system joins", ge=1)
+
+    def limits(self) -> CoreLimits:
+        names = {f.name for f in fields(CoreLimits)}
+        return CoreLimits(**{f.name: getattr(self, f.name) for f in fields(self) if f.name in names})
+
+
+@dataclass(frozen=True)
+class LoihiProgram(Program):
+    net: FixedNet = None
+    mapping: Mapping = None
+    quantisation: tuple[LayerQuantisation, ...] = ()
+    act_bits: int = 12
+    #: seconds per op of the chip's time table, for the critical path
+    time_s: dict = None
+
+    def summary(self) -> dict:
+        return {"iteration": "undamped sigma-delta (eqprop.damping unused)",
+                "act_bits": self.act_bits, "state_exp": self.net.state_exp, "vth": self.net.vth,
+                "weights": [q.to_dict() for q in self.quantisation], **self.mapping.summary()}
+
+    def spikes_of(self, x: np.ndarray) -> np.ndarray:
+        """Graded spikes the input neurons send for inputs ``x`` in [0, 1] (B, n_0)."""
+        return np.round(np.asarray(x, np.float64) * 2.0 ** (self.act_bits - self.net.state_exp)).astype(np.int64)
+
+    def to_float(self, values) -> np.ndarray:
+        return np.asarray(values, np.float64) / 2.0 ** self.act_bits
+
+
+@dataclass(frozen=True)
+class LoihiEquilibrium(Equilibrium):
+    """An :class:`Equilibrium` in host floats, with the chip's integer state it came from."""
+
+    fixed: FixedState = None
+
+
+class LoihiBackend(Backend):
+    family = "loihi"
+    ops = ("neuron_updates_active", "neuron_updates_idle", "spikes", "synaptic_ops", "messages", "hops",
+           "chip_messages", "barrier_syncs", "weight_writes")
+    measures = ("critical_path_s",) + tuple(f"{op}_per_core" for op in PER_CORE)
+    Parameters = LoihiParameters
+
+    def compile(self, network, chip, previous: LoihiProgram | None = None) -> LoihiProgram:
+        p = self.parameters_of(chip)
+        mapping = map_network(network.layers, p.limits(), where=f"chip {chip.name!r}")
+        down, exps, quant = [], [], []
+        for w in network.weights:
+            w_int, q = quantise_weights(w, state_exp=p.state_exp, weight_bits=p.weight_bits,
+                                        max_clipped=p.max_clipped_fraction)
+            down.append(as_stored(w_int, p.weight_bits))
+            exps.append(q.weight_exp)
+            quant.append(q)
+        unit = 2 ** p.state_exp
+        vth = max(1, round(network.theta * 2 ** p.act_bits / unit)) * unit
+        net = FixedNet(down=tuple(down), weight_exp=tuple(exps), vth=vth, act_max=2 ** p.act_bits,
+                       bias=tuple(quantise_bias(b, act_bits=p.act_bits, state_exp=p.state_exp)
+                                  for b in network.biases), state_exp=p.state_exp)
+        return LoihiProgram(programming=Counters(weight_writes=_writes(net, previous)), net=net, mapping=mapping,
+                            quantisation=tuple(quant), act_bits=p.act_bits, time_s=chip.time_per_op())
+
+    def relax(self, program: LoihiProgram, x, *, max_steps, nudge=None, init=None):
+        net = program.net
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != net.layers[0]:
+            raise ValueError(f"x must have shape (batch, {net.layers[0]}), got {x.shape}")
+        bias = None
+        if nudge is not None:
+            if init is None:
+                raise ValueError("a nudged phase on this chip starts from the free equilibrium: pass init")
+            force = nudge.beta * (np.asarray(nudge.target, np.float64) - init.states[-1])
+            bias = [np.broadcast_to(b, (x.shape[0], b.size)) for b in net.bias]
+            bias[-1] = quantise_bias(net.bias[-1] * 2.0 ** -program.act_bits + force,
+                                     act_bits=program.act_bits, state_exp=net.state_exp)
+        counter = StepCounter(program, x.shape[0])
+        fixed = relax_fixed(net, program.spikes_of(x), max_steps=max_steps, bias=bias,
+                            init=None if init is None else init.fixed, observer=counter)
+        return self._equilibrium(program, x, fixed), counter.counters
+
+    def emulated_seconds(self, counters, chip) -> float:
+        return float(counters.get("critical_path_s", 0.0))
+
+    @staticmethod
+    def _equilibrium(program, x, fixed: FixedState) -> LoihiEquilibrium:
+        f = program.to_float
+        states = [np.asarray(x, np.float64)] + [f(a) for a in fixed.act]
+        heard = [states[0]] + [f(a - r) for a, r in zip(fixed.act, fixed.residue)]
+        drive = [f(s + b) for s, b in zip(fixed.sigma, fixed.bias)]
+        return LoihiEquilibrium(states, heard, drive, fixed.steps, fixed.quiescent, fixed.trace, fixed=fixed)
+
+
+class StepCounter:
+    """Observer of :func:`relax_fixed`: counts each step's work per core and its latency."""
+
+    def __init__(self, program: LoihiProgram, batch: int):
+        m = program.mapping
+        self.mapping, self.t = m, program.time_s
+        self.starts = [m.starts(k) for k in range(len(m.layers))]
+        self.spans = [slice(first, first + count) for first, count in m.layer_cores]
+        n = m.n_cores
+        self.per_core = {op: np.zeros(n, np.int64) for op in PER_CORE}
+        self.totals = Counters({op: 0 for op in LoihiBackend.ops if op != "weight_writes"})
+        self.critical_s = 0.0
+
+    def __call__(self, t, running, spikes, active, sigma, act):
+        m, tm = self.mapping, self.t
+        batch = running.size
+        live = running[:, None]
+        fired = np.zeros((batch, m.n_cores), np.int64)
+        busy = np.zeros((batch, m.n_cores), np.int64)
+        synops = np.zeros((batch, m.n_cores), np.int64)
+        for k, s in enumerate(spikes):
+            fired[:, self.spans[k]] = np.add.reduceat(s != 0, self.starts[k], axis=1) * live
+        for k, a in enumerate(active, start=1):
+            busy[:, self.spans[k]] = np.add.reduceat(a, self.starts[k], axis=1) * live
+        sizes = m.core_size[None, :]
+        layer_fired = [fired[:, span].sum(1) for span in self.spans]
+        for k, span in enumerate(self.spans):
+            for j in neighbours(m.layers, k):
+                synops[:, self.spans[j]] += layer_fired[k][:, None] * sizes[:, self.spans[j]]
+        idle = (sizes - busy) * live
+        idle[:, self.spans[0]] = 0  # input neurons are sources, they do not update
+        work = (busy * tm["neuron_updates_active"] + idle * tm["neuron_updates_idle"]
+                + synops * tm["synaptic_ops"] + fired * (tm["spikes"] + m.messages * tm["messages"]))
+        sent = fired > 0
+        route = (sent * m.max_hops).max(1) * tm["hops"] + (sent & (m.chip_messages > 0)).any(1) * tm["chip_messages"]
+        self.critical_s += float(((work.max(1) + route + tm["barrier_syncs"]) * running).sum())
+        for op, counts in zip(PER_CORE, (busy, idle, fired, synops)):
+            self.per_core[op] += counts.sum(0)
+        spikes_per_core = fired.sum(0)
+        self.totals += {"barrier_syncs": int(running.sum()),
+                        "messages": int(spikes_per_core @ m.messages), "hops": int(spikes_per_core @ m.hops),
+                        "chip_messages": int(spikes_per_core @ m.chip_messages)}
+
+    @property
+    def counters(self) -> Counters:
+        c = Counters(self.totals)
+        for op, counts in self.per_core.items():
+            c[op] = int(counts.sum())
+            c[f"{op}_per_core"] = counts.copy()
+        c["critical_path_s"] = self.critical_s
+        return c
+
+
+def _writes(net: FixedNet, previous: LoihiProgram | None) -> int:
+    """Synapse and bias registers written: each weight is stored twice (forward and feedback cores)."""
+    old = previous.net if previous is not None else None
+    if old is None or old.layers != net.layers:
+        return 2 * sum(w.size for w in net.down) + sum(b.size for b in net.bias)
+    return (2 * sum(int(np.count_nonzero(a != b)) for a, b in zip(net.down, old.down))
+            + sum(int(np.count_nonzero(a != b)) for a, b in zip(net.bias, old.bias)))

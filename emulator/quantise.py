@@ -1,0 +1,104 @@
+"""Host floats -> the integers a Loihi-style chip stores: 8-bit weights with a per-layer exponent.
+
+Conventions (all powers of two, so every scale is a shift on the chip):
+
+- an activation (unit state) ``s`` in [0, 1] is the integer ``s * 2**act_bits``;
+- a graded spike carries a change of activation ``>> state_exp``;
+- a ``Dense`` process with integer weights ``W_int`` and exponent ``e`` adds
+  ``(W_int @ spikes) >> -e`` to its receivers' sigma, so for the sigma to be in activation
+  units, ``W_int = W * 2**(state_exp - e)``.
+
+Weights are stored as Lava's ``Dense`` stores them: clipped to 8 bits, and a matrix of mixed
+sign loses its least significant bit (even values in [-256, 254] at 8 bits).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from emulator.errors import CapacityError
+
+#: range of the Dense weight exponent (4-bit signed)
+WEIGHT_EXP_RANGE = (-8, 7)
+#: Lava's SigmaDelta bias register (16-bit signed)
+BIAS_BITS = 16
+
+
+def _sign_mode(w: np.ndarray) -> str:
+    """Lava's ``determine_sign_mode``: excitatory if no weight is negative, inhibitory if none is positive."""
+    if w.size == 0 or w.min() >= 0:
+        return "excitatory"
+    return "inhibitory" if w.max() <= 0 else "mixed"
+
+
+def weight_grid(weights: np.ndarray, weight_bits: int = 8) -> tuple[int, int, int]:
+    """``(step, low, high)``: Lava's Dense stores weights of this sign pattern as multiples of
+    ``step`` in ``[low, high]`` (the clip of ``clip_weights``, the truncation of ``truncate_weights``).
+    """
+    mode = _sign_mode(np.asarray(weights))
+    step = 2 ** (8 - weight_bits + int(mode == "mixed"))
+    high = (255 // step) * step
+    return step, {"mixed": -256, "excitatory": 0, "inhibitory": -high}[mode], 0 if mode == "inhibitory" else high
+
+
+def as_stored(w_int: np.ndarray, weight_bits: int = 8) -> np.ndarray:
+    """What Lava's fixed-point Dense makes of integer weights on its first step: clip, then drop low bits."""
+    w = np.asarray(w_int, np.int64)
+    mode = _sign_mode(w)
+    if mode == "inhibitory":
+        return -as_stored(-w, weight_bits)
+    shift = 8 - weight_bits + int(mode == "mixed")
+    w = np.clip(w, -256 if mode == "mixed" else 0, 255)
+    return ((w >> shift) << shift).astype(np.int32)
+
+
+@dataclass(frozen=True)
+class LayerQuantisation:
+    """How one weight matrix was quantised (a row of the report)."""
+
+    weight_exp: int
+    #: largest stored |W_int| over the largest representable magnitude
+    range_used: float
+    #: fraction of weights clipped at the range
+    clipped_fraction: float
+    #: RMS quantisation error over RMS weight
+    relative_error: float
+
+    def to_dict(self) -> dict:
+        return {"weight_exp": self.weight_exp, "range_used": self.range_used,
+                "clipped_fraction": self.clipped_fraction, "relative_error": self.relative_error}
+
+
+def quantise_weights(w: np.ndarray, *, state_exp: int, weight_bits: int = 8,
+                     max_clipped: float = 1e-3) -> tuple[np.ndarray, LayerQuantisation]:
+    """Integer weights and exponent of one float matrix.
+
+    The exponent is the finest one (most bits of resolution) that clips at most a fraction
+    ``max_clipped`` of the weights; weights are rounded to the nearest stored value.
+    """
+    w = np.asarray(w, np.float64)
+    step, low, high = weight_grid(w, weight_bits)
+    magnitude = max(-low, high)
+    for exp in range(WEIGHT_EXP_RANGE[0], WEIGHT_EXP_RANGE[1] + 1):
+        scaled = w * 2.0 ** (state_exp - exp)
+        clipped = float(np.mean((scaled > high) | (scaled < low)))
+        if clipped <= max_clipped:
+            break
+    else:
+        raise CapacityError(
+            f"weights up to {np.abs(w).max():.3g} cannot be stored in {weight_bits}-bit weights with an "
+            f"exponent up to {WEIGHT_EXP_RANGE[1]}: lower training.learning_rates or enable "
+            "training.spectral_norm")
+    w_int = (np.clip(np.round(scaled / step) * step, low, high)).astype(np.int32)
+    rms = float(np.sqrt(np.mean(w ** 2))) or 1.0
+    error = float(np.sqrt(np.mean((w_int * 2.0 ** (exp - state_exp) - w) ** 2))) / rms
+    return w_int, LayerQuantisation(exp, float(np.abs(w_int).max()) / magnitude, clipped, error)
+
+
+def quantise_bias(b: np.ndarray, *, act_bits: int, state_exp: int) -> np.ndarray:
+    """Bias in activation units: a multiple of ``2**state_exp`` (Lava scales the bias by it) in 16 bits."""
+    unit = 2 ** state_exp
+    limit = 2 ** (BIAS_BITS - 1)
+    q = np.round(np.asarray(b, np.float64) * 2.0 ** act_bits / unit) * unit
+    return np.clip(q, -limit, limit - unit).astype(np.int64)
