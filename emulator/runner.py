@@ -68,8 +68,9 @@ def evaluate(backend, program, x, y, *, steps: int, batch_size: int, progress: s
                                    "messages_per_step": (trace / n).tolist()}
 
 
-def read_checkpoint(run_dir: Path, n_layers: int) -> tuple[dict, tuple, tuple]:
-    """The saved state, weights and biases of a run folder; ConfigError if the file is damaged."""
+def read_checkpoint(run_dir: Path, n_layers: int, option: str = "--resume") -> tuple[dict, tuple, tuple]:
+    """The saved state, weights and biases of a run folder; ConfigError, naming the command-line
+    ``option`` that gave the folder, if the file is damaged."""
     try:
         with np.load(Path(run_dir) / CHECKPOINT) as f:
             state = json.loads(str(f["state"]))
@@ -78,7 +79,7 @@ def read_checkpoint(run_dir: Path, n_layers: int) -> tuple[dict, tuple, tuple]:
         if "identity" not in state:
             raise KeyError("identity")
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-        raise ConfigError(f"--resume {run_dir}: {CHECKPOINT} is damaged or not a checkpoint of "
+        raise ConfigError(f"{option} {run_dir}: {CHECKPOINT} is damaged or not a checkpoint of "
                           "this emulator; start a new run with another --out") from None
     return state, weights, biases
 

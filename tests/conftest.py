@@ -9,3 +9,25 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch):
     monkeypatch.setenv("EMULATOR_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def trained_digits(tmp_path_factory):
+    """``trained_digits(chip)``: the result dict of the shipped digits_snn workload trained on a
+    chip, trained once per session (tests compare chips on it)."""
+    from emulator.chip import load_chip
+    from emulator.runner import Run
+    from emulator.workload import load_workload
+
+    results = {}
+
+    def train(chip: str) -> dict:
+        if chip not in results:
+            os.environ["EMULATOR_OFFLINE"] = "1"
+            run = Run(load_workload("workloads/digits_snn.yaml"), load_chip(f"chips/{chip}.yaml"),
+                      tmp_path_factory.mktemp(f"digits-{chip}"))
+            run.train(progress=False)
+            results[chip] = run.result(wall_s=0.0, progress=False)
+        return results[chip]
+
+    return train

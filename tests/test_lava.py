@@ -123,3 +123,21 @@ def test_nudged_phase_continues_like_lava():
         lava.stop()
     nudged = {k: {name: v[free_steps:] for name, v in layer.items()} for k, layer in trace.items()}
     assert_same(nudged, recorder, nudged_steps, offset=free_steps)
+
+
+def test_input_spike_train_equals_lava():
+    """An input that sends new graded spikes at every step (as in the speed benchmark)."""
+    rng = np.random.default_rng(3)
+    layers, options, _ = CASES["deep, saturating"]
+    net = random_net(rng, layers, **options)
+    steps = 20
+    train = rng.integers(-30, 30, (12, layers[0])) * (rng.random((12, layers[0])) < 0.3)
+    recorder = Recorder()
+    relax_fixed(net, train[:, None, :], max_steps=steps, observer=recorder)
+    lava = LavaNetwork(net, train, steps, probe=True)
+    try:
+        lava.run(steps)
+        trace = lava.trace()
+    finally:
+        lava.stop()
+    assert_same(trace, recorder, steps)

@@ -82,12 +82,9 @@ def test_diverging_training_is_one_clear_error(tmp_path, capsys):
     assert code == 2 and err.startswith("error: ") and "learning_rates" in err and "Traceback" not in err
 
 
-def test_digits_reaches_95_percent(tmp_path):
+def test_digits_reaches_95_percent(trained_digits):
     """The shipped fast workload: >= 95 % test accuracy on scikit-learn digits."""
-    workload = load_workload("workloads/digits_snn.yaml")
-    run = Run(workload, load_chip("chips/digital.yaml"), tmp_path / "digits")
-    run.train(progress=False)
-    result = run.result(wall_s=0.0, progress=False)
+    result = trained_digits("digital")
     assert result["metrics"]["test_accuracy"] >= 0.95
     assert result["relaxation"]["inference"]["quiescent_fraction"] > 0.8
 

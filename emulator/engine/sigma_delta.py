@@ -24,6 +24,7 @@ no neuron can change again, so the state equals what ``max_steps`` steps would g
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numba as nb
 import numpy as np
@@ -42,10 +43,10 @@ class FixedNet:
 
     Attributes
     ----------
-    down : tuple of (n_{k+1}, n_k) int32
+    down : tuple of (n_{k+1}, n_k) int16
         ``W_k`` as programmed (8-bit, even if of mixed sign); row ``i`` is the feedback fan-out
         of unit ``i`` of layer ``k + 1``.
-    up : tuple of (n_k, n_{k+1}) int32
+    up : tuple of (n_k, n_{k+1}) int16
         ``W_k^T``, row ``i`` the forward fan-out of unit ``i`` of layer ``k``.
     weight_exp : tuple of int
         Exponent of ``W_k``, used by both its ``Dense`` processes.
@@ -68,7 +69,20 @@ class FixedNet:
     state_exp: int = 0
 
     def __post_init__(self):
-        object.__setattr__(self, "up", tuple(np.ascontiguousarray(w.T) for w in self.down))
+        if any(np.abs(np.asarray(w, np.int64)).max(initial=0) > 256 for w in self.down):
+            raise ValueError("weights must be stored 8-bit values (|w| <= 256); see emulator.quantise.as_stored")
+        down = tuple(np.ascontiguousarray(w, np.int16) for w in self.down)
+        object.__setattr__(self, "down", down)
+        object.__setattr__(self, "up", tuple(np.ascontiguousarray(w.T) for w in down))
+
+    @cached_property
+    def up_float(self) -> tuple[np.ndarray, ...]:
+        """float64 copies of ``up`` for BLAS (products and sums of these integers are exact)."""
+        return tuple(w.astype(np.float64) for w in self.up)
+
+    @cached_property
+    def down_float(self) -> tuple[np.ndarray, ...]:
+        return tuple(w.astype(np.float64) for w in self.down)
 
     @property
     def layers(self) -> tuple[int, ...]:
@@ -157,16 +171,16 @@ def accumulate_events(acc, weights, spikes, senders, n_sent):
                 acc[b, j] += p * weights[i, j]
 
 
-def dense_output(weights, exp, spikes, senders, n_sent) -> np.ndarray:
+def dense_output(weights, weights_float, exp, spikes, senders, n_sent) -> np.ndarray:
     """What a ``Dense`` process outputs one step after receiving ``spikes`` (B, n): shifted ``W s``.
 
-    ``weights`` is the (n, m) fan-out matrix. The shift is applied to each receiver's sum,
-    not to each contribution, as Lava does.
+    ``weights`` is the (n, m) int16 fan-out matrix and ``weights_float`` its float64 copy. The
+    shift is applied to each receiver's sum, not to each contribution, as Lava does.
     """
     batch, n = spikes.shape
     if int(n_sent.sum()) > DENSE_ABOVE * n * batch:
         # float64 sums of these integers are exact (|sum| < 2**53), and BLAS is fast
-        acc = (spikes.astype(np.float64) @ weights.astype(np.float64)).astype(np.int64)
+        acc = (spikes.astype(np.float64) @ weights_float).astype(np.int64)
     else:
         acc = np.zeros((batch, weights.shape[1]), np.int64)
         accumulate_events(acc, weights, spikes, senders, n_sent)
@@ -191,8 +205,9 @@ def relax_fixed(net: FixedNet, x_spikes: np.ndarray, *, max_steps: int, bias=Non
 
     Parameters
     ----------
-    x_spikes : (B, n_0) int
-        Graded spikes the input sends at the first step (only when starting from rest).
+    x_spikes : (B, n_0) int, or (T, B, n_0) int
+        Graded spikes the input sends at the first step, or at each of the first ``T`` steps
+        (a spike train); only when starting from rest.
     bias : list of (B, n_k) int, layers 1..L, optional
         Biases to run with (e.g. the output's nudged bias); ``net.bias`` by default.
     init : FixedState, optional
@@ -205,23 +220,24 @@ def relax_fixed(net: FixedNet, x_spikes: np.ndarray, *, max_steps: int, bias=Non
     """
     depth = len(net.down)
     sizes = net.layers
-    x_spikes = np.asarray(x_spikes)
-    if x_spikes.ndim != 2 or x_spikes.shape[1] != sizes[0]:
-        raise ValueError(f"x_spikes must have shape (batch, {sizes[0]}), got {x_spikes.shape}")
-    batch = x_spikes.shape[0]
+    train = np.asarray(x_spikes, np.int64)
+    train = train[None] if train.ndim == 2 else train
+    if train.ndim != 3 or train.shape[2] != sizes[0]:
+        raise ValueError(f"x_spikes must have shape (batch, {sizes[0]}) or (steps, batch, {sizes[0]}), "
+                         f"got {np.shape(x_spikes)}")
+    batch = train.shape[1]
     if bias is None:
         bias = [np.broadcast_to(b, (batch, b.size)) for b in net.bias]
     bias = [np.ascontiguousarray(np.broadcast_to(b, (batch, n)), np.int64) for b, n in zip(bias, sizes[1:])]
     if init is None:
         sigma, act, residue = ([np.zeros((batch, n), np.int64) for n in sizes[1:]] for _ in range(3))
         pending = [np.zeros((batch, n), np.int64) for n in sizes]
-        send_input = True
     else:
         if init.sigma[0].shape[0] != batch:
             raise ValueError(f"init holds {init.sigma[0].shape[0]} samples but x_spikes has {batch}")
         sigma, act, residue, pending = ([a.copy() for a in arrays] for arrays in
                                         (init.sigma, init.act, init.residue, init.pending))
-        send_input = False
+        train = train[:0]
     events = [senders_of(p) for p in pending]
     spikes = [np.zeros((batch, n), np.int64) for n in sizes]
     active = [np.zeros((batch, n), bool) for n in sizes[1:]]
@@ -232,14 +248,15 @@ def relax_fixed(net: FixedNet, x_spikes: np.ndarray, *, max_steps: int, bias=Non
     for t in range(max_steps):
         inputs = []
         for k in range(1, depth + 1):
-            a = dense_output(net.up[k - 1], net.weight_exp[k - 1], pending[k - 1], *events[k - 1])
+            a = dense_output(net.up[k - 1], net.up_float[k - 1], net.weight_exp[k - 1], pending[k - 1],
+                             *events[k - 1])
             if k < depth:
-                a += dense_output(net.down[k], net.weight_exp[k], pending[k + 1], *events[k + 1])
+                a += dense_output(net.down[k], net.down_float[k], net.weight_exp[k], pending[k + 1],
+                                  *events[k + 1])
             inputs.append(a)
         fired = np.zeros(batch, np.int64)
-        new_events = [senders_of(x_spikes) if (send_input and t == 0) else
-                      (np.zeros((batch, sizes[0]), np.int32), np.zeros(batch, np.int64))]
-        spikes[0] = np.asarray(x_spikes, np.int64) if (send_input and t == 0) else np.zeros_like(spikes[0])
+        spikes[0] = train[t] if t < len(train) else np.zeros_like(spikes[0])
+        new_events = [senders_of(spikes[0])]
         fired += new_events[0][1]
         for k in range(1, depth + 1):
             senders = np.zeros((batch, sizes[k]), np.int32)
@@ -253,7 +270,7 @@ def relax_fixed(net: FixedNet, x_spikes: np.ndarray, *, max_steps: int, bias=Non
         if observer is not None:
             observer(t, running, spikes, active, sigma, act)
         pending, events = [s.copy() for s in spikes], new_events
-        done = running & (fired == 0)
+        done = running & (fired == 0) & (t + 1 >= len(train))
         quiescent |= done
         running &= ~done
         if not running.any():

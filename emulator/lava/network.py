@@ -20,10 +20,10 @@ class LavaNetwork:
     Parameters
     ----------
     net : FixedNet
-    x_spikes : (n_0,) int
-        Graded spikes the input sends at the first step.
+    x_spikes : (n_0,) int, or (T, n_0) int
+        Graded spikes the input sends at the first step, or at each of the first ``T`` steps.
     steps : int
-        Length of the input buffer (the input is silent after the first step).
+        Length of the input buffer (the input is silent after the spikes given).
     bias : list of (n_k,) int, optional
         Biases of layers 1..L in activation units; ``net.bias`` by default.
     probe : bool
@@ -37,8 +37,9 @@ class LavaNetwork:
         from lava.proc.io.source import RingBuffer
 
         s = net.state_exp
-        data = np.zeros((net.layers[0], max(steps, 1)), np.int32)
-        data[:, 0] = np.asarray(x_spikes)
+        train = np.atleast_2d(np.asarray(x_spikes, np.int32))
+        data = np.zeros((net.layers[0], max(steps, len(train))), np.int32)
+        data[:, :len(train)] = train.T
         self.source = RingBuffer(data=data)
         bias = net.bias if bias is None else bias
         self.layers = [ClippedSigmaDelta(shape=(n,), vth=net.vth >> s, bias=np.asarray(b) >> s,

@@ -1,0 +1,127 @@
+"""Run a deployed EqProp network in Lava and check it against the emulator it was trained on.
+
+Usage: ``python run_lava.py [--sim | --hw]``, from any folder. Needs numpy and lava-nc 0.10
+(Python 3.10); it does not need the emulator.
+
+``network.npz`` (beside this file) holds a layered network in Loihi 2's integers and a few
+test samples. For each sample this script builds the network's Lava processes: a
+``RingBuffer`` input that sends the sample's graded spikes at step 1 and nothing after, one
+``ClippedSigmaDelta`` population per relaxing layer (``processes.py``), and per coupling
+``W_k`` a forward ``Dense(W_k)`` and, above the input, a feedback ``Dense(W_k.T)``. It runs
+``free_steps`` steps, reads the output layer's activations, takes the most active unit as
+the class, and compares class and activations with the emulator's. The result goes to
+``lava_check.json`` beside this file; the exit status is 0 when everything is equal.
+
+``--sim`` runs ``Loihi2SimCfg(select_tag='fixed_pt')``, Lava's bit-accurate fixed-point
+simulation on the CPU, which the emulator equals bit for bit. ``--hw`` runs
+``Loihi2HwCfg()`` on a Loihi 2 system: it needs Intel's lava-loihi extension and a Loihi 2
+host, and was not tested (see README.md).
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from lava.magma.core.run_conditions import RunSteps
+from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
+from lava.proc.dense.process import Dense
+from lava.proc.io.source import RingBuffer
+from lava.utils import loihi
+
+from processes import ClippedSigmaDelta
+
+HERE = Path(__file__).resolve().parent
+#: run on Loihi 2 unless --sim is given (``deploy --hw`` writes True here)
+HARDWARE = False
+
+
+def build(net: dict, x_spikes: np.ndarray) -> list:
+    """The Lava processes of the network for one input; returns the neuron populations.
+
+    Parameters
+    ----------
+    net : dict
+        The arrays of ``network.npz``: ``weights_k`` (n_{k+1}, n_k) 8-bit integers,
+        ``weight_exp`` (L,), ``bias_k`` (n_k,) and ``vth`` in activation units, ``act_max``
+        (the activation of a saturated neuron), ``state_exp``, ``layers`` (L + 1,) and
+        ``free_steps``.
+    x_spikes : (n_0,) int
+        Graded spikes the input sends at step 1.
+
+    Returns
+    -------
+    list of ClippedSigmaDelta
+        Layers 1..L; the last is the output.
+    """
+    layers, s = net["layers"], int(net["state_exp"])
+    data = np.zeros((layers[0], int(net["free_steps"])), np.int32)
+    data[:, 0] = x_spikes
+    source = RingBuffer(data=data)
+    # the neuron scales vth and bias up by 2**state_exp, so they are given in spike units
+    neurons = [ClippedSigmaDelta(shape=(int(n),), vth=int(net["vth"]) >> s, bias=net[f"bias_{k}"] >> s,
+                                 act_max=int(net["act_max"]), state_exp=s)
+               for k, n in enumerate(layers[1:], start=1)]
+    senders = [source] + neurons
+    for k, exp in enumerate(net["weight_exp"]):
+        w = net[f"weights_{k}"]
+        forward = Dense(weights=w, weight_exp=int(exp), num_message_bits=24)
+        senders[k].s_out.connect(forward.s_in)
+        forward.a_out.connect(neurons[k].a_in)
+        if k >= 1:  # the input is clamped: no feedback to it
+            feedback = Dense(weights=np.ascontiguousarray(w.T), weight_exp=int(exp), num_message_bits=24)
+            neurons[k].s_out.connect(feedback.s_in)
+            feedback.a_out.connect(neurons[k - 1].a_in)
+    return neurons
+
+
+def relax(net: dict, x_spikes: np.ndarray, run_cfg) -> np.ndarray:
+    """Output activations (n_L,) int after ``free_steps`` steps of one input."""
+    neurons = build(net, x_spikes)
+    try:
+        neurons[0].run(condition=RunSteps(num_steps=int(net["free_steps"])), run_cfg=run_cfg)
+        return np.asarray(neurons[-1].act.get()).astype(np.int64)  # read before stop()
+    finally:
+        neurons[0].stop()
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--hw", action="store_true", help="run on Loihi 2 (Loihi2HwCfg; needs lava-loihi)")
+    target.add_argument("--sim", action="store_true", help="run Lava's fixed-point CPU simulation")
+    args = p.parse_args(argv)
+    hardware = args.hw or (HARDWARE and not args.sim)
+    if hardware and not loihi.is_installed():
+        sys.exit("error: --hw needs Intel's lava-loihi extension (and a Loihi 2 system), which is not "
+                 "installed here; run with --sim for Lava's fixed-point simulation")
+    run_cfg = Loihi2HwCfg() if hardware else Loihi2SimCfg(select_tag="fixed_pt")
+    config = "Loihi2HwCfg()" if hardware else "Loihi2SimCfg(select_tag='fixed_pt')"
+    with np.load(HERE / "network.npz") as f:
+        net = dict(f)
+    print(f"{net['origin']}; {len(net['labels'])} samples, {int(net['free_steps'])} steps each, {config}")
+
+    start = time.perf_counter()
+    acts = np.stack([relax(net, x, run_cfg) for x in net["spikes"]])
+    wall_s = time.perf_counter() - start
+    classes = acts.argmax(axis=1)
+    same_class = classes == net["emulator_class"]
+    same_state = (acts == net["emulator_act"]).all(axis=1)
+    for i, (label, mine, theirs) in enumerate(zip(net["labels"], classes, net["emulator_class"])):
+        print(f"sample {i}: label {label}  Lava {mine}  emulator {theirs}  "
+              f"{'equal' if same_class[i] and same_state[i] else 'DIFFERENT'}")
+    check = {"config": config, "samples": len(classes), "steps": int(net["free_steps"]),
+             "classes_equal": bool(same_class.all()), "states_equal": bool(same_state.all()),
+             "different_samples": np.flatnonzero(~(same_class & same_state)).tolist(),
+             "labels": net["labels"].tolist(), "lava_class": classes.tolist(),
+             "emulator_class": net["emulator_class"].tolist(),
+             "lava_accuracy": float((classes == net["labels"]).mean()), "lava_wall_s": wall_s}
+    (HERE / "lava_check.json").write_text(json.dumps(check, indent=2) + "\n", encoding="utf-8")
+    print(f"classes equal: {check['classes_equal']}; final output states equal: {check['states_equal']}; "
+          f"Lava wall {wall_s:.1f} s; written to {HERE / 'lava_check.json'}")
+    return 0 if check["classes_equal"] and check["states_equal"] else 1
+
+
+if __name__ == "__main__":  # Lava imports every module beside processes.py while it looks for models
+    sys.exit(main())
