@@ -1,4 +1,4 @@
-"""Command line: ``python -m emulator run|compare|chips|workloads``.
+"""Command line: ``python -m emulator run|compare|deploy|chips|workloads``.
 
 User errors (bad files, unknown names, networks that do not fit, diverging training) print
 one ``error:`` line and exit with status 2; Ctrl-C keeps the finished epochs and says how to
@@ -109,6 +109,24 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_deploy(args) -> int:
+    from emulator.deploy import CHECK, deploy
+
+    out = _out_dir(args.out)
+    check = deploy(Path(args.run_dir), out, target=args.to, samples=args.samples, hardware=args.hw,
+                   on_line=lambda line: print(line, end="", flush=True))
+    if check is None:
+        print(f"bundle for Loihi 2 hardware written to {out}; not checked, as no Loihi 2 (nor Intel's "
+              f"lava-loihi) can be reached from here: run `python run_lava.py` there on a Loihi 2 system, "
+              f"or `python run_lava.py --sim` for Lava's simulation")
+        return 0
+    print(f"bundle for Lava in {out}; the check is in {out / CHECK}")
+    if not (check["classes_equal"] and check["states_equal"]):
+        print(f"Lava differs from the emulator on samples {check['different_samples']}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_chips(args) -> int:
     from emulator.chip import load_chip
 
@@ -173,6 +191,14 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--out")
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(func=cmd_compare)
+    d = sub.add_parser("deploy", help="bundle a run trained on loihi2 for Lava, and check it in Lava")
+    d.add_argument("run_dir", metavar="RUN_DIR", help="folder of a finished run (trained with --chip loihi2)")
+    d.add_argument("--to", required=True, help="framework to deploy to: lava")
+    d.add_argument("--out", required=True, metavar="DIR", help="bundle folder: new, empty, or a previous bundle")
+    d.add_argument("--hw", action="store_true",
+                   help="make the bundle run on Loihi 2 hardware (needs Intel's lava-loihi); skips the check here")
+    d.add_argument("--samples", type=int, default=10, metavar="N", help="test samples to bundle and check (default 10)")
+    d.set_defaults(func=cmd_deploy)
     sub.add_parser("chips", help="list the known chips").set_defaults(func=cmd_chips)
     sub.add_parser("workloads", help="list the workloads").set_defaults(func=cmd_workloads)
     return p

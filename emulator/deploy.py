@@ -1,0 +1,192 @@
+"""Deploying a run trained on the emulated Loihi 2 to Lava, as a bundle that runs without the emulator.
+
+:func:`deploy` reads the finished run in a folder, compiles its network for the chip it was
+trained on and writes a bundle:
+
+- ``network.npz``: the network in the chip's integers, and test samples (their input graded
+  spikes and labels) with the emulator's classes and final integer output activations;
+- ``processes.py``: a copy of :mod:`emulator.lava.processes`, the ``ClippedSigmaDelta`` Lava
+  process and its fixed-point model;
+- ``run_lava.py`` and ``README.md`` (from ``emulator/lava/bundle/``): a script that builds the
+  network from Lava processes as :class:`emulator.lava.network.LavaNetwork` does, runs each
+  sample and compares it with the emulator, and how to run it.
+
+It then runs the script in a new Python process (Lava fixes the multiprocessing start method
+of the process that imports it) and returns the check the script wrote, ``lava_check.json``.
+A bundle for hardware runs ``Loihi2HwCfg`` by default and is not run: no Loihi 2 is at hand.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emulator import lava
+from emulator.backends.loihi import LoihiBackend
+from emulator.chip import Chip, load_chip
+from emulator.cli import resolve
+from emulator.errors import ConfigError, EmulatorError
+from emulator.network import Network
+from emulator.runner import CHECKPOINT, load_data, read_checkpoint
+from emulator.schema import Source, build
+from emulator.workload import Workload
+
+TARGETS = ("lava",)
+REPORT = "report.json"
+NETWORK, SCRIPT, CHECK = "network.npz", "run_lava.py", "lava_check.json"
+LAVA_DIR = Path(lava.__file__).resolve().parent
+#: copied into every bundle as they are
+TEMPLATES = (LAVA_DIR / "processes.py", LAVA_DIR / "bundle" / SCRIPT, LAVA_DIR / "bundle" / "README.md")
+#: the script's default target; a bundle for hardware sets it
+HARDWARE_DEFAULT = ("\nHARDWARE = False\n", "\nHARDWARE = True\n")
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """A finished run, read back from its folder."""
+
+    folder: Path
+    workload: Workload
+    chip: Chip
+    network: Network
+    epochs: int
+
+    @property
+    def origin(self) -> str:
+        return f"{self.workload.name} trained on {self.chip.name} for {self.epochs} epochs, {self.folder.resolve()}"
+
+
+def load_run(run_dir: Path) -> TrainedRun:
+    """Read the run in ``run_dir``; ConfigError if there is none or its chip is not a Loihi."""
+    train = "deploy the folder of a run trained with `python -m emulator run WORKLOAD --chip loihi2 --out DIR`"
+    if not run_dir.is_dir():
+        raise ConfigError(f"{run_dir}: no such folder; {train}")
+    if not (run_dir / CHECKPOINT).is_file():
+        raise ConfigError(f"{run_dir} holds no {CHECKPOINT}, so no trained network; {train}")
+    try:
+        report = json.loads((run_dir / REPORT).read_text(encoding="utf-8"))
+        chip_name, family, layers = report["chip"], report["backend"], report["network"]["layers"]
+    except FileNotFoundError:
+        raise ConfigError(f"{run_dir} holds no {REPORT}: the run did not finish; finish it with "
+                          f"`python -m emulator run WORKLOAD --chip CHIP --resume {run_dir}`") from None
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError(f"{run_dir}: {REPORT} is damaged or not a report of this emulator") from None
+    if family != LoihiBackend.family:
+        raise ConfigError(f"{run_dir} was trained for chip {chip_name!r} ({family} back-end) and Lava runs "
+                          f"Loihi networks: train it with `python -m emulator run {report['workload']} "
+                          "--chip loihi2` and deploy that run")
+    state, weights, biases = read_checkpoint(run_dir, len(layers) - 1, option="deploy")
+    settings = state["identity"]["workload"]
+    settings = settings | {"training": settings["training"] | {"epochs": state["epoch"]}}
+    workload = build(Workload, settings, Source(str(run_dir / CHECKPOINT)))
+    network = Network(weights, biases, theta=workload.eqprop.theta, damping=workload.eqprop.damping)
+    chip = load_chip(resolve("chips", state["identity"]["chip"]))
+    return TrainedRun(run_dir, workload, chip, network, state["epoch"])
+
+
+def bundle_arrays(run: TrainedRun, samples: int) -> dict[str, np.ndarray]:
+    """The arrays of ``network.npz``: the compiled network and the first ``samples`` test inputs.
+
+    Returns
+    -------
+    dict
+        ``weights_k`` (n_{k+1}, n_k) stored 8-bit integers, ``weight_exp`` (L,), ``bias_k``
+        (n_k,) for layers k = 1..L and ``vth``, both in activation units, ``act_max``,
+        ``state_exp``, ``layers`` (L + 1,), ``free_steps``; ``spikes`` (samples, n_0) input
+        graded spikes, ``labels`` (samples,), the emulator's ``emulator_class`` (samples,) and
+        final output activations ``emulator_act`` (samples, n_L); ``origin``, the run's name.
+    """
+    data = load_data(run.workload)
+    if samples > data.n_test:
+        raise ConfigError(f"--samples {samples}: the run's test split has only {data.n_test} samples")
+    backend = LoihiBackend()
+    program = backend.compile(run.network, run.chip)
+    steps = run.workload.eqprop.free_steps
+    x = data.x_test[:samples]
+    eq, _ = backend.relax(program, x, max_steps=steps)
+    net = program.net
+    arrays = {f"weights_{k}": w for k, w in enumerate(net.down)}
+    arrays |= {f"bias_{k}": b for k, b in enumerate(net.bias, start=1)}
+    return arrays | {
+        "weight_exp": np.array(net.weight_exp), "vth": np.array(net.vth), "act_max": np.array(net.act_max),
+        "state_exp": np.array(net.state_exp), "layers": np.array(net.layers), "free_steps": np.array(steps),
+        "spikes": program.spikes_of(x), "labels": data.y_test[:samples],
+        "emulator_class": eq.output.argmax(axis=1), "emulator_act": eq.fixed.act[-1],
+        "origin": np.array(run.origin)}
+
+
+def check_out(out: Path):
+    """Refuse a folder that holds anything but a previous bundle (which is replaced)."""
+    previous = (out / NETWORK).is_file() and (out / SCRIPT).is_file()
+    if out.is_dir() and any(out.iterdir()) and not previous:
+        raise ConfigError(f"--out {out} is not empty and holds no bundle; give a new or empty folder "
+                          "(a previous bundle there is replaced)")
+
+
+def write_bundle(out: Path, arrays: dict[str, np.ndarray], hardware: bool):
+    """Write ``network.npz`` and copy the templates to ``out``; ``hardware`` makes Loihi 2 the script's default."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / CHECK).unlink(missing_ok=True)  # a previous bundle's check
+    np.savez(out / NETWORK, **arrays)
+    for template in TEMPLATES:
+        shutil.copyfile(template, out / template.name)
+    if hardware:
+        script = out / SCRIPT
+        script.write_text(script.read_text(encoding="utf-8").replace(*HARDWARE_DEFAULT), encoding="utf-8")
+
+
+def run_check(out: Path, on_line=None) -> dict:
+    """Run the bundle's script in Lava's fixed-point simulation; returns the check it wrote.
+
+    ``on_line`` is called with each line the script prints (its per-sample results).
+    """
+    process = subprocess.Popen([sys.executable, SCRIPT, "--sim"], cwd=out, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    last = ""
+    for line in process.stdout:
+        last = line.strip() or last
+        if on_line:
+            on_line(line)
+    status = process.wait()
+    if not (out / CHECK).is_file():
+        raise EmulatorError(f"{out / SCRIPT} failed in Lava (exit status {status}): {last}; run it by hand "
+                            f"to see all it printed: python {out / SCRIPT} --sim")
+    return json.loads((out / CHECK).read_text(encoding="utf-8"))
+
+
+def deploy(run_dir: Path, out: Path, *, target: str = "lava", samples: int = 10, hardware: bool = False,
+           on_line=None) -> dict | None:
+    """Write the bundle of the run in ``run_dir`` to ``out`` and, unless ``hardware``, check it in Lava.
+
+    Parameters
+    ----------
+    target : str
+        Framework to deploy to; only ``"lava"``.
+    samples : int
+        Test samples to bundle and check.
+    hardware : bool
+        Make the bundle run on Loihi 2 (``Loihi2HwCfg``) by default, and do not run it here.
+    on_line : callable, optional
+        Called with each line the bundle's script prints.
+
+    Returns
+    -------
+    dict or None
+        The check the script wrote to ``lava_check.json`` (``samples``, ``classes_equal``,
+        ``states_equal``, ``lava_wall_s``, per-sample classes...); None with ``hardware``.
+    """
+    if target not in TARGETS:
+        raise ConfigError(f"--to {target}: unknown target; deploy knows: {', '.join(TARGETS)}")
+    if samples < 1:
+        raise ConfigError(f"--samples {samples}: give at least 1")
+    run = load_run(run_dir)
+    check_out(out)
+    if not hardware:
+        lava.require_lava()
+    write_bundle(out, bundle_arrays(run, samples), hardware)
+    return None if hardware else run_check(out, on_line)
