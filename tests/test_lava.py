@@ -32,26 +32,21 @@ def random_net(rng, layers, *, weight_range, exps, bias_range, vth, act_max, sta
                     state_exp=state_exp)
 
 
-class Recorder:
-    """Per-step sigma, activation and spikes of sample 0, as the observer sees them."""
-
-    def __init__(self):
-        self.steps = []
-
-    def __call__(self, t, running, spikes, active, sigma, act):
-        self.steps.append({k: (sigma[k - 1][0].copy(), act[k - 1][0].copy(), spikes[k][0].copy())
-                           for k in range(1, len(sigma) + 1)})
-
-    def at(self, t):
-        """State after step ``t``; past the last step run, the final state and no spikes."""
-        if t < len(self.steps):
-            return self.steps[t]
-        return {k: (s, a, np.zeros_like(p)) for k, (s, a, p) in self.steps[-1].items()}
-
-
-def assert_same(lava_trace, recorder, steps, offset=0):
+def recorded(state, steps):
+    """Per-step ``{layer k: (sigma, act, spikes)}`` of sample 0 for ``steps`` steps; after the
+    relaxation stopped, the final state and no spikes (what the chip then does forever)."""
+    ran = int(state.steps[0])
+    out = []
     for t in range(steps):
-        for k, (sigma, act, spikes) in recorder.at(t).items():
+        last = min(t, ran - 1)
+        out.append({k: (sigma[last, 0], act[last, 0], spikes[t, 0] if t < ran else 0 * spikes[0, 0])
+                    for k, (sigma, act, spikes) in enumerate(state.record, start=1)})
+    return out
+
+
+def assert_same(lava_trace, state, steps, offset=0):
+    for t, layers in enumerate(recorded(state, steps)):
+        for k, (sigma, act, spikes) in layers.items():
             got = lava_trace[k]
             for name, mine in (("sigma", sigma), ("act", act), ("s_out", spikes)):
                 np.testing.assert_array_equal(got[name][t], mine, err_msg=f"step {offset + t + 1}, layer {k}, {name}")
@@ -82,21 +77,20 @@ def test_free_relaxation_equals_lava(name, seed):
     net = random_net(rng, layers, **options)
     x = rng.integers(*x_range, layers[0])
     steps = 30
-    recorder = Recorder()
-    state = relax_fixed(net, x[None], max_steps=steps, observer=recorder)
+    state = relax_fixed(net, x[None], max_steps=steps, record=True)
     lava = LavaNetwork(net, x, steps, probe=True)
     try:
         lava.run(steps)
         trace = lava.trace()
     finally:
         lava.stop()
-    assert_same(trace, recorder, steps)
+    assert_same(trace, state, steps)
     if name == "quiescent early":
         assert state.quiescent[0] and state.steps[0] < steps
     if name == "threshold edges":  # some neuron fired with |delta| exactly at the threshold
-        assert any((np.abs(p) == net.vth).any() for step in recorder.steps for _, _, p in step.values())
+        assert any((np.abs(spikes) == net.vth).any() for _, _, spikes in state.record)
     if name == "deep, saturating":
-        acts = np.concatenate([a for step in recorder.steps for _, a, _ in step.values()])
+        acts = np.concatenate([act.ravel() for _, act, _ in state.record])
         assert (acts == net.act_max).any() and (acts == 0).any()
 
 
@@ -110,9 +104,8 @@ def test_nudged_phase_continues_like_lava():
     free = relax_fixed(net, x[None], max_steps=free_steps)
     nudged_bias = list(net.bias)
     nudged_bias[-1] = net.bias[-1] + rng.integers(-40, 40, layers[-1])
-    recorder = Recorder()
-    relax_fixed(net, x[None], max_steps=nudged_steps, bias=[b[None] for b in nudged_bias], init=free,
-                observer=recorder)
+    nudged = relax_fixed(net, x[None], max_steps=nudged_steps, bias=[b[None] for b in nudged_bias], init=free,
+                         record=True)
     lava = LavaNetwork(net, x, free_steps + nudged_steps, probe=True)
     try:
         lava.run(free_steps)
@@ -121,8 +114,8 @@ def test_nudged_phase_continues_like_lava():
         trace = lava.trace()
     finally:
         lava.stop()
-    nudged = {k: {name: v[free_steps:] for name, v in layer.items()} for k, layer in trace.items()}
-    assert_same(nudged, recorder, nudged_steps, offset=free_steps)
+    after_free = {k: {name: v[free_steps:] for name, v in layer.items()} for k, layer in trace.items()}
+    assert_same(after_free, nudged, nudged_steps, offset=free_steps)
 
 
 def test_input_spike_train_equals_lava():
@@ -132,12 +125,11 @@ def test_input_spike_train_equals_lava():
     net = random_net(rng, layers, **options)
     steps = 20
     train = rng.integers(-30, 30, (12, layers[0])) * (rng.random((12, layers[0])) < 0.3)
-    recorder = Recorder()
-    relax_fixed(net, train[:, None, :], max_steps=steps, observer=recorder)
+    state = relax_fixed(net, train[:, None, :], max_steps=steps, record=True)
     lava = LavaNetwork(net, train, steps, probe=True)
     try:
         lava.run(steps)
         trace = lava.trace()
     finally:
         lava.stop()
-    assert_same(trace, recorder, steps)
+    assert_same(trace, state, steps)

@@ -75,6 +75,13 @@ class LoihiProgram(Program):
                 "act_bits": self.act_bits, "state_exp": self.net.state_exp, "vth": self.net.vth,
                 "weights": [q.to_dict() for q in self.quantisation], **self.mapping.summary()}
 
+    @property
+    def core_of(self) -> list[np.ndarray]:
+        """Core of every neuron, per layer."""
+        m = self.mapping
+        return [np.repeat(np.arange(first, first + count), m.core_size[first:first + count])
+                for first, count in m.layer_cores]
+
     def spikes_of(self, x: np.ndarray) -> np.ndarray:
         """Graded spikes the input neurons send for inputs ``x`` in [0, 1] (B, n_0)."""
         return np.round(np.asarray(x, np.float64) * 2.0 ** (self.act_bits - self.net.state_exp)).astype(np.int64)
@@ -128,10 +135,9 @@ class LoihiBackend(Backend):
             bias = [np.broadcast_to(b, (x.shape[0], b.size)) for b in net.bias]
             bias[-1] = quantise_bias(net.bias[-1] * 2.0 ** -program.act_bits + force,
                                      act_bits=program.act_bits, state_exp=net.state_exp)
-        counter = StepCounter(program, x.shape[0])
         fixed = relax_fixed(net, program.spikes_of(x), max_steps=max_steps, bias=bias,
-                            init=None if init is None else init.fixed, observer=counter)
-        return self._equilibrium(program, x, fixed), counter.counters
+                            init=None if init is None else init.fixed, core_of=program.core_of)
+        return self._equilibrium(program, x, fixed), count(program, fixed)
 
     def emulated_seconds(self, counters, chip) -> float:
         return float(counters.get("critical_path_s", 0.0))
@@ -145,57 +151,42 @@ class LoihiBackend(Backend):
         return LoihiEquilibrium(states, heard, drive, fixed.steps, fixed.quiescent, fixed.trace, fixed=fixed)
 
 
-class StepCounter:
-    """Observer of :func:`relax_fixed`: counts each step's work per core and its latency."""
+def count(program: LoihiProgram, state: FixedState) -> Counters:
+    """What the chip did in a relaxation, from the per-step, per-core logs of ``state``.
 
-    def __init__(self, program: LoihiProgram, batch: int):
-        m = program.mapping
-        self.mapping, self.t = m, program.time_s
-        self.starts = [m.starts(k) for k in range(len(m.layers))]
-        self.spans = [slice(first, first + count) for first, count in m.layer_cores]
-        n = m.n_cores
-        self.per_core = {op: np.zeros(n, np.int64) for op in PER_CORE}
-        self.totals = Counters({op: 0 for op in LoihiBackend.ops if op != "weight_writes"})
-        self.critical_s = 0.0
-
-    def __call__(self, t, running, spikes, active, sigma, act):
-        m, tm = self.mapping, self.t
-        batch = running.size
-        live = running[:, None]
-        fired = np.zeros((batch, m.n_cores), np.int64)
-        busy = np.zeros((batch, m.n_cores), np.int64)
-        synops = np.zeros((batch, m.n_cores), np.int64)
-        for k, s in enumerate(spikes):
-            fired[:, self.spans[k]] = np.add.reduceat(s != 0, self.starts[k], axis=1) * live
-        for k, a in enumerate(active, start=1):
-            busy[:, self.spans[k]] = np.add.reduceat(a, self.starts[k], axis=1) * live
-        sizes = m.core_size[None, :]
-        layer_fired = [fired[:, span].sum(1) for span in self.spans]
-        for k, span in enumerate(self.spans):
-            for j in neighbours(m.layers, k):
-                synops[:, self.spans[j]] += layer_fired[k][:, None] * sizes[:, self.spans[j]]
-        idle = (sizes - busy) * live
-        idle[:, self.spans[0]] = 0  # input neurons are sources, they do not update
-        work = (busy * tm["neuron_updates_active"] + idle * tm["neuron_updates_idle"]
-                + synops * tm["synaptic_ops"] + fired * (tm["spikes"] + m.messages * tm["messages"]))
-        sent = fired > 0
-        route = (sent * m.max_hops).max(1) * tm["hops"] + (sent & (m.chip_messages > 0)).any(1) * tm["chip_messages"]
-        self.critical_s += float(((work.max(1) + route + tm["barrier_syncs"]) * running).sum())
-        for op, counts in zip(PER_CORE, (busy, idle, fired, synops)):
-            self.per_core[op] += counts.sum(0)
-        spikes_per_core = fired.sum(0)
-        self.totals += {"barrier_syncs": int(running.sum()),
-                        "messages": int(spikes_per_core @ m.messages), "hops": int(spikes_per_core @ m.hops),
-                        "chip_messages": int(spikes_per_core @ m.chip_messages)}
-
-    @property
-    def counters(self) -> Counters:
-        c = Counters(self.totals)
-        for op, counts in self.per_core.items():
-            c[op] = int(counts.sum())
-            c[f"{op}_per_core"] = counts.copy()
-        c["critical_path_s"] = self.critical_s
-        return c
+    A step's latency is its slowest core's work (neuron updates, synaptic ops it received,
+    spikes and the messages they become), plus the longest route of the step's messages (and a
+    chip-to-chip link if one was used), plus the barrier; ``critical_path_s`` sums it over the
+    steps each sample ran.
+    """
+    m, tm = program.mapping, program.time_s
+    running = np.arange(state.fired.shape[0])[:, None] < state.steps[None, :]  # (T, B)
+    fired = state.fired.astype(np.int64)  # (T, B, C)
+    busy = state.active.astype(np.int64)
+    size = m.core_size[None, None, :]
+    idle = (size - busy) * running[..., None]
+    synops = np.zeros_like(fired)
+    for k, (first, count) in enumerate(m.layer_cores):
+        layer_fired = fired[..., first:first + count].sum(-1, keepdims=True)
+        idle[..., first:first + count] *= k > 0  # input neurons are sources: they do not update
+        for j in neighbours(m.layers, k):
+            f, c = m.layer_cores[j]
+            synops[..., f:f + c] += layer_fired * m.core_size[f:f + c]
+    work = (busy * tm["neuron_updates_active"] + idle * tm["neuron_updates_idle"]
+            + synops * tm["synaptic_ops"] + fired * (tm["spikes"] + m.messages * tm["messages"]))
+    sent = fired > 0
+    route = ((sent * m.max_hops).max(-1) * tm["hops"]
+             + (sent & (m.chip_messages > 0)).any(-1) * tm["chip_messages"])
+    critical = ((work.max(-1) + route + tm["barrier_syncs"]) * running).sum()
+    per_core = {op: x.sum((0, 1)) for op, x in zip(PER_CORE, (busy, idle, fired, synops))}
+    spikes = per_core["spikes"]
+    counters = Counters(barrier_syncs=int(running.sum()), messages=int(spikes @ m.messages),
+                        hops=int(spikes @ m.hops), chip_messages=int(spikes @ m.chip_messages))
+    for op, x in per_core.items():
+        counters[op] = int(x.sum())
+        counters[f"{op}_per_core"] = x
+    counters["critical_path_s"] = float(critical)
+    return counters
 
 
 def _writes(net: FixedNet, previous: LoihiProgram | None) -> int:

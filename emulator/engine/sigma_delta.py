@@ -24,7 +24,6 @@ no neuron can change again, so the state equals what ``max_steps`` steps would g
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property
 
 import numba as nb
 import numpy as np
@@ -33,8 +32,6 @@ from emulator.errors import DivergenceError
 
 #: a neuron's sigma and activation are 24-bit registers on the chip
 STATE_BITS = 24
-#: messages per unit of the sending layer above which the host delivers with a matrix product
-DENSE_ABOVE = 0.5
 
 
 @dataclass(frozen=True)
@@ -75,15 +72,6 @@ class FixedNet:
         object.__setattr__(self, "down", down)
         object.__setattr__(self, "up", tuple(np.ascontiguousarray(w.T) for w in down))
 
-    @cached_property
-    def up_float(self) -> tuple[np.ndarray, ...]:
-        """float64 copies of ``up`` for BLAS (products and sums of these integers are exact)."""
-        return tuple(w.astype(np.float64) for w in self.up)
-
-    @cached_property
-    def down_float(self) -> tuple[np.ndarray, ...]:
-        return tuple(w.astype(np.float64) for w in self.down)
-
     @property
     def layers(self) -> tuple[int, ...]:
         return (self.down[0].shape[1],) + tuple(w.shape[0] for w in self.down)
@@ -91,7 +79,7 @@ class FixedNet:
 
 @dataclass(frozen=True)
 class FixedState:
-    """Neuron and synapse state of ``B`` relaxations after some steps.
+    """Neuron and synapse state of ``B`` relaxations after some steps, and what they did.
 
     Attributes
     ----------
@@ -102,7 +90,12 @@ class FixedState:
     bias : list of (B, n_k) int64, layers 1..L
         The biases the phase ran with (the output layer's includes the nudge).
     steps : (B,) int64; quiescent : (B,) bool; trace : (max_steps,) int64
-        Steps run, whether the sample stopped at quiescence, and spikes fired per step.
+        Steps run, whether the sample stopped at quiescence, and neurons fired per step.
+    fired, active : (max_steps, B, n_cores) int32
+        Per step and core: neurons that fired (input neurons included), and relaxing neurons
+        that did work (received input, changed activation or fired). Zero after a sample stopped.
+    record : list of (max_steps, B, n_k) int64 triples, or None
+        With ``record=True``: every step's ``(sigma, act, spikes)`` of layers 1..L.
     """
 
     sigma: list
@@ -113,94 +106,95 @@ class FixedState:
     steps: np.ndarray
     quiescent: np.ndarray
     trace: np.ndarray
+    fired: np.ndarray
+    active: np.ndarray
+    record: list | None = None
 
 
 @nb.njit(cache=True)
-def neuron_step(a, sigma, act, residue, bias, spikes, senders, n_sent, active, running,
-                act_max, vth, state_exp):
-    """One step of a layer of sigma-delta neurons with a clipped activation.
+def _deliver(acc, weights, spikes):
+    """``acc += spikes[i] * weights[i]`` over the neurons ``i`` with a non-zero payload.
 
-    Parameters
-    ----------
-    a : (B, n) int64
-        Input from the ``Dense`` processes this step.
-    sigma, act, residue : (B, n) int64, updated in place
-    bias : (B, n) int64
-    spikes : (B, n) int64, overwritten
-        Graded spike payload of each neuron (0 where it did not fire).
-    senders : (B, n) int32, overwritten; n_sent : (B,) int64, overwritten
-        Indices of the neurons that fired, and how many.
-    active : (B, n) bool, overwritten
-        Neurons that did work: received input, changed activation or fired.
-    running : (B,) bool
-        Samples still relaxing; others are left untouched.
+    ``acc`` is int32 and wraps on overflow, as the int32 ``weights.dot(s_in)`` of Lava's Dense
+    does (and it vectorises twice as wide as int64).
     """
-    batch, n = sigma.shape
-    for b in range(batch):
-        n_sent[b] = 0
-        if not running[b]:
-            continue
-        for i in range(n):
-            s = sigma[b, i] + a[b, i]
-            sigma[b, i] = s
-            v = min(max(s + bias[b, i], 0), act_max)
-            d = v - act[b, i] + residue[b, i]
-            changed = v != act[b, i]
-            act[b, i] = v
-            if abs(d) >= vth:
-                residue[b, i] = 0
-                spikes[b, i] = d >> state_exp
-                senders[b, n_sent[b]] = i
-                n_sent[b] += 1
-                active[b, i] = True
-            else:
-                residue[b, i] = d
-                spikes[b, i] = 0
-                active[b, i] = changed or a[b, i] != 0
-
-
-@nb.njit(cache=True)
-def accumulate_events(acc, weights, spikes, senders, n_sent):
-    """``acc[b] += spikes[b, i] * weights[i]`` over the senders ``i`` of each sample (int64)."""
-    batch, m = acc.shape
-    for b in range(batch):
-        for e in range(n_sent[b]):
-            i = senders[b, e]
-            p = spikes[b, i]
+    m = acc.size
+    for i in range(spikes.size):
+        p = np.int32(spikes[i])
+        if p != 0:
             for j in range(m):
-                acc[b, j] += p * weights[i, j]
+                acc[j] += np.int32(p * weights[i, j])
 
 
-def dense_output(weights, weights_float, exp, spikes, senders, n_sent) -> np.ndarray:
-    """What a ``Dense`` process outputs one step after receiving ``spikes`` (B, n): shifted ``W s``.
-
-    ``weights`` is the (n, m) int16 fan-out matrix and ``weights_float`` its float64 copy. The
-    shift is applied to each receiver's sum, not to each contribution, as Lava does.
-    """
-    batch, n = spikes.shape
-    if int(n_sent.sum()) > DENSE_ABOVE * n * batch:
-        # float64 sums of these integers are exact (|sum| < 2**53), and BLAS is fast
-        acc = (spikes.astype(np.float64) @ weights_float).astype(np.int64)
-    else:
-        acc = np.zeros((batch, weights.shape[1]), np.int64)
-        accumulate_events(acc, weights, spikes, senders, n_sent)
+@nb.njit(cache=True)
+def _shift(acc, exp):
     return acc << exp if exp > 0 else acc >> -exp
 
 
-def senders_of(spikes: np.ndarray):
-    """Event lists of a spike array: (senders (B, n) int32, n_sent (B,) int64)."""
-    batch, n = spikes.shape
-    senders = np.zeros((batch, n), np.int32)
-    n_sent = np.zeros(batch, np.int64)
+@nb.njit(cache=True)
+def _relax(ups, downs, exps, bias, sigma, act, residue, pending, train, max_steps, vth, act_max, state_exp,
+           core_of, fired_log, active_log, trace, steps, quiescent, record, rec_sigma, rec_act, rec_spikes):
+    """All steps of all samples (each sample runs on its own; see :func:`relax_fixed`)."""
+    depth = len(downs)
+    batch = sigma[0].shape[0]
+    n_in = train.shape[0]
     for b in range(batch):
-        idx = np.flatnonzero(spikes[b])
-        senders[b, :idx.size] = idx
-        n_sent[b] = idx.size
-    return senders, n_sent
+        acc = [np.zeros(sigma[k].shape[1], np.int64) for k in range(depth)]
+        part = [np.zeros(sigma[k].shape[1], np.int32) for k in range(depth)]
+        sent = [pending[k][b].copy() for k in range(depth + 1)]
+        for t in range(max_steps):
+            for k in range(depth):  # relaxing layer k + 1 hears layer k below and k + 2 above
+                part[k][:] = 0
+                _deliver(part[k], ups[k], sent[k])
+                acc[k][:] = _shift(part[k], exps[k])
+                if k + 1 < depth:
+                    part[k][:] = 0
+                    _deliver(part[k], downs[k + 1], sent[k + 2])
+                    acc[k] += _shift(part[k], exps[k + 1])
+            n_fired = 0
+            for i in range(sent[0].size):
+                p = train[t, b, i] if t < n_in else 0
+                sent[0][i] = p
+                if p != 0:
+                    fired_log[t, b, core_of[0][i]] += 1
+                    n_fired += 1
+            for k in range(depth):
+                s_k, a_k, r_k, out = sigma[k][b], act[k][b], residue[k][b], sent[k + 1]
+                cores = core_of[k + 1]
+                for i in range(s_k.size):
+                    a = acc[k][i]
+                    s = s_k[i] + a
+                    s_k[i] = s
+                    v = min(max(s + bias[k][b, i], 0), act_max)
+                    d = v - a_k[i] + r_k[i]
+                    busy = v != a_k[i] or a != 0
+                    a_k[i] = v
+                    if abs(d) >= vth:
+                        r_k[i] = 0
+                        out[i] = d >> state_exp
+                        fired_log[t, b, cores[i]] += 1
+                        n_fired += 1
+                        busy = True
+                    else:
+                        r_k[i] = d
+                        out[i] = 0
+                    if busy:
+                        active_log[t, b, cores[i]] += 1
+                if record:
+                    rec_sigma[k][t, b] = s_k
+                    rec_act[k][t, b] = a_k
+                    rec_spikes[k][t, b] = out
+            trace[t] += n_fired
+            steps[b] = t + 1
+            if n_fired == 0 and t + 1 >= n_in:
+                quiescent[b] = True
+                break
+        for k in range(depth + 1):
+            pending[k][b] = sent[k]
 
 
 def relax_fixed(net: FixedNet, x_spikes: np.ndarray, *, max_steps: int, bias=None,
-                init: FixedState | None = None, observer=None) -> FixedState:
+                init: FixedState | None = None, core_of=None, record: bool = False) -> FixedState:
     """Run ``B`` relaxations for at most ``max_steps`` steps.
 
     Parameters
@@ -212,11 +206,10 @@ def relax_fixed(net: FixedNet, x_spikes: np.ndarray, *, max_steps: int, bias=Non
         Biases to run with (e.g. the output's nudged bias); ``net.bias`` by default.
     init : FixedState, optional
         Continue from this state (its pending spikes are delivered first) instead of from rest.
-    observer : callable, optional
-        Called after every step as ``observer(t, running, spikes, active, sigma, act)`` with the
-        per-layer spike payloads (layers 0..L), active masks, sigmas and activations (layers
-        1..L); ``running`` is the mask of samples that ran this step. The Loihi back-end counts
-        per-core work with it; the tests compare every step with Lava.
+    core_of : list of (n_k,) int, layers 0..L, optional
+        Core of every neuron, for the per-core logs; one core per layer by default.
+    record : bool
+        Keep every step's sigma, activation and spikes (for tests against Lava).
     """
     depth = len(net.down)
     sizes = net.layers
@@ -227,8 +220,8 @@ def relax_fixed(net: FixedNet, x_spikes: np.ndarray, *, max_steps: int, bias=Non
                          f"got {np.shape(x_spikes)}")
     batch = train.shape[1]
     if bias is None:
-        bias = [np.broadcast_to(b, (batch, b.size)) for b in net.bias]
-    bias = [np.ascontiguousarray(np.broadcast_to(b, (batch, n)), np.int64) for b, n in zip(bias, sizes[1:])]
+        bias = net.bias
+    bias = [np.array(np.broadcast_to(b, (batch, n)), np.int64, order="C") for b, n in zip(bias, sizes[1:])]
     if init is None:
         sigma, act, residue = ([np.zeros((batch, n), np.int64) for n in sizes[1:]] for _ in range(3))
         pending = [np.zeros((batch, n), np.int64) for n in sizes]
@@ -238,45 +231,22 @@ def relax_fixed(net: FixedNet, x_spikes: np.ndarray, *, max_steps: int, bias=Non
         sigma, act, residue, pending = ([a.copy() for a in arrays] for arrays in
                                         (init.sigma, init.act, init.residue, init.pending))
         train = train[:0]
-    events = [senders_of(p) for p in pending]
-    spikes = [np.zeros((batch, n), np.int64) for n in sizes]
-    active = [np.zeros((batch, n), bool) for n in sizes[1:]]
-    running = np.ones(batch, bool)
-    quiescent = np.zeros(batch, bool)
-    steps = np.zeros(batch, np.int64)
+    if core_of is None:
+        core_of = [np.full(n, k, np.int64) for k, n in enumerate(sizes)]
+    n_cores = int(max(c.max(initial=0) for c in core_of)) + 1
+    fired = np.zeros((max_steps, batch, n_cores), np.int32)
+    active = np.zeros((max_steps, batch, n_cores), np.int32)
     trace = np.zeros(max_steps, np.int64)
-    for t in range(max_steps):
-        inputs = []
-        for k in range(1, depth + 1):
-            a = dense_output(net.up[k - 1], net.up_float[k - 1], net.weight_exp[k - 1], pending[k - 1],
-                             *events[k - 1])
-            if k < depth:
-                a += dense_output(net.down[k], net.down_float[k], net.weight_exp[k], pending[k + 1],
-                                  *events[k + 1])
-            inputs.append(a)
-        fired = np.zeros(batch, np.int64)
-        spikes[0] = train[t] if t < len(train) else np.zeros_like(spikes[0])
-        new_events = [senders_of(spikes[0])]
-        fired += new_events[0][1]
-        for k in range(1, depth + 1):
-            senders = np.zeros((batch, sizes[k]), np.int32)
-            n_sent = np.zeros(batch, np.int64)
-            neuron_step(inputs[k - 1], sigma[k - 1], act[k - 1], residue[k - 1], bias[k - 1], spikes[k],
-                        senders, n_sent, active[k - 1], running, net.act_max, net.vth, net.state_exp)
-            new_events.append((senders, n_sent))
-            fired += n_sent
-        steps += running
-        trace[t] = fired.sum()
-        if observer is not None:
-            observer(t, running, spikes, active, sigma, act)
-        pending, events = [s.copy() for s in spikes], new_events
-        done = running & (fired == 0) & (t + 1 >= len(train))
-        quiescent |= done
-        running &= ~done
-        if not running.any():
-            break
+    steps = np.zeros(batch, np.int64)
+    quiescent = np.zeros(batch, bool)
+    shape = (lambda n: (max_steps, batch, n)) if record else (lambda n: (0, 0, 0))
+    rec = tuple(tuple(np.zeros(shape(n), np.int64) for n in sizes[1:]) for _ in range(3))
+    _relax(net.up, net.down, np.array(net.weight_exp, np.int64), tuple(bias), tuple(sigma), tuple(act),
+           tuple(residue), tuple(pending), train, max_steps, net.vth, net.act_max, net.state_exp,
+           tuple(np.asarray(c, np.int64) for c in core_of), fired, active, trace, steps, quiescent, record, *rec)
     _check_range(sigma)
-    return FixedState(sigma, act, residue, pending, bias, steps, quiescent, trace)
+    record = [tuple(r[k] for r in rec) for k in range(depth)] if record else None
+    return FixedState(sigma, act, residue, pending, bias, steps, quiescent, trace, fired, active, record)
 
 
 def _check_range(sigma):

@@ -1,0 +1,108 @@
+"""Speed of the emulator's fixed-point relaxation against Lava's CPU simulation of the same network.
+
+For 256, 1024 and 4096 relaxing neurons, with dense and sparse (10 % non-zero) connectivity,
+one network (input -> two sigma-delta layers with forward and feedback Dense couplings) runs
+the same number of steps in :func:`emulator.engine.sigma_delta.relax_fixed` and in Lava 0.10
+with ``Loihi2SimCfg(select_tag='fixed_pt')``. The input is a spike train: every step, 5 % of
+the input neurons send a graded spike, so the network stays active for the whole run. Both
+runs end in the same state (checked: every neuron's activation); the table gives both wall
+times (Lava's without its compile and first step), steps per second, synaptic events per
+second (fired spikes times fan-out) and the speed-up.
+
+Usage: python benchmarks/bench_lava.py [--steps 200] [--sizes 256,1024,4096]
+"""
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+
+import numpy as np
+
+from emulator.engine.sigma_delta import FixedNet, relax_fixed
+from emulator.quantise import as_stored
+
+INPUT_RATE = 0.05
+SPARSE_DENSITY = 0.1
+
+
+def network(n_neurons: int, density: float, rng) -> FixedNet:
+    """Input of ``n/2`` neurons, two relaxing layers of ``n/2``; weights even in [-64, 64]."""
+    half = n_neurons // 2
+    layers = (half, half, half)
+
+    def weights(rows, cols):
+        w = rng.integers(-32, 33, (rows, cols)) * 2
+        return as_stored(w * (rng.random((rows, cols)) < density))
+
+    down = tuple(weights(layers[k + 1], layers[k]) for k in range(2))
+    return FixedNet(down=down, weight_exp=(-6, -6), bias=(np.full(half, 512), np.full(half, 512)),
+                    vth=16, act_max=4096)
+
+
+def input_train(n_inputs: int, steps: int, rng) -> np.ndarray:
+    """(steps, n_inputs) graded spikes: each step 5 % of the inputs send a value in [-256, 256]."""
+    return rng.integers(-256, 257, (steps, n_inputs)) * (rng.random((steps, n_inputs)) < INPUT_RATE)
+
+
+def synaptic_events(net: FixedNet, train: np.ndarray, steps: int) -> int:
+    """Fired spikes times their fan-out, over the whole run (one core per layer in the logs)."""
+    sizes = net.layers
+    fan_out = np.array([sizes[1], sizes[2], sizes[1]])  # input -> 1; layer 1 -> 2; layer 2 -> 1
+    state = relax_fixed(net, train[:, None, :], max_steps=steps)
+    return int(state.fired.sum((0, 1)) @ fan_out)
+
+
+def time_emulator(net, train, steps, repeats=3):
+    relax_fixed(net, train[:, None, :], max_steps=steps)  # numba compilation
+    best, state = float("inf"), None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        state = relax_fixed(net, train[:, None, :], max_steps=steps)
+        best = min(best, time.perf_counter() - start)
+    return best, [a[0] for a in state.act]
+
+
+def time_lava(net, train, steps):
+    from emulator.lava.network import LavaNetwork
+
+    lava = LavaNetwork(net, train, steps)
+    try:
+        lava.run(1)  # compiles and starts the runtime
+        start = time.perf_counter()
+        lava.run(steps - 1)
+        seconds = time.perf_counter() - start
+        acts = lava.activations()
+    finally:
+        lava.stop()
+    return seconds * steps / (steps - 1), acts
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--sizes", default="256,1024,4096")
+    args = parser.parse_args(argv)
+    print(f"machine: {platform.processor() or platform.machine()}, {platform.system()}; steps: {args.steps}; "
+          f"input: {INPUT_RATE:.0%} of input neurons send per step")
+    header = ("neurons", "connectivity", "events/step", "emulator s", "Lava s", "emulator steps/s",
+              "Lava steps/s", "emulator events/s", "Lava events/s", "speed-up", "same state")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for n in (int(s) for s in args.sizes.split(",")):
+        for name, density in (("dense", 1.0), ("sparse 10 %", SPARSE_DENSITY)):
+            rng = np.random.default_rng(n)
+            net = network(n, density, rng)
+            train = input_train(net.layers[0], args.steps, rng)
+            events = synaptic_events(net, train, args.steps)
+            t_emu, act_emu = time_emulator(net, train, args.steps)
+            t_lava, act_lava = time_lava(net, train, args.steps)
+            same = all((a == b).all() for a, b in zip(act_emu, act_lava))
+            row = (n, name, f"{events / args.steps:,.0f}", f"{t_emu:.4f}", f"{t_lava:.2f}",
+                   f"{args.steps / t_emu:,.0f}", f"{args.steps / t_lava:,.0f}", f"{events / t_emu:.2e}",
+                   f"{events / t_lava:.2e}", f"{t_lava / t_emu:,.0f}x", "yes" if same else "NO")
+            print("| " + " | ".join(str(c) for c in row) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
