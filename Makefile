@@ -17,7 +17,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(PY) -m emulator run workloads/mnist_snn.yaml --chip digital --out runs/demo
+	$(PY) -m emulator run workloads/mnist_snn.yaml --chip loihi2 --out runs/demo
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q

@@ -443,9 +443,35 @@ def _md_relaxation(relax: Mapping) -> str:
     return "## Relaxation\n\n" + _table(header, rows)
 
 
-def _md_program(program: Mapping) -> str:
-    rows = [(f"`{k}`", _format_number(v)) for k, v in program.items()]
-    return "## Program summary\n\n" + _table(["item", "value"], rows, "lr")
+#: cores listed in a report's core table; larger mappings list the first ones and say so
+MAX_CORE_ROWS = 64
+
+
+def _md_program(result: Mapping) -> str:
+    """The program summary: its settings, then a table per list of records (e.g. the weights of
+    each layer), then one row per core with the per-core counters of an inference."""
+    program = result["program"]
+    scalars = {k: v for k, v in program.items() if not isinstance(v, (list, tuple))}
+    text = "## Program summary\n\n" + _table(["item", "value"],
+                                                [(f"`{k}`", _format_number(v)) for k, v in scalars.items()], "lr")
+    for key, records in program.items():
+        if isinstance(records, (list, tuple)) and records and isinstance(records[0], Mapping):
+            header = list(records[0])
+            rows = [[str(i)] + [_format_number(r.get(h)) for h in header] for i, r in enumerate(records)]
+            text += f"\n\n### `{key}` per layer\n\n" + _table(["layer", *header], rows)
+    cores = {k: v for k, v in program.items() if k.endswith("_per_core") and isinstance(v, (list, tuple))}
+    n_inf = _sample_count(result, "inference")
+    per_inference = {k.removesuffix("_per_core"): v for k, v in
+                     (_get(result, "per_core", "inference", default={}) or {}).items()}
+    if cores:
+        n_cores = len(next(iter(cores.values())))
+        header = ["core", *(k.removesuffix("_per_core") for k in cores), *(f"{k} / inference" for k in per_inference)]
+        rows = [[str(c), *(format_count(v[c]) for v in cores.values()),
+                 *(format_count(_ratio(v[c], n_inf)) for v in per_inference.values())]
+                for c in range(min(n_cores, MAX_CORE_ROWS))]
+        note = f"\n\nThe first {MAX_CORE_ROWS} of {n_cores} cores." if n_cores > MAX_CORE_ROWS else ""
+        text += "\n\n### Cores\n\n" + _table(header, rows) + note
+    return text
 
 
 def _md_figures() -> str:
@@ -489,7 +515,7 @@ def render_markdown(result: dict) -> str:
     if result.get("time") or _get(result, "energy", "time_per_op_s"):
         sections.append(_md_time(result))
     if result.get("program"):
-        sections.append(_md_program(result["program"]))
+        sections.append(_md_program(result))
     sections.append(_md_figures())
     return "\n\n".join(s for s in sections if s) + "\n"
 

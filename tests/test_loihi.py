@@ -94,7 +94,7 @@ def test_counts_and_latency_of_a_hand_checked_chain(tmp_path):
     step 1: input fires 16; h, o idle.      step 2: h gets 128*16 >> 8 = 8, fires 8.
     step 3: o gets 64*8 >> 8 = 2, fires 2.  step 4: h gets 64*2 >> 8 = 0: nothing fires, quiescent.
     """
-    chip = chip_with(tmp_path, {"act_bits": 4}, time={
+    chip = chip_with(tmp_path, {"act_bits": 4, "state_exp": 0}, time={
         "neuron_updates_active": 3, "neuron_updates_idle": 1, "synaptic_ops": 2, "spikes": 0, "messages": 1,
         "hops": 5, "barrier_syncs": 10, "chip_messages": 100})
     backend = LoihiBackend()

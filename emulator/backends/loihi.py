@@ -41,9 +41,9 @@ PER_CORE = ("neuron_updates_active", "neuron_updates_idle", "spikes", "synaptic_
 
 @dataclass(frozen=True, kw_only=True)
 class LoihiParameters:
-    act_bits: int = spec("fraction bits of an activation: a saturated neuron holds 2**act_bits", default=12,
+    act_bits: int = spec("fraction bits of an activation: a saturated neuron holds 2**act_bits", default=14,
                          ge=4, le=16)
-    state_exp: int = spec("right shift from a fired delta to its graded spike (Lava's state_exp)", default=0,
+    state_exp: int = spec("right shift from a fired delta to its graded spike (Lava's state_exp)", default=2,
                           ge=0, le=7)
     weight_bits: int = spec("bits of a Dense weight (Lava's num_weight_bits)", default=8, ge=1, le=8)
     max_clipped_fraction: float = spec("fraction of a layer's weights quantisation may clip", default=1e-3,
@@ -66,7 +66,7 @@ class LoihiProgram(Program):
     net: FixedNet = None
     mapping: Mapping = None
     quantisation: tuple[LayerQuantisation, ...] = ()
-    act_bits: int = 12
+    act_bits: int = 14
     #: seconds per op of the chip's time table, for the critical path
     time_s: dict = None
 
