@@ -151,3 +151,26 @@ def test_digits_on_loihi2_within_one_point_of_digital(trained_digits):
     digital = trained_digits("digital")
     assert loihi["metrics"]["test_accuracy"] >= digital["metrics"]["test_accuracy"] - 0.01
     assert loihi["program"]["cores"] == 3 and loihi["counters"]["training"]["weight_writes"] > 0
+
+
+def test_report_lists_weights_per_layer_and_every_core(tmp_path, capsys):
+    from emulator.cli import main
+
+    out = tmp_path / "run"
+    assert main(["run", "digits_snn", "--chip", "loihi2", "--quiet", "--out", str(out), "--set", "training.epochs=1",
+                 "--set", "dataset.n_train=100", "--set", "dataset.n_test=50"]) == 0
+    md = (out / "report.md").read_text()
+    weights = md[md.index("### `weights` per layer"):md.index("### Cores")]
+    assert weights.count("\n| 0 |") == 1 and weights.count("\n| 1 |") == 1 and "clipped_fraction" in weights
+    cores = md[md.index("### Cores"):md.index("## Figures")]
+    # input, hidden and output cores, each with its neurons and synapses (fan-in weights)
+    assert "\n| 0 | 64 | 0 |" in cores and "\n| 1 | 256 | 18,944 |" in cores and "\n| 2 | 10 | 2,560 |" in cores
+
+
+def test_compare_puts_loihi2_beside_digital(tmp_path, capsys):
+    from emulator.cli import main
+
+    assert main(["compare", "digits_snn", "--chips", "digital,loihi2", "--quiet", "--out", str(tmp_path / "cmp"),
+                 "--set", "training.epochs=1", "--set", "dataset.n_train=100", "--set", "dataset.n_test=50"]) == 0
+    table = (tmp_path / "cmp" / "comparison.md").read_text()
+    assert "| [digital](digital/report.md) | digital |" in table and "| [loihi2](loihi2/report.md) | loihi |" in table
