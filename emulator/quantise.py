@@ -64,10 +64,13 @@ class LayerQuantisation:
     clipped_fraction: float
     #: RMS quantisation error over RMS weight
     relative_error: float
+    #: fraction of the layer's biases clipped at the 16-bit bias register's range
+    bias_clipped_fraction: float = 0.0
 
     def to_dict(self) -> dict:
         return {"weight_exp": self.weight_exp, "range_used": self.range_used,
-                "clipped_fraction": self.clipped_fraction, "relative_error": self.relative_error}
+                "clipped_fraction": self.clipped_fraction, "relative_error": self.relative_error,
+                "bias_clipped_fraction": self.bias_clipped_fraction}
 
 
 def quantise_weights(w: np.ndarray, *, state_exp: int, weight_bits: int = 8,
@@ -102,3 +105,8 @@ def quantise_bias(b: np.ndarray, *, act_bits: int, state_exp: int) -> np.ndarray
     limit = 2 ** (BIAS_BITS - 1)
     q = np.round(np.asarray(b, np.float64) * 2.0 ** act_bits / unit) * unit
     return np.clip(q, -limit, limit - unit).astype(np.int64)
+
+
+def bias_clipped_fraction(b: np.ndarray, *, act_bits: int) -> float:
+    """Fraction of biases beyond what the 16-bit bias register holds (``+-2**15`` activation units)."""
+    return float(np.mean(np.abs(np.asarray(b, np.float64)) * 2.0 ** act_bits >= 2 ** (BIAS_BITS - 1)))

@@ -47,6 +47,22 @@ def test_quantised_weights_use_the_finest_exponent_that_clips_little():
     assert (as_stored(w_int) == w_int).all()  # already what Lava will store
 
 
+def test_biases_beyond_the_16_bit_register_are_clipped_and_reported():
+    chip = load_chip(LOIHI2)  # 14 activation bits: biases span +-2
+    net = Network((np.full((2, 2), 0.1), np.full((1, 2), 0.1)), (np.array([0.5, 3.0]), np.array([-5.0])), theta=0.01)
+    program = LoihiBackend().compile(net, chip)
+    assert [q.bias_clipped_fraction for q in program.quantisation] == [0.5, 1.0]
+    assert program.net.bias[0].tolist() == [8192, 32764] and program.net.bias[1].tolist() == [-32768]
+
+
+def test_lava_on_the_wrong_python_is_one_clear_error(monkeypatch):
+    from emulator.lava import LavaUnavailable, require_lava
+
+    monkeypatch.setattr("sys.version_info", (3, 11, 0))
+    with pytest.raises(LavaUnavailable, match="needs Python 3.10 and this is Python 3.11"):
+        require_lava()
+
+
 def test_weights_too_large_for_any_exponent_are_a_capacity_error():
     with pytest.raises(CapacityError, match="cannot be stored in 8-bit weights"):
         quantise_weights(np.full((3, 3), 1e6), state_exp=0)

@@ -23,7 +23,7 @@ have the same fixed points.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -32,7 +32,8 @@ from emulator.counters import Counters
 from emulator.engine import Equilibrium
 from emulator.engine.sigma_delta import FixedNet, FixedState, relax_fixed
 from emulator.mapping import CoreLimits, Mapping, map_network, neighbours
-from emulator.quantise import LayerQuantisation, as_stored, quantise_bias, quantise_weights
+from emulator.quantise import (LayerQuantisation, as_stored, bias_clipped_fraction, quantise_bias,
+                               quantise_weights)
 from emulator.schema import spec
 
 #: per-core counts kept as (n_cores,) vectors beside the totals
@@ -108,12 +109,12 @@ class LoihiBackend(Backend):
         p = self.parameters_of(chip)
         mapping = map_network(network.layers, p.limits(), where=f"chip {chip.name!r}")
         down, exps, quant = [], [], []
-        for w in network.weights:
+        for w, b in zip(network.weights, network.biases):
             w_int, q = quantise_weights(w, state_exp=p.state_exp, weight_bits=p.weight_bits,
                                         max_clipped=p.max_clipped_fraction)
             down.append(as_stored(w_int, p.weight_bits))
             exps.append(q.weight_exp)
-            quant.append(q)
+            quant.append(replace(q, bias_clipped_fraction=bias_clipped_fraction(b, act_bits=p.act_bits)))
         unit = 2 ** p.state_exp
         vth = max(1, round(network.theta * 2 ** p.act_bits / unit)) * unit
         net = FixedNet(down=tuple(down), weight_exp=tuple(exps), vth=vth, act_max=2 ** p.act_bits,

@@ -23,7 +23,7 @@ def require_lava():
     if sys.version_info[:2] != (3, 10):
         raise LavaUnavailable(
             f"Lava (lava-nc {LAVA_VERSION}) needs Python 3.10 and this is Python "
-            f"{sys.version_info.major}.{sys.version_info.minor}: run the emulator from a Python 3.10 "
+            f"{sys.version_info[0]}.{sys.version_info[1]}: run the emulator from a Python 3.10 "
             "environment with `pip install -e '.[lava]'` (the project's `make install` makes one)")
     try:
         _import_lava()
