@@ -21,11 +21,11 @@ from emulator.lava.network import LavaNetwork  # noqa: E402
 from emulator.quantise import as_stored  # noqa: E402
 
 
-def random_net(rng, layers, *, weight_range, exps, bias_range, vth, act_max, state_exp=0, sign=0):
+def random_net(rng, layers, *, weight_range, exps, bias_range, vth, act_max, state_exp=0, sign=0, density=1.0):
     unit = 2 ** state_exp
     down = []
     for k in range(len(layers) - 1):
-        w = rng.integers(*weight_range, (layers[k + 1], layers[k]))
+        w = rng.integers(*weight_range, (layers[k + 1], layers[k])) * (rng.random((layers[k + 1], layers[k])) < density)
         down.append(as_stored(np.abs(w) * sign if sign else w))
     bias = tuple(rng.integers(*bias_range, n) * unit for n in layers[1:])
     return FixedNet(down=tuple(down), weight_exp=tuple(exps), bias=bias, vth=vth * unit, act_max=act_max,
@@ -64,6 +64,8 @@ CASES = {
                                                  vth=2, act_max=1024, state_exp=3), (0, 128)),
     "inhibitory feedback": ([5, 6, 3], dict(weight_range=(0, 300), exps=(-2, -2), bias_range=(20, 120), vth=5,
                                             act_max=256, sign=-1), (0, 64)),
+    "sparse connectivity": ([40, 30, 20], dict(weight_range=(-256, 256), exps=(-3, -3), bias_range=(-20, 100),
+                                               vth=4, act_max=1024, density=0.1), (0, 512)),
     "quiescent early": ([10, 8, 4], dict(weight_range=(-40, 40), exps=(-4, -4), bias_range=(0, 60), vth=16,
                                          act_max=4096), (0, 2048)),
 }
