@@ -9,11 +9,15 @@ runs end in the same state (checked: every neuron's activation); the table gives
 times (Lava's without its compile and first step), steps per second, synaptic events per
 second (fired spikes times fan-out) and the speed-up.
 
-Usage: python benchmarks/bench_lava.py [--steps 200] [--sizes 256,1024,4096]
+The table gives the fraction of relaxing neurons that fire per step; ``--weight-exps`` runs
+other coupling strengths (weight exponents), which changes it.
+
+Usage: python benchmarks/bench_lava.py [--steps 200] [--sizes 256,1024,4096] [--weight-exps -6]
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import platform
 import time
 
@@ -26,8 +30,9 @@ INPUT_RATE = 0.05
 SPARSE_DENSITY = 0.1
 
 
-def network(n_neurons: int, density: float, rng) -> FixedNet:
-    """Input of ``n/2`` neurons, two relaxing layers of ``n/2``; weights even in [-64, 64]."""
+def network(n_neurons: int, density: float, weight_exp: int, rng) -> FixedNet:
+    """Input of ``n/2`` neurons, two relaxing layers of ``n/2``; weights even in [-64, 64] with
+    exponent ``weight_exp`` (a larger one couples the layers more strongly: more neurons fire)."""
     half = n_neurons // 2
     layers = (half, half, half)
 
@@ -36,7 +41,7 @@ def network(n_neurons: int, density: float, rng) -> FixedNet:
         return as_stored(w * (rng.random((rows, cols)) < density))
 
     down = tuple(weights(layers[k + 1], layers[k]) for k in range(2))
-    return FixedNet(down=down, weight_exp=(-6, -6), bias=(np.full(half, 512), np.full(half, 512)),
+    return FixedNet(down=down, weight_exp=(weight_exp, weight_exp), bias=(np.full(half, 512), np.full(half, 512)),
                     vth=16, act_max=4096)
 
 
@@ -45,12 +50,13 @@ def input_train(n_inputs: int, steps: int, rng) -> np.ndarray:
     return rng.integers(-256, 257, (steps, n_inputs)) * (rng.random((steps, n_inputs)) < INPUT_RATE)
 
 
-def synaptic_events(net: FixedNet, train: np.ndarray, steps: int) -> int:
-    """Fired spikes times their fan-out, over the whole run (one core per layer in the logs)."""
+def activity(net: FixedNet, train: np.ndarray, steps: int) -> tuple[int, float]:
+    """Synaptic events (fired spikes times their fan-out) over the whole run, and the mean
+    fraction of relaxing neurons that fire per step (one core per layer in the logs)."""
     sizes = net.layers
     fan_out = np.array([sizes[1], sizes[2], sizes[1]])  # input -> 1; layer 1 -> 2; layer 2 -> 1
-    state = relax_fixed(net, train[:, None, :], max_steps=steps)
-    return int(state.fired.sum((0, 1)) @ fan_out)
+    fired = relax_fixed(net, train[:, None, :], max_steps=steps).fired.sum((0, 1))
+    return int(fired @ fan_out), fired[1:].sum() / (steps * sum(sizes[1:]))
 
 
 def time_emulator(net, train, steps, repeats=3):
@@ -82,26 +88,28 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--sizes", default="256,1024,4096")
+    parser.add_argument("--weight-exps", default="-6", help="coupling strengths to run (weight exponents)")
     args = parser.parse_args(argv)
     print(f"machine: {platform.processor() or platform.machine()}, {platform.system()}; steps: {args.steps}; "
           f"input: {INPUT_RATE:.0%} of input neurons send per step")
-    header = ("neurons", "connectivity", "events/step", "emulator s", "Lava s", "emulator steps/s",
-              "Lava steps/s", "emulator events/s", "Lava events/s", "speed-up", "same state")
+    header = ("neurons", "connectivity", "weight_exp", "firing / step", "events/step", "emulator s", "Lava s",
+              "emulator steps/s", "Lava steps/s", "emulator events/s", "Lava events/s", "speed-up", "same state")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
-    for n in (int(s) for s in args.sizes.split(",")):
-        for name, density in (("dense", 1.0), ("sparse 10 %", SPARSE_DENSITY)):
-            rng = np.random.default_rng(n)
-            net = network(n, density, rng)
-            train = input_train(net.layers[0], args.steps, rng)
-            events = synaptic_events(net, train, args.steps)
-            t_emu, act_emu = time_emulator(net, train, args.steps)
-            t_lava, act_lava = time_lava(net, train, args.steps)
-            same = all((a == b).all() for a, b in zip(act_emu, act_lava))
-            row = (n, name, f"{events / args.steps:,.0f}", f"{t_emu:.4f}", f"{t_lava:.2f}",
-                   f"{args.steps / t_emu:,.0f}", f"{args.steps / t_lava:,.0f}", f"{events / t_emu:.2e}",
-                   f"{events / t_lava:.2e}", f"{t_lava / t_emu:,.0f}x", "yes" if same else "NO")
-            print("| " + " | ".join(str(c) for c in row) + " |", flush=True)
+    for n, (name, density), exp in itertools.product(
+            (int(s) for s in args.sizes.split(",")), (("dense", 1.0), ("sparse 10 %", SPARSE_DENSITY)),
+            (int(e) for e in args.weight_exps.split(","))):
+        rng = np.random.default_rng(n)
+        net = network(n, density, exp, rng)
+        train = input_train(net.layers[0], args.steps, rng)
+        events, firing = activity(net, train, args.steps)
+        t_emu, act_emu = time_emulator(net, train, args.steps)
+        t_lava, act_lava = time_lava(net, train, args.steps)
+        same = all((a == b).all() for a, b in zip(act_emu, act_lava))
+        row = (n, name, exp, f"{firing:.1%}", f"{events / args.steps:,.0f}", f"{t_emu:.4f}", f"{t_lava:.2f}",
+               f"{args.steps / t_emu:,.0f}", f"{args.steps / t_lava:,.0f}", f"{events / t_emu:.2e}",
+               f"{events / t_lava:.2e}", f"{t_lava / t_emu:,.0f}x", "yes" if same else "NO")
+        print("| " + " | ".join(str(c) for c in row) + " |", flush=True)
 
 
 if __name__ == "__main__":
