@@ -44,6 +44,16 @@ def recorded(state, steps):
     return out
 
 
+def lava_trace(net, x_spikes, steps):
+    """Every step of Lava's fixed-point run from rest."""
+    lava = LavaNetwork(net, x_spikes, steps, probe=True)
+    try:
+        lava.run(steps)
+        return lava.trace()
+    finally:
+        lava.stop()
+
+
 def assert_same(lava_trace, state, steps, offset=0):
     for t, layers in enumerate(recorded(state, steps)):
         for k, (sigma, act, spikes) in layers.items():
@@ -80,13 +90,7 @@ def test_free_relaxation_equals_lava(name, seed):
     x = rng.integers(*x_range, layers[0])
     steps = 30
     state = relax_fixed(net, x[None], max_steps=steps, record=True)
-    lava = LavaNetwork(net, x, steps, probe=True)
-    try:
-        lava.run(steps)
-        trace = lava.trace()
-    finally:
-        lava.stop()
-    assert_same(trace, state, steps)
+    assert_same(lava_trace(net, x, steps), state, steps)
     if name == "quiescent early":
         assert state.quiescent[0] and state.steps[0] < steps
     if name == "threshold edges":  # some neuron fired with |delta| exactly at the threshold
@@ -128,10 +132,4 @@ def test_input_spike_train_equals_lava():
     steps = 20
     train = rng.integers(-30, 30, (12, layers[0])) * (rng.random((12, layers[0])) < 0.3)
     state = relax_fixed(net, train[:, None, :], max_steps=steps, record=True)
-    lava = LavaNetwork(net, train, steps, probe=True)
-    try:
-        lava.run(steps)
-        trace = lava.trace()
-    finally:
-        lava.stop()
-    assert_same(trace, state, steps)
+    assert_same(lava_trace(net, train, steps), state, steps)
