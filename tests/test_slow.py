@@ -9,9 +9,9 @@ from emulator.workload import load_workload
 pytestmark = pytest.mark.slow
 
 
-def train(workload_file, out, overrides=(), data=None):
+def train(workload_file, out, overrides=(), data=None, chip="digital"):
     workload = load_workload(workload_file, list(overrides))
-    run = Run(workload, load_chip("chips/digital.yaml"), out, data=data)
+    run = Run(workload, load_chip(f"chips/{chip}.yaml"), out, data=data)
     run.train(progress=False)
     return run.result(wall_s=0.0, progress=False)
 
@@ -25,8 +25,22 @@ def test_lazy_threshold_halves_synaptic_ops_for_half_a_point(tmp_path):
     assert lazy["metrics"]["test_accuracy"] >= exact["metrics"]["test_accuracy"] - 0.005
 
 
-@pytest.mark.skipif(not DEBIAN_FASHION_MNIST_DIR.is_dir(), reason="apt-get install -y dataset-fashion-mnist")
-def test_fashion_mnist_reaches_88_5_percent(tmp_path):
-    result = train("workloads/fashion_mnist_snn.yaml", tmp_path / "fashion")
-    assert result["dataset"]["n_train"] == 60000 and result["dataset"]["n_test"] == 10000
-    assert result["metrics"]["test_accuracy"] >= 0.885
+needs_fashion = pytest.mark.skipif(not DEBIAN_FASHION_MNIST_DIR.is_dir(),
+                                   reason="apt-get install -y dataset-fashion-mnist")
+
+
+@pytest.fixture(scope="module")
+def fashion_digital(tmp_path_factory):
+    return train("workloads/fashion_mnist_snn.yaml", tmp_path_factory.mktemp("fashion"))
+
+
+@needs_fashion
+def test_fashion_mnist_reaches_88_5_percent(fashion_digital):
+    assert fashion_digital["dataset"]["n_train"] == 60000 and fashion_digital["dataset"]["n_test"] == 10000
+    assert fashion_digital["metrics"]["test_accuracy"] >= 0.885
+
+
+@needs_fashion
+def test_fashion_mnist_on_loihi2_within_one_point_of_digital(fashion_digital, tmp_path):
+    loihi = train("workloads/fashion_mnist_snn.yaml", tmp_path / "loihi2", chip="loihi2")
+    assert loihi["metrics"]["test_accuracy"] >= fashion_digital["metrics"]["test_accuracy"] - 0.01
