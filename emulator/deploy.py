@@ -97,9 +97,10 @@ def bundle_arrays(run: TrainedRun, samples: int) -> dict[str, np.ndarray]:
     dict
         ``weights_k`` (n_{k+1}, n_k) stored 8-bit integers, ``weight_exp`` (L,), ``bias_k``
         (n_k,) for layers k = 1..L and ``vth``, both in activation units, ``act_max``,
-        ``state_exp``, ``layers`` (L + 1,), ``free_steps``; ``spikes`` (samples, n_0) input
-        graded spikes, ``labels`` (samples,), the emulator's ``emulator_class`` (samples,) and
-        final output activations ``emulator_act`` (samples, n_L); ``origin``, the run's name.
+        ``state_exp``, ``pair`` (units are pairs of ReLU neurons), ``layers`` (L + 1,),
+        ``free_steps``; ``spikes`` (samples, n_0) input graded spikes, ``labels`` (samples,), the
+        emulator's ``emulator_class`` (samples,) and final activations of the output neurons
+        ``emulator_act`` (samples, N_L); ``origin``, the run's name.
     """
     data = load_data(run.workload)
     if samples > data.n_test:
@@ -114,7 +115,8 @@ def bundle_arrays(run: TrainedRun, samples: int) -> dict[str, np.ndarray]:
     arrays |= {f"bias_{k}": b for k, b in enumerate(net.bias, start=1)}
     return arrays | {
         "weight_exp": np.array(net.weight_exp), "vth": np.array(net.vth), "act_max": np.array(net.act_max),
-        "state_exp": np.array(net.state_exp), "layers": np.array(net.layers), "free_steps": np.array(steps),
+        "state_exp": np.array(net.state_exp), "pair": np.array(net.pair), "layers": np.array(net.layers),
+        "free_steps": np.array(steps),
         "spikes": program.spikes_of(x), "labels": data.y_test[:samples],
         "emulator_class": eq.output.argmax(axis=1), "emulator_act": eq.fixed.act[-1],
         "origin": np.array(run.origin)}

@@ -73,15 +73,18 @@ class LayerQuantisation:
                 "bias_clipped_fraction": self.bias_clipped_fraction}
 
 
-def quantise_weights(w: np.ndarray, *, state_exp: int, weight_bits: int = 8,
-                     max_clipped: float = 1e-3) -> tuple[np.ndarray, LayerQuantisation]:
+def quantise_weights(w: np.ndarray, *, state_exp: int, weight_bits: int = 8, max_clipped: float = 1e-3,
+                     symmetric: bool = False) -> tuple[np.ndarray, LayerQuantisation]:
     """Integer weights and exponent of one float matrix.
 
     The exponent is the finest one (most bits of resolution) that clips at most a fraction
-    ``max_clipped`` of the weights; weights are rounded to the nearest stored value.
+    ``max_clipped`` of the weights; weights are rounded to the nearest stored value. With
+    ``symmetric`` no weight is -256, so that ``-W`` can be stored too.
     """
     w = np.asarray(w, np.float64)
     step, low, high = weight_grid(w, weight_bits)
+    if symmetric:  # only mixed signs reach -256, whose negation Lava cannot store
+        low = max(low, -high)
     magnitude = max(-low, high)
     for exp in range(WEIGHT_EXP_RANGE[0], WEIGHT_EXP_RANGE[1] + 1):
         scaled = w * 2.0 ** (state_exp - exp)
@@ -99,14 +102,23 @@ def quantise_weights(w: np.ndarray, *, state_exp: int, weight_bits: int = 8,
     return w_int, LayerQuantisation(exp, float(np.abs(w_int).max()) / magnitude, clipped, error)
 
 
-def quantise_bias(b: np.ndarray, *, act_bits: int, state_exp: int) -> np.ndarray:
-    """Bias in activation units: a multiple of ``2**state_exp`` (Lava scales the bias by it) in 16 bits."""
-    unit = 2 ** state_exp
+def bias_range(*, state_exp: int, offset: int = 0) -> tuple[int, int]:
+    """Biases in activation units that Lava's 16-bit bias register holds, also after adding ``offset``
+    (a pair's ``B`` neuron has bias ``b - act_max``), as multiples of ``2**state_exp``."""
     limit = 2 ** (BIAS_BITS - 1)
+    return max(-limit, -limit - offset), min(limit, limit - offset) - 2 ** state_exp
+
+
+def quantise_bias(b: np.ndarray, *, act_bits: int, state_exp: int, offset: int = 0) -> np.ndarray:
+    """Bias in activation units: a multiple of ``2**state_exp`` (Lava scales the bias by it) that
+    fits the 16-bit register (see :func:`bias_range`)."""
+    unit = 2 ** state_exp
     q = np.round(np.asarray(b, np.float64) * 2.0 ** act_bits / unit) * unit
-    return np.clip(q, -limit, limit - unit).astype(np.int64)
+    return np.clip(q, *bias_range(state_exp=state_exp, offset=offset)).astype(np.int64)
 
 
-def bias_clipped_fraction(b: np.ndarray, *, act_bits: int) -> float:
-    """Fraction of biases beyond what the 16-bit bias register holds (``+-2**15`` activation units)."""
-    return float(np.mean(np.abs(np.asarray(b, np.float64)) * 2.0 ** act_bits >= 2 ** (BIAS_BITS - 1)))
+def bias_clipped_fraction(b: np.ndarray, *, act_bits: int, state_exp: int, offset: int = 0) -> float:
+    """Fraction of biases :func:`quantise_bias` clips."""
+    low, high = bias_range(state_exp=state_exp, offset=offset)
+    scaled = np.asarray(b, np.float64) * 2.0 ** act_bits
+    return float(np.mean((scaled < low) | (scaled > high)))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from emulator.cli import main
 from emulator.lava import LavaUnavailable, require_lava
@@ -86,9 +87,29 @@ def test_network_file_holds_the_integer_network_and_the_samples(bundle, loihi_ru
         assert net[f"bias_{k + 1}"].shape == (layers[k + 1],)
     assert net["weight_exp"].shape == (2,) and int(net["free_steps"]) == 40
     assert net["spikes"].shape == (SAMPLES, 64) and net["labels"].shape == (SAMPLES,)
-    assert net["emulator_act"].shape == (SAMPLES, 10)
-    assert (net["emulator_class"] == net["emulator_act"].argmax(axis=1)).all()
+    assert bool(net["pair"])  # loihi2 units are pairs of standard ReLU sigma-delta neurons
+    assert net["emulator_act"].shape == (SAMPLES, 20)
+    units = net["emulator_act"][:, :10] - net["emulator_act"][:, 10:]
+    assert (net["emulator_class"] == units.argmax(axis=1)).all()
     assert str(loihi_run) in str(net["origin"])
+
+
+@needs_lava
+def test_a_network_of_clipped_neurons_deploys_too(tmp_path, monkeypatch, capsys):
+    """A chip with ``neuron: clipped`` (a chip file in ./chips/) deploys with ClippedSigmaDelta."""
+    spec = yaml.safe_load(open("chips/loihi2.yaml"))
+    spec.update(name="loihi2-clipped")
+    spec["parameters"]["neuron"] = "clipped"
+    (tmp_path / "chips").mkdir()
+    (tmp_path / "chips" / "loihi2-clipped.yaml").write_text(yaml.safe_dump(spec))
+    monkeypatch.chdir(tmp_path)
+    run = train(tmp_path / "runs", "loihi2-clipped")
+    status, out, err = cli(capsys, "deploy", run, "--to", "lava", "--out", tmp_path / "bundle", "--samples", 2)
+    assert status == 0, (out, err)
+    check = json.loads((tmp_path / "bundle" / "lava_check.json").read_text())
+    assert status == 0 and check["classes_equal"] and check["states_equal"]
+    with np.load(tmp_path / "bundle" / "network.npz") as f:
+        assert not bool(f["pair"]) and f["emulator_act"].shape == (2, 10)
 
 
 @needs_lava

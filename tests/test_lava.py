@@ -21,15 +21,17 @@ from emulator.lava.network import LavaNetwork  # noqa: E402
 from emulator.quantise import as_stored  # noqa: E402
 
 
-def random_net(rng, layers, *, weight_range, exps, bias_range, vth, act_max, state_exp=0, sign=0, density=1.0):
+def random_net(rng, layers, *, weight_range, exps, bias_range, vth, act_max, state_exp=0, sign=0, density=1.0,
+               pair=False):
     unit = 2 ** state_exp
     down = []
     for k in range(len(layers) - 1):
         w = rng.integers(*weight_range, (layers[k + 1], layers[k])) * (rng.random((layers[k + 1], layers[k])) < density)
-        down.append(as_stored(np.abs(w) * sign if sign else w))
+        w = as_stored(np.abs(w) * sign if sign else w)
+        down.append(np.maximum(w, -254) if pair else w)  # -W must be storable too
     bias = tuple(rng.integers(*bias_range, n) * unit for n in layers[1:])
     return FixedNet(down=tuple(down), weight_exp=tuple(exps), bias=bias, vth=vth * unit, act_max=act_max,
-                    state_exp=state_exp)
+                    state_exp=state_exp, pair=pair)
 
 
 def recorded(state, steps):
@@ -82,11 +84,12 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", CASES)
-@pytest.mark.parametrize("seed", [0, 1])
-def test_free_relaxation_equals_lava(name, seed):
+@pytest.mark.parametrize("seed, pair", [(0, False), (1, False), (2, True)])
+def test_free_relaxation_equals_lava(name, seed, pair):
+    """Clipped neurons (two seeds) and pairs of Lava's standard ReLU sigma-delta neurons (one seed)."""
     layers, options, x_range = CASES[name]
     rng = np.random.default_rng(seed)
-    net = random_net(rng, layers, **options)
+    net = random_net(rng, layers, **options, pair=pair)
     x = rng.integers(*x_range, layers[0])
     steps = 30
     state = relax_fixed(net, x[None], max_steps=steps, record=True)
@@ -95,16 +98,17 @@ def test_free_relaxation_equals_lava(name, seed):
         assert state.quiescent[0] and state.steps[0] < steps
     if name == "threshold edges":  # some neuron fired with |delta| exactly at the threshold
         assert any((np.abs(spikes) == net.vth).any() for _, _, spikes in state.record)
-    if name == "deep, saturating":
-        acts = np.concatenate([act.ravel() for _, act, _ in state.record])
+    if name == "deep, saturating":  # units at both ends of the clip
+        acts = np.concatenate([net.unit_values(act).ravel() for _, act, _ in state.record])
         assert (acts == net.act_max).any() and (acts == 0).any()
 
 
-def test_nudged_phase_continues_like_lava():
+@pytest.mark.parametrize("pair", [False, True])
+def test_nudged_phase_continues_like_lava(pair):
     """A second phase with a new output bias, started from the first's state, equals Lava's continued run."""
     rng = np.random.default_rng(7)
     layers, options, x_range = CASES["two layers, mixed weights"]
-    net = random_net(rng, layers, **options)
+    net = random_net(rng, layers, **options, pair=pair)
     x = rng.integers(*x_range, layers[0])
     free_steps, nudged_steps = 20, 15
     free = relax_fixed(net, x[None], max_steps=free_steps)

@@ -48,11 +48,12 @@ def test_quantised_weights_use_the_finest_exponent_that_clips_little():
 
 
 def test_biases_beyond_the_16_bit_register_are_clipped_and_reported():
-    chip = load_chip(LOIHI2)  # 14 activation bits: biases span +-2
-    net = Network((np.full((2, 2), 0.1), np.full((1, 2), 0.1)), (np.array([0.5, 3.0]), np.array([-5.0])), theta=0.01)
+    chip = load_chip(LOIHI2)  # 14 activation bits: 2**14 is a saturated unit
+    net = Network((np.full((2, 2), 0.1), np.full((1, 2), 0.1)), (np.array([0.5, 3.0]), np.array([-1.5])), theta=0.01)
     program = LoihiBackend().compile(net, chip)
     assert [q.bias_clipped_fraction for q in program.quantisation] == [0.5, 1.0]
-    assert program.net.bias[0].tolist() == [8192, 32764] and program.net.bias[1].tolist() == [-32768]
+    # a pair's B neuron holds b - 2**14, which must fit 16 bits too: biases span [-1, 2)
+    assert program.net.bias[0].tolist() == [8192, 32764] and program.net.bias[1].tolist() == [-16384]
 
 
 def test_lava_on_the_wrong_python_is_one_clear_error(monkeypatch):
@@ -103,16 +104,18 @@ def test_a_network_that_does_not_fit_names_the_limit(tmp_path, parameters, layer
 
 # -- exact counts ----------------------------------------------------------------------------
 
+CHAIN_TIMES = {"neuron_updates_active": 3, "neuron_updates_idle": 1, "synaptic_ops": 2, "spikes": 0, "messages": 1,
+               "hops": 5, "barrier_syncs": 10, "chip_messages": 100}
+
+
 def test_counts_and_latency_of_a_hand_checked_chain(tmp_path):
-    """x -> h -> o with W0 = 0.5, W1 = 0.25, 4-bit activations, vth = 1 LSB, x = 1.
+    """x -> h -> o with W0 = 0.5, W1 = 0.25, 4-bit activations, vth = 1 LSB, x = 1, clipped neurons.
 
     Stored: W0 = 128, W1 = 64, both with exponent -8; x sends 16 at step 1.
     step 1: input fires 16; h, o idle.      step 2: h gets 128*16 >> 8 = 8, fires 8.
     step 3: o gets 64*8 >> 8 = 2, fires 2.  step 4: h gets 64*2 >> 8 = 0: nothing fires, quiescent.
     """
-    chip = chip_with(tmp_path, {"act_bits": 4, "state_exp": 0}, time={
-        "neuron_updates_active": 3, "neuron_updates_idle": 1, "synaptic_ops": 2, "spikes": 0, "messages": 1,
-        "hops": 5, "barrier_syncs": 10, "chip_messages": 100})
+    chip = chip_with(tmp_path, {"act_bits": 4, "state_exp": 0, "neuron": "clipped"}, time=CHAIN_TIMES)
     backend = LoihiBackend()
     net = Network((np.array([[0.5]]), np.array([[0.25]])), (np.zeros(1), np.zeros(1)), theta=0.0)
     program = backend.compile(net, chip)
@@ -130,13 +133,34 @@ def test_counts_and_latency_of_a_hand_checked_chain(tmp_path):
     assert c["neuron_updates_idle_per_core"].tolist() == [0, 3, 3]
 
 
-def test_reprogramming_writes_only_changed_synapses_twice():
+def test_pairs_of_relu_neurons_double_the_receivers_of_the_same_chain(tmp_path):
+    """The chain above with each unit a pair A, B (bias b - 16): B stays at 0 and never fires, so the
+    same 3 spikes go out, but each reaches both neurons of the receiving unit.
+
+    Per step (cores: input, hidden pair, output pair), with the test times:
+    1: hidden 2 idle + 2 synops = 6 (slowest) + route 5 + barrier 10 = 21;
+    2: hidden 2 active + 1 spike (1 message) = 7 + 5 + 10 = 22;   3: output likewise, 22;
+    4: 2 idle per core + barrier = 12.  Total 77 ns.
+    """
+    chip = chip_with(tmp_path, {"act_bits": 4, "state_exp": 0, "neuron": "relu_pair"}, time=CHAIN_TIMES)
+    backend = LoihiBackend()
+    net = Network((np.array([[0.5]]), np.array([[0.25]])), (np.zeros(1), np.zeros(1)), theta=0.0)
+    eq, c = backend.relax(backend.compile(net, chip), np.array([[1.0]]), max_steps=10)
+    assert eq.steps.tolist() == [4] and [s.tolist() for s in eq.states[1:]] == [[[0.5]], [[0.125]]]
+    assert c.totals() == {"barrier_syncs": 4, "spikes": 3, "synaptic_ops": 6, "messages": 3, "hops": 3,
+                          "chip_messages": 0, "neuron_updates_active": 4, "neuron_updates_idle": 12,
+                          "critical_path_s": pytest.approx(77e-9)}
+
+
+def test_reprogramming_writes_only_changed_synapses():
     chip = load_chip(LOIHI2)
     backend = LoihiBackend()
     rng = np.random.default_rng(1)
     net = Network((rng.normal(0, 0.3, (4, 3)), rng.normal(0, 0.3, (2, 4))), (np.zeros(4), np.zeros(2)), theta=0.01)
     first = backend.compile(net, chip)
-    assert first.programming["weight_writes"] == 2 * (12 + 8) + 6
+    # units are neuron pairs: W0 is stored in both hidden neurons of a unit (hidden cores only); W1 for
+    # both senders in both receivers, in the output cores and, as feedback, the hidden ones; 2 biases a unit
+    assert first.programming["weight_writes"] == 2 * 12 + 8 * 8 + 2 * 6
     w0 = net.weights[0].copy()
     w0[0, 0] += 0.2
     second = backend.compile(net.with_parameters((w0, net.weights[1]), net.biases), chip, previous=first)
@@ -179,8 +203,8 @@ def test_report_lists_weights_per_layer_and_every_core(tmp_path, capsys):
     weights = md[md.index("### `weights` per layer"):md.index("### Cores")]
     assert weights.count("\n| 0 |") == 1 and weights.count("\n| 1 |") == 1 and "clipped_fraction" in weights
     cores = md[md.index("### Cores"):md.index("## Figures")]
-    # input, hidden and output cores, each with its neurons and synapses (fan-in weights)
-    assert "\n| 0 | 64 | 0 |" in cores and "\n| 1 | 256 | 18,944 |" in cores and "\n| 2 | 10 | 2,560 |" in cores
+    # input, hidden and output cores, each with its neurons (two per unit) and synapses (fan-in weights)
+    assert "\n| 0 | 64 | 0 |" in cores and "\n| 1 | 512 | 43,008 |" in cores and "\n| 2 | 20 | 10,240 |" in cores
 
 
 def test_compare_puts_loihi2_beside_digital(tmp_path, capsys):

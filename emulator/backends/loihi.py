@@ -17,6 +17,11 @@ on the output neurons, ``beta * (y - s_free)``, set by the host from the free eq
 reads out: it equals the gradient of the squared-error cost at the free equilibrium, so the
 nudged phases move the network as the cost would, to first order in ``beta``.
 
+A unit (EqProp's hard-sigmoid neuron) is either a pair of Lava's standard ReLU sigma-delta
+neurons, ``A - B = clip(sigma + b, 0, act_max)`` (``neuron: relu_pair``: every process has a
+Loihi 2 neuro-core model, at twice the neurons and synaptic ops), or one neuron with a clipped
+activation (``neuron: clipped``: a process model the emulator adds to Lava, CPU only).
+
 Sigma-delta neurons have no leak, so the chip runs the undamped iteration; the workload's
 ``eqprop.damping`` (a setting of the digital reference) is not used here. Both iterations
 have the same fixed points.
@@ -24,6 +29,7 @@ have the same fixed points.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Literal
 
 import numpy as np
 
@@ -47,6 +53,9 @@ class LoihiParameters:
     state_exp: int = spec("right shift from a fired delta to its graded spike (Lava's state_exp)", default=2,
                           ge=0, le=7)
     weight_bits: int = spec("bits of a Dense weight (Lava's num_weight_bits)", default=8, ge=1, le=8)
+    neuron: Literal["clipped", "relu_pair"] = spec(
+        "a unit is one clipped sigma-delta neuron (a Lava process the emulator adds), or a pair of Lava's "
+        "standard ReLU SigmaDelta neurons (runs on Loihi 2's neuro-cores)", default="clipped")
     max_clipped_fraction: float = spec("fraction of a layer's weights quantisation may clip", default=1e-3,
                                        ge=0, lt=1)
     neurons_per_core: int = spec("neurons one core holds", ge=1)
@@ -73,6 +82,7 @@ class LoihiProgram(Program):
 
     def summary(self) -> dict:
         return {"iteration": "undamped sigma-delta (eqprop.damping unused)",
+                "neuron": "pair of ReLU sigma-delta neurons" if self.net.pair else "clipped sigma-delta",
                 "act_bits": self.act_bits, "state_exp": self.net.state_exp, "vth": self.net.vth,
                 "weights": [q.to_dict() for q in self.quantisation], **self.mapping.summary()}
 
@@ -107,19 +117,23 @@ class LoihiBackend(Backend):
 
     def compile(self, network, chip, previous: LoihiProgram | None = None) -> LoihiProgram:
         p = self.parameters_of(chip)
-        mapping = map_network(network.layers, p.limits(), where=f"chip {chip.name!r}")
+        pair = p.neuron == "relu_pair"
+        act_max = 2 ** p.act_bits
+        offset = -act_max if pair else 0  # a pair's B neuron has bias b - act_max
         down, exps, quant = [], [], []
         for w, b in zip(network.weights, network.biases):
             w_int, q = quantise_weights(w, state_exp=p.state_exp, weight_bits=p.weight_bits,
-                                        max_clipped=p.max_clipped_fraction)
+                                        max_clipped=p.max_clipped_fraction, symmetric=pair)
             down.append(as_stored(w_int, p.weight_bits))
             exps.append(q.weight_exp)
-            quant.append(replace(q, bias_clipped_fraction=bias_clipped_fraction(b, act_bits=p.act_bits)))
+            quant.append(replace(q, bias_clipped_fraction=bias_clipped_fraction(
+                b, act_bits=p.act_bits, state_exp=p.state_exp, offset=offset)))
         unit = 2 ** p.state_exp
         vth = max(1, round(network.theta * 2 ** p.act_bits / unit)) * unit
-        net = FixedNet(down=tuple(down), weight_exp=tuple(exps), vth=vth, act_max=2 ** p.act_bits,
-                       bias=tuple(quantise_bias(b, act_bits=p.act_bits, state_exp=p.state_exp)
-                                  for b in network.biases), state_exp=p.state_exp)
+        net = FixedNet(down=tuple(down), weight_exp=tuple(exps), vth=vth, act_max=act_max,
+                       bias=tuple(quantise_bias(b, act_bits=p.act_bits, state_exp=p.state_exp, offset=offset)
+                                  for b in network.biases), state_exp=p.state_exp, pair=pair)
+        mapping = map_network(net.neurons, p.limits(), where=f"chip {chip.name!r}")
         return LoihiProgram(programming=Counters(weight_writes=_writes(net, previous)), net=net, mapping=mapping,
                             quantisation=tuple(quant), act_bits=p.act_bits, time_s=chip.time_per_op())
 
@@ -134,8 +148,8 @@ class LoihiBackend(Backend):
                 raise ValueError("a nudged phase on this chip starts from the free equilibrium: pass init")
             force = nudge.beta * (np.asarray(nudge.target, np.float64) - init.states[-1])
             bias = [np.broadcast_to(b, (x.shape[0], b.size)) for b in net.bias]
-            bias[-1] = quantise_bias(net.bias[-1] * 2.0 ** -program.act_bits + force,
-                                     act_bits=program.act_bits, state_exp=net.state_exp)
+            bias[-1] = quantise_bias(net.bias[-1] * 2.0 ** -program.act_bits + force, act_bits=program.act_bits,
+                                     state_exp=net.state_exp, offset=-net.act_max if net.pair else 0)
         fixed = relax_fixed(net, program.spikes_of(x), max_steps=max_steps, bias=bias,
                             init=None if init is None else init.fixed, core_of=program.core_of)
         return self._equilibrium(program, x, fixed), count(program, fixed)
@@ -145,10 +159,11 @@ class LoihiBackend(Backend):
 
     @staticmethod
     def _equilibrium(program, x, fixed: FixedState) -> LoihiEquilibrium:
-        f = program.to_float
-        states = [np.asarray(x, np.float64)] + [f(a) for a in fixed.act]
-        heard = [states[0]] + [f(a - r) for a, r in zip(fixed.act, fixed.residue)]
-        drive = [f(s + b) for s, b in zip(fixed.sigma, fixed.bias)]
+        """Unit values in host floats: a pair's ``A - B``; the drive is the ``A`` neuron's ``sigma + b``."""
+        f, units = program.to_float, program.net.unit_values
+        states = [np.asarray(x, np.float64)] + [f(units(a)) for a in fixed.act]
+        heard = [states[0]] + [f(units(a - r)) for a, r in zip(fixed.act, fixed.residue)]
+        drive = [f((s + b)[:, :n]) for s, b, n in zip(fixed.sigma, fixed.bias, program.net.layers[1:])]
         return LoihiEquilibrium(states, heard, drive, fixed.steps, fixed.quiescent, fixed.trace, fixed=fixed)
 
 
@@ -191,9 +206,18 @@ def count(program: LoihiProgram, state: FixedState) -> Counters:
 
 
 def _writes(net: FixedNet, previous: LoihiProgram | None) -> int:
-    """Synapse and bias registers written: each weight is stored twice (forward and feedback cores)."""
+    """Synapse and bias registers written.
+
+    A weight of ``W_k`` is stored in every receiving neuron for every sending neuron of its
+    unit pair: once per (sender, receiver) population, in both directions above the input.
+    """
     old = previous.net if previous is not None else None
-    if old is None or old.layers != net.layers:
-        return 2 * sum(w.size for w in net.down) + sum(b.size for b in net.bias)
-    return (2 * sum(int(np.count_nonzero(a != b)) for a, b in zip(net.down, old.down))
-            + sum(int(np.count_nonzero(a != b)) for a, b in zip(net.bias, old.bias)))
+    fresh = old is None or old.layers != net.layers or old.pair != net.pair
+    p = 2 if net.pair else 1
+    writes = 0
+    for k, w in enumerate(net.down):
+        copies = p * (p if k else 1) * (2 if k else 1)
+        writes += copies * (w.size if fresh else int(np.count_nonzero(w != old.down[k])))
+    for k, b in enumerate(net.bias):
+        writes += p * (b.size if fresh else int(np.count_nonzero(b != old.bias[k])))
+    return writes

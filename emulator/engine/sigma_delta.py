@@ -55,6 +55,11 @@ class FixedNet:
         The activation of a saturated neuron (state 1.0).
     state_exp : int
         Right shift from a fired delta to its graded spike payload.
+    pair : bool
+        Each unit is a pair of ReLU sigma-delta neurons (Lava's standard ``SigmaDelta``): ``A``
+        with bias ``b`` and ``B`` with bias ``b - act_max``, sending through ``W`` and ``-W``,
+        so that receivers hear ``A - B = clip(sigma + b, 0, act_max)``. Without ``pair`` a unit
+        is one neuron with the clipped activation.
     """
 
     down: tuple[np.ndarray, ...]
@@ -64,17 +69,39 @@ class FixedNet:
     vth: int
     act_max: int
     state_exp: int = 0
+    pair: bool = False
 
     def __post_init__(self):
         if any(np.abs(np.asarray(w, np.int64)).max(initial=0) > 256 for w in self.down):
             raise ValueError("weights must be stored 8-bit values (|w| <= 256); see emulator.quantise.as_stored")
+        if self.pair and any((np.asarray(w) == -256).any() for w in self.down):
+            raise ValueError("a pair network sends through -W too, which cannot store 256: keep weights in [-254, 254]")
         down = tuple(np.ascontiguousarray(w, np.int16) for w in self.down)
         object.__setattr__(self, "down", down)
         object.__setattr__(self, "up", tuple(np.ascontiguousarray(w.T) for w in down))
 
     @property
     def layers(self) -> tuple[int, ...]:
+        """Units per layer."""
         return (self.down[0].shape[1],) + tuple(w.shape[0] for w in self.down)
+
+    @property
+    def neurons(self) -> tuple[int, ...]:
+        """Neurons per layer on the chip: two per relaxing unit with ``pair``, the input's one each."""
+        p = 2 if self.pair else 1
+        return self.layers[:1] + tuple(p * n for n in self.layers[1:])
+
+    def neuron_bias(self, bias: np.ndarray) -> np.ndarray:
+        """Biases (..., n) of a layer's units -> of its neurons (..., 2n with ``pair``: ``b``, ``b - act_max``)."""
+        bias = np.asarray(bias, np.int64)
+        return np.concatenate([bias, bias - self.act_max], axis=-1) if self.pair else bias
+
+    def unit_values(self, values: np.ndarray) -> np.ndarray:
+        """Neuron values (B, P n) of a layer -> the units' (B, n): ``A - B`` with ``pair``."""
+        if not self.pair:
+            return values
+        n = values.shape[-1] // 2
+        return values[..., :n] - values[..., n:]
 
 
 @dataclass(frozen=True)
@@ -83,12 +110,13 @@ class FixedState:
 
     Attributes
     ----------
-    sigma, act, residue : list of (B, n_k) int64, layers 1..L
-        The sigma accumulator, the activation and the unsent residue of every neuron.
-    pending : list of (B, n_k) int64, layers 0..L
+    sigma, act, residue : list of (B, N_k) int64, layers 1..L
+        The sigma accumulator, the activation and the unsent residue of every neuron
+        (``N_k = net.neurons[k]``: the ``A`` then the ``B`` neurons with ``pair``).
+    pending : list of (B, N_k) int64, layers 0..L
         Graded spikes sent at the last step, still in the ``Dense`` buffers.
-    bias : list of (B, n_k) int64, layers 1..L
-        The biases the phase ran with (the output layer's includes the nudge).
+    bias : list of (B, N_k) int64, layers 1..L
+        The neurons' biases the phase ran with (the output layer's includes the nudge).
     steps : (B,) int64; quiescent : (B,) bool; trace : (max_steps,) int64
         Steps run, whether the sample stopped at quiescence, and neurons fired per step.
     fired, active : (max_steps, B, n_cores) int32
@@ -132,25 +160,41 @@ def _shift(acc, exp):
 
 
 @nb.njit(cache=True)
-def _relax(ups, downs, exps, bias, sigma, act, residue, pending, train, max_steps, vth, act_max, state_exp,
-           core_of, fired_log, active_log, trace, steps, quiescent, record, rec_sigma, rec_act, rec_spikes):
+def _dense(part, weights, spikes, exp, pair):
+    """What the Dense process(es) of one coupling deliver for a layer's spikes (``part`` is scratch).
+
+    ``weights`` is the (n, m) fan-out matrix. With ``pair`` the layer's 2n neurons are the ``A``
+    and ``B`` populations, whose Dense processes hold ``W`` and ``-W``: each sum is shifted on
+    its own, as two Lava processes do.
+    """
+    n = weights.shape[0]
+    part[:] = 0
+    _deliver(part, weights, spikes[:n])
+    out = _shift(part, exp)
+    if pair:
+        part[:] = 0
+        _deliver(part, weights, spikes[n:])
+        out += _shift(-part, exp)
+    return out
+
+
+@nb.njit(cache=True)
+def _relax(ups, downs, exps, pair, bias, sigma, act, residue, pending, train, max_steps, vth, act_max,
+           state_exp, core_of, fired_log, active_log, trace, steps, quiescent, record, rec_sigma, rec_act,
+           rec_spikes):
     """All steps of all samples (each sample runs on its own; see :func:`relax_fixed`)."""
     depth = len(downs)
     batch = sigma[0].shape[0]
     n_in = train.shape[0]
     for b in range(batch):
-        acc = [np.zeros(sigma[k].shape[1], np.int64) for k in range(depth)]
-        part = [np.zeros(sigma[k].shape[1], np.int32) for k in range(depth)]
+        acc = [np.zeros(ups[k].shape[1], np.int64) for k in range(depth)]
+        part = [np.zeros(ups[k].shape[1], np.int32) for k in range(depth)]
         sent = [pending[k][b].copy() for k in range(depth + 1)]
         for t in range(max_steps):
             for k in range(depth):  # relaxing layer k + 1 hears layer k below and k + 2 above
-                part[k][:] = 0
-                _deliver(part[k], ups[k], sent[k])
-                acc[k][:] = _shift(part[k], exps[k])
+                acc[k][:] = _dense(part[k], ups[k], sent[k], exps[k], pair and k > 0)
                 if k + 1 < depth:
-                    part[k][:] = 0
-                    _deliver(part[k], downs[k + 1], sent[k + 2])
-                    acc[k] += _shift(part[k], exps[k + 1])
+                    acc[k] += _dense(part[k], downs[k + 1], sent[k + 2], exps[k + 1], pair)
             n_fired = 0
             for i in range(sent[0].size):
                 p = train[t, b, i] if t < n_in else 0
@@ -161,11 +205,14 @@ def _relax(ups, downs, exps, bias, sigma, act, residue, pending, train, max_step
             for k in range(depth):
                 s_k, a_k, r_k, out = sigma[k][b], act[k][b], residue[k][b], sent[k + 1]
                 cores = core_of[k + 1]
+                units = acc[k].size
                 for i in range(s_k.size):
-                    a = acc[k][i]
+                    a = acc[k][i % units]  # both neurons of a pair hear the same input
                     s = s_k[i] + a
                     s_k[i] = s
-                    v = min(max(s + bias[k][b, i], 0), act_max)
+                    v = max(s + bias[k][b, i], 0)
+                    if not pair:
+                        v = min(v, act_max)
                     d = v - a_k[i] + r_k[i]
                     busy = v != a_k[i] or a != 0
                     a_k[i] = v
@@ -203,7 +250,7 @@ def relax_fixed(net: FixedNet, x_spikes: np.ndarray, *, max_steps: int, bias=Non
         Graded spikes the input sends at the first step, or at each of the first ``T`` steps
         (a spike train); only when starting from rest.
     bias : list of (B, n_k) int, layers 1..L, optional
-        Biases to run with (e.g. the output's nudged bias); ``net.bias`` by default.
+        Biases of the units to run with (e.g. the output's nudged bias); ``net.bias`` by default.
     init : FixedState, optional
         Continue from this state (its pending spikes are delivered first) instead of from rest.
     core_of : list of (n_k,) int, layers 0..L, optional
@@ -212,7 +259,7 @@ def relax_fixed(net: FixedNet, x_spikes: np.ndarray, *, max_steps: int, bias=Non
         Keep every step's sigma, activation and spikes (for tests against Lava).
     """
     depth = len(net.down)
-    sizes = net.layers
+    sizes = net.neurons
     train = np.asarray(x_spikes, np.int64)
     train = train[None] if train.ndim == 2 else train
     if train.ndim != 3 or train.shape[2] != sizes[0]:
@@ -221,7 +268,8 @@ def relax_fixed(net: FixedNet, x_spikes: np.ndarray, *, max_steps: int, bias=Non
     batch = train.shape[1]
     if bias is None:
         bias = net.bias
-    bias = [np.array(np.broadcast_to(b, (batch, n)), np.int64, order="C") for b, n in zip(bias, sizes[1:])]
+    bias = [np.array(np.broadcast_to(net.neuron_bias(b), (batch, n)), np.int64, order="C")
+            for b, n in zip(bias, sizes[1:])]
     if init is None:
         sigma, act, residue = ([np.zeros((batch, n), np.int64) for n in sizes[1:]] for _ in range(3))
         pending = [np.zeros((batch, n), np.int64) for n in sizes]
@@ -241,7 +289,7 @@ def relax_fixed(net: FixedNet, x_spikes: np.ndarray, *, max_steps: int, bias=Non
     quiescent = np.zeros(batch, bool)
     shape = (lambda n: (max_steps, batch, n)) if record else (lambda n: (0, 0, 0))
     rec = tuple(tuple(np.zeros(shape(n), np.int64) for n in sizes[1:]) for _ in range(3))
-    _relax(net.up, net.down, np.array(net.weight_exp, np.int64), tuple(bias), tuple(sigma), tuple(act),
+    _relax(net.up, net.down, np.array(net.weight_exp, np.int64), net.pair, tuple(bias), tuple(sigma), tuple(act),
            tuple(residue), tuple(pending), train, max_steps, net.vth, net.act_max, net.state_exp,
            tuple(np.asarray(c, np.int64) for c in core_of), fired, active, trace, steps, quiescent, record, *rec)
     _check_range(sigma)

@@ -5,10 +5,13 @@ Usage: ``python run_lava.py [--sim | --hw]``, from any folder. Needs numpy and l
 
 ``network.npz`` (beside this file) holds a layered network in Loihi 2's integers and a few
 test samples. For each sample this script builds the network's Lava processes: a
-``RingBuffer`` input that sends the sample's graded spikes at step 1 and nothing after, one
-``ClippedSigmaDelta`` population per relaxing layer (``processes.py``), and per coupling
-``W_k`` a forward ``Dense(W_k)`` and, above the input, a feedback ``Dense(W_k.T)``. It runs
-``free_steps`` steps, reads the output layer's activations, takes the most active unit as
+``RingBuffer`` input that sends the sample's graded spikes at step 1 and nothing after; per
+relaxing layer either two of Lava's standard ``SigmaDelta`` populations with ReLU activations
+(``pair``: ``A`` with bias ``b`` and ``B`` with bias ``b - act_max``, whose difference is the
+unit's hard sigmoid) or one ``ClippedSigmaDelta`` population (``processes.py``); and per
+coupling ``W_k`` a forward ``Dense(W_k)`` and, above the input, a feedback ``Dense(W_k.T)``
+(with ``pair``, from ``A`` through ``W`` and from ``B`` through ``-W``). It runs
+``free_steps`` steps, reads the output neurons' activations, takes the most active unit as
 the class, and compares class and activations with the emulator's. The result goes to
 ``lava_check.json`` beside this file; the exit status is 0 when everything is equal.
 
@@ -28,6 +31,7 @@ from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
 from lava.proc.dense.process import Dense
 from lava.proc.io.source import RingBuffer
+from lava.proc.sdn.process import ActivationMode, SigmaDelta
 from lava.utils import loihi
 
 from processes import ClippedSigmaDelta
@@ -37,53 +41,72 @@ HERE = Path(__file__).resolve().parent
 HARDWARE = False
 
 
-def build(net: dict, x_spikes: np.ndarray) -> list:
-    """The Lava processes of the network for one input; returns the neuron populations.
+def build(net: dict, x_spikes: np.ndarray) -> tuple:
+    """The Lava processes of the network for one input.
 
     Parameters
     ----------
     net : dict
         The arrays of ``network.npz``: ``weights_k`` (n_{k+1}, n_k) 8-bit integers,
         ``weight_exp`` (L,), ``bias_k`` (n_k,) and ``vth`` in activation units, ``act_max``
-        (the activation of a saturated neuron), ``state_exp``, ``layers`` (L + 1,) and
+        (the activation of a saturated unit), ``state_exp``, ``pair``, ``layers`` (L + 1,) and
         ``free_steps``.
     x_spikes : (n_0,) int
         Graded spikes the input sends at step 1.
 
     Returns
     -------
-    list of ClippedSigmaDelta
-        Layers 1..L; the last is the output.
+    (source, output) : the input process, and the output layer's neuron populations.
     """
-    layers, s = net["layers"], int(net["state_exp"])
+    layers, s, pair = net["layers"], int(net["state_exp"]), bool(net["pair"])
     data = np.zeros((layers[0], int(net["free_steps"])), np.int32)
     data[:, 0] = x_spikes
     source = RingBuffer(data=data)
-    # the neuron scales vth and bias up by 2**state_exp, so they are given in spike units
-    neurons = [ClippedSigmaDelta(shape=(int(n),), vth=int(net["vth"]) >> s, bias=net[f"bias_{k}"] >> s,
-                                 act_max=int(net["act_max"]), state_exp=s)
-               for k, n in enumerate(layers[1:], start=1)]
-    senders = [source] + neurons
+    vth, act_max = int(net["vth"]), int(net["act_max"])
+    # the neurons scale vth and bias up by 2**state_exp, so they are given in spike units
+    if pair:
+        neurons = [[SigmaDelta(shape=(int(n),), vth=vth >> s, bias=b >> s, act_mode=ActivationMode.RELU, state_exp=s)
+                    for b in (net[f"bias_{k}"], net[f"bias_{k}"] - act_max)]
+                   for k, n in enumerate(layers[1:], start=1)]
+    else:
+        neurons = [[ClippedSigmaDelta(shape=(int(n),), vth=vth >> s, bias=net[f"bias_{k}"] >> s, act_max=act_max,
+                                      state_exp=s)] for k, n in enumerate(layers[1:], start=1)]
+    senders = [[source]] + neurons
     for k, exp in enumerate(net["weight_exp"]):
         w = net[f"weights_{k}"]
-        forward = Dense(weights=w, weight_exp=int(exp), num_message_bits=24)
-        senders[k].s_out.connect(forward.s_in)
-        forward.a_out.connect(neurons[k].a_in)
+        couple(senders[k], neurons[k], w, int(exp))
         if k >= 1:  # the input is clamped: no feedback to it
-            feedback = Dense(weights=np.ascontiguousarray(w.T), weight_exp=int(exp), num_message_bits=24)
-            neurons[k].s_out.connect(feedback.s_in)
-            feedback.a_out.connect(neurons[k - 1].a_in)
-    return neurons
+            couple(neurons[k], neurons[k - 1], np.ascontiguousarray(w.T), int(exp))
+    return source, neurons[-1]
+
+
+def couple(senders: list, receivers: list, weights: np.ndarray, exp: int):
+    """A Dense process from each sending population (``W``; ``-W`` from a pair's ``B``) to every
+    receiving population."""
+    for sign, sender in zip((1, -1), senders):
+        dense = Dense(weights=sign * weights, weight_exp=exp, num_message_bits=24)
+        sender.s_out.connect(dense.s_in)
+        for receiver in receivers:
+            dense.a_out.connect(receiver.a_in)
 
 
 def relax(net: dict, x_spikes: np.ndarray, run_cfg) -> np.ndarray:
-    """Output activations (n_L,) int after ``free_steps`` steps of one input."""
-    neurons = build(net, x_spikes)
+    """Activations of the output neurons (the ``A`` then the ``B`` population of a pair), int,
+    after ``free_steps`` steps of one input."""
+    source, output = build(net, x_spikes)
     try:
-        neurons[0].run(condition=RunSteps(num_steps=int(net["free_steps"])), run_cfg=run_cfg)
-        return np.asarray(neurons[-1].act.get()).astype(np.int64)  # read before stop()
+        source.run(condition=RunSteps(num_steps=int(net["free_steps"])), run_cfg=run_cfg)
+        return np.concatenate([np.asarray(p.act.get()).astype(np.int64) for p in output])  # before stop()
     finally:
-        neurons[0].stop()
+        source.stop()
+
+
+def unit_values(net: dict, acts: np.ndarray) -> np.ndarray:
+    """Output neurons' activations (samples, P n) -> the units' (samples, n): a pair's ``A - B``."""
+    if not bool(net["pair"]):
+        return acts
+    n = acts.shape[1] // 2
+    return acts[:, :n] - acts[:, n:]
 
 
 def main(argv=None) -> int:
@@ -105,7 +128,7 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     acts = np.stack([relax(net, x, run_cfg) for x in net["spikes"]])
     wall_s = time.perf_counter() - start
-    classes = acts.argmax(axis=1)
+    classes = unit_values(net, acts).argmax(axis=1)
     same_class = classes == net["emulator_class"]
     same_state = (acts == net["emulator_act"]).all(axis=1)
     for i, (label, mine, theirs) in enumerate(zip(net["labels"], classes, net["emulator_class"])):
