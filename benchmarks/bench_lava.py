@@ -30,19 +30,20 @@ INPUT_RATE = 0.05
 SPARSE_DENSITY = 0.1
 
 
-def network(n_neurons: int, density: float, weight_exp: int, rng) -> FixedNet:
+def network(n_neurons: int, density: float, weight_exp: int, rng, pair: bool = False) -> FixedNet:
     """Input of ``n/2`` neurons, two relaxing layers of ``n/2``; weights even in [-64, 64] with
-    exponent ``weight_exp`` (a larger one couples the layers more strongly: more neurons fire)."""
+    exponent ``weight_exp`` (a larger one couples the layers more strongly: more neurons fire).
+    With ``pair`` each relaxing unit is two ReLU neurons (as on the loihi2 chip): n/2 units."""
     half = n_neurons // 2
-    layers = (half, half, half)
+    layers = (half,) + (half // 2 if pair else half,) * 2
 
     def weights(rows, cols):
         w = rng.integers(-32, 33, (rows, cols)) * 2
         return as_stored(w * (rng.random((rows, cols)) < density))
 
     down = tuple(weights(layers[k + 1], layers[k]) for k in range(2))
-    return FixedNet(down=down, weight_exp=(weight_exp, weight_exp), bias=(np.full(half, 512), np.full(half, 512)),
-                    vth=16, act_max=4096)
+    return FixedNet(down=down, weight_exp=(weight_exp, weight_exp), bias=(np.full(layers[1], 512),) * 2,
+                    vth=16, act_max=4096, pair=pair)
 
 
 def input_train(n_inputs: int, steps: int, rng) -> np.ndarray:
@@ -53,7 +54,7 @@ def input_train(n_inputs: int, steps: int, rng) -> np.ndarray:
 def activity(net: FixedNet, train: np.ndarray, steps: int) -> tuple[int, float]:
     """Synaptic events (fired spikes times their fan-out) over the whole run, and the mean
     fraction of relaxing neurons that fire per step (one core per layer in the logs)."""
-    sizes = net.layers
+    sizes = net.neurons
     fan_out = np.array([sizes[1], sizes[2], sizes[1]])  # input -> 1; layer 1 -> 2; layer 2 -> 1
     fired = relax_fixed(net, train[:, None, :], max_steps=steps).fired.sum((0, 1))
     return int(fired @ fan_out), fired[1:].sum() / (steps * sum(sizes[1:]))
@@ -89,9 +90,11 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--sizes", default="256,1024,4096")
     parser.add_argument("--weight-exps", default="-6", help="coupling strengths to run (weight exponents)")
+    parser.add_argument("--pair", action="store_true", help="units as pairs of ReLU neurons (the loihi2 chip)")
     args = parser.parse_args(argv)
     print(f"machine: {platform.processor() or platform.machine()}, {platform.system()}; steps: {args.steps}; "
-          f"input: {INPUT_RATE:.0%} of input neurons send per step")
+          f"input: {INPUT_RATE:.0%} of input neurons send per step; "
+          f"{'pairs of ReLU neurons' if args.pair else 'clipped neurons'}")
     header = ("neurons", "connectivity", "weight_exp", "firing / step", "events/step", "emulator s", "Lava s",
               "emulator steps/s", "Lava steps/s", "emulator events/s", "Lava events/s", "speed-up", "same state")
     print("| " + " | ".join(header) + " |")
@@ -100,7 +103,7 @@ def main(argv=None):
             (int(s) for s in args.sizes.split(",")), (("dense", 1.0), ("sparse 10 %", SPARSE_DENSITY)),
             (int(e) for e in args.weight_exps.split(","))):
         rng = np.random.default_rng(n)
-        net = network(n, density, exp, rng)
+        net = network(n, density, exp, rng, args.pair)
         train = input_train(net.layers[0], args.steps, rng)
         events, firing = activity(net, train, args.steps)
         t_emu, act_emu = time_emulator(net, train, args.steps)
