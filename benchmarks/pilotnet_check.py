@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emulator.backends.loihi import LoihiBackend
+from emulator.backends.loihi import LoihiBackend, core_seconds
 from emulator.chip import load_chip
 
 #: the operations priced here: what the Loihi back-end counts during inference
@@ -331,11 +331,9 @@ def dynamic_energy_j(counts: StepCounts, energy_per_op: dict) -> float:
 
 def core_work_s(counts: StepCounts, time_per_op: dict) -> np.ndarray:
     """Seconds of work of each core in the step, shape (n_cores,), as the Loihi back-end sums it."""
-    c, t = counts.per_core, time_per_op
-    return (c["neuron_updates_active"] * t["neuron_updates_active"]
-            + c["neuron_updates_idle"] * t["neuron_updates_idle"]
-            + c["synaptic_ops"] * t["synaptic_ops"]
-            + c["spikes"] * t["spikes"] + c["messages"] * t["messages"])
+    c = counts.per_core
+    return core_seconds(time_per_op, active=c["neuron_updates_active"], idle=c["neuron_updates_idle"],
+                        synaptic_ops=c["synaptic_ops"], spikes=c["spikes"], messages=c["messages"])
 
 
 def step_time_s(counts: StepCounts, time_per_op: dict) -> float:

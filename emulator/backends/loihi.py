@@ -29,6 +29,7 @@ have the same fixed points.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -76,17 +77,16 @@ class LoihiProgram(Program):
     net: FixedNet = None
     mapping: Mapping = None
     quantisation: tuple[LayerQuantisation, ...] = ()
-    act_bits: int = 14
     #: seconds per op of the chip's time table, for the critical path
     time_s: dict = None
 
     def summary(self) -> dict:
         return {"iteration": "undamped sigma-delta (eqprop.damping unused)",
                 "neuron": "pair of ReLU sigma-delta neurons" if self.net.pair else "clipped sigma-delta",
-                "act_bits": self.act_bits, "state_exp": self.net.state_exp, "vth": self.net.vth,
+                "act_bits": self.net.act_bits, "state_exp": self.net.state_exp, "vth": self.net.vth,
                 "weights": [q.to_dict() for q in self.quantisation], **self.mapping.summary()}
 
-    @property
+    @cached_property
     def core_of(self) -> list[np.ndarray]:
         """Core of every neuron, per layer."""
         m = self.mapping
@@ -95,10 +95,10 @@ class LoihiProgram(Program):
 
     def spikes_of(self, x: np.ndarray) -> np.ndarray:
         """Graded spikes the input neurons send for inputs ``x`` in [0, 1] (B, n_0)."""
-        return np.round(np.asarray(x, np.float64) * 2.0 ** (self.act_bits - self.net.state_exp)).astype(np.int64)
+        return np.round(np.asarray(x, np.float64) * (self.net.act_max >> self.net.state_exp)).astype(np.int64)
 
     def to_float(self, values) -> np.ndarray:
-        return np.asarray(values, np.float64) / 2.0 ** self.act_bits
+        return np.asarray(values, np.float64) / self.net.act_max
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ class LoihiBackend(Backend):
                                   for b in network.biases), state_exp=p.state_exp, pair=pair)
         mapping = map_network(net.neurons, p.limits(), where=f"chip {chip.name!r}")
         return LoihiProgram(programming=Counters(weight_writes=_writes(net, previous)), net=net, mapping=mapping,
-                            quantisation=tuple(quant), act_bits=p.act_bits, time_s=chip.time_per_op())
+                            quantisation=tuple(quant), time_s=chip.time_per_op())
 
     def relax(self, program: LoihiProgram, x, *, max_steps, nudge=None, init=None):
         net = program.net
@@ -147,8 +147,8 @@ class LoihiBackend(Backend):
             if init is None:
                 raise ValueError("a nudged phase on this chip starts from the free equilibrium: pass init")
             force = nudge.beta * (np.asarray(nudge.target, np.float64) - init.states[-1])
-            bias = [np.broadcast_to(b, (x.shape[0], b.size)) for b in net.bias]
-            bias[-1] = quantise_bias(net.bias[-1] * 2.0 ** -program.act_bits + force, act_bits=program.act_bits,
+            bias = list(net.bias)
+            bias[-1] = quantise_bias(program.to_float(net.bias[-1]) + force, act_bits=net.act_bits,
                                      state_exp=net.state_exp, offset=-net.act_max if net.pair else 0)
         fixed = relax_fixed(net, program.spikes_of(x), max_steps=max_steps, bias=bias,
                             init=None if init is None else init.fixed, core_of=program.core_of)
@@ -165,6 +165,14 @@ class LoihiBackend(Backend):
         heard = [states[0]] + [f(units(a - r)) for a, r in zip(fixed.act, fixed.residue)]
         drive = [f((s + b)[:, :n]) for s, b, n in zip(fixed.sigma, fixed.bias, program.net.layers[1:])]
         return LoihiEquilibrium(states, heard, drive, fixed.steps, fixed.quiescent, fixed.trace, fixed=fixed)
+
+
+def core_seconds(time_s: dict, *, active, idle, synaptic_ops, spikes, messages):
+    """A core's work in one step, seconds: its neuron updates, the synaptic ops it receives, and
+    the spikes it fires with the messages they become (arrays broadcast, e.g. per core)."""
+    t = time_s
+    return (active * t["neuron_updates_active"] + idle * t["neuron_updates_idle"]
+            + synaptic_ops * t["synaptic_ops"] + spikes * t["spikes"] + messages * t["messages"])
 
 
 def count(program: LoihiProgram, state: FixedState) -> Counters:
@@ -188,8 +196,7 @@ def count(program: LoihiProgram, state: FixedState) -> Counters:
         for j in neighbours(m.layers, k):
             f, c = m.layer_cores[j]
             synops[..., f:f + c] += layer_fired * m.core_size[f:f + c]
-    work = (busy * tm["neuron_updates_active"] + idle * tm["neuron_updates_idle"]
-            + synops * tm["synaptic_ops"] + fired * (tm["spikes"] + m.messages * tm["messages"]))
+    work = core_seconds(tm, active=busy, idle=idle, synaptic_ops=synops, spikes=fired, messages=fired * m.messages)
     sent = fired > 0
     route = ((sent * m.max_hops).max(-1) * tm["hops"]
              + (sent & (m.chip_messages > 0)).any(-1) * tm["chip_messages"])

@@ -7,16 +7,18 @@ graded spikes once. One barrier-synchronised step ``t``, for every layer at once
 
 1. ``Dense`` outputs what it accumulated at ``t - 1`` (a one-step synaptic delay):
    ``a = (W @ s) >> -weight_exp`` (``<<`` if positive), an arithmetic (floor) shift of the sum;
-2. each neuron integrates it: ``sigma += a``; ``act = clip(sigma + bias, 0, act_max)``;
+2. each neuron integrates it: ``sigma += a``; ``act = clip(sigma + bias, 0, act_max)``, or, for
+   a ``pair`` network, ``act = max(sigma + bias, 0)`` (Lava's ReLU);
 3. delta encoding: ``d = act - act_prev + residue``; it fires ``d`` when ``|d| >= vth``
    (Lava's ``>=``), else keeps it as residue; the graded spike is ``fired >> state_exp``,
    whose dropped low bits are lost (as in Lava);
 4. the spikes reach the ``Dense`` processes, to be delivered at ``t + 1``.
 
-Only step 2's upper clip differs from Lava's ``SigmaDelta`` (which has ReLU and identity
-activations): the hard sigmoid of EqProp needs it, and :mod:`emulator.lava` adds it to Lava as
-a process model with the same integer semantics. Everything else is Lava 0.10's
-``PySigmaDeltaModelFixed`` and ``PyDenseModelBitAcc``, step for step (``tests/test_lava.py``).
+A ``pair`` network is made of Lava 0.10's ``PySigmaDeltaModelFixed`` (ReLU) and
+``PyDenseModelBitAcc`` only: each unit is two ReLU neurons whose difference is the hard sigmoid
+(see :class:`FixedNet`). Otherwise a unit is one neuron with the upper clip, which Lava's
+``SigmaDelta`` lacks and :mod:`emulator.lava.processes` adds as a process model with the same
+integer semantics. Either way the emulator equals Lava step for step (``tests/test_lava.py``).
 
 A relaxation stops early after a step in which no neuron fired: nothing is then in flight and
 no neuron can change again, so the state equals what ``max_steps`` steps would give.
@@ -84,6 +86,11 @@ class FixedNet:
     def layers(self) -> tuple[int, ...]:
         """Units per layer."""
         return (self.down[0].shape[1],) + tuple(w.shape[0] for w in self.down)
+
+    @property
+    def act_bits(self) -> int:
+        """Fraction bits of an activation (``act_max`` is a power of two on the chip)."""
+        return self.act_max.bit_length() - 1
 
     @property
     def neurons(self) -> tuple[int, ...]:
