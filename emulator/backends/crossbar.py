@@ -1,0 +1,390 @@
+"""Analog resistive crossbars (PCM, RRAM): in-memory, continuous-time relaxation.
+
+``compile`` stores each weight matrix ``W_k`` (n_{k+1}, n_k) as differential conductance pairs
+``(G+, G-)`` in one physical array of ``n_k`` rows (driven by layer ``k``) and ``n_{k+1}``
+columns, split over tiles of ``tile_rows x tile_cols``. The array is read in both directions:
+forward (rows driven, columns sensed: ``W_k s_k``) and backward (columns driven, rows sensed:
+``W_k^T s_{k+1}``), so the feedback uses the very devices of the forward pass. Every write
+adds programming noise; device-to-device variation is a gain per cell fixed at fabrication
+(the chip's ``seed``); drift is evaluated ``read_time_s`` after programming; IR drop is a
+first-order attenuation along the sensed lines.
+
+``relax`` integrates ``tau ds/dt = -s + rho(W s + b + x)`` with forward-Euler steps ``dt``
+(``rho`` the hard sigmoid), in a digital periphery after the ADCs. The periphery is lazy:
+
+- a unit's DAC is re-driven only when its state moved more than ``theta`` since it was last
+  driven (one conversion per tile its line enters);
+- a tile is read (its sensed lines converted by their ADCs) only when one of its driven lines
+  changed; the read adds fresh read noise, and its ADC outputs are held until the next read;
+- a unit's drive is the digital sum of its held partial sums (one per tile feeding it) and its
+  bias, re-summed when one of them changed.
+
+A sample ends when ``max |rho(h) - s| < tolerance`` (``tau |ds/dt|``) and no DAC was re-driven,
+or at the step limit. EqProp's nudge is applied in the digital periphery as on the digital
+reference: the output settles to ``clip((h + beta y) / (1 + beta))``.
+
+Read noise is drawn at the sensed line: a sum of independent Gaussian cell fluctuations is
+Gaussian with variance ``sum_i v_i^2 sigma_ij^2``, so one draw per converted line has the same
+distribution as one per cell, at a fraction of the host cost.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from emulator.backends import Backend, Program
+from emulator.counters import Counters
+from emulator.engine import Equilibrium
+from emulator.engine import analog
+from emulator.errors import CapacityError, ConfigError, DivergenceError
+from emulator.schema import spec
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrossbarParameters:
+    # -- arrays ---------------------------------------------------------------------------------
+    tile_rows: int = spec("rows (driven lines) of one crossbar tile", ge=1, le=4096)
+    tile_cols: int = spec("columns (sensed lines) of one crossbar tile", ge=1, le=4096)
+    n_tiles: int = spec("tiles on the chip", ge=1)
+    g_max_us: float = spec("largest programmable conductance, uS", gt=0)
+    g_min_us: float = spec("smallest programmable conductance, uS", default=0.0, ge=0)
+    weight_headroom: float = spec("weight scale of a layer (mapped to g_max) over its largest |w| at the "
+                                  "first programming; larger weights clip", default=1.5, gt=0)
+    seed: int = spec("seed of this chip instance: fabrication variation and all noise draws", default=0, ge=0)
+    # -- non-idealities -------------------------------------------------------------------------
+    programming_noise: bool = spec("add programming noise on every cell write", default=True)
+    prog_coeffs_us: list[float] = spec("programming-noise std polynomial in g/g_max, ascending, uS",
+                                       default=[0.0])
+    prog_g_ref_us: float = spec("g_max at which prog_coeffs_us were fitted, uS", default=25.0, gt=0)
+    read_noise: Literal["off", "1/f", "constant"] = spec(
+        "read noise on every array read: PCM 1/f model, a constant std, or none", default="off")
+    read_q: float = spec("1/f model: Q_s numerator", default=0.0088, ge=0)
+    read_q_exp: float = spec("1/f model: exponent of g/g_max in Q_s", default=0.65, ge=0)
+    read_q_max: float = spec("1/f model: largest Q_s", default=0.2, ge=0)
+    t_read_s: float = spec("1/f model: read duration, s", default=250e-9, gt=0)
+    read_noise_constant: float = spec("constant model: read-noise std per device, fraction of g_max",
+                                      default=0.0, ge=0)
+    drift: bool = spec("conductance drift g (t/t0)^-nu since programming", default=False)
+    drift_t0_s: float = spec("drift: time of the first read after programming, s", default=20.0, gt=0)
+    drift_nu_mean: list[float] = spec("drift: mean nu = clip(a ln(g/g_max) + b, lo, hi) as [a, b, lo, hi]",
+                                      default=[0.0, 0.0, 0.0, 0.0])
+    drift_nu_std: list[float] = spec("drift: std of nu, same form", default=[0.0, 0.0, 0.0, 0.0])
+    read_time_s: float = spec("time from programming to the reads (drift and 1/f noise), s", default=20.0, gt=0)
+    device_variation: float = spec("relative std of a per-cell conductance gain fixed at fabrication",
+                                   default=0.0, ge=0)
+    ir_drop: float = spec("first-order IR drop: attenuation of the farthest cell of a fully loaded line",
+                          default=0.0, ge=0, le=1)
+    dac_bits: int | None = spec("DAC resolution in bits; null: exact", default=None, ge=1, le=16)
+    dac_range: float = spec("DAC full scale, in state units (states are in [0, 1])", default=1.0, gt=0)
+    adc_bits: int | None = spec("ADC resolution in bits; null: exact", default=None, ge=1, le=16)
+    adc_range: float = spec("ADC full scale +-, in drive units (weight x state)", default=8.0, gt=0)
+    # -- dynamics -------------------------------------------------------------------------------
+    tau_s: float = spec("time constant of the units, s", gt=0)
+    dt_s: float = spec("integration step, s (dt/tau plays the role of 1 - damping)", gt=0)
+    tolerance: float = spec("a sample has settled when max |rho(h) - s| (= tau |ds/dt|) is below this",
+                            default=1e-4, gt=0)
+
+
+@dataclass(frozen=True)
+class Tiling:
+    """Row and column blocks of one array (n_rows x n_cols) over tiles."""
+
+    rows: tuple[slice, ...]
+    cols: tuple[slice, ...]
+
+    @classmethod
+    def of(cls, n_rows, n_cols, tile_rows, tile_cols) -> "Tiling":
+        return cls(tuple(slice(a, min(a + tile_rows, n_rows)) for a in range(0, n_rows, tile_rows)),
+                   tuple(slice(a, min(a + tile_cols, n_cols)) for a in range(0, n_cols, tile_cols)))
+
+    @property
+    def n_tiles(self) -> int:
+        return len(self.rows) * len(self.cols)
+
+
+@dataclass(frozen=True)
+class Array:
+    """One weight matrix on the chip: programmed cells and what the periphery reads.
+
+    ``fwd`` (n_k, n_{k+1}) and ``bwd`` (n_{k+1}, n_k) are the effective weights (drive units per
+    state unit) of a forward and a backward read, after drift, variation and IR drop;
+    ``var_fwd``/``var_bwd`` are the read-noise variances of each cell pair, or None.
+    """
+
+    target: tuple[np.ndarray, np.ndarray]  # (G+, G-) targets, (n_k, n_{k+1}), uS
+    programmed: tuple[np.ndarray, np.ndarray]  # conductances reached by the last write, uS
+    nu: tuple[np.ndarray, np.ndarray] | None
+    w_scale: float
+    tiling: Tiling
+    fwd: np.ndarray
+    bwd: np.ndarray
+    var_fwd: np.ndarray | None
+    var_bwd: np.ndarray | None
+    clipped: float
+
+
+@dataclass(frozen=True)
+class CrossbarProgram(Program):
+    arrays: tuple[Array, ...] = ()
+    bias: tuple[np.ndarray, ...] = ()
+    theta: float = 0.0
+    params: CrossbarParameters = None
+    generation: int = 0
+    rng: np.random.Generator = field(default=None, compare=False)
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        return (self.arrays[0].fwd.shape[0],) + tuple(a.fwd.shape[1] for a in self.arrays)
+
+    def summary(self) -> dict:
+        p = self.params
+        return {"tiles": [a.tiling.n_tiles for a in self.arrays], "tile": [p.tile_rows, p.tile_cols],
+                "n_tiles": p.n_tiles, "weight_scale": [a.w_scale for a in self.arrays],
+                "clipped_fraction": [a.clipped for a in self.arrays], "dt_over_tau": p.dt_s / p.tau_s,
+                "non_idealities": {"programming_noise": p.programming_noise, "read_noise": p.read_noise,
+                                   "drift": p.drift, "device_variation": p.device_variation,
+                                   "ir_drop": p.ir_drop, "dac_bits": p.dac_bits, "adc_bits": p.adc_bits}}
+
+
+@dataclass(frozen=True)
+class CrossbarEquilibrium(Equilibrium):
+    """An :class:`Equilibrium` with the periphery's held values (to continue a nudged phase).
+
+    ``sent``: the states each DAC last converted (layers 0..L); ``heard`` holds what it drives
+    (``sent`` through the DAC). ``partials[k] = (fwd, bwd)``: the held ADC outputs of array
+    ``k``, ``(n_row_blocks, B, n_{k+1})`` and ``(n_col_blocks, B, n_k)``.
+    """
+
+    sent: list = None
+    partials: list = None
+
+
+def _rng(seed: int, *key: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, *key]))
+
+
+class CrossbarBackend(Backend):
+    family = "crossbar"
+    ops = ("dac_conversions", "array_macs", "adc_conversions", "digital_adds", "cell_writes")
+    measures = ("integration_time",)
+    Parameters = CrossbarParameters
+
+    def parameters_of(self, chip) -> CrossbarParameters:
+        p = super().parameters_of(chip)
+        if not p.g_max_us > p.g_min_us:
+            raise ConfigError(f"{chip.where('parameters', 'g_max_us')}: the conductance range g_max_us - g_min_us "
+                              f"is {p.g_max_us - p.g_min_us:g} uS; it must be positive: raise g_max_us above "
+                              "g_min_us")
+        for key in ("drift_nu_mean", "drift_nu_std"):
+            if len(getattr(p, key)) != 4:
+                raise ConfigError(f"{chip.where('parameters', key)}: {key} needs 4 numbers [a, b, lo, hi]")
+        return p
+
+    # -- programming ----------------------------------------------------------------------------
+    def compile(self, network, chip, previous: CrossbarProgram | None = None) -> CrossbarProgram:
+        p = self.parameters_of(chip)
+        layers = network.layers
+        tilings = [Tiling.of(n_in, n_out, p.tile_rows, p.tile_cols) for n_in, n_out in zip(layers, layers[1:])]
+        needed = sum(t.n_tiles for t in tilings)
+        if needed > p.n_tiles:
+            raise CapacityError(
+                f"the network {list(layers)} needs {needed} tiles of {p.tile_rows} x {p.tile_cols} but chip "
+                f"{chip.name!r} has {p.n_tiles} ({chip.where('parameters', 'n_tiles')}); use smaller "
+                "network.layers or a chip with more parameters.n_tiles")
+        generation = 0 if previous is None else previous.generation + 1
+        prog_rng = _rng(p.seed, 1, generation)
+        arrays, writes = [], 0
+        for k, (w, tiling) in enumerate(zip(network.weights, tilings)):
+            old = None if previous is None or previous.layers != layers else previous.arrays[k]
+            array, n = _program_array(np.asarray(w, np.float64).T, tiling, p, old, prog_rng, _rng(p.seed, 0, k))
+            arrays.append(array)
+            writes += n
+        return CrossbarProgram(programming=Counters(cell_writes=writes), arrays=tuple(arrays),
+                               bias=tuple(np.asarray(b, np.float64) for b in network.biases),
+                               theta=float(network.theta), params=p, generation=generation,
+                               rng=_rng(p.seed, 2, generation))
+
+    # -- relaxation -----------------------------------------------------------------------------
+    def relax(self, program: CrossbarProgram, x, *, max_steps, nudge=None, init=None):
+        x = np.asarray(x, np.float64)
+        if x.ndim != 2 or x.shape[1] != program.layers[0]:
+            raise ValueError(f"x must have shape (batch, {program.layers[0]}), got {x.shape}")
+        if init is not None and init.states[-1].shape[0] != x.shape[0]:
+            raise ValueError(f"init holds {init.states[-1].shape[0]} samples but x has {x.shape[0]}")
+        with np.errstate(over="ignore", invalid="ignore"):
+            eq, counters = _relax(program, x, max_steps, nudge, init)
+        if not all(np.isfinite(h).all() for h in eq.drive):
+            raise DivergenceError("the relaxation overflowed (a drive became NaN or infinite): "
+                                  "lower training.learning_rates, or enable training.spectral_norm")
+        return eq, counters
+
+    def emulated_seconds(self, counters, chip) -> float:
+        """Integration time, plus the chip's time per op (e.g. cell writes) for what runs outside it."""
+        return float(counters.get("integration_time", 0.0)) + super().emulated_seconds(counters, chip)
+
+
+def _program_array(w_t, tiling, p: CrossbarParameters, old: Array | None, rng, fab_rng):
+    """Program ``w_t`` (n_k, n_{k+1}) as conductance pairs; only cells whose target changed are written."""
+    w_max = float(np.abs(w_t).max()) if w_t.size else 0.0
+    w_scale = old.w_scale if old is not None else p.weight_headroom * (w_max if w_max > 0 else 1.0)
+    target = analog.to_pairs(w_t, w_scale, p.g_min_us, p.g_max_us)
+    programmed, nus, writes = [], [], 0
+    for i, g in enumerate(target):
+        write = np.ones(g.shape, bool) if old is None else g != old.target[i]
+        writes += int(write.sum())
+        sigma = (analog.polynomial_sigma(g, p.prog_coeffs_us, p.g_max_us, p.prog_g_ref_us)
+                 if p.programming_noise else 0.0)
+        new = analog.program(g, sigma, rng) if p.programming_noise else g.copy()
+        g_prog = new if old is None else np.where(write, new, old.programmed[i])
+        programmed.append(g_prog)
+        if p.drift:
+            nu = analog.drift_exponents(g, p.drift_nu_mean, p.drift_nu_std, p.g_max_us, rng)
+            nus.append(nu if old is None or old.nu is None else np.where(write, nu, old.nu[i]))
+    # conductance at the time of the reads: drift, then the fixed fabrication gain of each cell
+    g_read = []
+    for i, g in enumerate(programmed):
+        g = analog.drifted(g, nus[i], p.read_time_s, p.drift_t0_s) if p.drift else g
+        if p.device_variation > 0:
+            g = g * np.maximum(1.0 + p.device_variation * fab_rng.standard_normal(g.shape), 0.0)
+        g_read.append(g)
+    to_w = w_scale / (p.g_max_us - p.g_min_us)
+    fwd = np.empty_like(w_t)
+    bwd = np.empty_like(w_t)
+    for rows in tiling.rows:
+        for cols in tiling.cols:
+            gp, gm = g_read[0][rows, cols], g_read[1][rows, cols]
+            if p.ir_drop > 0:  # forward: columns sensed (voltage lost along each row); backward: rows sensed
+                f = [analog.ir_drop_factor(g, p.g_max_us, p.ir_drop, along=1) for g in (gp, gm)]
+                b = [analog.ir_drop_factor(g, p.g_max_us, p.ir_drop, along=0) for g in (gp, gm)]
+            else:
+                f = b = [1.0, 1.0]
+            fwd[rows, cols] = (gp * f[0] - gm * f[1]) * to_w
+            bwd[rows, cols] = (gp * b[0] - gm * b[1]) * to_w
+    var = None
+    if p.read_noise == "1/f":
+        t = p.read_time_s
+        var = sum((analog.read_sigma_1f(g, p.g_max_us, t, p.t_read_s, p.read_q, p.read_q_exp, p.read_q_max)
+                   * to_w) ** 2 for g in g_read)
+    elif p.read_noise == "constant":
+        var = np.full(w_t.shape, 2.0 * (p.read_noise_constant * p.g_max_us * to_w) ** 2)
+    clipped = float(np.mean(np.abs(w_t) > w_scale)) if w_t.size else 0.0
+    array = Array(target=target, programmed=tuple(programmed), nu=tuple(nus) if p.drift else None,
+                  w_scale=w_scale, tiling=tiling, fwd=fwd, bwd=np.ascontiguousarray(bwd.T),
+                  var_fwd=var, var_bwd=None if var is None else np.ascontiguousarray(var.T), clipped=clipped)
+    return array, writes
+
+
+def _relax(program: CrossbarProgram, x, max_steps, nudge, init):
+    p, arrays, rng = program.params, program.arrays, program.rng
+    sizes = program.layers
+    depth = len(sizes) - 1
+    batch = x.shape[0]
+    rate = p.dt_s / p.tau_s
+    dac = lambda v: analog.quantise_unsigned(v, p.dac_bits, p.dac_range)  # noqa: E731
+    # tiles a unit's line enters (its DAC converts once per tile) and partial sums feeding a unit
+    fed = [len(arrays[0].tiling.cols)] + [
+        len(arrays[k - 1].tiling.rows) + (len(arrays[k].tiling.cols) if k < depth else 0) for k in range(1, depth + 1)]
+    n_partials = [None] + fed[1:]  # a line crosses as many tiles as send it a partial sum
+    c = {"dac_conversions": 0, "array_macs": 0, "adc_conversions": 0, "digital_adds": 0}
+    running = np.ones(batch, bool)
+
+    if init is None:
+        state = [x] + [np.zeros((batch, n)) for n in sizes[1:]]
+        sent = [s.copy() for s in state]
+        held = [dac(x)] + [np.zeros((batch, n)) for n in sizes[1:]]
+        partials = [(np.zeros((len(a.tiling.rows), batch, a.fwd.shape[1])),
+                     np.zeros((len(a.tiling.cols), batch, a.fwd.shape[0]))) for a in arrays]
+        moved = [x != 0] + [np.zeros((batch, n), bool) for n in sizes[1:]]
+        c["dac_conversions"] += int(moved[0].sum()) * fed[0]
+        refreshed = [None] + [np.zeros((batch, n), bool) for n in sizes[1:]]
+        _read(arrays[0], "fwd", held[0], moved[0], partials[0][0], refreshed[1], rng, p, c, running)
+        c["digital_adds"] += int(refreshed[1].sum()) * n_partials[1]
+    else:
+        state = [x] + [np.array(s, np.float64) for s in init.states[1:]]
+        sent = [x] + [np.array(s, np.float64) for s in init.sent[1:]]
+        held = [dac(x)] + [np.array(s, np.float64) for s in init.heard[1:]]
+        partials = [(f.copy(), b.copy()) for f, b in init.partials]
+    target = None if nudge is None else np.asarray(nudge.target, np.float64)
+    steps = np.zeros(batch, np.int64)
+    quiescent = np.zeros(batch, bool)
+    trace = np.zeros(max_steps, np.int64)
+    for t in range(max_steps):
+        drive = _drives(partials, program.bias, depth)
+        residual = np.zeros(batch)
+        for k in range(1, depth + 1):
+            h = drive[k - 1]
+            if k == depth and target is not None:
+                h = (h + nudge.beta * target) / (1.0 + nudge.beta)
+            ds = np.clip(h, 0.0, 1.0) - state[k]
+            residual = np.maximum(residual, np.abs(ds).max(axis=1))
+            state[k] = state[k] + rate * ds * running[:, None]
+        moved = [np.zeros_like(x, bool)]
+        for k in range(1, depth + 1):
+            m = (np.abs(state[k] - sent[k]) > program.theta) & running[:, None]
+            sent[k] = np.where(m, state[k], sent[k])
+            held[k] = np.where(m, dac(state[k]), held[k])
+            moved.append(m)
+            c["dac_conversions"] += int(m.sum()) * fed[k]
+        n_moved = sum(int(m.sum()) for m in moved)
+        trace[t] = n_moved
+        steps += running
+        refreshed = [None] + [np.zeros((batch, n), bool) for n in sizes[1:]]
+        for k, a in enumerate(arrays):
+            if k >= 1:
+                _read(a, "fwd", held[k], moved[k], partials[k][0], refreshed[k + 1], rng, p, c, running)
+            _read(a, "bwd", held[k + 1], moved[k + 1], partials[k][1],
+                  refreshed[k] if k >= 1 else None, rng, p, c, running)
+        c["digital_adds"] += sum(int(refreshed[k].sum()) * n_partials[k] for k in range(1, depth + 1))
+        done = running & (residual < p.tolerance) & ~np.any(np.concatenate(moved[1:], axis=1), axis=1)
+        quiescent |= done
+        running &= ~done
+        if not running.any():
+            break
+    drive = _drives(partials, program.bias, depth)
+    counters = Counters(c)
+    counters["integration_time"] = float(steps.sum()) * p.dt_s
+    eq = CrossbarEquilibrium(state, held, drive, steps, quiescent, trace, sent=sent, partials=partials)
+    return eq, counters
+
+
+def _drives(partials, bias, depth) -> list:
+    """Drive of layers 1..L: the digital sum of the held partial sums feeding each unit, plus its bias."""
+    drive = []
+    for k in range(1, depth + 1):
+        h = partials[k - 1][0].sum(axis=0) + bias[k - 1]
+        if k < depth:
+            h = h + partials[k][1].sum(axis=0)
+        drive.append(h)
+    return drive
+
+
+def _read(array: Array, direction, held_in, moved_in, out, refreshed, rng, p, c, running):
+    """Read the tiles of ``array`` whose driven lines moved, into ``out`` (n_in_blocks, B, n_out).
+
+    Skipped for the backward read of the first array (the input layer is clamped: nothing
+    senses it), signalled by ``refreshed is None``.
+    """
+    if direction == "bwd" and refreshed is None:
+        return
+    tiling = array.tiling
+    weights, var = (array.fwd, array.var_fwd) if direction == "fwd" else (array.bwd, array.var_bwd)
+    in_blocks, out_blocks = (tiling.rows, tiling.cols) if direction == "fwd" else (tiling.cols, tiling.rows)
+    for i, ib in enumerate(in_blocks):
+        lines = moved_in[:, ib]
+        read = lines.any(axis=1) & running
+        if not read.any():
+            continue
+        v = held_in[read][:, ib]
+        n_read = int(read.sum())
+        n_lines = int(lines[read].sum())
+        for ob in out_blocks:
+            y = v @ weights[ib, ob]
+            if var is not None:
+                y = y + np.sqrt((v * v) @ var[ib, ob]) * rng.standard_normal(y.shape)
+            out[i, read, ob] = analog.quantise_signed(y, p.adc_bits, p.adc_range)
+            width = ob.stop - ob.start
+            c["array_macs"] += n_lines * width
+            c["adc_conversions"] += n_read * width
+            refreshed[read, ob] = True
