@@ -64,8 +64,8 @@ class CrossbarParameters:
     read_q_exp: float = spec("1/f model: exponent of g/g_max in Q_s", default=0.65, ge=0)
     read_q_max: float = spec("1/f model: largest Q_s", default=0.2, ge=0)
     t_read_s: float = spec("1/f model: read duration, s", default=250e-9, gt=0)
-    read_noise_constant: float = spec("constant model: read-noise std per device, fraction of g_max",
-                                      default=0.0, ge=0)
+    read_noise_constant: float = spec("constant model: read-noise std of a cell pair's weight, fraction of "
+                                      "the full-scale weight", default=0.0, ge=0)
     drift: bool = spec("conductance drift g (t/t0)^-nu since programming", default=False)
     drift_t0_s: float = spec("drift: time of the first read after programming, s", default=20.0, gt=0)
     drift_nu_mean: list[float] = spec("drift: mean nu = clip(a ln(g/g_max) + b, lo, hi) as [a, b, lo, hi]",
@@ -268,7 +268,7 @@ def _program_array(w_t, tiling, p: CrossbarParameters, old: Array | None, rng, f
         var = sum((analog.read_sigma_1f(g, p.g_max_us, t, p.t_read_s, p.read_q, p.read_q_exp, p.read_q_max)
                    * to_w) ** 2 for g in g_read)
     elif p.read_noise == "constant":
-        var = np.full(w_t.shape, 2.0 * (p.read_noise_constant * p.g_max_us * to_w) ** 2)
+        var = np.full(w_t.shape, (p.read_noise_constant * w_scale) ** 2)
     clipped = float(np.mean(np.abs(w_t) > w_scale)) if w_t.size else 0.0
     array = Array(target=target, programmed=tuple(programmed), nu=tuple(nus) if p.drift else None,
                   w_scale=w_scale, tiling=tiling, fwd=fwd, bwd=np.ascontiguousarray(bwd.T),
@@ -284,9 +284,12 @@ def _relax(program: CrossbarProgram, x, max_steps, nudge, init):
     rate = p.dt_s / p.tau_s
     dac = lambda v: analog.quantise_unsigned(v, p.dac_bits, p.dac_range)  # noqa: E731
     # tiles a unit's line enters (its DAC converts once per tile) and partial sums feeding a unit
+    # (no line drives the array backward into the clamped input: nothing senses it)
     fed = [len(arrays[0].tiling.cols)] + [
-        len(arrays[k - 1].tiling.rows) + (len(arrays[k].tiling.cols) if k < depth else 0) for k in range(1, depth + 1)]
-    n_partials = [None] + fed[1:]  # a line crosses as many tiles as send it a partial sum
+        (len(arrays[k - 1].tiling.rows) if k >= 2 else 0) + (len(arrays[k].tiling.cols) if k < depth else 0)
+        for k in range(1, depth + 1)]
+    n_partials = [None] + [len(arrays[k - 1].tiling.rows) + (len(arrays[k].tiling.cols) if k < depth else 0)
+                           for k in range(1, depth + 1)]
     c = {"dac_conversions": 0, "array_macs": 0, "adc_conversions": 0, "digital_adds": 0}
     running = np.ones(batch, bool)
 
