@@ -11,7 +11,7 @@ from emulator.errors import CapacityError, ConfigError
 from emulator.network import Network, init_network
 
 BACKEND = CrossbarBackend()
-IDEAL = {"programming_noise": False, "read_noise": "off", "drift": False, "device_variation": 0.0,
+IDEAL = {"programming_noise": False, "read_noise": "none", "drift": False, "device_variation": 0.0,
          "ir_drop": 0.0, "dac_bits": None, "adc_bits": None}
 
 

@@ -37,7 +37,7 @@ import numpy as np
 from emulator.backends import Backend, Program
 from emulator.counters import Counters
 from emulator.engine import Equilibrium
-from emulator.engine import analog
+from emulator.engine import analog, tiled
 from emulator.errors import CapacityError, ConfigError, DivergenceError
 from emulator.schema import spec
 
@@ -52,14 +52,17 @@ class CrossbarParameters:
     g_min_us: float = spec("smallest programmable conductance, uS", default=0.0, ge=0)
     weight_headroom: float = spec("weight scale of a layer (mapped to g_max) over its largest |w| at the "
                                   "first programming; larger weights clip", default=1.5, gt=0)
+    write_threshold: float = spec("a cell is re-programmed when its target moved more than this fraction of the "
+                                  "conductance range since its last write (0: whenever it changed)",
+                                  default=0.0, ge=0, lt=1)
     seed: int = spec("seed of this chip instance: fabrication variation and all noise draws", default=0, ge=0)
     # -- non-idealities -------------------------------------------------------------------------
     programming_noise: bool = spec("add programming noise on every cell write", default=True)
     prog_coeffs_us: list[float] = spec("programming-noise std polynomial in g/g_max, ascending, uS",
                                        default=[0.0])
     prog_g_ref_us: float = spec("g_max at which prog_coeffs_us were fitted, uS", default=25.0, gt=0)
-    read_noise: Literal["off", "1/f", "constant"] = spec(
-        "read noise on every array read: PCM 1/f model, a constant std, or none", default="off")
+    read_noise: Literal["none", "1/f", "constant"] = spec(
+        "read noise on every array read: PCM 1/f model, a constant std, or none", default="none")
     read_q: float = spec("1/f model: Q_s numerator", default=0.0088, ge=0)
     read_q_exp: float = spec("1/f model: exponent of g/g_max in Q_s", default=0.65, ge=0)
     read_q_max: float = spec("1/f model: largest Q_s", default=0.2, ge=0)
@@ -79,7 +82,8 @@ class CrossbarParameters:
     dac_bits: int | None = spec("DAC resolution in bits; null: exact", default=None, ge=1, le=16)
     dac_range: float = spec("DAC full scale, in state units (states are in [0, 1])", default=1.0, gt=0)
     adc_bits: int | None = spec("ADC resolution in bits; null: exact", default=None, ge=1, le=16)
-    adc_range: float = spec("ADC full scale +-, in drive units (weight x state)", default=8.0, gt=0)
+    adc_range: float = spec("ADC full scale +-, in full-scale weights (the drive of one line at 1 through one "
+                            "cell pair at the array's largest weight)", default=10.0, gt=0)
     # -- dynamics -------------------------------------------------------------------------------
     tau_s: float = spec("time constant of the units, s", gt=0)
     dt_s: float = spec("integration step, s (dt/tau plays the role of 1 - damping)", gt=0)
@@ -103,6 +107,10 @@ class Tiling:
     def n_tiles(self) -> int:
         return len(self.rows) * len(self.cols)
 
+    @staticmethod
+    def _edges(blocks) -> np.ndarray:
+        return np.array([b.start for b in blocks] + [blocks[-1].stop], np.int64)
+
 
 @dataclass(frozen=True)
 class Array:
@@ -123,6 +131,14 @@ class Array:
     var_fwd: np.ndarray | None
     var_bwd: np.ndarray | None
     clipped: float
+
+    @property
+    def row_edges(self) -> np.ndarray:
+        return Tiling._edges(self.tiling.rows)
+
+    @property
+    def col_edges(self) -> np.ndarray:
+        return Tiling._edges(self.tiling.cols)
 
 
 @dataclass(frozen=True)
@@ -226,22 +242,39 @@ class CrossbarBackend(Backend):
 
 
 def _program_array(w_t, tiling, p: CrossbarParameters, old: Array | None, rng, fab_rng):
-    """Program ``w_t`` (n_k, n_{k+1}) as conductance pairs; only cells whose target changed are written."""
+    """Program ``w_t`` (n_k, n_{k+1}) as conductance pairs.
+
+    A cell is written (with programming noise, and a new drift exponent) when its target has moved
+    more than ``write_threshold`` of the conductance range from the target it was last written
+    to; the host's weights accumulate the smaller updates until they do (mixed-precision
+    training). Returns the array and the number of cells written.
+    """
     w_max = float(np.abs(w_t).max()) if w_t.size else 0.0
     w_scale = old.w_scale if old is not None else p.weight_headroom * (w_max if w_max > 0 else 1.0)
-    target = analog.to_pairs(w_t, w_scale, p.g_min_us, p.g_max_us)
-    programmed, nus, writes = [], [], 0
-    for i, g in enumerate(target):
-        write = np.ones(g.shape, bool) if old is None else g != old.target[i]
+    wanted = analog.to_pairs(w_t, w_scale, p.g_min_us, p.g_max_us)
+    threshold = p.write_threshold * (p.g_max_us - p.g_min_us)
+    targets, programmed, nus, writes = [], [], [], 0
+    for i, g in enumerate(wanted):
+        if old is None:
+            write = np.ones(g.shape, bool)
+            target, g_prog, nu = g, np.zeros_like(g), np.zeros_like(g) if p.drift else None
+        else:
+            write = np.abs(g - old.target[i]) > threshold if threshold > 0 else g != old.target[i]
+            target, g_prog, nu = old.target[i].copy(), old.programmed[i].copy(), \
+                None if old.nu is None else old.nu[i].copy()
         writes += int(write.sum())
-        sigma = (analog.polynomial_sigma(g, p.prog_coeffs_us, p.g_max_us, p.prog_g_ref_us)
-                 if p.programming_noise else 0.0)
-        new = analog.program(g, sigma, rng) if p.programming_noise else g.copy()
-        g_prog = new if old is None else np.where(write, new, old.programmed[i])
-        programmed.append(g_prog)
+        g_new = g[write]
+        target[write] = g_new
+        if p.programming_noise:
+            sigma = analog.polynomial_sigma(g_new, p.prog_coeffs_us, p.g_max_us, p.prog_g_ref_us)
+            g_prog[write] = analog.program(g_new, sigma, rng)
+        else:
+            g_prog[write] = g_new
         if p.drift:
-            nu = analog.drift_exponents(g, p.drift_nu_mean, p.drift_nu_std, p.g_max_us, rng)
-            nus.append(nu if old is None or old.nu is None else np.where(write, nu, old.nu[i]))
+            nu[write] = analog.drift_exponents(g_new, p.drift_nu_mean, p.drift_nu_std, p.g_max_us, rng)
+        targets.append(target)
+        programmed.append(g_prog)
+        nus.append(nu)
     # conductance at the time of the reads: drift, then the fixed fabrication gain of each cell
     g_read = []
     for i, g in enumerate(programmed):
@@ -270,124 +303,28 @@ def _program_array(w_t, tiling, p: CrossbarParameters, old: Array | None, rng, f
     elif p.read_noise == "constant":
         var = np.full(w_t.shape, (p.read_noise_constant * w_scale) ** 2)
     clipped = float(np.mean(np.abs(w_t) > w_scale)) if w_t.size else 0.0
-    array = Array(target=target, programmed=tuple(programmed), nu=tuple(nus) if p.drift else None,
+    array = Array(target=tuple(targets), programmed=tuple(programmed), nu=tuple(nus) if p.drift else None,
                   w_scale=w_scale, tiling=tiling, fwd=fwd, bwd=np.ascontiguousarray(bwd.T),
                   var_fwd=var, var_bwd=None if var is None else np.ascontiguousarray(var.T), clipped=clipped)
     return array, writes
 
 
 def _relax(program: CrossbarProgram, x, max_steps, nudge, init):
-    p, arrays, rng = program.params, program.arrays, program.rng
-    sizes = program.layers
-    depth = len(sizes) - 1
-    batch = x.shape[0]
-    rate = p.dt_s / p.tau_s
-    dac = lambda v: analog.quantise_unsigned(v, p.dac_bits, p.dac_range)  # noqa: E731
-    # tiles a unit's line enters (its DAC converts once per tile) and partial sums feeding a unit
-    # (no line drives the array backward into the clamped input: nothing senses it)
-    fed = [len(arrays[0].tiling.cols)] + [
-        (len(arrays[k - 1].tiling.rows) if k >= 2 else 0) + (len(arrays[k].tiling.cols) if k < depth else 0)
-        for k in range(1, depth + 1)]
-    n_partials = [None] + [len(arrays[k - 1].tiling.rows) + (len(arrays[k].tiling.cols) if k < depth else 0)
-                           for k in range(1, depth + 1)]
-    c = {"dac_conversions": 0, "array_macs": 0, "adc_conversions": 0, "digital_adds": 0}
-    running = np.ones(batch, bool)
-
-    if init is None:
-        state = [x] + [np.zeros((batch, n)) for n in sizes[1:]]
-        sent = [s.copy() for s in state]
-        held = [dac(x)] + [np.zeros((batch, n)) for n in sizes[1:]]
-        partials = [(np.zeros((len(a.tiling.rows), batch, a.fwd.shape[1])),
-                     np.zeros((len(a.tiling.cols), batch, a.fwd.shape[0]))) for a in arrays]
-        moved = [x != 0] + [np.zeros((batch, n), bool) for n in sizes[1:]]
-        c["dac_conversions"] += int(moved[0].sum()) * fed[0]
-        refreshed = [None] + [np.zeros((batch, n), bool) for n in sizes[1:]]
-        _read(arrays[0], "fwd", held[0], moved[0], partials[0][0], refreshed[1], rng, p, c, running)
-        c["digital_adds"] += int(refreshed[1].sum()) * n_partials[1]
-    else:
-        state = [x] + [np.array(s, np.float64) for s in init.states[1:]]
-        sent = [x] + [np.array(s, np.float64) for s in init.sent[1:]]
-        held = [dac(x)] + [np.array(s, np.float64) for s in init.heard[1:]]
-        partials = [(f.copy(), b.copy()) for f, b in init.partials]
-    target = None if nudge is None else np.asarray(nudge.target, np.float64)
-    steps = np.zeros(batch, np.int64)
-    quiescent = np.zeros(batch, bool)
-    trace = np.zeros(max_steps, np.int64)
-    for t in range(max_steps):
-        drive = _drives(partials, program.bias, depth)
-        residual = np.zeros(batch)
-        for k in range(1, depth + 1):
-            h = drive[k - 1]
-            if k == depth and target is not None:
-                h = (h + nudge.beta * target) / (1.0 + nudge.beta)
-            ds = np.clip(h, 0.0, 1.0) - state[k]
-            residual = np.maximum(residual, np.abs(ds).max(axis=1))
-            state[k] = state[k] + rate * ds * running[:, None]
-        moved = [np.zeros_like(x, bool)]
-        for k in range(1, depth + 1):
-            m = (np.abs(state[k] - sent[k]) > program.theta) & running[:, None]
-            sent[k] = np.where(m, state[k], sent[k])
-            held[k] = np.where(m, dac(state[k]), held[k])
-            moved.append(m)
-            c["dac_conversions"] += int(m.sum()) * fed[k]
-        n_moved = sum(int(m.sum()) for m in moved)
-        trace[t] = n_moved
-        steps += running
-        refreshed = [None] + [np.zeros((batch, n), bool) for n in sizes[1:]]
-        for k, a in enumerate(arrays):
-            if k >= 1:
-                _read(a, "fwd", held[k], moved[k], partials[k][0], refreshed[k + 1], rng, p, c, running)
-            _read(a, "bwd", held[k + 1], moved[k + 1], partials[k][1],
-                  refreshed[k] if k >= 1 else None, rng, p, c, running)
-        c["digital_adds"] += sum(int(refreshed[k].sum()) * n_partials[k] for k in range(1, depth + 1))
-        done = running & (residual < p.tolerance) & ~np.any(np.concatenate(moved[1:], axis=1), axis=1)
-        quiescent |= done
-        running &= ~done
-        if not running.any():
-            break
-    drive = _drives(partials, program.bias, depth)
-    counters = Counters(c)
+    p = program.params
+    state, sent, held, partials, steps, quiescent, trace, counts = tiled.relax_tiled(
+        program.arrays, program.bias, x, rate=p.dt_s / p.tau_s, theta=program.theta, tolerance=p.tolerance,
+        dac=(p.dac_bits, p.dac_range), adc=(p.adc_bits, [p.adc_range * a.w_scale for a in program.arrays]), max_steps=max_steps,
+        rng=program.rng, nudge=nudge,
+        init=None if init is None else (init.states, init.sent, init.heard, init.partials))
+    counters = Counters(counts)
     counters["integration_time"] = float(steps.sum()) * p.dt_s
-    eq = CrossbarEquilibrium(state, held, drive, steps, quiescent, trace, sent=sent, partials=partials)
+    eq = CrossbarEquilibrium(state, held, _drives(partials, program.bias), steps, quiescent, trace,
+                             sent=sent, partials=partials)
     return eq, counters
 
 
-def _drives(partials, bias, depth) -> list:
+def _drives(partials, bias) -> list:
     """Drive of layers 1..L: the digital sum of the held partial sums feeding each unit, plus its bias."""
-    drive = []
-    for k in range(1, depth + 1):
-        h = partials[k - 1][0].sum(axis=0) + bias[k - 1]
-        if k < depth:
-            h = h + partials[k][1].sum(axis=0)
-        drive.append(h)
-    return drive
-
-
-def _read(array: Array, direction, held_in, moved_in, out, refreshed, rng, p, c, running):
-    """Read the tiles of ``array`` whose driven lines moved, into ``out`` (n_in_blocks, B, n_out).
-
-    Skipped for the backward read of the first array (the input layer is clamped: nothing
-    senses it), signalled by ``refreshed is None``.
-    """
-    if direction == "bwd" and refreshed is None:
-        return
-    tiling = array.tiling
-    weights, var = (array.fwd, array.var_fwd) if direction == "fwd" else (array.bwd, array.var_bwd)
-    in_blocks, out_blocks = (tiling.rows, tiling.cols) if direction == "fwd" else (tiling.cols, tiling.rows)
-    for i, ib in enumerate(in_blocks):
-        lines = moved_in[:, ib]
-        read = lines.any(axis=1) & running
-        if not read.any():
-            continue
-        v = held_in[read][:, ib]
-        n_read = int(read.sum())
-        n_lines = int(lines[read].sum())
-        for ob in out_blocks:
-            y = v @ weights[ib, ob]
-            if var is not None:
-                y = y + np.sqrt((v * v) @ var[ib, ob]) * rng.standard_normal(y.shape)
-            out[i, read, ob] = analog.quantise_signed(y, p.adc_bits, p.adc_range)
-            width = ob.stop - ob.start
-            c["array_macs"] += n_lines * width
-            c["adc_conversions"] += n_read * width
-            refreshed[read, ob] = True
+    depth = len(partials)
+    return [partials[k - 1][0].sum(axis=0) + bias[k - 1] + (partials[k][1].sum(axis=0) if k < depth else 0.0)
+            for k in range(1, depth + 1)]

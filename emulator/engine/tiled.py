@@ -1,0 +1,272 @@
+"""Continuous-time relaxation of a layered network on tiled analog arrays, with a lazy periphery.
+
+The units integrate ``tau ds/dt = -s + rho(h)`` with forward-Euler steps of ``rate = dt/tau``
+(``rho`` the hard sigmoid, ``h`` the drive), in a digital periphery that sits after the ADCs:
+
+- a unit's DAC is re-driven only when its state has moved more than ``theta`` since it was last
+  driven (one conversion per tile its line enters); between conversions the DAC holds;
+- a tile is read (every sensed line converted by its ADC) only when one of its driven lines was
+  re-driven; the read sums over *every* driven line of the tile (the array cannot add only the
+  changed rows), adds fresh read noise, and the ADC outputs are held until the next read;
+- a unit's drive is the digital sum of the held partial sums feeding it (one per tile) and its
+  bias, re-summed when one of them changed.
+
+Array ``k`` holds ``W_k`` as ``fwd[k]`` (n_k, n_{k+1}) and is read in both directions: forward
+(layer ``k`` drives its rows, the columns are sensed) and backward (layer ``k+1`` drives the
+columns, ``bwd[k] = fwd[k].T`` as read that way, the rows are sensed). Nothing senses the
+clamped input layer, so array 0 is never read backward.
+
+Read noise of a sensed line is the sum of its cells' independent Gaussian fluctuations, drawn
+as one Gaussian of variance ``sum_i v_i^2 var_ij`` (the same distribution as one draw per cell).
+
+Each sample runs all of its steps on its own (:func:`_relax`, compiled by numba); a sample ends
+when ``max |rho(h) - s| < tolerance`` (``tau |ds/dt|``) and no DAC was re-driven by more than
+the tolerance (with ``theta >= tolerance``: none was re-driven), or at the step limit.
+"""
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+#: order of the event counts in the kernel's ``counts`` array
+COUNTS = ("dac_conversions", "array_macs", "adc_conversions", "digital_adds")
+#: standard normals drawn at once for the read noise (the kernel asks for more when a sample might run out)
+NORMALS_PER_DRAW = 1 << 16
+
+
+@nb.njit(cache=True)
+def _quantise(v, bits, full_scale, signed):
+    """DAC (unsigned, ``[0, full_scale]`` on ``2**bits - 1`` steps) or ADC (signed, ``+-full_scale``
+    on ``2**bits - 1`` levels symmetric about 0); ``bits == 0``: exact."""
+    if bits == 0:
+        return v
+    if signed:
+        half = 2 ** (bits - 1) - 1 if bits > 1 else 1
+        return np.round(min(max(v, -full_scale), full_scale) * (half / full_scale)) * (full_scale / half)
+    levels = 2 ** bits - 1
+    return np.round(min(max(v, 0.0), full_scale) * (levels / full_scale)) * (full_scale / levels)
+
+
+@nb.njit(cache=True)
+def _read(w, var, noisy, edges_in, held_in, moved_in, delta_in, square_delta_in, out, line_sum,
+          line_var, b, refreshed, adc_bits, adc_range, normals, cursor, counts):
+    """Read, for sample ``b``, every tile of one array direction whose driven lines moved.
+
+    A tile read senses ``sum_i v_i w_ij`` over all its driven lines ``i``, plus Gaussian noise of
+    variance ``sum_i v_i^2 var_ij`` (one standard normal of ``normals`` per sensed line, from
+    ``cursor``), and holds its ADC outputs in ``out`` (n_in_blocks, B, n_out). The host keeps
+    both sums per tile and line (``line_sum``, ``line_var``, same shape) and adds only what the
+    moved lines changed (``delta_in`` = new minus old driven value, ``square_delta_in`` the same
+    for its square): the same sums as a full re-read, at a cost that follows the activity.
+    ``refreshed`` (n_out,) marks the units whose partial sums changed. Returns the new cursor.
+    """
+    n_out = w.shape[1]
+    for ib in range(len(edges_in) - 1):
+        lo, hi = edges_in[ib], edges_in[ib + 1]
+        driven, any_moved = 0, False
+        for i in range(lo, hi):
+            driven += held_in[i] != 0.0
+            if moved_in[i]:
+                any_moved = True
+                d = delta_in[i]
+                sums = line_sum[ib, b]
+                if noisy:
+                    d2 = square_delta_in[i]
+                    variances = line_var[ib, b]
+                    for j in range(n_out):
+                        sums[j] += d * w[i, j]
+                        variances[j] += d2 * var[i, j]
+                else:
+                    for j in range(n_out):
+                        sums[j] += d * w[i, j]
+        if not any_moved:
+            continue
+        sensed = out[ib, b]
+        for j in range(n_out):
+            y = line_sum[ib, b, j]
+            if noisy:
+                y += np.sqrt(max(line_var[ib, b, j], 0.0)) * normals[cursor]
+                cursor += 1
+            sensed[j] = _quantise(y, adc_bits, adc_range, True)
+        refreshed[:] = True
+        counts[1] += driven * n_out
+        counts[2] += n_out
+    return cursor
+
+
+@nb.njit(cache=True)
+def _relax(x, fwd, bwd, var_fwd, var_bwd, noisy, row_edges, col_edges, bias, state, sent, held,
+           partial_fwd, partial_bwd, sum_fwd, sum_bwd, var_sum_fwd, var_sum_bwd, fresh, target, beta, rate, theta, tolerance, dac_bits, dac_range,
+           adc_bits, adc_range, fed, n_partials, max_steps, first, normals, cursor, per_sample, steps, quiescent,
+           trace, counts):
+    """All steps of the samples from ``first`` on, while ``normals`` (from ``cursor``) holds the
+    ``per_sample`` standard normals a sample's reads can take; see :func:`relax_tiled` for the
+    other arguments. Returns the next sample to relax and the cursor.
+    """
+    depth = len(fwd)
+    moved = [np.zeros(state[k].shape[1], np.bool_) for k in range(depth + 1)]
+    delta = [np.zeros(state[k].shape[1]) for k in range(depth + 1)]
+    square_delta = [np.zeros(state[k].shape[1]) for k in range(depth + 1)]
+    refreshed = [np.zeros(state[k].shape[1], np.bool_) for k in range(depth + 1)]
+    nudged = target.shape[0] > 0
+    for b in range(first, x.shape[0]):
+        if noisy and len(normals) - cursor < per_sample:
+            return b, cursor
+        for i in range(x.shape[1]):
+            state[0][b, i] = x[b, i]
+            held[0][b, i] = _quantise(x[b, i], dac_bits, dac_range, False)
+            moved[0][i] = x[b, i] != 0.0
+            delta[0][i] = held[0][b, i]
+            square_delta[0][i] = held[0][b, i] ** 2
+        if fresh:  # the input's DACs convert and array 0 is read forward once
+            for i in range(x.shape[1]):
+                sent[0][b, i] = x[b, i]
+                if moved[0][i]:
+                    counts[0] += fed[0]
+            refreshed[1][:] = False
+            cursor = _read(fwd[0], var_fwd[0], noisy, row_edges[0], held[0][b], moved[0], delta[0],
+                           square_delta[0], partial_fwd[0], sum_fwd[0], var_sum_fwd[0], b, refreshed[1], adc_bits,
+                           adc_range[0], normals, cursor, counts)
+            counts[3] += refreshed[1].sum() * n_partials[1]
+        for t in range(max_steps):
+            residual = 0.0
+            for k in range(1, depth + 1):
+                s, pf, bias_k = state[k][b], partial_fwd[k - 1], bias[k - 1]
+                pb = partial_bwd[k] if k < depth else partial_bwd[0][:0]
+                nudge_k = nudged and k == depth
+                for j in range(s.shape[0]):
+                    h = bias_k[j]
+                    for blk in range(pf.shape[0]):
+                        h += pf[blk, b, j]
+                    for blk in range(pb.shape[0]):
+                        h += pb[blk, b, j]
+                    if nudge_k:
+                        h = (h + beta * target[b, j]) / (1.0 + beta)
+                    ds = min(max(h, 0.0), 1.0) - s[j]
+                    residual = max(residual, abs(ds))
+                    s[j] += rate * ds
+            n_moved, largest_move = 0, 0.0
+            for k in range(1, depth + 1):
+                s, sent_k, held_k, moved_k = state[k][b], sent[k][b], held[k][b], moved[k]
+                delta_k, square_delta_k = delta[k], square_delta[k]
+                for j in range(s.shape[0]):
+                    m = abs(s[j] - sent_k[j]) > theta
+                    moved_k[j] = m
+                    if m:
+                        largest_move = max(largest_move, abs(s[j] - sent_k[j]))
+                        sent_k[j] = s[j]
+                        driven = _quantise(s[j], dac_bits, dac_range, False)
+                        delta_k[j] = driven - held_k[j]
+                        square_delta_k[j] = driven * driven - held_k[j] * held_k[j]
+                        held_k[j] = driven
+                        n_moved += 1
+                        counts[0] += fed[k]
+            trace[t] += n_moved
+            steps[b] += 1
+            for k in range(1, depth + 1):
+                refreshed[k][:] = False
+            for k in range(depth):
+                if k >= 1:  # nothing drives array 0 but the clamped input, read once above
+                    cursor = _read(fwd[k], var_fwd[k], noisy, row_edges[k], held[k][b], moved[k], delta[k],
+                                   square_delta[k], partial_fwd[k], sum_fwd[k], var_sum_fwd[k], b, refreshed[k + 1],
+                                   adc_bits, adc_range[k], normals, cursor, counts)
+                    cursor = _read(bwd[k], var_bwd[k], noisy, col_edges[k], held[k + 1][b], moved[k + 1],
+                                   delta[k + 1], square_delta[k + 1], partial_bwd[k], sum_bwd[k], var_sum_bwd[k], b,
+                                   refreshed[k], adc_bits, adc_range[k], normals, cursor, counts)
+            for k in range(1, depth + 1):
+                counts[3] += refreshed[k].sum() * n_partials[k]
+            if residual < tolerance and largest_move < tolerance:
+                quiescent[b] = True
+                break
+    return x.shape[0], cursor
+
+
+def _c(a, dtype=np.float64) -> np.ndarray:
+    """``a`` as a C-contiguous array of ``dtype``, copied only if it is not one (numba needs tuples
+    of identically laid-out arrays)."""
+    return np.ascontiguousarray(a, dtype)
+
+
+def relax_tiled(arrays, bias, x, *, rate, theta, tolerance, dac, adc, max_steps, rng, nudge=None, init=None):
+    """Relax ``B`` samples on tiled arrays.
+
+    Parameters
+    ----------
+    arrays : sequence of L objects with ``fwd`` (n_k, n_{k+1}), ``bwd`` (n_{k+1}, n_k), ``var_fwd``,
+        ``var_bwd`` (same shapes, or None: no read noise) in drive units (per state unit), and
+        ``row_edges``, ``col_edges``: the tile boundaries of rows and columns, ``[0, ..., n]``.
+    bias : sequence of (n_{k+1},) arrays, drive units.
+    x : (B, n_0) clamped input states.
+    rate : float
+        ``dt / tau`` of one Euler step.
+    theta, tolerance : float
+        Lazy threshold of the DACs; settling tolerance on ``max |rho(h) - s|``.
+    dac : (bits, full_scale)
+        DAC resolution (``bits`` None: exact) and range, in state units.
+    adc : (bits, full_scales)
+        ADC resolution and the range ``+-full_scales[k]`` of array ``k``'s ADCs, in drive units.
+    max_steps : int
+        Step limit.
+    rng : numpy Generator
+        Source of the read noise (standard normals, drawn in bulk).
+    nudge : object with ``beta`` and ``target`` (B, n_L), optional
+    init : (state, sent, held, partials) of a previous relaxation of the same ``x``, optional.
+
+    Returns
+    -------
+    state, sent, held : lists of (B, n_k), layers 0..L
+        Unit states, the states each DAC last converted, and what the DACs drive.
+    partials : list, per array, of ``(out_fwd, out_bwd, sum_fwd, sum_bwd, var_fwd, var_bwd)``
+        Per tile row (forward: ``(n_row_blocks, B, n_{k+1})``) or tile column (backward:
+        ``(n_col_blocks, B, n_k)``): the held ADC outputs, and the noiseless sums and noise
+        variances of the sensed lines.
+    steps : (B,) int64; quiescent : (B,) bool; trace : (max_steps,) int64 (DACs re-driven per step)
+    counts : dict of :data:`COUNTS`
+    """
+    x = _c(x)
+    batch, depth = x.shape[0], len(arrays)
+    sizes = [x.shape[1]] + [a.fwd.shape[1] for a in arrays]
+    noisy = arrays[0].var_fwd is not None
+    if init is None:
+        state = [x.copy()] + [np.zeros((batch, n)) for n in sizes[1:]]
+        sent = [np.zeros((batch, n)) for n in sizes]
+        held = [np.zeros((batch, n)) for n in sizes]
+        partials = [tuple(np.zeros(shape) for shape in [(len(a.row_edges) - 1, batch, a.fwd.shape[1]),
+                                                        (len(a.col_edges) - 1, batch, a.fwd.shape[0])] * 3)
+                    for a in arrays]
+    else:
+        state, sent, held, partials = init
+        state, sent, held = ([np.array(s, np.float64) for s in group] for group in (state, sent, held))
+        partials = [tuple(np.array(p, np.float64) for p in array) for array in partials]
+    # tiles a unit's line enters (one DAC conversion each) and partial sums feeding a unit
+    fed = [len(arrays[0].col_edges) - 1] + [
+        (len(arrays[k - 1].row_edges) - 1 if k >= 2 else 0) + (len(arrays[k].col_edges) - 1 if k < depth else 0)
+        for k in range(1, depth + 1)]
+    n_partials = [0] + [len(arrays[k - 1].row_edges) - 1 + (len(arrays[k].col_edges) - 1 if k < depth else 0)
+                        for k in range(1, depth + 1)]
+    target = np.zeros((0, 0)) if nudge is None else _c(nudge.target)
+    steps = np.zeros(batch, np.int64)
+    quiescent = np.zeros(batch, np.bool_)
+    trace = np.zeros(max_steps, np.int64)
+    counts = np.zeros(len(COUNTS), np.int64)
+    # sensed lines a sample can convert: array 0 forward once, then every other read at every step
+    per_sample = (len(arrays[0].row_edges) - 1) * sizes[1] * (init is None) + max_steps * sum(
+        (len(a.row_edges) - 1) * sizes[k + 1] + (len(a.col_edges) - 1) * sizes[k] for k, a in enumerate(arrays) if k)
+    fwd = tuple(_c(a.fwd) for a in arrays)
+    bwd = tuple(_c(a.bwd) for a in arrays)
+    args = (x, fwd, bwd,
+            tuple(_c(a.var_fwd) for a in arrays) if noisy else fwd,
+            tuple(_c(a.var_bwd) for a in arrays) if noisy else bwd, noisy,
+            tuple(_c(a.row_edges, np.int64) for a in arrays), tuple(_c(a.col_edges, np.int64) for a in arrays),
+            tuple(_c(b) for b in bias), tuple(state), tuple(sent), tuple(held),
+            *(tuple(p[i] for p in partials) for i in range(6)), init is None, target,
+            0.0 if nudge is None else float(nudge.beta), float(rate), float(theta), float(tolerance),
+            dac[0] or 0, float(dac[1]), adc[0] or 0, _c(adc[1]), np.asarray(fed, np.int64),
+            np.asarray(n_partials, np.int64), int(max_steps))
+    first, normals, cursor = 0, np.zeros(0), 0
+    while first < batch:
+        if noisy:  # keep what is left, and draw at least one sample's worth more
+            normals = np.concatenate([normals[cursor:], rng.standard_normal(max(NORMALS_PER_DRAW, per_sample))])
+            cursor = 0
+        first, cursor = _relax(*args, first, normals, cursor, per_sample, steps, quiescent, trace, counts)
+    return state, sent, held, partials, steps, quiescent, trace, dict(zip(COUNTS, counts.tolist()))
