@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from emulator.errors import ConfigError
-from emulator.schema import Source, build, fail, load_yaml, spec
+from emulator.schema import OverriddenSource, Source, apply_overrides, build, fail, load_yaml, spec
 
 ENTRY_POINT_GROUP = "emulator.backends"
 BUILTIN_BACKENDS = {"digital": "emulator.backends.digital:DigitalBackend",
@@ -62,9 +62,13 @@ class Chip:
         return {op: c.si("time") for op, c in self.time.items()}
 
 
-def load_chip(path: str | Path) -> Chip:
-    """Load a chip file, check its units and that its tables cover exactly what its back-end counts."""
+def load_chip(path: str | Path, overrides: list[str] = ()) -> Chip:
+    """Load a chip file, with ``key.path=value`` overrides (``--chip-set``) applied; check its units
+    and that its tables cover exactly what its back-end counts."""
     data, source = load_yaml(path)
+    if overrides:
+        data, origin = apply_overrides(data, list(overrides), option="--chip-set")
+        source = OverriddenSource(source, origin)
     chip = build(Chip, data, source)
     object.__setattr__(chip, "origin", source)
     backend = get_backend(chip.backend, where=f"{source.where(('backend',))}: backend")

@@ -1,4 +1,4 @@
-"""Command line: ``python -m emulator run|compare|deploy|chips|workloads``.
+"""Command line: ``python -m emulator run|compare|evaluate|deploy|chips|workloads``.
 
 User errors (bad files, unknown names, networks that do not fit, diverging training) print
 one ``error:`` line and exit with status 2; Ctrl-C keeps the finished epochs and says how to
@@ -77,7 +77,7 @@ def cmd_run(args) -> int:
     from emulator.workload import load_workload
 
     workload = load_workload(resolve("workloads", args.workload), args.set)
-    chip = load_chip(resolve("chips", args.chip))
+    chip = load_chip(resolve("chips", args.chip), args.chip_set)
     if args.resume:
         out = _out_dir(args.resume, "--resume")
     else:
@@ -106,6 +106,20 @@ def cmd_compare(args) -> int:
     for r in results:
         _summary(r, out / r["chip"])
     print(f"comparison: {out / 'comparison.md'}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from emulator.chip import load_chip
+    from emulator.report import write_report
+    from emulator.runner import evaluate_trained, load_trained
+
+    trained = load_trained(Path(args.run_dir), "evaluate")
+    chip = load_chip(resolve("chips", args.chip), args.chip_set)
+    out = _out_dir(args.out or _default_out(trained.workload.name, f"{chip.name}-from-{trained.chip.name}"))
+    result = evaluate_trained(trained, chip, out, progress=not args.quiet)
+    write_report(result, out)
+    _summary(result, out)
     return 0
 
 
@@ -176,10 +190,13 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     overrides = dict(action="append", default=[], metavar="KEY.PATH=VALUE",
                      help="override a workload key, e.g. --set training.epochs=1 (repeatable)")
+    chip_overrides = dict(action="append", default=[], metavar="KEY.PATH=VALUE",
+                          help="override a key of the chip file, e.g. --chip-set parameters.adc_bits=6 (repeatable)")
     r = sub.add_parser("run", help="train and evaluate a workload on a chip, write a report")
     r.add_argument("workload", help="workload name (in workloads/) or YAML path")
     r.add_argument("--chip", required=True, help="chip name (in chips/) or YAML path")
     r.add_argument("--set", **overrides)
+    r.add_argument("--chip-set", **chip_overrides)
     r.add_argument("--out", help="report folder (default runs/<workload>-<chip>-<time>)")
     r.add_argument("--resume", metavar="DIR", help="continue the interrupted run saved in DIR")
     r.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -191,6 +208,15 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--out")
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(func=cmd_compare)
+    e = sub.add_parser("evaluate", help="program a trained run's network once onto a chip and evaluate it there "
+                                        "(naive deployment: no training on that chip)")
+    e.add_argument("run_dir", metavar="RUN_DIR", help="folder of a finished run")
+    e.add_argument("--chip", required=True, help="chip name (in chips/) or YAML path")
+    e.add_argument("--chip-set", **chip_overrides)
+    e.add_argument("--out", help="report folder (default runs/<workload>-<chip>-from-<trained chip>-<time>)")
+    e.add_argument("--quiet", action="store_true", help="no progress bars")
+    e.set_defaults(func=cmd_evaluate)
+
     d = sub.add_parser("deploy", help="bundle a run trained on loihi2 for Lava, and check it in Lava")
     d.add_argument("run_dir", metavar="RUN_DIR", help="folder of a finished run (trained with --chip loihi2)")
     d.add_argument("--to", required=True, help="framework to deploy to: lava")

@@ -21,23 +21,17 @@ import json
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from emulator import lava
 from emulator.backends.loihi import LoihiBackend
-from emulator.chip import Chip, load_chip
-from emulator.cli import resolve
+from emulator.chip import get_backend
 from emulator.errors import ConfigError, EmulatorError
-from emulator.network import Network
-from emulator.runner import CHECKPOINT, load_data, read_checkpoint
-from emulator.schema import Source, build
-from emulator.workload import Workload
+from emulator.runner import TrainedRun, load_data, load_trained
 
 TARGETS = ("lava",)
-REPORT = "report.json"
 NETWORK, SCRIPT, CHECK = "network.npz", "run_lava.py", "lava_check.json"
 LAVA_DIR = Path(lava.__file__).resolve().parent
 #: copied into every bundle as they are
@@ -46,47 +40,14 @@ TEMPLATES = (LAVA_DIR / "processes.py", LAVA_DIR / "bundle" / SCRIPT, LAVA_DIR /
 HARDWARE_DEFAULT = ("\nHARDWARE = False\n", "\nHARDWARE = True\n")
 
 
-@dataclass(frozen=True)
-class TrainedRun:
-    """A finished run, read back from its folder."""
-
-    folder: Path
-    workload: Workload
-    chip: Chip
-    network: Network
-    epochs: int
-
-    @property
-    def origin(self) -> str:
-        return f"{self.workload.name} trained on {self.chip.name} for {self.epochs} epochs, {self.folder.resolve()}"
-
-
 def load_run(run_dir: Path) -> TrainedRun:
     """Read the run in ``run_dir``; ConfigError if there is none or its chip is not a Loihi."""
-    train = "deploy the folder of a run trained with `python -m emulator run WORKLOAD --chip loihi2 --out DIR`"
-    if not run_dir.is_dir():
-        raise ConfigError(f"{run_dir}: no such folder; {train}")
-    if not (run_dir / CHECKPOINT).is_file():
-        raise ConfigError(f"{run_dir} holds no {CHECKPOINT}, so no trained network; {train}")
-    try:
-        report = json.loads((run_dir / REPORT).read_text(encoding="utf-8"))
-        chip_name, family, layers = report["chip"], report["backend"], report["network"]["layers"]
-    except FileNotFoundError:
-        raise ConfigError(f"{run_dir} holds no {REPORT}: the run did not finish; finish it with "
-                          f"`python -m emulator run WORKLOAD --chip CHIP --resume {run_dir}`") from None
-    except (ValueError, KeyError, TypeError):
-        raise ConfigError(f"{run_dir}: {REPORT} is damaged or not a report of this emulator") from None
-    if family != LoihiBackend.family:
-        raise ConfigError(f"{run_dir} was trained for chip {chip_name!r} ({family} back-end) and Lava runs "
-                          f"Loihi networks: train it with `python -m emulator run {report['workload']} "
+    run = load_trained(run_dir, "deploy", chip="loihi2")
+    if get_backend(run.chip.backend).family != LoihiBackend.family:
+        raise ConfigError(f"{run_dir} was trained for chip {run.chip.name!r} ({run.chip.backend} back-end) and "
+                          f"Lava runs Loihi networks: train it with `python -m emulator run {run.workload.name} "
                           "--chip loihi2` and deploy that run")
-    state, weights, biases = read_checkpoint(run_dir, len(layers) - 1, option="deploy")
-    settings = state["identity"]["workload"]
-    settings = settings | {"training": settings["training"] | {"epochs": state["epoch"]}}
-    workload = build(Workload, settings, Source(str(run_dir / CHECKPOINT)))
-    network = Network(weights, biases, theta=workload.eqprop.theta, damping=workload.eqprop.damping)
-    chip = load_chip(resolve("chips", state["identity"]["chip"]))
-    return TrainedRun(run_dir, workload, chip, network, state["epoch"])
+    return run
 
 
 def bundle_arrays(run: TrainedRun, samples: int) -> dict[str, np.ndarray]:

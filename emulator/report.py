@@ -303,11 +303,15 @@ def _md_summary(result: Mapping) -> str:
     extras = []
     if s["train_accuracy"] is not None:
         extras.append(f"train {format_percent(s['train_accuracy'])}")
-    if metrics.get("epochs") is not None:
+    if metrics.get("epochs") is not None and not result.get("deployed"):
         extras.append(f"{format_count(metrics['epochs'])} epochs")
     if extras:
         acc += f" ({', '.join(extras)})"
     backend = f" (backend `{result['backend']}`)" if result.get("backend") else ""
+    deployed = result.get("deployed")
+    if deployed:
+        acc += (f", with the network trained on **{deployed['trained_on']}** for {deployed['epochs']} epochs "
+                f"(`{deployed['from']}`) and programmed once onto this chip, without training on it")
     return (
         f"The `{result.get('workload', 'run')}` workload on the **{result.get('chip', '?')}** "
         f"chip{backend} reaches {acc}. One inference costs "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 import zipfile
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,9 +24,11 @@ from emulator.energy import account, chip_constants
 from emulator.eqprop import Phases, PowerIteration, eqprop_gradient, one_hot, sgd_step
 from emulator.errors import ConfigError, DatasetError
 from emulator.network import Network, init_network, lipschitz
+from emulator.schema import Source, build
 from emulator.workload import Workload, check_against_dataset
 
 CHECKPOINT = "checkpoint.npz"
+REPORT = "report.json"
 #: test samples relaxed without threshold to draw the theta = 0 traffic beside the lazy one
 THETA0_SAMPLES = 500
 
@@ -84,6 +86,70 @@ def read_checkpoint(run_dir: Path, n_layers: int, option: str = "--resume") -> t
     return state, weights, biases
 
 
+@dataclass(frozen=True)
+class TrainedRun:
+    """A finished run, read back from its folder: what it trained, on which chip, for how long."""
+
+    folder: Path
+    workload: Workload
+    chip: Chip
+    network: Network
+    epochs: int
+
+    @property
+    def origin(self) -> str:
+        return f"{self.workload.name} trained on {self.chip.name} for {self.epochs} epochs, {self.folder.resolve()}"
+
+
+def load_trained(run_dir: Path, command: str, chip: str = "CHIP") -> TrainedRun:
+    """Read the finished run in ``run_dir``; ConfigError, naming ``command`` and how to train one
+    (on ``chip``), if there is none.
+
+    The chip is the run's chip file with the parameters the run used (``--chip-set`` included).
+    """
+    from emulator.chip import load_chip
+    from emulator.cli import resolve
+
+    train = f"give {command} the folder of a run made with `python -m emulator run WORKLOAD --chip {chip} --out DIR`"
+    if not run_dir.is_dir():
+        raise ConfigError(f"{run_dir}: no such folder; {train}")
+    if not (run_dir / CHECKPOINT).is_file():
+        raise ConfigError(f"{run_dir} holds no {CHECKPOINT}, so no trained network; {train}")
+    try:
+        report = json.loads((run_dir / REPORT).read_text(encoding="utf-8"))
+        layers = report["network"]["layers"]
+    except FileNotFoundError:
+        raise ConfigError(f"{run_dir} holds no {REPORT}: the run did not finish; finish it with "
+                          f"`python -m emulator run WORKLOAD --chip CHIP --resume {run_dir}`") from None
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError(f"{run_dir}: {REPORT} is damaged or not a report of this emulator") from None
+    state, weights, biases = read_checkpoint(run_dir, len(layers) - 1, option=command)
+    settings = state["identity"]["workload"]
+    settings = settings | {"training": settings["training"] | {"epochs": state["epoch"]}}
+    workload = build(Workload, settings, Source(str(run_dir / CHECKPOINT)))
+    network = Network(weights, biases, theta=workload.eqprop.theta, damping=workload.eqprop.damping)
+    trained_on = load_chip(resolve("chips", state["identity"]["chip"]))
+    trained_on = replace(trained_on, parameters=state["identity"].get("chip_parameters", trained_on.parameters))
+    return TrainedRun(run_dir, workload, trained_on, network, state["epoch"])
+
+
+def evaluate_trained(trained: TrainedRun, chip: Chip, out_dir: Path, progress: bool = True) -> dict:
+    """Naive deployment: program ``trained``'s network once onto ``chip`` and evaluate it there.
+
+    Returns the result dict of a run with no training on ``chip`` (its training counters are the
+    one programming), with ``deployed = {from, trained_on, epochs}``.
+    """
+    start = time.perf_counter()
+    run = Run(trained.workload, chip, out_dir)
+    run.network = trained.network
+    run.program = run.backend.compile(trained.network, chip)
+    run.training = Counters() + run.program.programming
+    result = run.result(time.perf_counter() - start, progress=progress)
+    result["time"]["wall_s"] = time.perf_counter() - start
+    result["deployed"] = {"from": str(trained.folder), "trained_on": trained.chip.name, "epochs": trained.epochs}
+    return result
+
+
 class Run:
     """Training and evaluation of one workload on one chip, checkpointed in ``out_dir``."""
 
@@ -103,10 +169,10 @@ class Run:
 
     # -- checkpoints -------------------------------------------------------------------------
     def identity(self) -> dict:
-        """What a checkpoint must match to be resumed: the workload settings and the chip."""
+        """What a checkpoint must match to be resumed: the workload settings, the chip and its parameters."""
         w = {k: v for k, v in asdict(self.workload).items() if k not in ("origin", "description")}
         w["training"] = {k: v for k, v in w["training"].items() if k != "epochs"}
-        return {"workload": w, "chip": self.chip.name}
+        return {"workload": w, "chip": self.chip.name, "chip_parameters": self.chip.parameters}
 
     def save(self):
         state = {"identity": self.identity(), "epoch": self.epoch, "history": self.history,

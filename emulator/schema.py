@@ -201,10 +201,11 @@ def _check_range(value, source, path, meta):
             fail(source, path, f"must be {words} {bound}{doc}, got {value!r}")
 
 
-def apply_overrides(data: dict, overrides: list[str]) -> tuple[dict, dict]:
+def apply_overrides(data: dict, overrides: list[str], option: str = "--set") -> tuple[dict, dict]:
     """Apply ``key.path=value`` strings (values parsed as YAML) to a copy of ``data``.
 
-    Returns the new mapping and ``{key path: "--set ..."}`` so errors can point at the option.
+    Returns the new mapping and ``{key path: "<option> ..."}`` so errors can point at the
+    command-line ``option`` that gave them.
     """
     import copy
 
@@ -213,11 +214,12 @@ def apply_overrides(data: dict, overrides: list[str]) -> tuple[dict, dict]:
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected key.path=value, e.g. --set training.epochs=1")
+            raise ConfigError(f"{option} {item!r}: expected key.path=value, e.g. "
+                              + ("--set training.epochs=1" if option == "--set" else f"{option} parameters.seed=1"))
         try:
             value = parse_yaml(text)
         except yaml.YAMLError:
-            raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
+            raise ConfigError(f"{option} {item!r}: the value is not valid YAML") from None
         parts = [int(p) if p.isdigit() else p for p in key.strip().split(".")]
         node = data
         for i, part in enumerate(parts[:-1]):
@@ -226,7 +228,7 @@ def apply_overrides(data: dict, overrides: list[str]) -> tuple[dict, dict]:
             if child is None:
                 child = {}
                 if not isinstance(node, dict):
-                    raise ConfigError(f"--set {item!r}: {'.'.join(map(str, parts[:i + 1]))} is not a mapping")
+                    raise ConfigError(f"{option} {item!r}: {'.'.join(map(str, parts[:i + 1]))} is not a mapping")
                 node[part] = child
             node = child
         if isinstance(node, list) and isinstance(parts[-1], int) and parts[-1] < len(node):
@@ -234,11 +236,11 @@ def apply_overrides(data: dict, overrides: list[str]) -> tuple[dict, dict]:
         elif isinstance(node, dict):
             node[parts[-1]] = value
         elif isinstance(node, list):
-            raise ConfigError(f"--set {item!r}: {'.'.join(map(str, parts[:-1]))} is a list of {len(node)} "
+            raise ConfigError(f"{option} {item!r}: {'.'.join(map(str, parts[:-1]))} is a list of {len(node)} "
                               f"items; use an index below {len(node)} or set the whole list")
         else:
-            raise ConfigError(f"--set {item!r}: {'.'.join(map(str, parts[:-1]))} is not a mapping")
-        origin[tuple(parts)] = f"--set {item}"
+            raise ConfigError(f"{option} {item!r}: {'.'.join(map(str, parts[:-1]))} is not a mapping")
+        origin[tuple(parts)] = f"{option} {item}"
     return data, origin
 
 
