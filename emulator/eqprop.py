@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emulator.counters import Counters
 from emulator.engine import Nudge
 from emulator.network import Network, contrastive_update, exact_gradient, init_network
 

@@ -1,7 +1,6 @@
 """Training runs end to end: accuracy, determinism, resume after an interruption, energy accounting."""
 import json
 
-import numpy as np
 import pytest
 
 import emulator.runner as runner

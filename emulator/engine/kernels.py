@@ -5,7 +5,6 @@ from the drive it has heard (:func:`encode_layer`), then the messages are delive
 (:func:`deliver_events`). Arrays are C-contiguous, batch first.
 """
 import numba as nb
-import numpy as np
 
 
 @nb.njit(cache=True)
