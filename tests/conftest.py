@@ -14,8 +14,10 @@ def _offline(monkeypatch):
 @pytest.fixture(scope="session")
 def trained_digits(tmp_path_factory):
     """``trained_digits(chip)``: the result dict of the shipped digits_snn workload trained on a
-    chip, trained once per session (tests compare chips on it)."""
+    chip, trained once per session (tests compare chips on it); its run folder, with the report,
+    is ``result["folder"]``."""
     from emulator.chip import load_chip
+    from emulator.report import write_report
     from emulator.runner import Run
     from emulator.workload import load_workload
 
@@ -24,10 +26,12 @@ def trained_digits(tmp_path_factory):
     def train(chip: str) -> dict:
         if chip not in results:
             os.environ["EMULATOR_OFFLINE"] = "1"
-            run = Run(load_workload("workloads/digits_snn.yaml"), load_chip(f"chips/{chip}.yaml"),
-                      tmp_path_factory.mktemp(f"digits-{chip}"))
+            folder = tmp_path_factory.mktemp(f"digits-{chip}")
+            run = Run(load_workload("workloads/digits_snn.yaml"), load_chip(f"chips/{chip}.yaml"), folder)
             run.train(progress=False)
             results[chip] = run.result(wall_s=0.0, progress=False)
+            write_report(results[chip], folder)
+            results[chip]["folder"] = folder
         return results[chip]
 
     return train

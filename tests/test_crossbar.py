@@ -1,4 +1,5 @@
 """The analog crossbar back-end: ideal equivalence, device statistics, exact counts, bad input."""
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -155,3 +156,97 @@ def test_a_network_needing_more_tiles_than_the_chip_has():
     net, _ = random_network([40, 30, 10])
     with pytest.raises(CapacityError, match="n_tiles"):
         BACKEND.compile(net, chip(tile_rows=8, tile_cols=8, n_tiles=4))
+
+
+def test_counts_follow_every_driven_line_not_only_the_moved_ones():
+    """1 -> 2 -> 1 units, one tile per array, dt = tau, theta = 0.05; W_0 = [0.5, 0.8], W_1 = [0.6, 0].
+
+    init: x drives array 0 (1 DAC; 1 driven line x 2 sensed: 2 MACs, 2 ADC; 2 hidden units x 2
+    partial sums: 4 adds). step 1: hidden -> (0.5, 0.8), both re-driven (2 DAC), array 1 read
+    forward (2 MACs, 1 ADC, 1 add). step 2: output -> 0.3 (1 DAC; backward read: 1 line x 2 sensed,
+    2 ADC, 4 adds). step 3: hidden 1 -> 0.68 re-driven (1 DAC); hidden 2 did not move but still
+    drives its row: the forward read costs 2 MACs (1 ADC, 1 add). step 4: output -> 0.408 (as
+    step 2). step 5: hidden 1 -> 0.7448 (as step 3). step 6: output -> 0.44688, moved 0.039 <
+    theta. step 7: settled.
+    """
+    net = Network(weights=(np.array([[0.5], [0.8]]), np.array([[0.6, 0.0]])), biases=(np.zeros(2), np.zeros(1)),
+                  theta=0.05)
+    c = chip(**IDEAL, tile_rows=4, tile_cols=4, tau_s=1e-7, dt_s=1e-7, tolerance=1e-6)
+    eq, counters = BACKEND.relax(BACKEND.compile(net, c), np.ones((1, 1)), max_steps=20)
+    assert counters == {"dac_conversions": 7, "array_macs": 12, "adc_conversions": 9, "digital_adds": 15,
+                        "integration_time": pytest.approx(7e-7)}
+    assert eq.steps.tolist() == [7] and eq.quiescent.all()
+    assert eq.trace[:7].tolist() == [2, 1, 1, 1, 1, 0, 0]
+    np.testing.assert_allclose([*eq.states[1][0], eq.states[2][0, 0]], [0.7448, 0.8, 0.44688])
+
+
+@pytest.mark.parametrize("noise", ["none", "constant"])
+def test_the_held_line_sums_equal_a_full_read_of_what_the_dacs_drive(noise):
+    """The host adds only the moved lines' changes; the sums must equal reading every driven line."""
+    net, rng = random_network([30, 40, 20, 10], theta=0.02)
+    c = chip(**{**IDEAL, "read_noise": noise}, read_noise_constant=0.05, tile_rows=16, tile_cols=12)
+    program = BACKEND.compile(net, c)
+    eq, _ = BACKEND.relax(program, rng.random((5, 30)), max_steps=60)
+    for k, array in enumerate(program.arrays):
+        out_fwd, out_bwd, sum_fwd, sum_bwd, var_fwd, var_bwd = eq.partials[k]
+        for i, rows in enumerate(array.tiling.rows):
+            np.testing.assert_allclose(sum_fwd[i], eq.heard[k][:, rows] @ array.fwd[rows], atol=1e-12)
+            if noise == "constant":
+                np.testing.assert_allclose(var_fwd[i], eq.heard[k][:, rows] ** 2 @ array.var_fwd[rows], atol=1e-12)
+            else:
+                np.testing.assert_array_equal(out_fwd[i], sum_fwd[i])  # exact ADC, no noise: the sum itself
+        if k >= 1:  # nothing reads array 0 backward
+            for i, cols in enumerate(array.tiling.cols):
+                np.testing.assert_allclose(sum_bwd[i], eq.heard[k + 1][:, cols] @ array.bwd[cols], atol=1e-12)
+
+
+def test_cells_are_rewritten_only_past_the_write_threshold():
+    net = Network(weights=(np.array([[0.5, -0.25]]),), biases=(np.zeros(1),))
+    c = chip(**IDEAL, write_threshold=0.05, weight_headroom=1.0)  # w_scale 0.5: 5 % of the range is 0.025
+    first = BACKEND.compile(net, c)
+    small = BACKEND.compile(net.with_parameters((np.array([[0.49, -0.26]]),), net.biases), c, previous=first)
+    assert small.programming["cell_writes"] == 0
+    np.testing.assert_array_equal(small.arrays[0].fwd, first.arrays[0].fwd)
+    # the host's weights keep the small steps: a second one takes the G- cell past the threshold
+    more = BACKEND.compile(net.with_parameters((np.array([[0.49, -0.28]]),), net.biases), c, previous=small)
+    assert more.programming["cell_writes"] == 1
+    np.testing.assert_allclose(more.arrays[0].fwd.ravel(), [0.5, -0.28])
+
+
+def test_adc_clips_at_its_range_in_full_scale_weights():
+    c = chip(**{**IDEAL, "adc_bits": 16}, weight_headroom=2.0, adc_range=0.2)  # w_scale = 2 x 0.5 = 1: clips at 0.2
+    program = BACKEND.compile(constant_network(1, 3), c)
+    eq, _ = BACKEND.relax(program, np.ones((1, 1)), max_steps=0)
+    np.testing.assert_allclose(eq.partials[0][0][0], [[0.2, 0.2, 0.2]])
+    c = chip(**{**IDEAL, "adc_bits": 3}, weight_headroom=2.0, adc_range=0.9)  # levels at multiples of 0.3
+    eq, _ = BACKEND.relax(BACKEND.compile(constant_network(1, 3), c), np.ones((1, 1)), max_steps=0)
+    np.testing.assert_allclose(eq.partials[0][0][0], [[0.6] * 3])  # 0.5 read as the nearest level
+
+
+def test_digits_trained_on_the_pcm_array_is_within_one_point_of_digital(trained_digits):
+    """Chip-in-the-loop EqProp: free and nudged phases on the noisy array, updates written with noise."""
+    pcm, digital = trained_digits("crossbar-pcm"), trained_digits("digital")
+    assert pcm["metrics"]["test_accuracy"] >= digital["metrics"]["test_accuracy"] - 0.01
+    assert pcm["counters"]["training"]["cell_writes"] > 0
+    assert pcm["energy"]["inference"]["breakdown_j"]["adc_conversions"] > 0
+
+
+def test_naive_deployment_of_a_digital_run_onto_the_array(trained_digits, tmp_path, capsys):
+    from emulator.cli import main
+
+    digital = trained_digits("digital")
+    assert main(["evaluate", str(digital["folder"]), "--chip", "crossbar-pcm", "--out", str(tmp_path / "a"),
+                 "--quiet"]) == 0
+    report = json.loads((tmp_path / "a" / "report.json").read_text())
+    assert report["deployed"] == {"from": str(digital["folder"]), "trained_on": "digital", "epochs": 20}
+    assert report["counters"]["training"]["cell_writes"] == 2 * (64 * 256 + 256 * 10)  # programmed once
+    assert abs(report["metrics"]["test_accuracy"] - digital["metrics"]["test_accuracy"]) < 0.02
+    assert "trained on **digital** for 20 epochs" in (tmp_path / "a" / "report.md").read_text()
+    # a 2-bit ADC ruins the deployed network; the option is checked like the chip file
+    assert main(["evaluate", str(digital["folder"]), "--chip", "crossbar-pcm", "--chip-set", "parameters.adc_bits=2",
+                 "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    assert json.loads((tmp_path / "b" / "report.json").read_text())["metrics"]["test_accuracy"] < 0.5
+    assert main(["evaluate", str(digital["folder"]), "--chip", "crossbar-pcm", "--chip-set", "parameters.adc_bits=40",
+                 "--out", str(tmp_path / "c")]) == 2
+    assert capsys.readouterr().err.strip() == ("error: --chip-set parameters.adc_bits=40: parameters.adc_bits: must "
+                                               "be <= 16 (ADC resolution in bits; null: exact), got 40")

@@ -149,6 +149,7 @@ class CrossbarProgram(Program):
     params: CrossbarParameters = None
     generation: int = 0
     rng: np.random.Generator = field(default=None, compare=False)
+    noise_pool: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def layers(self) -> tuple[int, ...]:
@@ -175,6 +176,10 @@ class CrossbarEquilibrium(Equilibrium):
 
     sent: list = None
     partials: list = None
+
+
+#: standard normals in a chip's read-noise pool (32 MB); see :func:`emulator.engine.tiled.relax_tiled`
+NOISE_POOL = 1 << 22
 
 
 def _rng(seed: int, *key: int) -> np.random.Generator:
@@ -220,7 +225,7 @@ class CrossbarBackend(Backend):
         return CrossbarProgram(programming=Counters(cell_writes=writes), arrays=tuple(arrays),
                                bias=tuple(np.asarray(b, np.float64) for b in network.biases),
                                theta=float(network.theta), params=p, generation=generation,
-                               rng=_rng(p.seed, 2, generation))
+                               rng=_rng(p.seed, 2, generation), noise_pool=_noise_pool(p, previous))
 
     # -- relaxation -----------------------------------------------------------------------------
     def relax(self, program: CrossbarProgram, x, *, max_steps, nudge=None, init=None):
@@ -239,6 +244,15 @@ class CrossbarBackend(Backend):
     def emulated_seconds(self, counters, chip) -> float:
         """Integration time, plus the chip's time per op (e.g. cell writes) for what runs outside it."""
         return float(counters.get("integration_time", 0.0)) + super().emulated_seconds(counters, chip)
+
+
+def _noise_pool(p: CrossbarParameters, previous: CrossbarProgram | None) -> np.ndarray | None:
+    """The chip's pool of standard normals that reads take their noise from (drawn once per chip)."""
+    if p.read_noise == "none":
+        return None
+    if previous is not None and previous.noise_pool is not None:
+        return previous.noise_pool
+    return _rng(p.seed, 3).standard_normal(NOISE_POOL)
 
 
 def _program_array(w_t, tiling, p: CrossbarParameters, old: Array | None, rng, fab_rng):
@@ -314,7 +328,7 @@ def _relax(program: CrossbarProgram, x, max_steps, nudge, init):
     state, sent, held, partials, steps, quiescent, trace, counts = tiled.relax_tiled(
         program.arrays, program.bias, x, rate=p.dt_s / p.tau_s, theta=program.theta, tolerance=p.tolerance,
         dac=(p.dac_bits, p.dac_range), adc=(p.adc_bits, [p.adc_range * a.w_scale for a in program.arrays]), max_steps=max_steps,
-        rng=program.rng, nudge=nudge,
+        rng=program.rng, noise_pool=program.noise_pool, nudge=nudge,
         init=None if init is None else (init.states, init.sent, init.heard, init.partials))
     counters = Counters(counts)
     counters["integration_time"] = float(steps.sum()) * p.dt_s

@@ -30,31 +30,35 @@ import numpy as np
 
 #: order of the event counts in the kernel's ``counts`` array
 COUNTS = ("dac_conversions", "array_macs", "adc_conversions", "digital_adds")
-#: standard normals drawn at once for the read noise (the kernel asks for more when a sample might run out)
-NORMALS_PER_DRAW = 1 << 16
+#: random window starts drawn at once for the read noise (the kernel asks for more when a sample might run out)
+STARTS_PER_DRAW = 1 << 12
 
 
 @nb.njit(cache=True)
-def _quantise(v, bits, full_scale, signed):
-    """DAC (unsigned, ``[0, full_scale]`` on ``2**bits - 1`` steps) or ADC (signed, ``+-full_scale``
-    on ``2**bits - 1`` levels symmetric about 0); ``bits == 0``: exact."""
-    if bits == 0:
+def _quantise(v, lo, hi, steps):
+    """A converter: ``v`` clipped to ``[lo, hi]`` and rounded to a multiple of ``1 / steps``
+    (``steps`` per unit; 0: exact, neither clipped nor rounded)."""
+    if steps == 0.0:
         return v
-    if signed:
-        half = 2 ** (bits - 1) - 1 if bits > 1 else 1
-        return np.round(min(max(v, -full_scale), full_scale) * (half / full_scale)) * (full_scale / half)
-    levels = 2 ** bits - 1
-    return np.round(min(max(v, 0.0), full_scale) * (levels / full_scale)) * (full_scale / levels)
+    return np.rint(min(max(v, lo), hi) * steps) / steps
+
+
+def converter_steps(bits: int | None, full_scale: float, signed: bool) -> float:
+    """Steps per unit of a DAC (unsigned: ``[0, full_scale]`` on ``2**bits - 1`` steps) or an ADC
+    (signed: ``+-full_scale`` on ``2**bits - 1`` levels symmetric about 0); None bits: 0, exact."""
+    if bits is None:
+        return 0.0
+    return ((2 ** (bits - 1) - 1 if bits > 1 else 1) if signed else 2 ** bits - 1) / full_scale
 
 
 @nb.njit(cache=True)
 def _read(w, var, noisy, edges_in, held_in, moved_in, delta_in, square_delta_in, out, line_sum,
-          line_var, b, refreshed, adc_bits, adc_range, normals, cursor, counts):
+          line_var, b, refreshed, adc_range, adc_steps, pool, starts, cursor, counts):
     """Read, for sample ``b``, every tile of one array direction whose driven lines moved.
 
     A tile read senses ``sum_i v_i w_ij`` over all its driven lines ``i``, plus Gaussian noise of
-    variance ``sum_i v_i^2 var_ij`` (one standard normal of ``normals`` per sensed line, from
-    ``cursor``), and holds its ADC outputs in ``out`` (n_in_blocks, B, n_out). The host keeps
+    variance ``sum_i v_i^2 var_ij`` (the standard normals of a read are the window of ``pool``
+    that starts at ``starts[cursor]``), and holds its ADC outputs in ``out`` (n_in_blocks, B, n_out). The host keeps
     both sums per tile and line (``line_sum``, ``line_var``, same shape) and adds only what the
     moved lines changed (``delta_in`` = new minus old driven value, ``square_delta_in`` the same
     for its square): the same sums as a full re-read, at a cost that follows the activity.
@@ -82,12 +86,15 @@ def _read(w, var, noisy, edges_in, held_in, moved_in, delta_in, square_delta_in,
         if not any_moved:
             continue
         sensed = out[ib, b]
+        start = 0
+        if noisy:
+            start = starts[cursor]
+            cursor += 1
         for j in range(n_out):
             y = line_sum[ib, b, j]
             if noisy:
-                y += np.sqrt(max(line_var[ib, b, j], 0.0)) * normals[cursor]
-                cursor += 1
-            sensed[j] = _quantise(y, adc_bits, adc_range, True)
+                y += np.sqrt(max(line_var[ib, b, j], 0.0)) * pool[start + j]
+            sensed[j] = _quantise(y, -adc_range, adc_range, adc_steps)
         refreshed[:] = True
         counts[1] += driven * n_out
         counts[2] += n_out
@@ -96,11 +103,11 @@ def _read(w, var, noisy, edges_in, held_in, moved_in, delta_in, square_delta_in,
 
 @nb.njit(cache=True)
 def _relax(x, fwd, bwd, var_fwd, var_bwd, noisy, row_edges, col_edges, bias, state, sent, held,
-           partial_fwd, partial_bwd, sum_fwd, sum_bwd, var_sum_fwd, var_sum_bwd, fresh, target, beta, rate, theta, tolerance, dac_bits, dac_range,
-           adc_bits, adc_range, fed, n_partials, max_steps, first, normals, cursor, per_sample, steps, quiescent,
+           partial_fwd, partial_bwd, sum_fwd, sum_bwd, var_sum_fwd, var_sum_bwd, fresh, target, beta, rate, theta, tolerance, dac_range,
+           dac_steps, adc_range, adc_steps, fed, n_partials, max_steps, first, pool, starts, cursor, per_sample, steps, quiescent,
            trace, counts):
-    """All steps of the samples from ``first`` on, while ``normals`` (from ``cursor``) holds the
-    ``per_sample`` standard normals a sample's reads can take; see :func:`relax_tiled` for the
+    """All steps of the samples from ``first`` on, while ``starts`` (from ``cursor``) holds the
+    ``per_sample`` noise windows a sample's reads can take; see :func:`relax_tiled` for the
     other arguments. Returns the next sample to relax and the cursor.
     """
     depth = len(fwd)
@@ -110,11 +117,11 @@ def _relax(x, fwd, bwd, var_fwd, var_bwd, noisy, row_edges, col_edges, bias, sta
     refreshed = [np.zeros(state[k].shape[1], np.bool_) for k in range(depth + 1)]
     nudged = target.shape[0] > 0
     for b in range(first, x.shape[0]):
-        if noisy and len(normals) - cursor < per_sample:
+        if noisy and len(starts) - cursor < per_sample:
             return b, cursor
         for i in range(x.shape[1]):
             state[0][b, i] = x[b, i]
-            held[0][b, i] = _quantise(x[b, i], dac_bits, dac_range, False)
+            held[0][b, i] = _quantise(x[b, i], 0.0, dac_range, dac_steps)
             moved[0][i] = x[b, i] != 0.0
             delta[0][i] = held[0][b, i]
             square_delta[0][i] = held[0][b, i] ** 2
@@ -125,8 +132,8 @@ def _relax(x, fwd, bwd, var_fwd, var_bwd, noisy, row_edges, col_edges, bias, sta
                     counts[0] += fed[0]
             refreshed[1][:] = False
             cursor = _read(fwd[0], var_fwd[0], noisy, row_edges[0], held[0][b], moved[0], delta[0],
-                           square_delta[0], partial_fwd[0], sum_fwd[0], var_sum_fwd[0], b, refreshed[1], adc_bits,
-                           adc_range[0], normals, cursor, counts)
+                           square_delta[0], partial_fwd[0], sum_fwd[0], var_sum_fwd[0], b, refreshed[1], adc_range[0],
+                           adc_steps[0], pool, starts, cursor, counts)
             counts[3] += refreshed[1].sum() * n_partials[1]
         for t in range(max_steps):
             residual = 0.0
@@ -155,7 +162,7 @@ def _relax(x, fwd, bwd, var_fwd, var_bwd, noisy, row_edges, col_edges, bias, sta
                     if m:
                         largest_move = max(largest_move, abs(s[j] - sent_k[j]))
                         sent_k[j] = s[j]
-                        driven = _quantise(s[j], dac_bits, dac_range, False)
+                        driven = _quantise(s[j], 0.0, dac_range, dac_steps)
                         delta_k[j] = driven - held_k[j]
                         square_delta_k[j] = driven * driven - held_k[j] * held_k[j]
                         held_k[j] = driven
@@ -169,10 +176,10 @@ def _relax(x, fwd, bwd, var_fwd, var_bwd, noisy, row_edges, col_edges, bias, sta
                 if k >= 1:  # nothing drives array 0 but the clamped input, read once above
                     cursor = _read(fwd[k], var_fwd[k], noisy, row_edges[k], held[k][b], moved[k], delta[k],
                                    square_delta[k], partial_fwd[k], sum_fwd[k], var_sum_fwd[k], b, refreshed[k + 1],
-                                   adc_bits, adc_range[k], normals, cursor, counts)
+                                   adc_range[k], adc_steps[k], pool, starts, cursor, counts)
                     cursor = _read(bwd[k], var_bwd[k], noisy, col_edges[k], held[k + 1][b], moved[k + 1],
                                    delta[k + 1], square_delta[k + 1], partial_bwd[k], sum_bwd[k], var_sum_bwd[k], b,
-                                   refreshed[k], adc_bits, adc_range[k], normals, cursor, counts)
+                                   refreshed[k], adc_range[k], adc_steps[k], pool, starts, cursor, counts)
             for k in range(1, depth + 1):
                 counts[3] += refreshed[k].sum() * n_partials[k]
             if residual < tolerance and largest_move < tolerance:
@@ -187,7 +194,8 @@ def _c(a, dtype=np.float64) -> np.ndarray:
     return np.ascontiguousarray(a, dtype)
 
 
-def relax_tiled(arrays, bias, x, *, rate, theta, tolerance, dac, adc, max_steps, rng, nudge=None, init=None):
+def relax_tiled(arrays, bias, x, *, rate, theta, tolerance, dac, adc, max_steps, rng, noise_pool=None, nudge=None,
+                init=None):
     """Relax ``B`` samples on tiled arrays.
 
     Parameters
@@ -208,7 +216,11 @@ def relax_tiled(arrays, bias, x, *, rate, theta, tolerance, dac, adc, max_steps,
     max_steps : int
         Step limit.
     rng : numpy Generator
-        Source of the read noise (standard normals, drawn in bulk).
+        Draws the start of each read's noise window in ``noise_pool``.
+    noise_pool : (N,) standard normals, N much larger than the widest layer; needed with read noise.
+        A read of ``n`` lines takes ``n`` consecutive normals from a random start: the windows of
+        two reads overlap with probability about ``2 n / N``, so reads are independent but for
+        that (a pool of 2**22 and 500 lines: 0.02 %), at the cost of one random integer per read.
     nudge : object with ``beta`` and ``target`` (B, n_L), optional
     init : (state, sent, held, partials) of a previous relaxation of the same ``x``, optional.
 
@@ -249,9 +261,9 @@ def relax_tiled(arrays, bias, x, *, rate, theta, tolerance, dac, adc, max_steps,
     quiescent = np.zeros(batch, np.bool_)
     trace = np.zeros(max_steps, np.int64)
     counts = np.zeros(len(COUNTS), np.int64)
-    # sensed lines a sample can convert: array 0 forward once, then every other read at every step
-    per_sample = (len(arrays[0].row_edges) - 1) * sizes[1] * (init is None) + max_steps * sum(
-        (len(a.row_edges) - 1) * sizes[k + 1] + (len(a.col_edges) - 1) * sizes[k] for k, a in enumerate(arrays) if k)
+    # tile-row reads a sample can make: array 0 forward once, then every other read at every step
+    per_sample = (len(arrays[0].row_edges) - 1) * (init is None) + max_steps * sum(
+        len(a.row_edges) - 1 + len(a.col_edges) - 1 for a in arrays[1:])
     fwd = tuple(_c(a.fwd) for a in arrays)
     bwd = tuple(_c(a.bwd) for a in arrays)
     args = (x, fwd, bwd,
@@ -261,12 +273,14 @@ def relax_tiled(arrays, bias, x, *, rate, theta, tolerance, dac, adc, max_steps,
             tuple(_c(b) for b in bias), tuple(state), tuple(sent), tuple(held),
             *(tuple(p[i] for p in partials) for i in range(6)), init is None, target,
             0.0 if nudge is None else float(nudge.beta), float(rate), float(theta), float(tolerance),
-            dac[0] or 0, float(dac[1]), adc[0] or 0, _c(adc[1]), np.asarray(fed, np.int64),
+            float(dac[1]), converter_steps(dac[0], dac[1], False), _c(adc[1]),
+            _c([converter_steps(adc[0], r, True) for r in adc[1]]), np.asarray(fed, np.int64),
             np.asarray(n_partials, np.int64), int(max_steps))
-    first, normals, cursor = 0, np.zeros(0), 0
+    first, starts, cursor = 0, np.zeros(0, np.int64), 0
+    pool = np.zeros(0) if noise_pool is None else _c(noise_pool)
     while first < batch:
         if noisy:  # keep what is left, and draw at least one sample's worth more
-            normals = np.concatenate([normals[cursor:], rng.standard_normal(max(NORMALS_PER_DRAW, per_sample))])
-            cursor = 0
-        first, cursor = _relax(*args, first, normals, cursor, per_sample, steps, quiescent, trace, counts)
+            fresh = rng.integers(0, len(pool) - max(sizes) + 1, max(STARTS_PER_DRAW, per_sample))
+            starts, cursor = np.concatenate([starts[cursor:], fresh]), 0
+        first, cursor = _relax(*args, first, pool, starts, cursor, per_sample, steps, quiescent, trace, counts)
     return state, sent, held, partials, steps, quiescent, trace, dict(zip(COUNTS, counts.tolist()))

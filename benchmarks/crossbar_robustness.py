@@ -1,0 +1,139 @@
+"""Test accuracy of EqProp on an analog crossbar against its non-idealities: naive deployment and
+chip-in-the-loop training.
+
+For each setting of one non-ideality (the others as the chip file has them) it reports:
+
+- **naive**: the network trained on the ``digital`` reference, programmed once onto the array
+  (with that setting) and evaluated there (``python -m emulator evaluate``);
+- **in the loop** (``--in-the-loop``): the network trained on the array itself, free and nudged
+  phases on the noisy array, every update written to the devices.
+
+Sweeps (``--sweeps``, comma-separated): ``read_noise`` (constant read noise, std in full-scale
+weights), ``programming_noise`` (the chip's programming-noise model scaled), ``adc_bits``,
+``device_variation`` (a fixed per-cell gain, relative std). Every run is saved under ``--out``
+and reused when the script is run again, so an interrupted sweep loses only the run in progress.
+
+    python benchmarks/crossbar_robustness.py digits_snn --chip crossbar-pcm --in-the-loop
+    python benchmarks/crossbar_robustness.py fashion_mnist_snn --chip crossbar-pcm --sweeps read_noise,adc_bits \\
+        --trained runs/fashion-digital
+
+Prints one Markdown table per sweep and writes them, with the settings, to ``<out>/results.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from emulator.chip import load_chip
+from emulator.cli import resolve
+from emulator.report import write_report
+from emulator.runner import REPORT, Run, evaluate_trained, load_data, load_trained
+from emulator.workload import load_workload
+
+#: the settings of each sweep; None stands for "off" (exact ADC)
+SWEEPS = {
+    "read_noise": [0.0, 0.01, 0.02, 0.05, 0.1, 0.2],
+    "programming_noise": [0.0, 0.5, 1.0, 2.0, 4.0],
+    "adc_bits": [None, 8, 6, 5, 4, 3],
+    "device_variation": [0.0, 0.05, 0.1, 0.2],
+}
+COLUMNS = {"read_noise": "read-noise std (full-scale weights)", "programming_noise": "programming noise (x the model)",
+           "adc_bits": "ADC bits", "device_variation": "device variation (relative std)"}
+
+
+def overrides(sweep: str, value, chip) -> list[str]:
+    """``--chip-set`` strings that set one non-ideality of ``chip``."""
+    if sweep == "read_noise":
+        return ["parameters.read_noise=" + ("constant" if value else "none"),
+                f"parameters.read_noise_constant={value}"]
+    if sweep == "programming_noise":
+        coeffs = [c * value for c in chip.parameters.get("prog_coeffs_us", [0.0])]
+        return [f"parameters.programming_noise={'true' if value else 'false'}",
+                f"parameters.prog_coeffs_us={json.dumps(coeffs)}"]
+    if sweep == "adc_bits":
+        return [f"parameters.adc_bits={'null' if value is None else value}"]
+    return [f"parameters.device_variation={value}"]
+
+
+def finished(out: Path) -> dict | None:
+    path = out / REPORT
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("workload")
+    p.add_argument("--chip", default="crossbar-pcm")
+    p.add_argument("--sweeps", default=",".join(SWEEPS), help=f"comma-separated, of: {', '.join(SWEEPS)}")
+    p.add_argument("--in-the-loop", action="store_true", help="also train on the array at every setting")
+    p.add_argument("--trained", metavar="RUN_DIR", help="the digital reference run (default: train it under --out)")
+    p.add_argument("--set", action="append", default=[], help="workload overrides, as for `emulator run`")
+    p.add_argument("--out", default="runs/crossbar_robustness")
+    args = p.parse_args()
+    workload = load_workload(resolve("workloads", args.workload), args.set)
+    chip_path = resolve("chips", args.chip)
+    base_chip = load_chip(chip_path)
+    data = load_data(workload)
+    out = Path(args.out) / workload.name
+    reference = Path(args.trained) if args.trained else out / "digital"
+    if finished(reference) is None:
+        run = Run(workload, load_chip(resolve("chips", "digital")), reference, data=data)
+        start = time.perf_counter()
+        run.train(progress=True)
+        write_report(run.result(time.perf_counter() - start), reference)
+    trained = load_trained(reference, "--trained")
+    digital = finished(reference)["metrics"]["test_accuracy"]
+    tables = {}
+    for sweep in args.sweeps.split(","):
+        if sweep not in SWEEPS:
+            p.error(f"--sweeps: unknown sweep {sweep!r}; known: {', '.join(SWEEPS)}")
+        rows = []
+        for value in SWEEPS[sweep]:
+            chip = load_chip(chip_path, overrides(sweep, value, base_chip))
+            folder = out / args.chip / f"{sweep}={value}"
+            naive = finished(folder / "naive")
+            if naive is None:
+                naive = evaluate_trained(trained, chip, folder / "naive", progress=False, data=data)
+                write_report(naive, folder / "naive")
+            row = {sweep: value, "digital": digital, "naive": naive["metrics"]["test_accuracy"]}
+            if args.in_the_loop:
+                loop = finished(folder / "in_the_loop")
+                if loop is None:
+                    run = Run(workload, chip, folder / "in_the_loop", data=data)
+                    if (folder / "in_the_loop" / "checkpoint.npz").is_file():
+                        run.restore()
+                    start = time.perf_counter()
+                    run.train(progress=True)
+                    loop = run.result(time.perf_counter() - start, progress=False)
+                    write_report(loop, folder / "in_the_loop")
+                row["in_the_loop"] = loop["metrics"]["test_accuracy"]
+                row["in_the_loop_wall_s"] = loop["time"]["wall_s"]
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+        tables[sweep] = rows
+        print("\n" + markdown(sweep, rows, workload.name, args.chip) + "\n", flush=True)
+    (out / args.chip).mkdir(parents=True, exist_ok=True)
+    (out / args.chip / "results.json").write_text(json.dumps(
+        {"workload": workload.name, "chip": args.chip, "reference": str(reference), "tables": tables}, indent=1))
+
+
+def markdown(sweep: str, rows: list[dict], workload: str, chip: str) -> str:
+    loop = "in_the_loop" in rows[0]
+    header = [COLUMNS[sweep], "digital", "naive deployment"] + (["chip in the loop", "recovered"] if loop else [])
+    lines = [f"{workload} on {chip}, {COLUMNS[sweep]}:", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for r in rows:
+        value = "exact" if r[sweep] is None else f"{r[sweep]:g}"
+        cells = [value, f"{100 * r['digital']:.2f} %", f"{100 * r['naive']:.2f} %"]
+        if loop:
+            lost = r["digital"] - r["naive"]
+            recovered = f"{(r['in_the_loop'] - r['naive']) / lost:.0%}" if lost > 0.005 else "(nothing lost)"
+            cells += [f"{100 * r['in_the_loop']:.2f} %", recovered]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
