@@ -157,12 +157,14 @@ class CrossbarProgram(Program):
 
     def summary(self) -> dict:
         p = self.params
-        return {"tiles": [a.tiling.n_tiles for a in self.arrays], "tile": [p.tile_rows, p.tile_cols],
-                "n_tiles": p.n_tiles, "weight_scale": [a.w_scale for a in self.arrays],
-                "clipped_fraction": [a.clipped for a in self.arrays], "dt_over_tau": p.dt_s / p.tau_s,
-                "non_idealities": {"programming_noise": p.programming_noise, "read_noise": p.read_noise,
-                                   "drift": p.drift, "device_variation": p.device_variation,
-                                   "ir_drop": p.ir_drop, "dac_bits": p.dac_bits, "adc_bits": p.adc_bits}}
+        arrays = [{"shape": f"{a.fwd.shape[0]} x {a.fwd.shape[1]}", "tiles": a.tiling.n_tiles,
+                   "full_scale_weight": a.w_scale, "clipped_fraction": a.clipped,
+                   "adc_full_scale": p.adc_range * a.w_scale} for a in self.arrays]
+        return {"tile": f"{p.tile_rows} x {p.tile_cols}", "tiles_used": sum(a["tiles"] for a in arrays),
+                "n_tiles": p.n_tiles, "dt_over_tau": p.dt_s / p.tau_s,
+                "programming_noise": p.programming_noise, "read_noise": p.read_noise, "drift": p.drift,
+                "device_variation": p.device_variation, "ir_drop": p.ir_drop, "dac_bits": p.dac_bits,
+                "adc_bits": p.adc_bits, "write_threshold": p.write_threshold, "arrays": arrays}
 
 
 @dataclass(frozen=True)
