@@ -70,7 +70,7 @@ def rram_programming_sigma(g, g_max=40.0):
 def test_programming_noise_has_the_anchor_std(name, sigma, g_max, level):
     c = chip(name, **{**IDEAL, "programming_noise": True}, weight_headroom=1.0 / level, n_tiles=4)
     program = BACKEND.compile(constant_network(300, 300), c)  # 90,000 devices at level * g_max
-    g_plus = program.arrays[0].programmed[0]
+    g_plus = program.arrays[0].conductance[0]
     assert np.std(g_plus) == pytest.approx(sigma(level * g_max), rel=0.05)
     assert np.mean(g_plus) == pytest.approx(level * g_max, rel=0.01)
 

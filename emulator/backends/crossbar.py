@@ -121,9 +121,9 @@ class Array:
     ``var_fwd``/``var_bwd`` are the read-noise variances of each cell pair, or None.
     """
 
-    target: tuple[np.ndarray, np.ndarray]  # (G+, G-) targets, (n_k, n_{k+1}), uS
-    programmed: tuple[np.ndarray, np.ndarray]  # conductances reached by the last write, uS
-    nu: tuple[np.ndarray, np.ndarray] | None
+    target: tuple[np.ndarray, np.ndarray]  # (G+, G-) targets of the last writes, (n_k, n_{k+1}), uS
+    conductance: tuple[np.ndarray, np.ndarray]  # what the reads see: programmed, drifted, times the gain, uS
+    gain: tuple[np.ndarray | None, np.ndarray | None]  # fabrication gain of each cell (None: no variation)
     w_scale: float
     tiling: Tiling
     fwd: np.ndarray
@@ -180,6 +180,8 @@ class CrossbarEquilibrium(Equilibrium):
     partials: list = None
 
 
+#: fraction of changed cells above which a re-programming recomputes whole arrays rather than the changed cells
+REWRITE_ALL = 0.2
 #: standard normals in a chip's read-noise pool (32 MB); see :func:`emulator.engine.tiled.relax_tiled`
 NOISE_POOL = 1 << 22
 
@@ -263,47 +265,78 @@ def _program_array(w_t, tiling, p: CrossbarParameters, old: Array | None, rng, f
     A cell is written (with programming noise, and a new drift exponent) when its target has moved
     more than ``write_threshold`` of the conductance range from the target it was last written
     to; the host's weights accumulate the smaller updates until they do (mixed-precision
-    training). Returns the array and the number of cells written.
+    training). Only written cells are recomputed. Returns the array and the number of cells written.
     """
     w_max = float(np.abs(w_t).max()) if w_t.size else 0.0
     w_scale = old.w_scale if old is not None else p.weight_headroom * (w_max if w_max > 0 else 1.0)
     wanted = analog.to_pairs(w_t, w_scale, p.g_min_us, p.g_max_us)
     threshold = p.write_threshold * (p.g_max_us - p.g_min_us)
-    targets, programmed, nus, writes = [], [], [], 0
+    gain = old.gain if old is not None else tuple(  # fabrication: one gain per cell, for good
+        np.maximum(1.0 + p.device_variation * fab_rng.standard_normal(w_t.shape), 0.0)
+        if p.device_variation > 0 else None for _ in range(2))
+    targets, conductances, changed, writes = [], [], np.zeros(w_t.shape, bool), 0
     for i, g in enumerate(wanted):
         if old is None:
-            write = np.ones(g.shape, bool)
-            target, g_prog, nu = g, np.zeros_like(g), np.zeros_like(g) if p.drift else None
+            write, target, g_read = np.ones(g.shape, bool), g, np.zeros_like(g)
         else:
             write = np.abs(g - old.target[i]) > threshold if threshold > 0 else g != old.target[i]
-            target, g_prog, nu = old.target[i].copy(), old.programmed[i].copy(), \
-                None if old.nu is None else old.nu[i].copy()
-        writes += int(write.sum())
-        g_new = g[write]
-        target[write] = g_new
+            target, g_read = old.target[i], old.conductance[i]
+        n_written = int(np.count_nonzero(write))
+        if n_written == 0:  # the cells as they were (arrays are shared, never changed in place)
+            targets.append(target)
+            conductances.append(g_read)
+            continue
+        if old is not None:
+            target, g_read = target.copy(), g_read.copy()
+        writes += n_written
+        changed |= write
+        every = n_written == write.size  # whole arrays beat fancy indexing
+        g_want = g if every else g[write]
+        g_new = g_want
         if p.programming_noise:
-            sigma = analog.polynomial_sigma(g_new, p.prog_coeffs_us, p.g_max_us, p.prog_g_ref_us)
-            g_prog[write] = analog.program(g_new, sigma, rng)
+            g_new = analog.program(g_want, analog.polynomial_sigma(g_want, p.prog_coeffs_us, p.g_max_us,
+                                                                   p.prog_g_ref_us), rng)
+        if p.drift:  # conductance at the time of the reads
+            nu = analog.drift_exponents(g_want, p.drift_nu_mean, p.drift_nu_std, p.g_max_us, rng)
+            g_new = analog.drifted(g_new, nu, p.read_time_s, p.drift_t0_s)
+        if gain[i] is not None:
+            g_new = g_new * (gain[i] if every else gain[i][write])
+        if every:
+            target, g_read = g, g_new
         else:
-            g_prog[write] = g_new
-        if p.drift:
-            nu[write] = analog.drift_exponents(g_new, p.drift_nu_mean, p.drift_nu_std, p.g_max_us, rng)
+            target[write], g_read[write] = g_want, g_new
         targets.append(target)
-        programmed.append(g_prog)
-        nus.append(nu)
-    # conductance at the time of the reads: drift, then the fixed fabrication gain of each cell
-    g_read = []
-    for i, g in enumerate(programmed):
-        g = analog.drifted(g, nus[i], p.read_time_s, p.drift_t0_s) if p.drift else g
-        if p.device_variation > 0:
-            g = g * np.maximum(1.0 + p.device_variation * fab_rng.standard_normal(g.shape), 0.0)
-        g_read.append(g)
+        conductances.append(g_read)
     to_w = w_scale / (p.g_max_us - p.g_min_us)
-    fwd = np.empty_like(w_t)
-    bwd = np.empty_like(w_t)
+    if old is None or p.ir_drop > 0 or np.count_nonzero(changed) > REWRITE_ALL * changed.size:
+        fwd, bwd = _effective_weights(conductances, tiling, p, to_w)
+        var = _read_variance(conductances, p, to_w, w_scale, w_t.shape)
+        var_bwd = None if var is None else np.ascontiguousarray(var.T)
+    elif not changed.any():
+        fwd, bwd, var, var_bwd = old.fwd, old.bwd, old.var_fwd, old.var_bwd
+    else:  # only the written cells' weights and read-noise variances change
+        rows, cols = np.nonzero(changed)
+        fwd, bwd = old.fwd.copy(), old.bwd.copy()
+        fwd[rows, cols] = bwd[cols, rows] = (conductances[0][rows, cols] - conductances[1][rows, cols]) * to_w
+        var, var_bwd = old.var_fwd, old.var_bwd
+        if p.read_noise == "1/f":
+            var, var_bwd = var.copy(), var_bwd.copy()
+            var[rows, cols] = var_bwd[cols, rows] = _read_variance(
+                [g[rows, cols] for g in conductances], p, to_w, w_scale, rows.shape)
+    clipped = float(np.mean(np.abs(w_t) > w_scale)) if w_t.size else 0.0
+    array = Array(target=tuple(targets), conductance=tuple(conductances), gain=gain, w_scale=w_scale,
+                  tiling=tiling, fwd=fwd, bwd=bwd, var_fwd=var, var_bwd=var_bwd, clipped=clipped)
+    return array, writes
+
+
+def _effective_weights(conductances, tiling, p: CrossbarParameters, to_w) -> tuple[np.ndarray, np.ndarray]:
+    """Weights a forward read (n_k, n_{k+1}) and a backward read (n_{k+1}, n_k) sense, IR drop included."""
+    g_plus, g_minus = conductances
+    fwd = np.empty_like(g_plus)
+    bwd = np.empty_like(g_plus)
     for rows in tiling.rows:
         for cols in tiling.cols:
-            gp, gm = g_read[0][rows, cols], g_read[1][rows, cols]
+            gp, gm = g_plus[rows, cols], g_minus[rows, cols]
             if p.ir_drop > 0:  # forward: columns sensed (voltage lost along each row); backward: rows sensed
                 f = [analog.ir_drop_factor(g, p.g_max_us, p.ir_drop, along=1) for g in (gp, gm)]
                 b = [analog.ir_drop_factor(g, p.g_max_us, p.ir_drop, along=0) for g in (gp, gm)]
@@ -311,18 +344,17 @@ def _program_array(w_t, tiling, p: CrossbarParameters, old: Array | None, rng, f
                 f = b = [1.0, 1.0]
             fwd[rows, cols] = (gp * f[0] - gm * f[1]) * to_w
             bwd[rows, cols] = (gp * b[0] - gm * b[1]) * to_w
-    var = None
+    return fwd, np.ascontiguousarray(bwd.T)
+
+
+def _read_variance(conductances, p: CrossbarParameters, to_w, w_scale, shape) -> np.ndarray | None:
+    """Read-noise variance of each cell pair's weight (``shape``), or None without read noise."""
     if p.read_noise == "1/f":
-        t = p.read_time_s
-        var = sum((analog.read_sigma_1f(g, p.g_max_us, t, p.t_read_s, p.read_q, p.read_q_exp, p.read_q_max)
-                   * to_w) ** 2 for g in g_read)
-    elif p.read_noise == "constant":
-        var = np.full(w_t.shape, (p.read_noise_constant * w_scale) ** 2)
-    clipped = float(np.mean(np.abs(w_t) > w_scale)) if w_t.size else 0.0
-    array = Array(target=tuple(targets), programmed=tuple(programmed), nu=tuple(nus) if p.drift else None,
-                  w_scale=w_scale, tiling=tiling, fwd=fwd, bwd=np.ascontiguousarray(bwd.T),
-                  var_fwd=var, var_bwd=None if var is None else np.ascontiguousarray(var.T), clipped=clipped)
-    return array, writes
+        return sum((analog.read_sigma_1f(g, p.g_max_us, p.read_time_s, p.t_read_s, p.read_q, p.read_q_exp,
+                                         p.read_q_max) * to_w) ** 2 for g in conductances)
+    if p.read_noise == "constant":
+        return np.full(shape, (p.read_noise_constant * w_scale) ** 2)
+    return None
 
 
 def _relax(program: CrossbarProgram, x, max_steps, nudge, init):
