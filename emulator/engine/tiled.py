@@ -52,7 +52,7 @@ def converter_steps(bits: int | None, full_scale: float, signed: bool) -> float:
 
 
 @nb.njit(cache=True)
-def _read(w, var, noisy, edges_in, held_in, moved_in, delta_in, square_delta_in, out, line_sum,
+def _read(w, var, noisy, edges_in, held_in, moved_in, delta_in, square_delta_in, accumulate, out, line_sum,
           line_var, b, refreshed, adc_range, adc_steps, pool, starts, cursor, counts):
     """Read, for sample ``b``, every tile of one array direction whose driven lines moved.
 
@@ -61,8 +61,8 @@ def _read(w, var, noisy, edges_in, held_in, moved_in, delta_in, square_delta_in,
     that starts at ``starts[cursor]``), and holds its ADC outputs in ``out`` (n_in_blocks, B, n_out). The host keeps
     both sums per tile and line (``line_sum``, ``line_var``, same shape) and adds only what the
     moved lines changed (``delta_in`` = new minus old driven value, ``square_delta_in`` the same
-    for its square): the same sums as a full re-read, at a cost that follows the activity.
-    ``refreshed`` (n_out,) marks the units whose partial sums changed. Returns the new cursor.
+    for its square): the same sums as a full re-read, at a cost that follows the activity
+    (``accumulate`` False: the sums are already there). ``refreshed`` (n_out,) marks the units whose partial sums changed. Returns the new cursor.
     """
     n_out = w.shape[1]
     for ib in range(len(edges_in) - 1):
@@ -72,6 +72,8 @@ def _read(w, var, noisy, edges_in, held_in, moved_in, delta_in, square_delta_in,
             driven += held_in[i] != 0.0
             if moved_in[i]:
                 any_moved = True
+                if not accumulate:
+                    continue
                 d = delta_in[i]
                 sums = line_sum[ib, b]
                 if noisy:
@@ -102,6 +104,23 @@ def _read(w, var, noisy, edges_in, held_in, moved_in, delta_in, square_delta_in,
 
 
 @nb.njit(cache=True)
+def _settle_to(out, b, k, depth, bias, partial_fwd, partial_bwd, nudged, target, beta):
+    """``out`` (n_k,): where the units of layer ``k`` of sample ``b`` settle, ``rho(h)``, ``h`` their
+    held partial sums plus bias (for a nudged output layer: ``rho((h + beta y) / (1 + beta))``)."""
+    pf, bias_k = partial_fwd[k - 1], bias[k - 1]
+    pb = partial_bwd[k] if k < depth else partial_bwd[0][:0]
+    for j in range(out.shape[0]):
+        h = bias_k[j]
+        for blk in range(pf.shape[0]):
+            h += pf[blk, b, j]
+        for blk in range(pb.shape[0]):
+            h += pb[blk, b, j]
+        if nudged and k == depth:
+            h = (h + beta * target[b, j]) / (1.0 + beta)
+        out[j] = min(max(h, 0.0), 1.0)
+
+
+@nb.njit(cache=True)
 def _relax(x, fwd, bwd, var_fwd, var_bwd, noisy, row_edges, col_edges, bias, state, sent, held,
            partial_fwd, partial_bwd, sum_fwd, sum_bwd, var_sum_fwd, var_sum_bwd, fresh, target, beta, rate, theta, tolerance, dac_range,
            dac_steps, adc_range, adc_steps, fed, n_partials, max_steps, first, pool, starts, cursor, per_sample, steps, quiescent,
@@ -115,6 +134,7 @@ def _relax(x, fwd, bwd, var_fwd, var_bwd, noisy, row_edges, col_edges, bias, sta
     delta = [np.zeros(state[k].shape[1]) for k in range(depth + 1)]
     square_delta = [np.zeros(state[k].shape[1]) for k in range(depth + 1)]
     refreshed = [np.zeros(state[k].shape[1], np.bool_) for k in range(depth + 1)]
+    settle = [np.zeros(state[k].shape[1]) for k in range(depth + 1)]
     nudged = target.shape[0] > 0
     for b in range(first, x.shape[0]):
         if noisy and len(starts) - cursor < per_sample:
@@ -123,44 +143,31 @@ def _relax(x, fwd, bwd, var_fwd, var_bwd, noisy, row_edges, col_edges, bias, sta
             state[0][b, i] = x[b, i]
             held[0][b, i] = _quantise(x[b, i], 0.0, dac_range, dac_steps)
             moved[0][i] = x[b, i] != 0.0
-            delta[0][i] = held[0][b, i]
-            square_delta[0][i] = held[0][b, i] ** 2
-        if fresh:  # the input's DACs convert and array 0 is read forward once
+        if fresh:  # the input's DACs convert and array 0 is read forward once (its sums made by the caller)
             for i in range(x.shape[1]):
                 sent[0][b, i] = x[b, i]
                 if moved[0][i]:
                     counts[0] += fed[0]
             refreshed[1][:] = False
             cursor = _read(fwd[0], var_fwd[0], noisy, row_edges[0], held[0][b], moved[0], delta[0],
-                           square_delta[0], partial_fwd[0], sum_fwd[0], var_sum_fwd[0], b, refreshed[1], adc_range[0],
+                           square_delta[0], False, partial_fwd[0], sum_fwd[0], var_sum_fwd[0], b, refreshed[1], adc_range[0],
                            adc_steps[0], pool, starts, cursor, counts)
             counts[3] += refreshed[1].sum() * n_partials[1]
+        for k in range(1, depth + 1):
+            _settle_to(settle[k], b, k, depth, bias, partial_fwd, partial_bwd, nudged, target, beta)
         for t in range(max_steps):
-            residual = 0.0
-            for k in range(1, depth + 1):
-                s, pf, bias_k = state[k][b], partial_fwd[k - 1], bias[k - 1]
-                pb = partial_bwd[k] if k < depth else partial_bwd[0][:0]
-                nudge_k = nudged and k == depth
-                for j in range(s.shape[0]):
-                    h = bias_k[j]
-                    for blk in range(pf.shape[0]):
-                        h += pf[blk, b, j]
-                    for blk in range(pb.shape[0]):
-                        h += pb[blk, b, j]
-                    if nudge_k:
-                        h = (h + beta * target[b, j]) / (1.0 + beta)
-                    ds = min(max(h, 0.0), 1.0) - s[j]
-                    residual = max(residual, abs(ds))
-                    s[j] += rate * ds
-            n_moved, largest_move = 0, 0.0
-            for k in range(1, depth + 1):
-                s, sent_k, held_k, moved_k = state[k][b], sent[k][b], held[k][b], moved[k]
+            residual, n_moved, largest_move = 0.0, 0, 0.0
+            for k in range(1, depth + 1):  # integrate, then re-drive the DACs of units that moved
+                s, goal, sent_k, held_k, moved_k = state[k][b], settle[k], sent[k][b], held[k][b], moved[k]
                 delta_k, square_delta_k = delta[k], square_delta[k]
                 for j in range(s.shape[0]):
-                    m = abs(s[j] - sent_k[j]) > theta
-                    moved_k[j] = m
-                    if m:
-                        largest_move = max(largest_move, abs(s[j] - sent_k[j]))
+                    ds = goal[j] - s[j]
+                    residual = max(residual, abs(ds))
+                    s[j] += rate * ds
+                    change = abs(s[j] - sent_k[j])
+                    moved_k[j] = change > theta
+                    if moved_k[j]:
+                        largest_move = max(largest_move, change)
                         sent_k[j] = s[j]
                         driven = _quantise(s[j], 0.0, dac_range, dac_steps)
                         delta_k[j] = driven - held_k[j]
@@ -175,13 +182,15 @@ def _relax(x, fwd, bwd, var_fwd, var_bwd, noisy, row_edges, col_edges, bias, sta
             for k in range(depth):
                 if k >= 1:  # nothing drives array 0 but the clamped input, read once above
                     cursor = _read(fwd[k], var_fwd[k], noisy, row_edges[k], held[k][b], moved[k], delta[k],
-                                   square_delta[k], partial_fwd[k], sum_fwd[k], var_sum_fwd[k], b, refreshed[k + 1],
+                                   square_delta[k], True, partial_fwd[k], sum_fwd[k], var_sum_fwd[k], b, refreshed[k + 1],
                                    adc_range[k], adc_steps[k], pool, starts, cursor, counts)
                     cursor = _read(bwd[k], var_bwd[k], noisy, col_edges[k], held[k + 1][b], moved[k + 1],
-                                   delta[k + 1], square_delta[k + 1], partial_bwd[k], sum_bwd[k], var_sum_bwd[k], b,
+                                   delta[k + 1], square_delta[k + 1], True, partial_bwd[k], sum_bwd[k], var_sum_bwd[k], b,
                                    refreshed[k], adc_range[k], adc_steps[k], pool, starts, cursor, counts)
             for k in range(1, depth + 1):
-                counts[3] += refreshed[k].sum() * n_partials[k]
+                if refreshed[k][0]:  # a read refreshes every unit of the layer it senses
+                    counts[3] += refreshed[k].shape[0] * n_partials[k]
+                    _settle_to(settle[k], b, k, depth, bias, partial_fwd, partial_bwd, nudged, target, beta)
             if residual < tolerance and largest_move < tolerance:
                 quiescent[b] = True
                 break
@@ -246,6 +255,14 @@ def relax_tiled(arrays, bias, x, *, rate, theta, tolerance, dac, adc, max_steps,
         partials = [tuple(np.zeros(shape) for shape in [(len(a.row_edges) - 1, batch, a.fwd.shape[1]),
                                                         (len(a.col_edges) - 1, batch, a.fwd.shape[0])] * 3)
                     for a in arrays]
+        # the input layer's read: one matrix product per tile row for the whole batch
+        dac_steps = converter_steps(dac[0], dac[1], False)
+        held[0] = x.copy() if dac_steps == 0 else np.rint(np.clip(x, 0.0, dac[1]) * dac_steps) / dac_steps
+        first = arrays[0]
+        for ib, (lo, hi) in enumerate(zip(first.row_edges[:-1], first.row_edges[1:])):
+            partials[0][2][ib] = held[0][:, lo:hi] @ first.fwd[lo:hi]
+            if noisy:
+                partials[0][4][ib] = held[0][:, lo:hi] ** 2 @ first.var_fwd[lo:hi]
     else:
         state, sent, held, partials = init
         state, sent, held = ([np.array(s, np.float64) for s in group] for group in (state, sent, held))
