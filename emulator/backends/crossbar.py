@@ -10,22 +10,15 @@ adds programming noise; device-to-device variation is a gain per cell fixed at f
 first-order attenuation along the sensed lines.
 
 ``relax`` integrates ``tau ds/dt = -s + rho(W s + b + x)`` with forward-Euler steps ``dt``
-(``rho`` the hard sigmoid), in a digital periphery after the ADCs. The periphery is lazy:
+(``rho`` the hard sigmoid) in a digital periphery after the ADCs, with a lazy periphery (DACs
+re-driven past ``theta``, tiles read when a driven line changed, held ADC outputs summed
+digitally); :mod:`emulator.engine.tiled` runs it and documents it. EqProp's nudge is applied in
+the digital periphery as on the digital reference: the output settles to
+``clip((h + beta y) / (1 + beta))``.
 
-- a unit's DAC is re-driven only when its state moved more than ``theta`` since it was last
-  driven (one conversion per tile its line enters);
-- a tile is read (its sensed lines converted by their ADCs) only when one of its driven lines
-  changed; the read adds fresh read noise, and its ADC outputs are held until the next read;
-- a unit's drive is the digital sum of its held partial sums (one per tile feeding it) and its
-  bias, re-summed when one of them changed.
-
-A sample ends when ``max |rho(h) - s| < tolerance`` (``tau |ds/dt|``) and no DAC was re-driven,
-or at the step limit. EqProp's nudge is applied in the digital periphery as on the digital
-reference: the output settles to ``clip((h + beta y) / (1 + beta))``.
-
-Read noise is drawn at the sensed line: a sum of independent Gaussian cell fluctuations is
-Gaussian with variance ``sum_i v_i^2 sigma_ij^2``, so one draw per converted line has the same
-distribution as one per cell, at a fraction of the host cost.
+Training re-programs a cell once its target moved ``write_threshold`` of the conductance range
+since its last write (mixed-precision training); reads take their noise from a pool of normals
+drawn once per chip (see :func:`emulator.engine.tiled.relax_tiled`).
 """
 from __future__ import annotations
 
