@@ -14,8 +14,9 @@ weights), ``programming_noise`` (the chip's programming-noise model scaled), ``a
 and reused when the script is run again, so an interrupted sweep loses only the run in progress.
 
     python benchmarks/crossbar_robustness.py digits_snn --chip crossbar-pcm --in-the-loop
-    python benchmarks/crossbar_robustness.py fashion_mnist_snn --chip crossbar-pcm --sweeps read_noise,adc_bits \\
-        --trained runs/fashion-digital
+    python benchmarks/crossbar_robustness.py fashion_mnist_snn --chip crossbar-pcm --trained runs/fashion-digital
+    python benchmarks/crossbar_robustness.py fashion_mnist_snn --in-the-loop --sweeps read_noise --values 0,0.05,0.1 \\
+        --set dataset.n_train=10000 --set training.epochs=3 --out runs/robustness-short
 
 Prints one Markdown table per sweep and writes them, with the settings, to ``<out>/results.json``.
 """
@@ -25,6 +26,8 @@ import argparse
 import json
 import time
 from pathlib import Path
+
+import yaml
 
 from emulator.chip import load_chip
 from emulator.cli import resolve
@@ -67,6 +70,7 @@ def main():
     p.add_argument("workload")
     p.add_argument("--chip", default="crossbar-pcm")
     p.add_argument("--sweeps", default=",".join(SWEEPS), help=f"comma-separated, of: {', '.join(SWEEPS)}")
+    p.add_argument("--values", help="comma-separated settings to run instead of each sweep's own (YAML: null, 8, 0.1)")
     p.add_argument("--in-the-loop", action="store_true", help="also train on the array at every setting")
     p.add_argument("--trained", metavar="RUN_DIR", help="the digital reference run (default: train it under --out)")
     p.add_argument("--set", action="append", default=[], help="workload overrides, as for `emulator run`")
@@ -90,7 +94,8 @@ def main():
         if sweep not in SWEEPS:
             p.error(f"--sweeps: unknown sweep {sweep!r}; known: {', '.join(SWEEPS)}")
         rows = []
-        for value in SWEEPS[sweep]:
+        values = [yaml.safe_load(v) for v in args.values.split(",")] if args.values else SWEEPS[sweep]
+        for value in values:
             chip = load_chip(chip_path, overrides(sweep, value, base_chip))
             folder = out / args.chip / f"{sweep}={value}"
             naive = finished(folder / "naive")
