@@ -1,0 +1,260 @@
+"""Oscillator Ising machines (OIM): clock-less relaxation of coupled phase oscillators.
+
+A layered EqProp network is mapped onto oscillators as in Wang, Wanjura & Marquardt (2024) and
+Gower (2025):
+
+- every relaxing unit (layers 1..L) is one oscillator with phase ``phi``; its read-out, the
+  unit's *state*, is ``s = cos(phi)`` in [-1, 1];
+- a weight ``W_k[i, j]`` (k >= 1) is the coupling ``J`` between oscillator ``i`` of layer
+  ``k+1`` and oscillator ``j`` of layer ``k`` (symmetric, as the energy requires);
+- the input is not oscillators: pixel ``x_j`` enters as a bias (injected reference signal of
+  phase ``psi = 0``), so layer 1 feels ``h = W_0 x + b_1``; the other layers' biases are
+  ``h = b_k`` at ``psi = 0``. A negative ``h`` is a reference at ``psi = pi``;
+- the free phase starts from ``phi = pi/2`` (``s = 0``, the unbiased read-out) and relaxes by
+  the overdamped gradient flow of :mod:`emulator.engine.oscillators`;
+- the nudge is one more bias on the outputs, ``beta * (2 y - 1)`` at ``psi = 0``: the energy
+  gains ``beta * C`` with ``C = -sum_j (2 y_j - 1) cos(phi_j)``, which pulls the target
+  output to ``phi = 0`` (``s = 1``) and the others to ``phi = pi`` (``s = -1``). It is what
+  the chip can do physically (one more injected signal), and it needs no read-out of the
+  free phase.
+
+Why ``cos(phi)``: with it, ``-dE/dW_0 = x s_1^T`` and ``-dE/db = s`` exactly, so the input
+and bias updates are the trainer's local rule as is; the couplings between oscillators need
+``-dE/dJ_ij = cos(phi_i - phi_j) = s_i s_j + sin(phi_i) sin(phi_j)``, which
+:meth:`OimBackend.contrastive_update` computes. The argmax of ``s`` over the outputs is the class.
+
+The workload's ``eqprop.theta`` (state units, over the [0, 1] range of the reference model) is
+``theta * pi`` radians of phase here (the read-out's range, 0 to pi). The workload's step
+budgets become time limits: ``max_steps * time_per_step`` time units (``1 / coupling_rate``).
+``eqprop.damping`` has no meaning on oscillators and is not used.
+
+Counters: ``oscillator_seconds`` (oscillators running x settling time, in s), ``coupling_events``
+(phase broadcasts, plus one per non-zero input pixel and one per nudged output when a signal is
+injected), ``coupling_ops`` (events x fan-out), ``phase_readouts`` (every oscillator once per
+relaxation: the trainer reads all of them) and ``weight_writes`` (couplings and biases
+programmed). ``settle_s`` (the settling times, summed over samples) is the emulated time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from emulator.backends import Backend, Program
+from emulator.counters import Counters
+from emulator.engine import Equilibrium
+from emulator.engine.oscillators import Couplings, PhaseState, Settings, relax_phases
+from emulator.errors import CapacityError, DivergenceError
+from emulator.network import contrastive_update
+from emulator.schema import spec
+
+
+@dataclass(frozen=True, kw_only=True)
+class OimParameters:
+    max_oscillators: int = spec("oscillators on the chip", ge=1)
+    max_couplings: int = spec("programmable coupling cells (oscillator pairs and input injections)", ge=1)
+    coupling_rate: float = spec("phase velocity per unit of coupling, 1/s: one time unit is 1/coupling_rate "
+                                "seconds", gt=0)
+    time_per_step: float = spec("time units one step of the workload's step budget buys", default=0.5, gt=0)
+    shil: float = spec("second-harmonic injection-locking strength S (energy units)", default=0.0, ge=0)
+    shil_ramp: float = spec("time units over which S ramps up from 0 (0: constant)", default=0.0, ge=0)
+    phase_noise: float = spec("phase noise, radians per sqrt(time unit) (0: noiseless)", default=0.0, ge=0)
+    settle_tolerance: float = spec("a relaxation has settled when no phase moves faster than this, "
+                                   "radians per time unit", default=1e-3, gt=0)
+    step_tolerance: float = spec("largest local integration error of a phase per step, radians",
+                                 default=1e-4, gt=0, lt=0.1)
+    max_phase_step: float = spec("largest phase change in one integration step, radians", default=0.1,
+                                 gt=0, le=1.0)
+    seed: int = spec("seed of the phase noise", default=0, ge=0)
+
+
+@dataclass(frozen=True)
+class OimProgram(Program):
+    """A layered network on oscillators.
+
+    couplings : J between the oscillators (layers 1..L concatenated), (n, n) in blocks.
+    w_in : (n_1, n_0) input injection weights. bias : (n,) biases at psi = 0.
+    layers : layer sizes n_0..n_L. fan_out : (n,) receivers of each oscillator's broadcast.
+    settings : integration and laziness settings (``t_max`` and ``n_bins`` are set per relaxation).
+    """
+
+    couplings: Couplings = None
+    w_in: np.ndarray = None
+    bias: np.ndarray = None
+    layers: tuple = ()
+    fan_out: np.ndarray = None
+    settings: Settings = None
+    time_per_step: float = 0.5
+    coupling_rate: float = 1.0
+    seed: int = 0
+    max_oscillators: int = 0
+    max_couplings: int = 0
+
+    @property
+    def n(self) -> int:
+        return self.couplings.n
+
+    @property
+    def edges(self) -> np.ndarray:
+        """Offsets of the layers 1..L in the oscillator vector, (L + 1,)."""
+        return np.concatenate([[0], np.cumsum(self.layers[1:])])
+
+    @property
+    def n_couplings(self) -> int:
+        return int(self.w_in.size + sum(m.size for _, _, m in self.couplings.blocks) // 2)
+
+    def summary(self) -> dict:
+        s = self.settings
+        return {"oscillators": self.n, "max_oscillators": self.max_oscillators,
+                "couplings": self.n_couplings, "max_couplings": self.max_couplings,
+                "read_out": "s = cos(phi)", "theta_rad": s.theta, "shil": s.shil, "shil_ramp": s.shil_ramp,
+                "phase_noise": s.noise,
+                "coupling_rate_per_s": self.coupling_rate, "time_per_step": self.time_per_step,
+                "integrator": "Bogacki-Shampine 3(2), per-sample step control",
+                "eqprop.damping": "unused (overdamped continuous-time dynamics)"}
+
+
+@dataclass(frozen=True)
+class OimEquilibrium(Equilibrium):
+    """An :class:`Equilibrium` whose states are the read-outs ``cos(phi)``, with the phases.
+
+    phases, heard_phases : (B, n) live phases and the phases last broadcast, radians.
+    settle_time : (B,) time units each sample ran.
+    """
+
+    phases: np.ndarray = None
+    heard_phases: np.ndarray = None
+    settle_time: np.ndarray = None
+
+    def sines(self) -> list:
+        """``sin(phi)`` per layer (layer 0, the input, is 0: it is a bias, not an oscillator)."""
+        return [np.zeros_like(self.states[0])] + _split(np.sin(self.phases), self.states)
+
+
+def _split(values, like) -> list:
+    """(B, n) -> per layer 1..L, with the sizes of ``like[1:]``."""
+    edges = np.cumsum([0] + [s.shape[1] for s in like[1:]])
+    return [values[:, a:b] for a, b in zip(edges[:-1], edges[1:])]
+
+
+class OimBackend(Backend):
+    family = "oim"
+    ops = ("oscillator_seconds", "coupling_events", "coupling_ops", "phase_readouts", "weight_writes")
+    measures = ("settle_s",)
+    Parameters = OimParameters
+
+    def compile(self, network, chip, previous: OimProgram | None = None) -> OimProgram:
+        p = self.parameters_of(chip)
+        layers = tuple(network.layers)
+        n = sum(layers[1:])
+        if n > p.max_oscillators:
+            raise CapacityError(
+                f"the network {list(layers)} needs {n:,} oscillators (one per unit of layers 1..L) but chip "
+                f"{chip.name!r} has {p.max_oscillators:,} ({chip.where('parameters', 'max_oscillators')}); "
+                "use smaller network.layers or a chip with more parameters.max_oscillators")
+        n_couplings = network.n_synapses
+        if n_couplings > p.max_couplings:
+            raise CapacityError(
+                f"the network {list(layers)} needs {n_couplings:,} coupling cells but chip {chip.name!r} has "
+                f"{p.max_couplings:,} ({chip.where('parameters', 'max_couplings')}); use smaller "
+                "network.layers or a chip with more parameters.max_couplings")
+        for w, b in zip(network.weights, network.biases):
+            if not (np.isfinite(w).all() and np.isfinite(b).all()):
+                raise DivergenceError("a coupling or bias is NaN or infinite: lower training.learning_rates, "
+                                      "or enable training.spectral_norm")
+        edges = np.concatenate([[0], np.cumsum(layers[1:])])
+        blocks = []
+        for k, w in enumerate(network.weights[1:], start=1):  # W_k couples layer k+1 (rows) and layer k
+            upper, lower = slice(edges[k], edges[k + 1]), slice(edges[k - 1], edges[k])
+            w = np.asarray(w, np.float64)
+            blocks += [(upper, lower, w), (lower, upper, np.ascontiguousarray(w.T))]
+        couplings = Couplings(n, tuple(blocks))
+        fan_out = np.concatenate([np.full(size, (layers[k + 1] if k + 1 < len(layers) else 0)
+                                          + (layers[k - 1] if k >= 2 else 0), np.int64)
+                                  for k, size in enumerate(layers[1:], start=1)])
+        settings = Settings(theta=float(np.pi * network.theta), shil=p.shil, shil_ramp=p.shil_ramp,
+                            noise=p.phase_noise, settle_tolerance=p.settle_tolerance,
+                            step_tolerance=p.step_tolerance, max_phase_step=p.max_phase_step)
+        w_in = np.asarray(network.weights[0], np.float64)
+        bias = np.concatenate([np.asarray(b, np.float64) for b in network.biases])
+        program = OimProgram(couplings=couplings, w_in=w_in, bias=bias, layers=layers, fan_out=fan_out,
+                             settings=settings, time_per_step=p.time_per_step, coupling_rate=p.coupling_rate,
+                             seed=p.seed, max_oscillators=p.max_oscillators, max_couplings=p.max_couplings)
+        return replace(program, programming=Counters(weight_writes=_writes(program, previous)))
+
+    def relax(self, program: OimProgram, x, *, max_steps, nudge=None, init=None):
+        x = np.asarray(x, np.float64)
+        layers = program.layers
+        if x.ndim != 2 or x.shape[1] != layers[0]:
+            raise ValueError(f"x must have shape (batch, {layers[0]}), got {x.shape}")
+        batch = x.shape[0]
+        if nudge is not None and np.shape(nudge.target) != (batch, layers[-1]):
+            raise ValueError(f"nudge.target must have shape ({batch}, {layers[-1]}), got {np.shape(nudge.target)}")
+        if init is not None and init.phases.shape[0] != batch:
+            raise ValueError(f"init holds {init.phases.shape[0]} samples but x has {batch}")
+        bias = np.broadcast_to(program.bias, (batch, program.n)).astype(np.complex128)
+        bias[:, :layers[1]] += x @ program.w_in.T
+        counters = Counters(oscillator_seconds=0.0, coupling_events=0, coupling_ops=0, phase_readouts=0)
+        if nudge is not None:
+            bias[:, program.n - layers[-1]:] += nudge.beta * (2.0 * np.asarray(nudge.target, np.float64) - 1.0)
+            counters += {"coupling_events": batch * layers[-1], "coupling_ops": batch * layers[-1]}
+        if init is None:
+            phi0, heard0 = np.full((batch, program.n), np.pi / 2), None
+            n_input = int(np.count_nonzero(x))
+            counters += {"coupling_events": n_input, "coupling_ops": n_input * layers[1]}
+        else:
+            phi0, heard0 = init.phases, init.heard_phases
+        settings = replace(program.settings, t_max=max_steps * program.time_per_step,
+                           bin_width=program.time_per_step, n_bins=max_steps)
+        rng = np.random.default_rng([program.seed, batch, max_steps]) if settings.noise > 0 else None
+        with np.errstate(over="ignore", invalid="ignore"):
+            state = relax_phases(program.couplings, bias, phi0, settings, heard0=heard0, rng=rng)
+        if not np.isfinite(state.phi).all():
+            raise DivergenceError("the oscillator phases became NaN or infinite: lower training.learning_rates, "
+                                  "or enable training.spectral_norm")
+        counters += count(program, state)
+        return self._equilibrium(program, x, bias, state), counters
+
+    def contrastive_update(self, a: OimEquilibrium, b: OimEquilibrium, scale: float):
+        """EqProp's rule from ``-dE/dtheta``: ``x s_1^T`` for the input, ``s`` for the biases and
+        ``cos(phi_i - phi_j) = cos cos + sin sin`` for the couplings between oscillators."""
+        dw, db = contrastive_update(a.states, b.states, scale)
+        dw_sin, _ = contrastive_update(a.sines(), b.sines(), scale)
+        return tuple(c + s for c, s in zip(dw, dw_sin)), db
+
+    def emulated_seconds(self, counters, chip) -> float:
+        """Settling time plus the ops not overlapped with it (read-outs, weight writes)."""
+        t = chip.time_per_op()
+        return float(counters.get("settle_s", 0.0)) + sum(counters.get(op, 0) * t[op] for op in sorted(t))
+
+    @staticmethod
+    def _equilibrium(program: OimProgram, x, bias, state: PhaseState) -> OimEquilibrium:
+        edges = program.edges
+        states = [x] + [np.cos(state.phi[:, a:b]) for a, b in zip(edges[:-1], edges[1:])]
+        heard = [x] + [np.cos(state.heard[:, a:b]) for a, b in zip(edges[:-1], edges[1:])]
+        drive = [bias.real[:, a:b] + program.couplings.apply(np.cos(state.heard))[:, a:b]
+                 for a, b in zip(edges[:-1], edges[1:])]
+        return OimEquilibrium(states, heard, drive, state.steps, state.settled, state.trace,
+                              phases=state.phi, heard_phases=state.heard, settle_time=state.t)
+
+
+def count(program: OimProgram, state: PhaseState) -> Counters:
+    """What the chip did in one relaxation of ``B`` samples (see the module docstring)."""
+    seconds = state.t / program.coupling_rate  # (B,)
+    return Counters(oscillator_seconds=float(program.n * seconds.sum()),
+                    coupling_events=int(state.events.sum()),
+                    coupling_ops=int((state.events @ program.fan_out).sum()),
+                    phase_readouts=int(program.n * state.phi.shape[0]),
+                    settle_s=float(seconds.sum()))
+
+
+def _writes(program: OimProgram, previous: OimProgram | None) -> int:
+    """Coupling cells and bias registers whose value changed (all of them on the first program).
+
+    A coupling between two oscillators is one cell (the two blocks of a pair count once)."""
+    pairs = program.couplings.blocks[::2]
+    if previous is None or previous.layers != program.layers:
+        return int(program.w_in.size + program.bias.size + sum(m.size for _, _, m in pairs))
+    old = previous.couplings.blocks[::2]
+    return int(np.count_nonzero(program.w_in != previous.w_in) + np.count_nonzero(program.bias != previous.bias)
+               + sum(np.count_nonzero(m != o) for (_, _, m), (_, _, o) in zip(pairs, old)))
