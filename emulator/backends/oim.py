@@ -45,7 +45,6 @@ from emulator.counters import Counters
 from emulator.engine import Equilibrium
 from emulator.engine.oscillators import Couplings, PhaseState, Settings, relax_phases
 from emulator.errors import CapacityError, DivergenceError
-from emulator.network import contrastive_update
 from emulator.schema import spec
 
 
@@ -56,6 +55,8 @@ class OimParameters:
     coupling_rate: float = spec("phase velocity per unit of coupling, 1/s: one time unit is 1/coupling_rate "
                                 "seconds", gt=0)
     time_per_step: float = spec("time units one step of the workload's step budget buys", default=0.5, gt=0)
+    input_phase: float = spec("phase psi of the input references, radians, relative to the biases' and the "
+                              "nudge's (psi = 0)", default=float(np.pi / 2), ge=-np.pi, le=np.pi)
     shil: float = spec("second-harmonic injection-locking strength S (energy units)", default=0.0, ge=0)
     shil_ramp: float = spec("time units over which S ramps up from 0 (0: constant)", default=0.0, ge=0)
     phase_noise: float = spec("phase noise, radians per sqrt(time unit) (0: noiseless)", default=0.0, ge=0)
@@ -85,6 +86,7 @@ class OimProgram(Program):
     fan_out: np.ndarray = None
     settings: Settings = None
     time_per_step: float = 0.5
+    input_phase: float = 0.0
     coupling_rate: float = 1.0
     seed: int = 0
     max_oscillators: int = 0
@@ -125,10 +127,12 @@ class OimEquilibrium(Equilibrium):
     phases: np.ndarray = None
     heard_phases: np.ndarray = None
     settle_time: np.ndarray = None
+    input_phase: float = 0.0
 
-    def sines(self) -> list:
-        """``sin(phi)`` per layer (layer 0, the input, is 0: it is a bias, not an oscillator)."""
-        return [np.zeros_like(self.states[0])] + _split(np.sin(self.phases), self.states)
+
+def _cos_diff(upper, lower):
+    """``sum_b cos(upper_bi - lower_bj)``, (n_upper, n_lower), from cos and sin products."""
+    return np.cos(upper).T @ np.cos(lower) + np.sin(upper).T @ np.sin(lower)
 
 
 def _split(values, like) -> list:
@@ -178,7 +182,8 @@ class OimBackend(Backend):
         w_in = np.asarray(network.weights[0], np.float64)
         bias = np.concatenate([np.asarray(b, np.float64) for b in network.biases])
         program = OimProgram(couplings=couplings, w_in=w_in, bias=bias, layers=layers, fan_out=fan_out,
-                             settings=settings, time_per_step=p.time_per_step, coupling_rate=p.coupling_rate,
+                             settings=settings, time_per_step=p.time_per_step, input_phase=p.input_phase,
+                             coupling_rate=p.coupling_rate,
                              seed=p.seed, max_oscillators=p.max_oscillators, max_couplings=p.max_couplings)
         return replace(program, programming=Counters(weight_writes=_writes(program, previous)))
 
@@ -193,13 +198,13 @@ class OimBackend(Backend):
         if init is not None and init.phases.shape[0] != batch:
             raise ValueError(f"init holds {init.phases.shape[0]} samples but x has {batch}")
         bias = np.broadcast_to(program.bias, (batch, program.n)).astype(np.complex128)
-        bias[:, :layers[1]] += x @ program.w_in.T
+        bias[:, :layers[1]] += (x @ program.w_in.T) * np.exp(1j * program.input_phase)
         counters = Counters(oscillator_seconds=0.0, coupling_events=0, coupling_ops=0, phase_readouts=0)
         if nudge is not None:
             bias[:, program.n - layers[-1]:] += nudge.beta * (2.0 * np.asarray(nudge.target, np.float64) - 1.0)
             counters += {"coupling_events": batch * layers[-1], "coupling_ops": batch * layers[-1]}
         if init is None:
-            phi0, heard0 = np.full((batch, program.n), np.pi / 2), None
+            phi0, heard0 = np.zeros((batch, program.n)), None
             n_input = int(np.count_nonzero(x))
             counters += {"coupling_events": n_input, "coupling_ops": n_input * layers[1]}
         else:
@@ -216,11 +221,21 @@ class OimBackend(Backend):
         return self._equilibrium(program, x, bias, state), counters
 
     def contrastive_update(self, a: OimEquilibrium, b: OimEquilibrium, scale: float):
-        """EqProp's rule from ``-dE/dtheta``: ``x s_1^T`` for the input, ``s`` for the biases and
-        ``cos(phi_i - phi_j) = cos cos + sin sin`` for the couplings between oscillators."""
-        dw, db = contrastive_update(a.states, b.states, scale)
-        dw_sin, _ = contrastive_update(a.sines(), b.sines(), scale)
-        return tuple(c + s for c, s in zip(dw, dw_sin)), db
+        """EqProp's rule from ``-dE/dtheta``, batch mean: ``cos(phi_j - psi_in) x_i`` for the input
+        weights, ``cos(phi_i - phi_j) = cos cos + sin sin`` for the couplings between oscillators
+        and ``s = cos(phi)`` for the biases (psi = 0)."""
+        n, psi = a.phases.shape[0], self._input_phase(a)
+        layers_a, layers_b = _split(a.phases, a.states), _split(b.phases, b.states)
+        x = a.states[0]
+        dw = [scale * (np.cos(layers_a[0] - psi) - np.cos(layers_b[0] - psi)).T @ x / n]
+        for k in range(1, len(layers_a)):
+            dw.append(scale * (_cos_diff(layers_a[k], layers_a[k - 1]) - _cos_diff(layers_b[k], layers_b[k - 1])) / n)
+        db = tuple(scale * (np.cos(pa) - np.cos(pb)).mean(axis=0) for pa, pb in zip(layers_a, layers_b))
+        return tuple(dw), db
+
+    @staticmethod
+    def _input_phase(eq) -> float:
+        return eq.input_phase
 
     def emulated_seconds(self, counters, chip) -> float:
         """Settling time plus the ops not overlapped with it (read-outs, weight writes)."""
@@ -235,7 +250,8 @@ class OimBackend(Backend):
         drive = [bias.real[:, a:b] + program.couplings.apply(np.cos(state.heard))[:, a:b]
                  for a, b in zip(edges[:-1], edges[1:])]
         return OimEquilibrium(states, heard, drive, state.steps, state.settled, state.trace,
-                              phases=state.phi, heard_phases=state.heard, settle_time=state.t)
+                              phases=state.phi, heard_phases=state.heard, settle_time=state.t,
+                              input_phase=program.input_phase)
 
 
 def count(program: OimProgram, state: PhaseState) -> Counters:
