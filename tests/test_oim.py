@@ -128,7 +128,7 @@ def test_theta_zero_on_the_backend_equals_the_continuous_flow_of_the_layered_net
     j = np.zeros((6, 6))
     j[4:, :4] = net.weights[1]
     j[:4, 4:] = net.weights[1].T
-    h = np.concatenate([1j * net.weights[0] @ x[0] + net.biases[0], net.biases[1]])  # input at psi = pi/2
+    h = np.concatenate([np.exp(1j * np.pi / 4) * net.weights[0] @ x[0] + net.biases[0], net.biases[1]])
     exact = solve_ivp(non_lazy_flow(Couplings.dense(j), h, 0.0), (0, eq.settle_time[0]),
                       np.zeros(6), rtol=1e-11, atol=1e-11, method="DOP853")
     assert np.abs(eq.phases[0] - exact.y[:, -1]).max() < 1e-5
@@ -143,12 +143,12 @@ def tiny():
     return Network((np.array([[2.0]]), np.array([[0.1]])), (np.zeros(1), np.ones(1)), theta=0.4 / np.pi)
 
 
-def test_counters_of_a_tiny_network_by_hand():
+def test_counters_of_a_tiny_network_by_hand(tmp_path):
     """Both start at phase 0. A travels to ~pi/2 (1.52 rad) in steps of at most 0.1 rad: with
     theta = 0.4 it broadcasts 3 times (after 0.4-0.5, 0.8-1.0 and 1.2-1.5 rad), never a 4th.
     B, pulled by 0.1 e^(i phi_A), moves by at most arctan(0.1) = 0.1 rad: it never broadcasts.
     Each broadcast reaches the one other oscillator; the input pixel is one injection into A."""
-    chip = load_chip(OIM)
+    chip = chip_with(tmp_path, input_phase=float(np.pi / 2))
     backend = OimBackend()
     program = backend.compile(tiny(), chip)
     assert program.programming == {"weight_writes": 4}  # input weight, 2 biases, 1 coupling
@@ -203,7 +203,7 @@ def test_contrastive_update_is_minus_the_energy_derivative():
 
     def minus_de(eq):  # -dE/dtheta from the phases, one sample at a time
         pa, ph = eq.phases[:, :3], eq.phases[:, 3:]
-        w0 = np.einsum("bi,bj->ij", np.cos(pa - np.pi / 2), x) / 4  # input references at psi = pi/2
+        w0 = np.einsum("bi,bj->ij", np.cos(pa - np.pi / 4), x) / 4  # input references at psi = pi/4
         w1 = np.mean([np.cos(ph[s][:, None] - pa[s][None, :]) for s in range(4)], axis=0)
         return (w0, w1), (np.cos(pa).mean(0), np.cos(ph).mean(0))
 
@@ -224,7 +224,7 @@ def test_nudge_lowers_the_cost_and_the_opposite_nudge_raises_it():
     plus, _ = backend.relax(program, x, max_steps=1000, nudge=Nudge(0.1, y), init=free)
     minus, _ = backend.relax(program, x, max_steps=1000, nudge=Nudge(-0.1, y), init=free)
     assert free.quiescent.all() and plus.quiescent.all() and minus.quiescent.all()
-    cost = [-((2 * y - 1) * eq.output).sum(axis=1) for eq in (plus, free, minus)]
+    cost = [-np.cos(eq.phases[:, -3:] - (1 - y) * np.pi / 2).sum(axis=1) for eq in (plus, free, minus)]
     assert (cost[0] < cost[1]).all() and (cost[1] < cost[2]).all()
 
 
@@ -271,7 +271,7 @@ def test_noise_without_a_generator_is_an_error():
 
 def test_eqprop_on_oscillators_gives_the_gradient_of_the_loss():
     """With a small symmetric nudge, the back-end's rule equals -dL/dtheta of the free
-    equilibrium's cost L = -sum (2y - 1) cos(phi_out), by finite differences (theta = 0)."""
+    equilibrium's cost L = -sum cos(phi_out - (1 - y) pi/2), by finite differences (theta = 0)."""
     backend, chip = OimBackend(), load_chip(OIM)
     rng = np.random.default_rng(0)
     layers = [3, 3, 2]
@@ -286,7 +286,7 @@ def test_eqprop_on_oscillators_gives_the_gradient_of_the_loss():
     def loss(n):
         eq, _ = backend.relax(program(n), x, max_steps=2000)
         assert eq.quiescent.all()
-        return -((2 * y - 1) * eq.output).sum(1).mean(), eq
+        return -np.cos(eq.phases[:, -2:] - (1 - y) * np.pi / 2).sum(1).mean(), eq
 
     _, free = loss(net)
     beta, eps = 1e-3, 1e-5
@@ -303,4 +303,5 @@ def test_eqprop_on_oscillators_gives_the_gradient_of_the_loss():
                 p[k][idx] += sign * eps
                 values.append(loss(net.with_parameters(p[:2], p[2:]))[0])
             numeric[idx] = (values[0] - values[1]) / (2 * eps)
-        assert np.abs(estimate + numeric).max() < 1e-5 * max(1.0, np.abs(numeric).max()) + 1e-5
+        # finite differences of equilibria settled to 1e-9 rad/time unit with eps 1e-5: ~1e-4 noise
+        assert np.abs(estimate + numeric).max() < 1e-3 * max(1.0, np.abs(numeric).max())
