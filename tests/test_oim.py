@@ -172,6 +172,7 @@ def test_counters_of_a_tiny_network_by_hand(tmp_path):
     # ln(0.03 / tol) ~ 3.4 more at most)
     assert np.arccosh(2 / 1e-3) / 2 * 0.95 < eq.settle_time[0] < np.arccosh(2 / 1e-3) / 2 + 3.4
     assert eq.trace.sum() == 2 * 3  # broadcasts only (the injection is not a phase broadcast)
+    assert (eq.steps == np.ceil(eq.settle_time / 2.5)).all()  # in the workload's steps of 2.5 time units
 
     nudged, c2 = backend.relax(program, x, max_steps=400, nudge=Nudge(0.5, np.ones((2, 1))), init=eq)
     assert c2["coupling_events"] == 2 * 1 and c2["coupling_ops"] == 2 * 1  # the nudge's injection only

@@ -136,14 +136,19 @@ class OimProgram(Program):
 class OimEquilibrium(Equilibrium):
     """An :class:`Equilibrium` whose states are the read-outs ``cos(phi)``, with the phases.
 
+    ``steps`` is the time each sample ran in the workload's steps (``ceil(t / time_per_step)``),
+    ``trace`` the broadcasts per such step; ``quiescent`` means settled.
+
     phases, heard_phases : (B, n) live phases and the phases last broadcast, radians.
-    settle_time : (B,) time units each sample ran.
+    settle_time : (B,) time units each sample ran. input_phase : psi_in, radians.
+    integrator_steps : (B,) accepted integration steps (a host quantity, not the chip's).
     """
 
     phases: np.ndarray = None
     heard_phases: np.ndarray = None
     settle_time: np.ndarray = None
     input_phase: float = 0.0
+    integrator_steps: np.ndarray = None
 
 
 def _cos_diff(upper, lower):
@@ -265,9 +270,10 @@ class OimBackend(Backend):
         heard = [x] + [np.cos(state.heard[:, a:b]) for a, b in zip(edges[:-1], edges[1:])]
         drive = [bias.real[:, a:b] + program.couplings.apply(np.cos(state.heard))[:, a:b]
                  for a, b in zip(edges[:-1], edges[1:])]
-        return OimEquilibrium(states, heard, drive, state.steps, state.settled, state.trace,
+        steps = np.ceil(state.t / program.time_per_step - 1e-9).astype(np.int64)  # in the workload's steps
+        return OimEquilibrium(states, heard, drive, steps, state.settled, state.trace,
                               phases=state.phi, heard_phases=state.heard, settle_time=state.t,
-                              input_phase=program.input_phase)
+                              input_phase=program.input_phase, integrator_steps=state.steps)
 
 
 def count(program: OimProgram, state: PhaseState) -> Counters:
