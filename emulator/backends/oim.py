@@ -52,6 +52,7 @@ programmed). ``settle_s`` (the settling times, summed over samples) is the emula
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -232,7 +233,7 @@ class OimBackend(Backend):
             phi0, heard0 = init.phases, init.heard_phases
         settings = replace(program.settings, t_max=max_steps * program.time_per_step,
                            bin_width=program.time_per_step, n_bins=max_steps)
-        rng = np.random.default_rng([program.seed, batch, max_steps]) if settings.noise > 0 else None
+        rng = _noise_generator(program.seed, x, nudge) if settings.noise > 0 else None
         with np.errstate(over="ignore", invalid="ignore"):
             state = relax_phases(program.couplings, bias, phi0, settings, heard0=heard0, rng=rng)
         if not np.isfinite(state.phi).all():
@@ -274,6 +275,16 @@ class OimBackend(Backend):
         return OimEquilibrium(states, heard, drive, steps, state.settled, state.trace,
                               phases=state.phi, heard_phases=state.heard, settle_time=state.t,
                               input_phase=program.input_phase, integrator_steps=state.steps)
+
+
+def _noise_generator(seed: int, x: np.ndarray, nudge) -> np.random.Generator:
+    """The phase noise of one relaxation: a function of the chip's seed, the inputs and the nudge,
+    so a run is reproducible bit for bit and different batches see different noise."""
+    digest = hashlib.blake2b(np.ascontiguousarray(x).tobytes(), digest_size=16)
+    if nudge is not None:
+        digest.update(np.float64(nudge.beta).tobytes())
+        digest.update(np.ascontiguousarray(nudge.target, np.float64).tobytes())
+    return np.random.default_rng([seed] + np.frombuffer(digest.digest(), np.uint32).tolist())
 
 
 def count(program: OimProgram, state: PhaseState) -> Counters:
