@@ -11,7 +11,9 @@ from emulator.backends.oim import OimBackend
 from emulator.chip import load_chip
 from emulator.energy import account
 from emulator.engine import Nudge
+from emulator.engine import phase_kernels
 from emulator.engine.oscillators import Couplings, Settings, energy, gradient, relax_phases, wrap
+from emulator.engine.oscillators_numpy import relax_phases_numpy
 from emulator.errors import CapacityError, ConfigError
 from emulator.network import Network
 
@@ -56,7 +58,7 @@ def test_energy_never_increases_along_a_noiseless_relaxation(seed):
         for b, e in zip(index, energy(couplings, bias[index], 0.3, phi)):
             energies[b].append(e)
 
-    state = relax_phases(couplings, bias, phi0, settings, observer=record)
+    state = relax_phases_numpy(couplings, bias, phi0, settings, observer=record)
     assert state.settled.all()
     for b, e in energies.items():
         rises = np.diff(e)
@@ -103,8 +105,8 @@ def test_lazy_coupling_with_theta_zero_is_the_continuous_dynamics(theta):
     couplings, bias, phi0 = random_problem(7, batch=1)
     settings = Settings(theta=theta, shil=0.2, t_max=8.0, step_tolerance=1e-7, settle_tolerance=1e-9, n_bins=0)
     times, phases = [], []
-    state = relax_phases(couplings, bias, phi0, settings,
-                         observer=lambda i, t, phi: (times.append(t[0]), phases.append(phi[0].copy())))
+    state = relax_phases_numpy(couplings, bias, phi0, settings,
+                               observer=lambda i, t, phi: (times.append(t[0]), phases.append(phi[0].copy())))
     exact = solve_ivp(non_lazy_flow(couplings, bias[0], 0.2), (0, 8.0), phi0[0], t_eval=times,
                       rtol=1e-11, atol=1e-11, method="DOP853")
     error = np.abs(np.array(phases) - exact.y.T).max()
@@ -113,6 +115,46 @@ def test_lazy_coupling_with_theta_zero_is_the_continuous_dynamics(theta):
         assert state.events.sum() == (np.abs(np.diff(np.vstack([phi0, phases]), axis=0)) > 0).sum()
     else:
         assert 1e-6 < error < 20 * theta
+
+
+def test_the_kernel_right_hand_side_with_theta_zero_is_minus_the_gradient():
+    couplings, bias, phi = random_problem(4, batch=1)
+    heard = phi[0] + np.random.default_rng(0).uniform(-1, 1, phi.shape[1])  # ignored when theta = 0
+    j = couplings.csr
+    out, scratch = np.empty(phi.shape[1]), np.empty((2, phi.shape[1]))
+    phase_kernels.rhs(phi[0], heard, 0.0, 0.3, j.indptr, j.indices, j.data, bias[0].real.copy(),
+                      bias[0].imag.copy(), out, *scratch)
+    assert np.allclose(out, -gradient(couplings, bias, 0.3, phi)[0], rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("theta", [0.0, 0.05])
+def test_the_numba_kernel_equals_the_numpy_reference(theta):
+    """Same equilibria, settling and (lazy) broadcasts; the two sum the couplings in another
+    order, so near an equilibrium, where steps are accepted at the tolerance, their step
+    sequences part by a few steps."""
+    couplings, bias, phi0 = random_problem(11, n=8, batch=4)
+    settings = Settings(theta=theta, shil=0.3, t_max=200.0, settle_tolerance=1e-7, step_tolerance=1e-6,
+                        n_bins=20)
+    fast = relax_phases(couplings, bias, phi0, settings)
+    reference = relax_phases_numpy(couplings, bias, phi0, settings)
+    assert fast.settled.all() and reference.settled.all()
+    assert np.abs(wrap(fast.phi - reference.phi)).max() < 1e-6
+    assert np.abs(fast.steps - reference.steps).max() <= 0.03 * reference.steps.max()
+    assert np.abs(fast.t - reference.t).max() < 0.03 * reference.t.max()
+    assert np.abs(fast.events.sum(1) - reference.events.sum(1)).max() <= 0.03 * reference.events.sum(1).max()
+
+
+def test_phase_noise_is_reproducible_and_decays():
+    couplings, bias, phi0 = random_problem(2, batch=2)
+    settings = Settings(noise=0.5, noise_decay=10.0, t_max=10.0, settle_tolerance=0.0, n_bins=0)
+    a, b = (relax_phases(couplings, bias, phi0, settings, rng=np.random.default_rng(5)) for _ in range(2))
+    c = relax_phases(couplings, bias, phi0, settings, rng=np.random.default_rng(6))
+    assert np.array_equal(a.phi, b.phi) and not np.array_equal(a.phi, c.phi)
+    quiet = relax_phases(couplings, bias, phi0, replace(settings, noise=0.0))
+    assert np.abs(wrap(a.phi - quiet.phi)).max() > 1e-3
+    assert (a.t == 10.0).all() and not a.settled.any()
+    assert [phase_kernels.noise_at(t, 0.5, 10.0) for t in (0.0, 5.0, 10.0, 12.0)] == [0.5, 0.25, 0.0, 0.0]
+    assert [phase_kernels.shil_at(t, 2.0, 4.0) for t in (0.0, 1.0, 4.0, 9.0)] == [0.0, 0.5, 2.0, 2.0]
 
 
 def test_theta_zero_on_the_backend_equals_the_continuous_flow_of_the_layered_network():

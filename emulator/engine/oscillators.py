@@ -24,26 +24,26 @@ are committed, and counted, at accepted steps. A step moves no phase by more tha
 
 **Integration.** Bogacki-Shampine 3(2) with per-sample step-size control on the largest
 local error of any phase (absolute, radians), the step also kept inside the method's
-stability region (so that, near an equilibrium, the phases converge instead of jittering). A sample ends when ``max_i |dphi_i/dtau|``
-falls below ``settle_tolerance`` (it *settled*) or at ``t_max``.
+stability region (so that, near an equilibrium, the phases converge instead of jittering).
+A sample ends when ``max_i |dphi_i/dtau|`` falls below ``settle_tolerance`` (it *settled*) or
+at ``t_max``. Phase noise is added after each accepted step (Euler-Maruyama), with an
+amplitude that may fall linearly to 0 (an anneal); SHIL may ramp up.
+
+:func:`relax_phases` runs the numba kernels of :mod:`emulator.engine.phase_kernels`, one sample
+after another; :func:`emulator.engine.oscillators_numpy.relax_phases_numpy` is the same
+integrator on whole batches in numpy, the reference it must equal without noise.
 
 Everything here is a pure function of its arguments (the noise takes a seeded generator).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
+import scipy.sparse
 
-#: Bogacki-Shampine 3(2) tableau: stage nodes, the 3rd-order weights, and the error weights
-#: (3rd minus embedded 2nd order, the latter using the first-same-as-last stage)
-_C2, _C3 = 0.5, 0.75
-_B = (2.0 / 9.0, 1.0 / 3.0, 4.0 / 9.0)
-_E = (-5.0 / 72.0, 1.0 / 12.0, 1.0 / 9.0, -1.0 / 8.0)
-#: largest step times the flow's Lipschitz estimate (Bogacki-Shampine is stable to about 2.5)
-STABLE = 1.5
-#: hard cap on integrator iterations per relaxation, so a bad setting cannot hang a run
-MAX_ITERATIONS = 1_000_000
+from emulator.engine import phase_kernels
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,21 @@ class Couplings:
 
     def fan_out(self) -> np.ndarray:
         """Receivers of each oscillator's broadcast: its non-zero couplings, (n,) int64."""
-        return np.count_nonzero(self.to_dense(), axis=0).astype(np.int64)
+        return np.diff(self.csr.indptr).astype(np.int64)
+
+    @cached_property
+    def csr(self) -> scipy.sparse.csr_matrix:
+        """The non-zero couplings as a sparse (n, n) matrix (int64 indices, float64 values)."""
+        rows, cols, values = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0)]
+        for r, c, m in self.blocks:
+            i, j = np.nonzero(m)
+            rows.append(i + r.start)
+            cols.append(j + c.start)
+            values.append(m[i, j])
+        j_csr = scipy.sparse.coo_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
+                                        shape=(self.n, self.n)).tocsr()
+        j_csr.indptr, j_csr.indices = j_csr.indptr.astype(np.int64), j_csr.indices.astype(np.int64)
+        return j_csr
 
 
 def wrap(a: np.ndarray) -> np.ndarray:
@@ -116,7 +130,8 @@ class Settings:
 
     theta : lazy threshold, radians (0: continuous coupling).
     shil : SHIL strength S reached at ``shil_ramp`` (linear ramp from 0; 0 = constant S).
-    noise : phase-noise amplitude, radians per sqrt(time unit) (0: noiseless).
+    noise : phase-noise amplitude, radians per sqrt(time unit) (0: noiseless), falling linearly
+        to 0 at ``noise_decay`` (0: constant).
     t_max : time limit. settle_tolerance : max |dphi/dtau| at which a sample has settled.
     step_tolerance : largest local error of a phase per step, radians.
     max_phase_step : largest change of a phase in one step, radians.
@@ -127,6 +142,7 @@ class Settings:
     shil: float = 0.0
     shil_ramp: float = 0.0
     noise: float = 0.0
+    noise_decay: float = 0.0
     t_max: float = 20.0
     settle_tolerance: float = 1e-3
     step_tolerance: float = 1e-4
@@ -139,6 +155,12 @@ class Settings:
         if self.shil_ramp > 0:
             return (self.shil * np.minimum(1.0, t / self.shil_ramp))[:, None]
         return np.full((t.shape[0], 1), self.shil)
+
+    def noise_at(self, t: np.ndarray) -> np.ndarray:
+        """Phase-noise amplitude at times ``t`` (B,), as (B, 1)."""
+        if self.noise_decay > 0:
+            return (self.noise * np.maximum(0.0, 1.0 - t / self.noise_decay))[:, None]
+        return np.full((t.shape[0], 1), self.noise)
 
 
 @dataclass(frozen=True)
@@ -162,8 +184,7 @@ class PhaseState:
 
 
 def relax_phases(couplings: Couplings, bias: np.ndarray, phi0: np.ndarray, settings: Settings, *,
-                 heard0: np.ndarray | None = None, rng: np.random.Generator | None = None,
-                 observer=None) -> PhaseState:
+                 heard0: np.ndarray | None = None, rng: np.random.Generator | None = None) -> PhaseState:
     """Integrate the lazily coupled gradient flow of ``B`` independent samples.
 
     Parameters
@@ -171,9 +192,8 @@ def relax_phases(couplings: Couplings, bias: np.ndarray, phi0: np.ndarray, setti
     couplings : the symmetric J (n, n).
     bias : (B, n) complex, ``h exp(i psi)`` per sample.
     phi0 : (B, n) initial phases; ``heard0`` (B, n) the phases last broadcast (default ``phi0``).
-    rng : generator of the phase noise (needed only if ``settings.noise > 0``).
-    observer : optional ``observer(index, t, phi)`` called after every accepted step with the
-        samples that took it (index (b,), t (b,), phi (b, n)), e.g. to record the energy.
+    rng : generator of the phase noise (needed only if ``settings.noise > 0``); the noise of
+        sample ``b`` is drawn after that of samples ``0..b-1``.
     """
     s = settings
     phi = np.array(phi0, np.float64)
@@ -182,73 +202,11 @@ def relax_phases(couplings: Couplings, bias: np.ndarray, phi0: np.ndarray, setti
     batch, n = phi.shape
     if s.noise > 0 and rng is None:
         raise ValueError("phase noise needs a random generator (rng)")
-
-    def rhs(t, y, h_idx, heard_at):
-        """dphi/dtau at phases ``y`` with the broadcasts they would trigger from ``heard_at``."""
-        moved = np.abs(wrap(y - heard_at)) > s.theta
-        heard_now = np.where(moved, y, heard_at)
-        cs = couplings.apply(np.stack([np.cos(heard_now), np.sin(heard_now)]))
-        fc, fs = bias[h_idx].real + cs[0], bias[h_idx].imag + cs[1]
-        return -(np.sin(y) * fc - np.cos(y) * fs) - s.shil_at(t) * np.sin(2.0 * y)
-
-    t = np.zeros(batch)
-    all_idx = np.arange(batch)
-    k1 = rhs(t, phi, all_idx, heard)
-    speed = np.abs(k1).max(axis=1, initial=0.0)
-    settled = speed < s.settle_tolerance
-    running = ~settled & (s.t_max > 0)
-    dt = np.minimum(np.maximum(s.t_max, 1e-12), s.max_phase_step / np.maximum(speed, 1e-12)) * 0.5
-    steps = np.zeros(batch, np.int64)
-    events = np.zeros((batch, n), np.int64)
-    trace = np.zeros(s.n_bins, np.int64)
-
-    for _ in range(MAX_ITERATIONS):
-        idx = np.flatnonzero(running)
-        if idx.size == 0:
-            break
-        y, h, tt, a1 = phi[idx], heard[idx], t[idx], k1[idx]
-        d = np.minimum(dt[idx], s.t_max - tt)
-        d = np.minimum(d, s.max_phase_step / np.maximum(np.abs(a1).max(axis=1), 1e-300))
-        dc = d[:, None]
-        a2 = rhs(tt + _C2 * d, y + _C2 * dc * a1, idx, h)
-        a3 = rhs(tt + _C3 * d, y + _C3 * dc * a2, idx, h)
-        y_new = y + dc * (_B[0] * a1 + _B[1] * a2 + _B[2] * a3)
-        a4 = rhs(tt + d, y_new, idx, h)
-        err = np.abs(dc * (_E[0] * a1 + _E[1] * a2 + _E[2] * a3 + _E[3] * a4)).max(axis=1) / s.step_tolerance
-        # a step that would move a phase further than max_phase_step is redone shorter too
-        jump = np.abs(y_new - y).max(axis=1) / s.max_phase_step
-        accept = (err <= 1.0) & (jump <= 1.0 + 1e-9)
-        with np.errstate(divide="ignore"):
-            grow = np.where(err > 0, 0.9 * err ** (-1.0 / 3.0), 5.0)
-        dt[idx] = d * np.clip(np.minimum(grow, 0.9 / np.maximum(jump, 1e-300)), 0.2, 5.0)
-        # near an equilibrium the error is small and the step would grow to the edge of the
-        # method's stability (|d * lambda| ~ 2.5), where it hovers and the phases jitter at the
-        # tolerance: keep it inside, from a Lipschitz estimate of the flow along the step
-        lipschitz = np.abs(a4 - a1).max(axis=1) / np.maximum(np.abs(y_new - y).max(axis=1), 1e-300)
-        dt[idx] = np.minimum(dt[idx], STABLE / np.maximum(lipschitz, 1e-300))
-
-        a = idx[accept]
-        if a.size == 0:
-            continue
-        y_acc, h_acc = y_new[accept], h[accept]
-        sent = np.abs(wrap(y_acc - h_acc)) > s.theta
-        heard[a] = np.where(sent, y_acc, h_acc)
-        events[a] += sent
-        t[a] = tt[accept] + d[accept]
-        steps[a] += 1
-        bins = np.minimum((t[a] / s.bin_width).astype(np.int64), s.n_bins - 1) if s.n_bins else None
-        if s.n_bins:
-            np.add.at(trace, bins, sent.sum(axis=1))
-        if s.noise > 0:
-            y_acc = y_acc + s.noise * np.sqrt(d[accept])[:, None] * rng.standard_normal(y_acc.shape)
-            phi[a] = y_acc
-            k1[a] = rhs(t[a], y_acc, a, heard[a])
-        else:
-            phi[a] = y_acc
-            k1[a] = a4[accept]  # first same as last: the broadcasts just committed are what a4 saw
-        if observer is not None:
-            observer(a, t[a], phi[a])
-        done = np.abs(k1[a]).max(axis=1) < s.settle_tolerance
-        settled[a[done]] = True
-        running[a[done | (t[a] >= s.t_max)]] = False
+    j = couplings.csr
+    t, settled, steps = np.zeros(batch), np.zeros(batch, np.bool_), np.zeros(batch, np.int64)
+    events, trace = np.zeros((batch, n), np.int64), np.zeros(s.n_bins, np.int64)
+    phase_kernels.relax_batch(phi, heard, events, trace, t, settled, steps, j.indptr, j.indices, j.data,
+                              np.ascontiguousarray(bias.real), np.ascontiguousarray(bias.imag), s.theta, s.shil,
+                              s.shil_ramp, s.noise, s.noise_decay, s.t_max, s.settle_tolerance, s.step_tolerance,
+                              s.max_phase_step, s.bin_width, rng if rng is not None else np.random.default_rng(0))
     return PhaseState(phi, heard, t, settled, steps, events, trace)
