@@ -44,6 +44,13 @@ The workload's ``eqprop.theta`` (state units, over the [0, 1] range of the refer
 budgets become time limits: ``max_steps * time_per_step`` time units (``1 / coupling_rate``).
 ``eqprop.damping`` has no meaning on oscillators and is not used.
 
+**Ising problems** (MaxCut workloads): one oscillator per node, couplings ``J_ij = -w_ij``
+(antiferromagnetic, so that neighbours' phases part), no biases. Each of ``runs`` anneals
+starts from random phases (every oscillator broadcasts its first phase: one event each),
+lasts ``duration`` time units with phase noise falling linearly to 0 and SHIL ramping up (it
+pulls every phase to 0 or pi), and ends with one read-out of every phase: the spin is the
+sign of ``cos(phi)``.
+
 Counters: ``oscillator_seconds`` (oscillators running x settling time, in s), ``coupling_events``
 (phase broadcasts, plus one per non-zero input pixel and one per nudged output when a signal is
 injected), ``coupling_ops`` (events x fan-out), ``phase_readouts`` (every oscillator once per
@@ -152,6 +159,34 @@ class OimEquilibrium(Equilibrium):
     integrator_steps: np.ndarray = None
 
 
+@dataclass(frozen=True)
+class IsingProgram(Program):
+    """A MaxCut problem on oscillators: ``J = -W`` of the graph, one oscillator per node.
+
+    couplings : J (n, n). fan_out : (n,) neighbours of each node. settings : laziness and
+    integration settings (the anneal sets the schedule).
+    """
+
+    couplings: Couplings = None
+    fan_out: np.ndarray = None
+    settings: Settings = None
+    coupling_rate: float = 1.0
+    seed: int = 0
+    max_oscillators: int = 0
+    max_couplings: int = 0
+
+    @property
+    def n(self) -> int:
+        return self.couplings.n
+
+    def summary(self) -> dict:
+        return {"oscillators": self.n, "max_oscillators": self.max_oscillators,
+                "couplings": int(self.fan_out.sum()) // 2, "max_couplings": self.max_couplings,
+                "read_out": "spin = sign(cos(phi))", "theta_rad": self.settings.theta,
+                "coupling_rate_per_s": self.coupling_rate,
+                "integrator": "Bogacki-Shampine 3(2) with Euler-Maruyama phase noise, per-run step control"}
+
+
 def _cos_diff(upper, lower):
     """``sum_b cos(upper_bi - lower_bj)``, (n_upper, n_lower), from cos and sin products."""
     return np.cos(upper).T @ np.cos(lower) + np.sin(upper).T @ np.sin(lower)
@@ -255,6 +290,34 @@ class OimBackend(Backend):
         db = tuple(scale * (np.cos(pa) - np.cos(pb)).mean(axis=0) for pa, pb in zip(layers_a, layers_b))
         return tuple(dw), db
 
+    def compile_ising(self, graph, chip, *, theta: float = 0.0) -> IsingProgram:
+        p = self.parameters_of(chip)
+        for need, have, what, key in ((graph.n, p.max_oscillators, "oscillators (one per node)", "max_oscillators"),
+                                      (graph.m, p.max_couplings, "coupling cells (one per edge)", "max_couplings")):
+            if need > have:
+                raise CapacityError(
+                    f"graph {graph.name} needs {need:,} {what} but chip {chip.name!r} has {have:,} "
+                    f"({chip.where('parameters', key)}); use a smaller graph or a chip with more parameters.{key}")
+        couplings = Couplings.dense(-graph.adjacency())
+        settings = Settings(theta=theta, step_tolerance=p.step_tolerance, max_phase_step=p.max_phase_step)
+        return IsingProgram(programming=Counters(weight_writes=graph.m), couplings=couplings,
+                            fan_out=graph.degrees(), settings=settings, coupling_rate=p.coupling_rate,
+                            seed=p.seed, max_oscillators=p.max_oscillators, max_couplings=p.max_couplings)
+
+    def anneal(self, program: IsingProgram, schedule, *, runs: int, seed: int):
+        """``runs`` anneals of ``schedule.duration`` time units from phases uniform on the circle,
+        the noise falling from ``schedule.noise`` to 0 and SHIL ramping to ``schedule.shil``;
+        the starts and the noise come from ``seed`` (and the chip's seed)."""
+        rng = np.random.default_rng([program.seed, seed])
+        phi0 = rng.uniform(-np.pi, np.pi, (runs, program.n))
+        settings = replace(program.settings, shil=schedule.shil, shil_ramp=schedule.shil_ramp,
+                           noise=schedule.noise, noise_decay=schedule.duration, t_max=schedule.duration,
+                           settle_tolerance=0.0, n_bins=0)
+        state = relax_phases(program.couplings, np.zeros((runs, program.n), np.complex128), phi0, settings, rng=rng)
+        spins = np.where(np.cos(state.phi) >= 0, 1, -1).astype(np.int8)
+        first = Counters(coupling_events=runs * program.n, coupling_ops=runs * int(program.fan_out.sum()))
+        return spins, first + count(program, state)
+
     @staticmethod
     def _input_phase(eq) -> float:
         return eq.input_phase
@@ -287,8 +350,8 @@ def _noise_generator(seed: int, x: np.ndarray, nudge) -> np.random.Generator:
     return np.random.default_rng([seed] + np.frombuffer(digest.digest(), np.uint32).tolist())
 
 
-def count(program: OimProgram, state: PhaseState) -> Counters:
-    """What the chip did in one relaxation of ``B`` samples (see the module docstring)."""
+def count(program: OimProgram | IsingProgram, state: PhaseState) -> Counters:
+    """What the chip did in one relaxation (or anneal) of ``B`` samples (see the module docstring)."""
     seconds = state.t / program.coupling_rate  # (B,)
     return Counters(oscillator_seconds=float(program.n * seconds.sum()),
                     coupling_events=int(state.events.sum()),
