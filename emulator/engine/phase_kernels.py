@@ -27,7 +27,7 @@ TWO_PI = 2.0 * math.pi
 @nb.njit(cache=True)
 def wrap1(a):
     """An angle mapped to [-pi, pi)."""
-    return (a + math.pi) % TWO_PI - math.pi
+    return a - TWO_PI * math.floor((a + math.pi) / TWO_PI)
 
 
 @nb.njit(cache=True)
@@ -43,20 +43,27 @@ def noise_at(t, noise, noise_decay):
 
 
 @nb.njit(cache=True)
-def rhs(y, heard, theta, shil_t, indptr, indices, data, bias_re, bias_im, out, hc, hs):
-    """``dphi/dtau`` at phases ``y`` (n,) into ``out``, neighbours coupled to the phases they would
-    hear: ``heard_j``, or ``y_j`` where ``y_j`` moved more than ``theta`` from it (scratch ``hc``, ``hs``)."""
+def rhs(y, heard, heard_cos, heard_sin, theta, shil_t, indptr, indices, data, bias_re, bias_im, out, scratch):
+    """``dphi/dtau`` at phases ``y`` (n,) into ``out``.
+
+    Neighbours are coupled to the phases they would hear: ``heard_j`` (whose cos and sin are
+    ``heard_cos``, ``heard_sin``), or ``y_j`` where ``y_j`` moved more than ``theta`` from it.
+    ``scratch`` (4, n) receives cos y, sin y and the cos and sin of what is heard.
+    """
     n = y.shape[0]
+    cy, sy, zc, zs = scratch[0], scratch[1], scratch[2], scratch[3]
     for j in range(n):
-        h = y[j] if abs(wrap1(y[j] - heard[j])) > theta else heard[j]
-        hc[j] = math.cos(h)
-        hs[j] = math.sin(h)
+        cy[j], sy[j] = math.cos(y[j]), math.sin(y[j])
+        if abs(wrap1(y[j] - heard[j])) > theta:
+            zc[j], zs[j] = cy[j], sy[j]
+        else:
+            zc[j], zs[j] = heard_cos[j], heard_sin[j]
     for i in range(n):
         fc, fs = bias_re[i], bias_im[i]
         for k in range(indptr[i], indptr[i + 1]):
-            fc += data[k] * hc[indices[k]]
-            fs += data[k] * hs[indices[k]]
-        out[i] = -(math.sin(y[i]) * fc - math.cos(y[i]) * fs) - shil_t * math.sin(2.0 * y[i])
+            fc += data[k] * zc[indices[k]]
+            fs += data[k] * zs[indices[k]]
+        out[i] = -(sy[i] * fc - cy[i] * fs) - shil_t * 2.0 * sy[i] * cy[i]
 
 
 @nb.njit(cache=True)
@@ -70,8 +77,10 @@ def relax_one(phi, heard, events, trace, indptr, indices, data, bias_re, bias_im
     n = phi.shape[0]
     n_bins = trace.shape[0]
     k1, a2, a3, a4 = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
-    y, y_new, hc, hs = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
-    rhs(phi, heard, theta, shil_at(0.0, shil, shil_ramp), indptr, indices, data, bias_re, bias_im, k1, hc, hs)
+    y, y_new, scratch = np.empty(n), np.empty(n), np.empty((4, n))
+    hc, hs = np.cos(heard), np.sin(heard)
+    rhs(phi, heard, hc, hs, theta, shil_at(0.0, shil, shil_ramp), indptr, indices, data, bias_re, bias_im, k1,
+        scratch)
     speed = np.abs(k1).max() if n else 0.0
     if speed < settle_tolerance:
         return 0.0, True, 0
@@ -83,16 +92,16 @@ def relax_one(phi, heard, events, trace, indptr, indices, data, bias_re, bias_im
         d = min(dt, t_max - t, max_phase_step / max(np.abs(k1).max(), 1e-300))
         for i in range(n):
             y[i] = phi[i] + C2 * d * k1[i]
-        rhs(y, heard, theta, shil_at(t + C2 * d, shil, shil_ramp), indptr, indices, data, bias_re, bias_im,
-            a2, hc, hs)
+        rhs(y, heard, hc, hs, theta, shil_at(t + C2 * d, shil, shil_ramp), indptr, indices, data, bias_re, bias_im,
+            a2, scratch)
         for i in range(n):
             y[i] = phi[i] + C3 * d * a2[i]
-        rhs(y, heard, theta, shil_at(t + C3 * d, shil, shil_ramp), indptr, indices, data, bias_re, bias_im,
-            a3, hc, hs)
+        rhs(y, heard, hc, hs, theta, shil_at(t + C3 * d, shil, shil_ramp), indptr, indices, data, bias_re, bias_im,
+            a3, scratch)
         for i in range(n):
             y_new[i] = phi[i] + d * (B1 * k1[i] + B2 * a2[i] + B3 * a3[i])
-        rhs(y_new, heard, theta, shil_at(t + d, shil, shil_ramp), indptr, indices, data, bias_re, bias_im,
-            a4, hc, hs)
+        rhs(y_new, heard, hc, hs, theta, shil_at(t + d, shil, shil_ramp), indptr, indices, data, bias_re,
+            bias_im, a4, scratch)
         err, jump, slope = 0.0, 0.0, 0.0
         for i in range(n):
             err = max(err, abs(d * (E1 * k1[i] + E2 * a2[i] + E3 * a3[i] + E4 * a4[i])))
@@ -113,6 +122,7 @@ def relax_one(phi, heard, events, trace, indptr, indices, data, bias_re, bias_im
         for j in range(n):
             if abs(wrap1(y_new[j] - heard[j])) > theta:
                 heard[j] = y_new[j]
+                hc[j], hs[j] = math.cos(y_new[j]), math.sin(y_new[j])
                 events[j] += 1
                 sent += 1
         amplitude = noise_at(t, noise, noise_decay)
@@ -124,8 +134,8 @@ def relax_one(phi, heard, events, trace, indptr, indices, data, bias_re, bias_im
             scale = amplitude * math.sqrt(d)
             for i in range(n):
                 phi[i] = y_new[i] + scale * rng.standard_normal()
-            rhs(phi, heard, theta, shil_at(t, shil, shil_ramp), indptr, indices, data, bias_re, bias_im,
-                k1, hc, hs)
+            rhs(phi, heard, hc, hs, theta, shil_at(t, shil, shil_ramp), indptr, indices, data, bias_re, bias_im,
+                k1, scratch)
         else:
             phi[:] = y_new
             k1[:] = a4  # first same as last: the broadcasts just committed are what a4 saw
