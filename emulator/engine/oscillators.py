@@ -48,7 +48,8 @@ from emulator.engine import phase_kernels
 
 @dataclass(frozen=True)
 class Couplings:
-    """A symmetric coupling matrix ``J`` (n, n) stored as dense blocks.
+    """A symmetric coupling matrix ``J`` (n, n) stored as dense blocks (how a mapping builds it);
+    the kernels read its non-zeros as a sparse matrix, :attr:`csr`.
 
     Attributes
     ----------
