@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emulator.backends.oim import OimBackend
+from emulator.backends.oim import OimBackend, input_field
 from emulator.chip import load_chip
 from emulator.datasets import load_dataset
 from emulator.engine.oscillators import field
@@ -55,7 +55,7 @@ def main():
               f"{np.abs(eq.output - final.output).max():>14.3f} {(eq.output.argmax(1) == data.y_test[:len(x)]).mean():>14.1%}")
     eq = results[budgets[0]]
     bias = np.broadcast_to(program.bias, eq.phases.shape).astype(np.complex128)
-    bias[:, :program.layers[1]] += (x @ program.w_in.T) * np.exp(1j * program.input_phase)
+    bias[:, :program.layers[1]] += input_field(program, x)
     speed = np.abs(np.imag(np.exp(1j * eq.phases) * np.conj(field(program.couplings, bias, eq.phases))))
     magnitude = np.abs(field(program.couplings, bias, eq.phases))
     slow = speed > chip.parameters["settle_tolerance"]

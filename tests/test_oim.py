@@ -170,7 +170,8 @@ def test_theta_zero_on_the_backend_equals_the_continuous_flow_of_the_layered_net
     j = np.zeros((6, 6))
     j[4:, :4] = net.weights[1]
     j[:4, 4:] = net.weights[1].T
-    h = np.concatenate([np.exp(1j * np.pi / 4) * net.weights[0] @ x[0] + net.biases[0], net.biases[1]])
+    # inputs clamped at phase x * pi/2 (the chip's input_phase_scale)
+    h = np.concatenate([net.weights[0] @ np.exp(1j * np.pi / 2 * x[0]) + net.biases[0], net.biases[1]])
     exact = solve_ivp(non_lazy_flow(Couplings.dense(j), h, 0.0), (0, eq.settle_time[0]),
                       np.zeros(6), rtol=1e-11, atol=1e-11, method="DOP853")
     assert np.abs(eq.phases[0] - exact.y[:, -1]).max() < 1e-5
@@ -180,8 +181,8 @@ def test_theta_zero_on_the_backend_equals_the_continuous_flow_of_the_layered_net
 # -- the back-end -------------------------------------------------------------------------------
 
 def tiny():
-    """Input 1 -> oscillator A (h = 2 at psi = pi/2) -- J = 0.1 -- oscillator B (h = 1 at psi = 0);
-    theta 0.4 rad."""
+    """Input oscillator clamped at pi/2 (a pixel of 1) -- J = 2 -- oscillator A -- J = 0.1 --
+    oscillator B (h = 1 at psi = 0); theta 0.4 rad."""
     return Network((np.array([[2.0]]), np.array([[0.1]])), (np.zeros(1), np.ones(1)), theta=0.4 / np.pi)
 
 
@@ -189,8 +190,8 @@ def test_counters_of_a_tiny_network_by_hand(tmp_path):
     """Both start at phase 0. A travels to ~pi/2 (1.52 rad) in steps of at most 0.1 rad: with
     theta = 0.4 it broadcasts 3 times (after 0.4-0.5, 0.8-1.0 and 1.2-1.5 rad), never a 4th.
     B, pulled by 0.1 e^(i phi_A), moves by at most arctan(0.1) = 0.1 rad: it never broadcasts.
-    Each broadcast reaches the one other oscillator; the input pixel is one injection into A."""
-    chip = chip_with(tmp_path, input_phase=float(np.pi / 2))
+    Each broadcast reaches the one other oscillator; the clamped input broadcasts once, to A."""
+    chip = chip_with(tmp_path, input_phase_scale=float(np.pi / 2))
     backend = OimBackend()
     program = backend.compile(tiny(), chip)
     assert program.programming == {"weight_writes": 4}  # input weight, 2 biases, 1 coupling
@@ -208,12 +209,12 @@ def test_counters_of_a_tiny_network_by_hand(tmp_path):
     assert c["phase_readouts"] == 2 * 2
     seconds = eq.settle_time / 2e8  # the chip's coupling rate
     assert c["settle_s"] == pytest.approx(seconds.sum())
-    assert c["oscillator_seconds"] == pytest.approx(2 * seconds.sum())
+    assert c["oscillator_seconds"] == pytest.approx(3 * seconds.sum())  # A, B and the clamped input
     # A alone in its field |F| = 2, pi/2 away, slows below tol after arccosh(|F| / tol) / |F| = 4.1
     # time units; B then still follows A's last broadcast (a shift of ~0.03 rad in a field ~1,
     # ln(0.03 / tol) ~ 3.4 more at most)
     assert np.arccosh(2 / 1e-3) / 2 * 0.95 < eq.settle_time[0] < np.arccosh(2 / 1e-3) / 2 + 3.4
-    assert eq.trace.sum() == 2 * 3  # broadcasts only (the injection is not a phase broadcast)
+    assert eq.trace.sum() == 2 * 3  # broadcasts of A and B only (the clamped input's is not traced)
     assert (eq.steps == np.ceil(eq.settle_time / 2.5)).all()  # in the workload's steps of 2.5 time units
 
     nudged, c2 = backend.relax(program, x, max_steps=400, nudge=Nudge(0.5, np.ones((2, 1))), init=eq)
@@ -246,7 +247,7 @@ def test_contrastive_update_is_minus_the_energy_derivative():
 
     def minus_de(eq):  # -dE/dtheta from the phases, one sample at a time
         pa, ph = eq.phases[:, :3], eq.phases[:, 3:]
-        w0 = np.einsum("bi,bj->ij", np.cos(pa - np.pi / 4), x) / 4  # input references at psi = pi/4
+        w0 = np.cos(pa[:, :, None] - np.pi / 2 * x[:, None, :]).mean(0)  # inputs clamped at x * pi/2
         w1 = np.mean([np.cos(ph[s][:, None] - pa[s][None, :]) for s in range(4)], axis=0)
         return (w0, w1), (np.cos(pa).mean(0), np.cos(ph).mean(0))
 
@@ -298,8 +299,8 @@ def test_bad_chip_parameters_are_one_clear_error(tmp_path, key, value, message):
 
 
 def test_a_network_too_large_for_the_chip_names_the_limit(tmp_path):
-    chip = chip_with(tmp_path, max_oscillators=5)
-    with pytest.raises(CapacityError, match=r"needs 6 oscillators .* has 5 \(.*chip.yaml:\d+\).*max_oscillators"):
+    chip = chip_with(tmp_path, max_oscillators=8)  # 3 clamped inputs + 4 + 2
+    with pytest.raises(CapacityError, match=r"needs 9 oscillators .* has 8 \(.*chip.yaml:\d+\).*max_oscillators"):
         OimBackend().compile(Network((np.zeros((4, 3)), np.zeros((2, 4))), (np.zeros(4), np.zeros(2))), chip)
     chip = chip_with(tmp_path, max_couplings=10)
     with pytest.raises(CapacityError, match="needs 20 coupling cells"):
