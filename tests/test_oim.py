@@ -226,6 +226,18 @@ def test_counters_of_a_tiny_network_by_hand(tmp_path):
     assert e["emulated_s"] == pytest.approx(c["settle_s"] + 4 * 0.03125e-9)
 
 
+def test_inputs_are_oscillators_clamped_at_phase_x_times_the_scale():
+    """A hidden oscillator coupled (J = 1) to one input and to nothing else settles at the
+    input's clamped phase x * pi/2: a blank pixel drives it too, in phase with the biases."""
+    net = Network((np.ones((1, 1)), np.zeros((1, 1))), (np.zeros(1), np.zeros(1)), theta=0.0)
+    backend = OimBackend()
+    program = backend.compile(net, load_chip(OIM))
+    x = np.array([[0.0], [0.5], [1.0]])
+    eq, c = backend.relax(program, x, max_steps=400)
+    assert np.allclose(eq.phases[:, 0], [0.0, np.pi / 4, np.pi / 2], atol=2e-3)
+    assert c["coupling_events"] >= 3  # every input oscillator broadcasts its phase, blank or not
+
+
 def test_reprogramming_counts_only_changed_cells():
     chip = load_chip(OIM)
     backend = OimBackend()
