@@ -78,12 +78,35 @@ def cmd_run(args) -> int:
 
     workload = load_workload(resolve("workloads", args.workload), args.set)
     chip = load_chip(resolve("chips", args.chip), args.chip_set)
+    if workload.kind == "maxcut":
+        return _run_maxcut(workload, chip, args)
     if args.resume:
         out = _out_dir(args.resume, "--resume")
     else:
         out = _out_dir(args.out or _default_out(workload.name, chip.name))
     result = _run_one(workload, chip, out, resume=bool(args.resume), progress=not args.quiet)
     _summary(result, out)
+    return 0
+
+
+def _run_maxcut(workload, chip, args) -> int:
+    from emulator.maxcut import run_maxcut
+    from emulator.report import format_percent, format_si, write_report
+
+    if args.resume:
+        raise ConfigError(f"--resume: {workload.name} is a MaxCut workload, which has no epochs to resume; "
+                          "run it again without --resume")
+    out = _out_dir(args.out or _default_out(workload.name, chip.name))
+    result = run_maxcut(workload, chip)
+    write_report(result, out)
+    m = result["metrics"]
+    ratio = f" ({m['best_ratio']:.4f} of the best known)" if m["best_ratio"] is not None else ""
+    tts = (f"time-to-solution {format_si(m['time_to_solution_s'], 's')}, energy-to-solution "
+           f"{format_si(m['energy_to_solution_j'], 'J')}" if m["time_to_solution_s"] is not None
+           else "no run reached the target")
+    print(f"{workload.name} on {chip.name}: best cut {m['best_cut']:g}{ratio}, mean {m['mean_cut']:g} over "
+          f"{len(result['runs'])} runs, {format_percent(m['success_probability'])} reached the target; {tts} "
+          f"(emulated); wall {result['time']['wall_s']:.1f} s; report in {out}")
     return 0
 
 
@@ -94,6 +117,9 @@ def cmd_compare(args) -> int:
     from emulator.workload import load_workload
 
     workload = load_workload(resolve("workloads", args.workload), args.set)
+    if workload.kind != "classification":
+        raise ConfigError(f"compare puts chips side by side on classification workloads; {workload.name} is a "
+                          f"{workload.kind} workload: run it with `run {workload.name} --chip CHIP`")
     names = args.chips.split(",") if args.chips else list(available("chips"))
     chips = [load_chip(resolve("chips", n.strip())) for n in names if n.strip()]
     out = _out_dir(args.out or _default_out(workload.name, "compare"))
@@ -159,7 +185,11 @@ def cmd_workloads(args) -> int:
     for name, path in available("workloads").items():
         try:
             w = load_workload(path)
-            print(f"{name:<20} {w.dataset.name:<14} {'-'.join(map(str, w.network.layers)):<14} {w.description}")
+            if w.kind == "maxcut":
+                graph = w.graph.file or f"random n={w.graph.random.nodes}"
+                print(f"{name:<20} {'maxcut':<14} {graph:<14} {w.description}")
+            else:
+                print(f"{name:<20} {w.dataset.name:<14} {'-'.join(map(str, w.network.layers)):<14} {w.description}")
         except EmulatorError as exc:
             print(f"{name:<20} (invalid) {exc}")
     return 0

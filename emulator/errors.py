@@ -14,6 +14,10 @@ class ConfigError(EmulatorError):
     """A workload or chip file (or a ``--set`` override) is malformed or out of range."""
 
 
+class GraphFormatError(ConfigError):
+    """A graph file (or coupling matrix) of a MaxCut workload is malformed; names file and line (or entry)."""
+
+
 class DatasetError(EmulatorError):
     """A dataset cannot be found, read or matched to the network.
 

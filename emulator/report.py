@@ -21,6 +21,22 @@ chips, backends or training. The dict layout it reads is::
 Every key except ``workload`` and ``chip`` may be missing; missing sections are omitted
 from the Markdown and figures without data say so instead of failing.
 
+A MaxCut run (``"kind": "maxcut"``, built by :mod:`emulator.maxcut`) has instead::
+
+    {"kind", "workload", "chip", "backend", "seed", "emulator_version", "created",
+     "graph": {"name", "nodes", "edges", "total_weight", "best_known_cut", "best_known_source"},
+     "anneal": {...schedule...},
+     "metrics": {"best_cut", "mean_cut", "best_ratio", "mean_ratio", "target_cut", "target_is_best_known",
+                 "success_probability", "repetitions_99", "time_to_solution_s", "energy_to_solution_j"},
+     "runs": [{"run", "cut", "ratio"}, ...],
+     "counters": {"anneal": {op: total}, "programming": {op: total}},
+     "energy": {"per_op_j", "time_per_op_s", "static_power_w", "sources",
+                "anneal": {"total_j", "per_sample_j", "breakdown_j"}, "programming": {"total_j", "breakdown_j"}},
+     "time": {"emulated_s_per_run", "emulated_s_programming", "wall_s"},
+     "program": {...}}
+
+and its report is ``report.json``, ``report.md`` and ``cuts.png``.
+
 Public functions: :func:`write_report`, :func:`render_markdown`, :func:`write_comparison`
 and the formatting helpers :func:`format_si` and :func:`format_count`.
 """
@@ -485,6 +501,69 @@ def _md_figures() -> str:
             "![Messages per relaxation step](messages_per_step.png)")
 
 
+def _md_maxcut_summary(result: Mapping) -> str:
+    m, g = result.get("metrics") or {}, result.get("graph") or {}
+    ratio = (f" ({format_percent(m.get('best_ratio'), 2)} of the best known, "
+             f"{_format_number(g.get('best_known_cut'))})" if m.get("best_ratio") is not None else "")
+    target = "the best-known cut" if m.get("target_is_best_known") else "the best cut of these runs"
+    tts = m.get("time_to_solution_s")
+    solution = (f"Time-to-solution (99 %): **{format_si(tts, 's')}**, energy-to-solution "
+                f"**{format_si(m.get('energy_to_solution_j'), 'J')}** (emulated)." if tts is not None
+                else f"No run reached {target}: time- and energy-to-solution are undefined.")
+    return (f"The `{result.get('workload', 'run')}` MaxCut workload on the **{result.get('chip', '?')}** chip "
+            f"(backend `{result.get('backend', '?')}`): best cut **{_format_number(m.get('best_cut'))}**{ratio}, "
+            f"mean {_format_number(m.get('mean_cut'))} over {format_count(len(_seq(result.get('runs'))))} runs; "
+            f"{format_percent(m.get('success_probability'))} of the runs reached {target}. {solution} "
+            f"The run took {format_si(_get(result, 'time', 'wall_s'), 's')} of wall-clock time on the host.")
+
+
+def _md_maxcut(result: Mapping) -> list[str]:
+    g, m, t = result.get("graph") or {}, result.get("metrics") or {}, result.get("time") or {}
+    sections = [_md_maxcut_summary(result)]
+    rows = [(k.replace("_", " "), _format_number(v)) for k, v in g.items()]
+    sections.append("## Graph\n\n" + _table(["item", "value"], rows, "ll"))
+    rows = [(k, _format_number(v)) for k, v in (result.get("anneal") or {}).items()]
+    sections.append("## Anneal\n\n" + _table(["setting", "value"], rows, "lr"))
+    rows = [("best cut", _format_number(m.get("best_cut"))), ("mean cut", _format_number(m.get("mean_cut"))),
+            ("best / best known", _format_number(m.get("best_ratio"))),
+            ("mean / best known", _format_number(m.get("mean_ratio"))),
+            ("target cut", _format_number(m.get("target_cut"))),
+            ("success probability", format_percent(m.get("success_probability"))),
+            ("runs for 99 % success", _format_number(m.get("repetitions_99"))),
+            ("emulated time per run", format_si(t.get("emulated_s_per_run"), "s")),
+            ("time-to-solution (99 %)", format_si(m.get("time_to_solution_s"), "s")),
+            ("energy-to-solution (99 %)", format_si(m.get("energy_to_solution_j"), "J")),
+            ("programming time (once)", format_si(t.get("emulated_s_programming"), "s")),
+            ("host wall-clock time", format_si(t.get("wall_s"), "s"))]
+    sections.append("## Results\n\n" + _table(["metric", "value"], rows, "lr"))
+    runs = _seq(result.get("runs"))
+    rows = [(r.get("run"), _format_number(r.get("cut")), _format_number(r.get("ratio"))) for r in runs]
+    sections.append("## Runs\n\n" + _table(["run", "cut", "cut / best known"], rows))
+    counters = result.get("counters") or {}
+    ops = _ordered_union(*counters.values())
+    n_runs = len(runs) or None
+    rows = [[f"`{op}`", format_count(_get(counters, "anneal", op)),
+             format_count(_ratio(_get(counters, "anneal", op), n_runs)),
+             format_count(_get(counters, "programming", op))] for op in ops]
+    sections.append("## Operation counters\n\n" + _table(["op", "anneal total", "per run", "programming"], rows))
+    energy = result.get("energy") or {}
+    sources = energy.get("sources") or {}
+    per_op = energy.get("per_op_j") or {}
+    rows = [[f"`{op}`", format_si(per_op.get(op), "J"), sources.get(op, ""),
+             format_si(_get(energy, "anneal", "breakdown_j", op), "J"),
+             format_si(_get(energy, "programming", "breakdown_j", op), "J")]
+            for op in _ordered_union(per_op, _get(energy, "anneal", "breakdown_j"))]
+    rows.append(["**total**", "", "", format_si(_get(energy, "anneal", "total_j"), "J"),
+                 format_si(_get(energy, "programming", "total_j"), "J")])
+    sections.append("## Energy\n\n" + _table(["op", "J per op", "source", "anneal J (all runs)", "programming J"],
+                                                 rows, "lrlrr")
+                    + f"\n\n- energy per run: **{format_si(_get(energy, 'anneal', 'per_sample_j'), 'J')}**")
+    if result.get("program"):
+        sections.append(_md_program(result))
+    sections.append("## Figures\n\n![Cut per run](cuts.png)")
+    return sections
+
+
 def render_markdown(result: dict) -> str:
     """Render a result dict as a Markdown report.
 
@@ -504,6 +583,9 @@ def render_markdown(result: dict) -> str:
         The Markdown text, ending with a newline. The figure links are relative and
         resolve when the text is saved next to the figures, as :func:`write_report` does.
     """
+    if result.get("kind") == "maxcut":
+        sections = [f"# {_title(result)}", _md_run_info(result), *_md_maxcut(result)]
+        return "\n\n".join(s for s in sections if s) + "\n"
     sections = [f"# {_title(result)}", _md_run_info(result), _md_summary(result)]
     if result.get("dataset"):
         sections.append(_md_dataset(result["dataset"]))
@@ -641,6 +723,28 @@ def plot_messages_per_step(result: Mapping, path: str | Path) -> Path:
     return _save(fig, Path(path))
 
 
+def plot_cuts(result: Mapping, path: str | Path) -> Path:
+    """Save the cut of each run as bars, with the best-known cut as a line."""
+    cuts = [_num(r.get("cut")) for r in _seq(result.get("runs"))]
+    best_known = _num(_get(result, "graph", "best_known_cut"))
+    fig, ax = plt.subplots(figsize=FIGSIZE)
+    if cuts:
+        ax.bar(range(len(cuts)), cuts, color="tab:blue", label="cut of the run")
+        if best_known is not None:
+            ax.axhline(best_known, color="tab:red", linestyle="--", label=f"best known ({best_known:g})")
+        low = min(c for c in cuts + [best_known] if c is not None)
+        high = max(c for c in cuts + [best_known] if c is not None)
+        ax.set_ylim(low - 0.1 * (high - low + 1), high + 0.1 * (high - low + 1))
+        ax.set_xlabel("run")
+        ax.set_ylabel("cut")
+        ax.legend(fontsize=8)
+        ax.grid(True, axis="y", alpha=0.3)
+    else:
+        _no_data(ax)
+    ax.set_title(f"{_title(result)}: cut per run")
+    return _save(fig, Path(path))
+
+
 def plot_comparison(summaries: Sequence[Mapping], path: str | Path, title: str = "") -> Path:
     """Save grouped bars per chip: energy per inference (left, log) and test accuracy (right)."""
     fig, ax_e = plt.subplots(figsize=WIDE_FIGSIZE)
@@ -699,13 +803,17 @@ def write_report(result: dict, out_dir: str | Path) -> dict[str, Path]:
     -------
     dict of str to Path
         ``{"json": report.json, "markdown": report.md, "accuracy": accuracy.png,
-        "energy": energy_breakdown.png, "messages": messages_per_step.png}``.
+        "energy": energy_breakdown.png, "messages": messages_per_step.png}``; for a MaxCut run
+        ``{"json", "markdown", "cuts": cuts.png}``.
         ``report.json`` is ``result`` itself, with numpy values converted to plain Python.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     md_path = out / "report.md"
     md_path.write_text(render_markdown(result), encoding="utf-8")
+    if result.get("kind") == "maxcut":
+        return {"json": _dump_json(result, out / "report.json"), "markdown": md_path,
+                "cuts": plot_cuts(result, out / "cuts.png")}
     return {
         "json": _dump_json(result, out / "report.json"),
         "markdown": md_path,

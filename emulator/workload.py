@@ -1,8 +1,10 @@
-"""Workload files (``workloads/*.yaml``): what to train, how to relax it, how to evaluate it.
+"""Workload files (``workloads/*.yaml``): what to run on a chip, and how.
 
-Each section is a schema dataclass; :func:`load_workload` validates a file (and ``--set``
-overrides) against them and raises one :class:`~emulator.errors.ConfigError` naming file,
-line, key path and what is allowed.
+A workload has a ``kind``: ``classification`` (the default: train an EqProp network, relax it,
+evaluate it; :class:`Workload`) or ``maxcut`` (anneal a MaxCut / Ising problem from several
+seeded starts; :class:`MaxCutWorkload`). Each section is a schema dataclass;
+:func:`load_workload` validates a file (and ``--set`` overrides) against them and raises one
+:class:`~emulator.errors.ConfigError` naming file, line, key path and what is allowed.
 """
 from __future__ import annotations
 
@@ -75,17 +77,87 @@ class Workload:
     evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
     origin: Source | None = field(default=None, compare=False, repr=False, metadata={"internal": True})
 
+    kind = "classification"
+
     def where(self, *path) -> str:
         """``file:line`` (or the ``--set`` option) of a key path, for error messages."""
         return self.origin.where(tuple(path)) if self.origin else self.name
 
 
-def load_workload(path: str | Path, overrides: list[str] = ()) -> Workload:
+@dataclass(frozen=True, kw_only=True)
+class RandomGraphSpec:
+    nodes: int = spec("number of nodes", ge=2)
+    density: float = spec("probability that a pair of nodes is an edge (Erdos-Renyi G(n, p))", gt=0, le=1)
+    weights: Literal["unit", "pm1"] = spec("edge weights: all 1, or +1 / -1 at random", default="unit")
+    seed: int = spec("seed of the generator", default=0, ge=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GraphSpec:
+    file: str | None = spec("graph file, relative to the workload file: G-set text (`n m`, then one `i j w` "
+                            "per edge, nodes 1..n) or a .npy symmetric weight matrix", default=None)
+    random: RandomGraphSpec | None = spec("a generated random graph instead of a file", default=None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BestKnownSpec:
+    cut: float = spec("best cut known for the graph (the exact maximum where known)")
+    source: str = spec("how it was obtained (brute force, a paper, the best of many long runs of a solver)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnnealSpec:
+    runs: int = spec("independent anneals, each from its own random phases", default=10, ge=1)
+    seed: int = spec("seed of the initial phases and the phase noise", default=0, ge=0)
+    duration: float = spec("length of one anneal, in time units of the chip (1 / coupling_rate)", gt=0)
+    noise: float = spec("phase noise at the start, radians per sqrt(time unit); falls linearly to 0 at "
+                        "`duration`", default=0.0, ge=0)
+    shil: float = spec("second-harmonic injection-locking strength S (binarises the phases to 0 or pi)", ge=0)
+    shil_ramp: float = spec("time units over which S ramps up from 0 (0: S from the start)", default=0.0, ge=0)
+    theta: float = spec("lazy threshold: an oscillator re-broadcasts its phase once it moved more than "
+                        "theta radians", default=0.0, ge=0, lt=3.14159)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaxCutWorkload:
+    """A MaxCut problem annealed on an Ising machine (``kind: maxcut``)."""
+
+    name: str = spec("workload name used in reports")
+    graph: GraphSpec = spec("graph section: `file` or `random`")
+    anneal: AnnealSpec = spec("anneal section: runs, schedule of phase noise and SHIL")
+    best_known: BestKnownSpec | None = spec("the best cut known, to report the ratio to it", default=None)
+    description: str = spec("one line shown by `emulator workloads`", default="")
+    origin: Source | None = field(default=None, compare=False, repr=False, metadata={"internal": True})
+
+    kind = "maxcut"
+
+    def where(self, *path) -> str:
+        return self.origin.where(tuple(path)) if self.origin else self.name
+
+    def graph_path(self) -> Path:
+        """``graph.file`` resolved against the folder of the workload file."""
+        folder = Path(self.origin.name).parent if self.origin else Path.cwd()
+        return folder / self.graph.file
+
+
+#: workload kind -> schema
+KINDS = {"classification": Workload, "maxcut": MaxCutWorkload}
+
+
+def load_workload(path: str | Path, overrides: list[str] = ()) -> Workload | MaxCutWorkload:
     """Load and validate a workload file, with ``key.path=value`` overrides applied."""
     data, source = load_yaml(path)
     if overrides:
         data, origin = apply_overrides(data, list(overrides))
         source = OverriddenSource(source, origin)
+    kind = data.pop("kind", "classification")
+    if kind not in KINDS:
+        fail(source, ("kind",), f"must be one of {', '.join(map(repr, KINDS))}, got {kind!r}")
+    if kind == "maxcut":
+        workload = build(MaxCutWorkload, data, source)
+        if (workload.graph.file is None) == (workload.graph.random is None):
+            fail(source, ("graph",), "give exactly one of `file` (a graph file) and `random` (a generated graph)")
+        return _with_origin(workload, source)
     workload = build(Workload, data, source)
     n_weights = len(workload.network.layers) - 1
     if len(workload.training.learning_rates) != n_weights:

@@ -223,7 +223,7 @@ def test_chips_lists_the_shipped_chips_with_their_backend(capsys):
         assert line.rstrip().endswith(data.get("description", "").strip())
 
 
-def test_workloads_lists_the_shipped_workloads_with_their_dataset(capsys):
+def test_workloads_lists_the_shipped_workloads_with_their_dataset_or_graph(capsys):
     status, out, err = cli(capsys, "workloads")
     assert status == 0 and err == ""
     lines = out.splitlines()
@@ -231,8 +231,11 @@ def test_workloads_lists_the_shipped_workloads_with_their_dataset(capsys):
     assert [line.split()[0] for line in lines] == list(workloads)
     for line, data in zip(lines, workloads.values()):
         assert "(invalid)" not in line
-        assert line.split()[1] == data["dataset"]["name"]
-        assert line.split()[2] == "-".join(map(str, data["network"]["layers"]))
+        if data.get("kind") == "maxcut":
+            assert line.split()[1:3] == ["maxcut", data["graph"]["file"]]
+        else:
+            assert line.split()[1] == data["dataset"]["name"]
+            assert line.split()[2] == "-".join(map(str, data["network"]["layers"]))
 
 
 def test_chips_in_the_working_folder_are_listed_too(capsys):

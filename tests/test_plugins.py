@@ -36,5 +36,5 @@ def test_without_the_plugin_the_family_is_unknown(tmp_path):
     spec.update(name="echo-chip", backend="echo")
     path = tmp_path / "echo.yaml"
     path.write_text(yaml.safe_dump(spec))
-    with pytest.raises(ConfigError, match="unknown back-end family 'echo'; known: crossbar, digital, loihi"):
+    with pytest.raises(ConfigError, match="unknown back-end family 'echo'; known: crossbar, digital, loihi, oim"):
         load_chip(path)

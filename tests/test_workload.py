@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from emulator.errors import ConfigError
-from emulator.workload import EvaluationSpec, Workload, load_workload
+from emulator.workload import EvaluationSpec, MaxCutWorkload, Workload, load_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "workloads").glob("*.yaml"))
@@ -112,10 +112,18 @@ def assert_points_at(message: str, path: Path, line: int, key: str):
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_shipped_workloads_load(path):
     workload = load_workload(path)
-    assert isinstance(workload, Workload)
     assert workload.name
+    if workload.kind == "maxcut":
+        assert isinstance(workload, MaxCutWorkload) and workload.graph_path().is_file()
+        assert workload.where("anneal", "theta").startswith(f"{path}:")
+        return
+    assert isinstance(workload, Workload)
     assert len(workload.training.learning_rates) == len(workload.network.layers) - 1
     assert workload.where("eqprop", "theta").startswith(f"{path}:")
+
+
+def test_kind_classification_is_the_default(write):
+    assert load_workload(write("kind: classification\n" + BASE)) == load_workload(write(BASE))
 
 
 def test_there_are_shipped_workloads():

@@ -3,7 +3,11 @@
 A back-end family implements :class:`Backend`: ``compile`` maps host float parameters onto
 the chip (checking its resources) and ``relax`` runs one relaxation phase on it, returning
 the equilibrium and the :class:`~emulator.counters.Counters` of what the chip did. The
-trainer, the energy accounting and the reports use nothing else.
+trainer, the energy accounting and the reports use nothing else, except
+:meth:`Backend.contrastive_update`, the derivative of the chip's energy by its parameters that
+the learning rule needs (the layered Hopfield energy's unless a family overrides it), and, for
+the families that solve Ising problems (MaxCut workloads), :meth:`Backend.compile_ising` and
+:meth:`Backend.anneal`.
 """
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from emulator.counters import Counters
+from emulator.errors import ConfigError
+from emulator.network import contrastive_update
 from emulator.schema import Source, build
 
 
@@ -55,6 +61,25 @@ class Backend(abc.ABC):
         """Emulated time of ``counters``: by default every op in sequence, ``sum count * time``."""
         t = chip.time_per_op()
         return sum(counters.get(op, 0) * t[op] for op in sorted(t))  # fixed order: same bits
+
+    def contrastive_update(self, a, b, scale: float):
+        """EqProp's local rule between equilibria ``a`` and ``b``: ``scale * (-dE/dtheta(a) + dE/dtheta(b))``,
+        batch mean, shaped like the weights and biases. By default the layered Hopfield energy's
+        ``s_{k+1} s_k^T`` and ``s_{k+1}`` on the equilibria's states; a chip whose energy has
+        other parameter derivatives (e.g. oscillators) overrides it."""
+        return contrastive_update(a.states, b.states, scale)
+
+    def compile_ising(self, graph, chip, *, theta: float = 0.0) -> Program:
+        """Map the Ising problem of MaxCut on ``graph`` (minimise ``sum_(i,j) w_ij s_i s_j``) onto ``chip``.
+
+        Families that do not solve Ising problems keep this default, which says so."""
+        raise ConfigError(f"chip {chip.name!r} (back-end family {self.family!r}) does not solve Ising problems; "
+                          "run MaxCut workloads on a chip of a family that does, such as oim (--chip oim-cmos)")
+
+    def anneal(self, program: Program, schedule, *, runs: int, seed: int):
+        """Anneal ``runs`` independent times from seeded random starts with ``schedule`` (a workload's
+        ``anneal`` section); returns ``(spins (runs, n) in {-1, +1}, Counters)``."""
+        raise NotImplementedError(f"back-end family {self.family!r} does not anneal")
 
     @abc.abstractmethod
     def compile(self, network, chip, previous: Program | None = None) -> Program:

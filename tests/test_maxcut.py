@@ -1,0 +1,218 @@
+"""MaxCut workloads: the G-set parser and its errors, exact cuts, the OIM anneal, its counters, the CLI."""
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from emulator.backends.oim import OimBackend
+from emulator.chip import load_chip
+from emulator.cli import main
+from emulator.errors import CapacityError, ConfigError, GraphFormatError
+from emulator.graphs import Graph, brute_force_maxcut, from_matrix, random_graph, read_gset
+from emulator.maxcut import repetitions, run_maxcut
+from emulator.workload import load_workload
+
+ROOT = Path(__file__).resolve().parents[1]
+OIM = ROOT / "chips" / "oim-cmos.yaml"
+
+
+def write(tmp_path, text, name="g.txt") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def graph(n, edges, weights=None) -> Graph:
+    edges = np.array(edges, np.int64)
+    return Graph(n, edges, np.ones(len(edges)) if weights is None else np.array(weights, float))
+
+
+# -- the format ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("weights", ["unit", "pm1"])
+def test_gset_round_trip(tmp_path, weights):
+    g = random_graph(30, 0.3, weights, seed=4)
+    back = read_gset(write(tmp_path, g.to_gset()))
+    assert back.n == g.n and np.array_equal(back.edges, g.edges) and np.array_equal(back.weights, g.weights)
+
+
+def test_gset_reads_one_based_edges_in_any_order_with_real_weights(tmp_path):
+    g = read_gset(write(tmp_path, "4 3\n2 1 1.5\n4 3 -2\n\n1 4 3\n"))
+    assert g.n == 4
+    assert g.edges.tolist() == [[0, 1], [0, 3], [2, 3]]
+    assert g.weights.tolist() == [1.5, 3.0, -2.0]
+    assert g.adjacency()[3, 0] == 3.0 and g.degrees().tolist() == [2, 1, 1, 2]
+
+
+@pytest.mark.parametrize("text, line, words", [
+    ("3 2\n1 2 1\n2 4 1\n", 3, "names node 4 but the graph has 3 nodes"),
+    ("3 2\n0 2 1\n2 3 1\n", 2, "names node 0 but the graph has 3 nodes"),
+    ("-3 0\n", 1, "node count n must be at least 1, got -3"),
+    ("3 -1\n", 1, "edge count m must be at least 0"),
+    ("3 3\n1 2 1\n2 3 1\n", 3, "announces 3 edges but the file has 2"),
+    ("3 1\n1 2 1\n2 3 1\n", 3, "announces 1 edges but the file has 2"),
+    ("3 2\n1 2 1\n2 three 1\n", 3, "expected an edge `i j w`"),
+    ("3 2\n1 2 1\n2 3\n", 3, "expected an edge `i j w`"),
+    ("3 1\n1 2 nan\n", 2, "expected an edge `i j w`"),
+    ("3\n", 1, "expected `n m`"),
+    ("", 1, "empty"),
+    ("3 2\n1 2 1\n2 2 1\n", 3, "self-loop on node 2"),
+    ("3 2\n1 2 1\n2 1 5\n", 3, "edge 2-1 is given again (first on line 2)"),
+])
+def test_a_malformed_graph_file_is_one_error_naming_file_and_line(tmp_path, text, line, words):
+    path = write(tmp_path, text)
+    with pytest.raises(GraphFormatError) as info:
+        read_gset(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}:{line}: "), message
+    assert words in message
+    assert isinstance(info.value, ConfigError)
+
+
+def test_a_missing_graph_file_is_an_error(tmp_path):
+    with pytest.raises(GraphFormatError, match="cannot read graph file"):
+        read_gset(tmp_path / "nowhere.txt")
+
+
+def test_a_coupling_matrix_must_be_symmetric_with_zero_diagonal():
+    w = np.array([[0, 1, 0], [1, 0, 2], [0, 3, 0]], float)
+    with pytest.raises(GraphFormatError, match=r"m.npy: the coupling matrix is not symmetric: entry \[1, 2\] is 2 "
+                                                r"but \[2, 1\] is 3"):
+        from_matrix(w, "m.npy")
+    with pytest.raises(GraphFormatError, match=r"diagonal entry \[1, 1\] is 4"):
+        from_matrix(np.diag([0.0, 4.0, 0.0]), "m.npy")
+    with pytest.raises(GraphFormatError, match="must be square"):
+        from_matrix(np.zeros((2, 3)), "m.npy")
+    g = from_matrix(np.array([[0, 1, 0], [1, 0, 2], [0, 2, 0]], float), "m.npy")
+    assert g.edges.tolist() == [[0, 1], [1, 2]] and g.weights.tolist() == [1.0, 2.0]
+
+
+# -- cuts -----------------------------------------------------------------------------------------
+
+def test_cut_values_and_exact_maxima_by_hand():
+    square = graph(4, [(0, 1), (1, 2), (2, 3), (0, 3)])
+    assert square.cut(np.array([1, -1, 1, -1])) == 4  # alternating: every edge cut
+    assert square.cut(np.array([1, 1, -1, -1])) == 2
+    assert square.cut(np.array([[1, 1, 1, 1], [1, -1, 1, 1]])).tolist() == [0, 2]
+    assert brute_force_maxcut(square)[0] == 4
+    triangle = graph(3, [(0, 1), (1, 2), (0, 2)])
+    best, spins = brute_force_maxcut(triangle)
+    assert best == 2 and triangle.cut(spins) == 2  # an odd cycle: one edge always uncut
+    # a negative edge prefers its ends together: path a -(+1)- b -(-1)- c, best puts c with b
+    assert brute_force_maxcut(graph(3, [(0, 1), (1, 2)], [1, -1]))[0] == 1
+
+
+def test_brute_force_agrees_with_enumeration_by_hand():
+    g = random_graph(9, 0.5, "pm1", seed=1)
+    every = np.array(np.meshgrid(*[[-1, 1]] * 9)).reshape(9, -1).T
+    assert brute_force_maxcut(g, chunk=7)[0] == g.cut(every).max()
+
+
+def test_repetitions_for_99_percent():
+    assert repetitions(1.0) == 1.0 and repetitions(0.0) is None
+    assert repetitions(0.5) == pytest.approx(np.log(0.01) / np.log(0.5))
+    assert repetitions(0.999) == 1.0  # never below one run
+
+
+# -- the anneal on oscillators -----------------------------------------------------------------------
+
+def test_the_shipped_small_graph_has_the_recorded_exact_optimum_and_the_oim_finds_it():
+    workload = load_workload(ROOT / "workloads" / "maxcut_rand20.yaml")
+    best, _ = brute_force_maxcut(read_gset(workload.graph_path()))
+    assert best == workload.best_known.cut == 26
+    result = run_maxcut(workload, load_chip(OIM))
+    assert result["metrics"]["best_cut"] == 26 and result["metrics"]["best_ratio"] == 1.0
+    assert result["metrics"]["success_probability"] > 0.5
+    assert [r["cut"] for r in result["runs"]] == [r["cut"] for r in run_maxcut(workload, load_chip(OIM))["runs"]]
+
+
+def test_anneal_counters_by_hand():
+    """Path 1-2-3 (degrees 1, 2, 1), 2 runs of 0.2 time units, no noise, theta 1 rad: no phase
+    moves faster than its couplings plus S (3 rad per time unit), so none moves 1 rad and the only
+    broadcasts are the first phases (one per oscillator per run)."""
+    chip = load_chip(OIM)
+    backend = OimBackend()
+    program = backend.compile_ising(graph(3, [(0, 1), (1, 2)]), chip, theta=1.0)
+    assert program.programming == {"weight_writes": 2}
+    schedule = SimpleNamespace(duration=0.2, noise=0.0, shil=1.0, shil_ramp=0.0)
+    spins, counters = backend.anneal(program, schedule, runs=2, seed=3)
+    rate = chip.parameters["coupling_rate"]
+    assert spins.shape == (2, 3) and set(np.unique(spins)) <= {-1, 1}
+    assert counters["coupling_events"] == 6
+    assert counters["coupling_ops"] == 2 * (1 + 2 + 1)
+    assert counters["phase_readouts"] == 6
+    assert counters["oscillator_seconds"] == pytest.approx(3 * 2 * 0.2 / rate, rel=1e-12)
+    assert counters["settle_s"] == pytest.approx(2 * 0.2 / rate, rel=1e-12)
+
+
+def test_a_long_anneal_cuts_a_single_edge_and_a_square():
+    backend, chip = OimBackend(), load_chip(OIM)
+    schedule = SimpleNamespace(duration=30.0, noise=0.3, shil=1.0, shil_ramp=30.0)
+    for g, best in ((graph(2, [(0, 1)]), 1), (graph(4, [(0, 1), (1, 2), (2, 3), (0, 3)]), 4)):
+        spins, _ = backend.anneal(backend.compile_ising(g, chip), schedule, runs=4, seed=0)
+        assert (g.cut(spins) == best).all()
+
+
+def test_a_graph_too_large_for_the_chip_names_the_limit(tmp_path):
+    import yaml
+
+    spec = yaml.safe_load(OIM.read_text())
+    spec["parameters"]["max_oscillators"] = 10
+    chip = load_chip(write(tmp_path, yaml.safe_dump(spec), "chip.yaml"))
+    with pytest.raises(CapacityError, match=r"needs 20 oscillators \(one per node\) but chip 'oim-cmos' has 10"):
+        OimBackend().compile_ising(random_graph(20, 0.5, "unit", 0), chip)
+
+
+# -- workloads and the command line ------------------------------------------------------------------
+
+def test_run_writes_a_maxcut_report(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", str(ROOT / "workloads" / "maxcut_rand20.yaml"), "--chip", str(OIM), "--out", str(out),
+                 "--set", "anneal.runs=4"]) == 0
+    line = capsys.readouterr().out
+    assert line.startswith("maxcut_rand20 on oim-cmos: best cut 26 (1.0000 of the best known)")
+    import json
+
+    report = json.loads((out / "report.json").read_text())
+    assert report["kind"] == "maxcut" and len(report["runs"]) == 4
+    assert report["counters"]["anneal"]["phase_readouts"] == 4 * 20
+    assert report["counters"]["programming"] == {"weight_writes": 105}
+    md = (out / "report.md").read_text()
+    assert "## Results" in md and "time-to-solution (99 %)" in md and (out / "cuts.png").stat().st_size > 0
+
+
+def test_a_random_graph_workload(tmp_path):
+    path = write(tmp_path, "name: r\nkind: maxcut\ngraph:\n  random: {nodes: 12, density: 0.5, seed: 3}\n"
+                           "anneal: {runs: 3, duration: 20, noise: 0.3, shil: 1.0, shil_ramp: 20}\n", "w.yaml")
+    result = run_maxcut(load_workload(path), load_chip(OIM))
+    exact, _ = brute_force_maxcut(random_graph(12, 0.5, "unit", 3))
+    assert result["metrics"]["best_ratio"] is None and result["metrics"]["best_cut"] <= exact
+    assert result["metrics"]["target_is_best_known"] is False
+
+
+@pytest.mark.parametrize("text, words", [
+    ("name: r\nkind: maxcut\ngraph: {}\nanneal: {duration: 1, shil: 1}\n",
+     "w.yaml:3: graph: give exactly one of `file`"),
+    ("name: r\nkind: knapsack\n", "w.yaml:2: kind: must be one of 'classification', 'maxcut', got 'knapsack'"),
+    ("name: r\nkind: maxcut\ngraph: {file: g.txt}\nanneal: {duration: -1, shil: 1}\n",
+     "w.yaml:4: anneal.duration: must be > 0"),
+])
+def test_maxcut_workload_errors(tmp_path, text, words):
+    with pytest.raises(ConfigError) as info:
+        load_workload(write(tmp_path, text, "w.yaml"))
+    assert str(info.value).startswith(str(tmp_path)) and words in str(info.value)
+
+
+def test_cli_errors_for_maxcut(tmp_path, capsys):
+    write(tmp_path, "2 1\n1 3 1\n")
+    workload = write(tmp_path, "name: r\nkind: maxcut\ngraph: {file: g.txt}\nanneal: {duration: 1, shil: 1}\n",
+                     "w.yaml")
+    cases = [(["run", workload, "--chip", OIM], f"{tmp_path / 'g.txt'}:2: edge 1-3 names node 3"),
+             (["run", ROOT / "workloads" / "maxcut_rand20.yaml", "--chip", ROOT / "chips" / "digital.yaml"],
+              "does not solve Ising problems"),
+             (["compare", ROOT / "workloads" / "maxcut_rand20.yaml"], "compare puts chips side by side")]
+    for args, words in cases:
+        assert main([str(a) for a in args]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and words in err[0], err
