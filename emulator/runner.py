@@ -133,14 +133,15 @@ def load_trained(run_dir: Path, command: str, chip: str = "CHIP") -> TrainedRun:
     return TrainedRun(run_dir, workload, trained_on, network, state["epoch"])
 
 
-def evaluate_trained(trained: TrainedRun, chip: Chip, out_dir: Path, progress: bool = True) -> dict:
+def evaluate_trained(trained: TrainedRun, chip: Chip, out_dir: Path, progress: bool = True,
+                     data: Dataset | None = None) -> dict:
     """Naive deployment: program ``trained``'s network once onto ``chip`` and evaluate it there.
 
     Returns the result dict of a run with no training on ``chip`` (its training counters are the
     one programming), with ``deployed = {from, trained_on, epochs}``.
     """
     start = time.perf_counter()
-    run = Run(trained.workload, chip, out_dir)
+    run = Run(trained.workload, chip, out_dir, data=data)
     run.network = trained.network
     run.program = run.backend.compile(trained.network, chip)
     run.training = Counters() + run.program.programming
