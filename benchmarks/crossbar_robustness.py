@@ -126,16 +126,14 @@ def main():
 
 def markdown(sweep: str, rows: list[dict], workload: str, chip: str) -> str:
     loop = "in_the_loop" in rows[0]
-    header = [COLUMNS[sweep], "digital", "naive deployment"] + (["chip in the loop", "recovered"] if loop else [])
+    header = [COLUMNS[sweep], "digital", "naive deployment"] + (["chip in the loop", "loop - naive"] if loop else [])
     lines = [f"{workload} on {chip}, {COLUMNS[sweep]}:", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in rows:
         value = "exact" if r[sweep] is None else f"{r[sweep]:g}"
         cells = [value, f"{100 * r['digital']:.2f} %", f"{100 * r['naive']:.2f} %"]
         if loop:
-            lost = r["digital"] - r["naive"]
-            recovered = f"{(r['in_the_loop'] - r['naive']) / lost:.0%}" if lost > 0.005 else "(nothing lost)"
-            cells += [f"{100 * r['in_the_loop']:.2f} %", recovered]
+            cells += [f"{100 * r['in_the_loop']:.2f} %", f"{100 * (r['in_the_loop'] - r['naive']):+.2f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -197,7 +197,9 @@ class Run:
         self.network = self.network.with_parameters(weights, biases)
         self.epoch, self.history, self.n_trained = state["epoch"], state["history"], state["n_trained"]
         self.training = Counters.from_dict(state["training"])
-        self.program = self.backend.compile(self.network, self.chip)
+        # re-programmed over the initial program, as the run was: a chip that fixes its scales at the
+        # first programming (the crossbar's full-scale weights) keeps the run's
+        self.program = self.backend.compile(self.network, self.chip, previous=self.program)
 
     # -- training ----------------------------------------------------------------------------
     def train_epoch(self, progress: bool = True):

@@ -250,3 +250,22 @@ def test_naive_deployment_of_a_digital_run_onto_the_array(trained_digits, tmp_pa
                  "--out", str(tmp_path / "c")]) == 2
     assert capsys.readouterr().err.strip() == ("error: --chip-set parameters.adc_bits=40: parameters.adc_bits: must "
                                                "be <= 16 (ADC resolution in bits; null: exact), got 40")
+
+
+def test_a_resumed_run_keeps_the_arrays_scales(tmp_path):
+    """The full-scale weights are fixed at the first programming; a resumed run must not rescale them
+    to its trained weights (it would no longer see the clipping and ADC range it was trained with)."""
+    from emulator.runner import Run
+    from emulator.workload import load_workload
+
+    workload = load_workload("workloads/digits_snn.yaml", ["training.epochs=2", "dataset.n_train=200"])
+    c = chip(weight_headroom=1.0)  # training grows the largest weights past the initial scale
+    whole = Run(workload, c, tmp_path / "whole")
+    whole.train(progress=False)
+    first = Run(load_workload("workloads/digits_snn.yaml", ["training.epochs=1", "dataset.n_train=200"]), c,
+                tmp_path / "part")
+    first.train(progress=False)
+    resumed = Run(workload, c, tmp_path / "part")
+    resumed.restore()
+    assert max(np.abs(w).max() for w in resumed.network.weights) > min(a.w_scale for a in resumed.program.arrays)
+    assert [a.w_scale for a in resumed.program.arrays] == [a.w_scale for a in whole.program.arrays]
