@@ -74,11 +74,12 @@ def main():
     p.add_argument("--in-the-loop", action="store_true", help="also train on the array at every setting")
     p.add_argument("--trained", metavar="RUN_DIR", help="the digital reference run (default: train it under --out)")
     p.add_argument("--set", action="append", default=[], help="workload overrides, as for `emulator run`")
+    p.add_argument("--chip-set", action="append", default=[], help="chip overrides for every setting, as for `emulator run`")
     p.add_argument("--out", default="runs/crossbar_robustness")
     args = p.parse_args()
     workload = load_workload(resolve("workloads", args.workload), args.set)
     chip_path = resolve("chips", args.chip)
-    base_chip = load_chip(chip_path)
+    base_chip = load_chip(chip_path, args.chip_set)
     data = load_data(workload)
     out = Path(args.out) / workload.name
     reference = Path(args.trained) if args.trained else out / "digital"
@@ -96,7 +97,7 @@ def main():
         rows = []
         values = [yaml.safe_load(v) for v in args.values.split(",")] if args.values else SWEEPS[sweep]
         for value in values:
-            chip = load_chip(chip_path, overrides(sweep, value, base_chip))
+            chip = load_chip(chip_path, args.chip_set + overrides(sweep, value, base_chip))
             folder = out / args.chip / f"{sweep}={value}"
             naive = finished(folder / "naive")
             if naive is None:

@@ -269,3 +269,16 @@ def test_a_resumed_run_keeps_the_arrays_scales(tmp_path):
     resumed.restore()
     assert max(np.abs(w).max() for w in resumed.network.weights) > min(a.w_scale for a in resumed.program.arrays)
     assert [a.w_scale for a in resumed.program.arrays] == [a.w_scale for a in whole.program.arrays]
+
+
+def test_backward_reads_have_their_own_adc_range():
+    """1 -> 1 -> 1 chain (W_1 = 0.2, full-scale weight 0.3): the backward read senses 0.2 x s_2, which an
+    ADC range of 0.05 full-scale weights (0.015) clips; the forward reads keep the +-10 range."""
+    net = Network(weights=(np.array([[0.5]]), np.array([[0.2]])), biases=(np.zeros(1), np.zeros(1)))
+    c = chip(**{**IDEAL, "adc_bits": 16}, adc_range_backward=0.05, tau_s=1e-7, dt_s=1e-7, tolerance=1e-9)
+    eq, _ = BACKEND.relax(BACKEND.compile(net, c), np.ones((1, 1)), max_steps=50)
+    backward = eq.partials[1][1][0, 0, 0]
+    forward = eq.partials[1][0][0, 0, 0]
+    assert backward == pytest.approx(0.015, rel=1e-3) and backward < 0.2 * eq.states[2][0, 0]
+    assert forward == pytest.approx(0.2 * eq.states[1][0, 0], rel=1e-3)
+    assert eq.states[1][0, 0] == pytest.approx(0.515, rel=1e-3)  # 0.5 + the clipped feedback

@@ -77,11 +77,17 @@ class CrossbarParameters:
     adc_bits: int | None = spec("ADC resolution in bits; null: exact", default=None, ge=1, le=16)
     adc_range: float = spec("ADC full scale +-, in full-scale weights (the drive of one line at 1 through one "
                             "cell pair at the array's largest weight)", default=10.0, gt=0)
+    adc_range_backward: float | None = spec("ADC full scale +- of the backward reads (columns driven, rows sensed), "
+                                            "in full-scale weights; null: adc_range", default=None, gt=0)
     # -- dynamics -------------------------------------------------------------------------------
     tau_s: float = spec("time constant of the units, s", gt=0)
     dt_s: float = spec("integration step, s (dt/tau plays the role of 1 - damping)", gt=0)
     tolerance: float = spec("a sample has settled when max |rho(h) - s| (= tau |ds/dt|) is below this",
                             default=1e-4, gt=0)
+
+    @property
+    def backward_adc_range(self) -> float:
+        return self.adc_range if self.adc_range_backward is None else self.adc_range_backward
 
 
 @dataclass(frozen=True)
@@ -152,7 +158,8 @@ class CrossbarProgram(Program):
         p = self.params
         arrays = [{"shape": f"{a.fwd.shape[0]} x {a.fwd.shape[1]}", "tiles": a.tiling.n_tiles,
                    "full_scale_weight": a.w_scale, "clipped_fraction": a.clipped,
-                   "adc_full_scale": p.adc_range * a.w_scale} for a in self.arrays]
+                   "adc_full_scale": p.adc_range * a.w_scale,
+                   "backward_adc_full_scale": p.backward_adc_range * a.w_scale} for a in self.arrays]
         return {"tile": f"{p.tile_rows} x {p.tile_cols}", "tiles_used": sum(a["tiles"] for a in arrays),
                 "n_tiles": p.n_tiles, "dt_over_tau": p.dt_s / p.tau_s,
                 "programming_noise": p.programming_noise, "read_noise": p.read_noise, "drift": p.drift,
@@ -354,7 +361,9 @@ def _relax(program: CrossbarProgram, x, max_steps, nudge, init):
     p = program.params
     state, sent, held, partials, steps, quiescent, trace, counts = tiled.relax_tiled(
         program.arrays, program.bias, x, rate=p.dt_s / p.tau_s, theta=program.theta, tolerance=p.tolerance,
-        dac=(p.dac_bits, p.dac_range), adc=(p.adc_bits, [p.adc_range * a.w_scale for a in program.arrays]), max_steps=max_steps,
+        dac=(p.dac_bits, p.dac_range),
+        adc=(p.adc_bits, [(p.adc_range * a.w_scale, p.backward_adc_range * a.w_scale) for a in program.arrays]),
+        max_steps=max_steps,
         rng=program.rng, noise_pool=program.noise_pool, nudge=nudge,
         init=None if init is None else (init.states, init.sent, init.heard, init.partials))
     counters = Counters(counts)

@@ -150,8 +150,8 @@ def _relax(x, fwd, bwd, var_fwd, var_bwd, noisy, row_edges, col_edges, bias, sta
                     counts[0] += fed[0]
             refreshed[1][:] = False
             cursor = _read(fwd[0], var_fwd[0], noisy, row_edges[0], held[0][b], moved[0], delta[0],
-                           square_delta[0], False, partial_fwd[0], sum_fwd[0], var_sum_fwd[0], b, refreshed[1], adc_range[0],
-                           adc_steps[0], pool, starts, cursor, counts)
+                           square_delta[0], False, partial_fwd[0], sum_fwd[0], var_sum_fwd[0], b, refreshed[1], adc_range[0, 0],
+                           adc_steps[0, 0], pool, starts, cursor, counts)
             counts[3] += refreshed[1].sum() * n_partials[1]
         for k in range(1, depth + 1):
             _settle_to(settle[k], b, k, depth, bias, partial_fwd, partial_bwd, nudged, target, beta)
@@ -183,10 +183,10 @@ def _relax(x, fwd, bwd, var_fwd, var_bwd, noisy, row_edges, col_edges, bias, sta
                 if k >= 1:  # nothing drives array 0 but the clamped input, read once above
                     cursor = _read(fwd[k], var_fwd[k], noisy, row_edges[k], held[k][b], moved[k], delta[k],
                                    square_delta[k], True, partial_fwd[k], sum_fwd[k], var_sum_fwd[k], b, refreshed[k + 1],
-                                   adc_range[k], adc_steps[k], pool, starts, cursor, counts)
+                                   adc_range[k, 0], adc_steps[k, 0], pool, starts, cursor, counts)
                     cursor = _read(bwd[k], var_bwd[k], noisy, col_edges[k], held[k + 1][b], moved[k + 1],
                                    delta[k + 1], square_delta[k + 1], True, partial_bwd[k], sum_bwd[k], var_sum_bwd[k], b,
-                                   refreshed[k], adc_range[k], adc_steps[k], pool, starts, cursor, counts)
+                                   refreshed[k], adc_range[k, 1], adc_steps[k, 1], pool, starts, cursor, counts)
             for k in range(1, depth + 1):
                 if refreshed[k][0]:  # a read refreshes every unit of the layer it senses
                     counts[3] += refreshed[k].shape[0] * n_partials[k]
@@ -221,7 +221,8 @@ def relax_tiled(arrays, bias, x, *, rate, theta, tolerance, dac, adc, max_steps,
     dac : (bits, full_scale)
         DAC resolution (``bits`` None: exact) and range, in state units.
     adc : (bits, full_scales)
-        ADC resolution and the range ``+-full_scales[k]`` of array ``k``'s ADCs, in drive units.
+        ADC resolution, and the ranges ``+-full_scales[k] = (forward, backward)`` of array ``k``'s
+        ADCs when it is read forward and backward, in drive units.
     max_steps : int
         Step limit.
     rng : numpy Generator
@@ -291,7 +292,7 @@ def relax_tiled(arrays, bias, x, *, rate, theta, tolerance, dac, adc, max_steps,
             *(tuple(p[i] for p in partials) for i in range(6)), init is None, target,
             0.0 if nudge is None else float(nudge.beta), float(rate), float(theta), float(tolerance),
             float(dac[1]), converter_steps(dac[0], dac[1], False), _c(adc[1]),
-            _c([converter_steps(adc[0], r, True) for r in adc[1]]), np.asarray(fed, np.int64),
+            _c([[converter_steps(adc[0], r, True) for r in ranges] for ranges in adc[1]]), np.asarray(fed, np.int64),
             np.asarray(n_partials, np.int64), int(max_steps))
     first, starts, cursor = 0, np.zeros(0, np.int64), 0
     pool = np.zeros(0) if noise_pool is None else _c(noise_pool)
