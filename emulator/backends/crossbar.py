@@ -106,9 +106,15 @@ class Tiling:
     def n_tiles(self) -> int:
         return len(self.rows) * len(self.cols)
 
-    @staticmethod
-    def _edges(blocks) -> np.ndarray:
-        return np.array([b.start for b in blocks] + [blocks[-1].stop], np.int64)
+    @property
+    def row_edges(self) -> np.ndarray:
+        """Tile boundaries of the rows, ``[0, ..., n_rows]``."""
+        return np.array([b.start for b in self.rows] + [self.rows[-1].stop], np.int64)
+
+    @property
+    def col_edges(self) -> np.ndarray:
+        """Tile boundaries of the columns, ``[0, ..., n_cols]``."""
+        return np.array([b.start for b in self.cols] + [self.cols[-1].stop], np.int64)
 
 
 @dataclass(frozen=True)
@@ -133,11 +139,11 @@ class Array:
 
     @property
     def row_edges(self) -> np.ndarray:
-        return Tiling._edges(self.tiling.rows)
+        return self.tiling.row_edges
 
     @property
     def col_edges(self) -> np.ndarray:
-        return Tiling._edges(self.tiling.cols)
+        return self.tiling.col_edges
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,33 @@ class OimParameters:
 
 
 @dataclass(frozen=True)
-class OimProgram(Program):
+class OscillatorProgram(Program):
+    """Oscillators and their couplings on the chip, as a layered network or an Ising problem share them.
+
+    couplings : J (n, n). fan_out : (n,) receivers of each oscillator's broadcast. settings :
+    integration and laziness settings. max_oscillators, max_couplings : the chip's limits.
+    """
+
+    couplings: Couplings = None
+    fan_out: np.ndarray = None
+    settings: Settings = None
+    coupling_rate: float = 1.0
+    seed: int = 0
+    max_oscillators: int = 0
+    max_couplings: int = 0
+
+    @property
+    def n(self) -> int:
+        return self.couplings.n
+
+    @property
+    def n_running(self) -> int:
+        """Oscillators running during a relaxation or anneal."""
+        return self.n
+
+
+@dataclass(frozen=True)
+class OimProgram(OscillatorProgram):
     """A layered network on oscillators.
 
     couplings : J between the oscillators (layers 1..L concatenated), (n, n) in blocks.
@@ -111,22 +137,11 @@ class OimProgram(Program):
     settings : integration and laziness settings (``t_max`` and ``n_bins`` are set per relaxation).
     """
 
-    couplings: Couplings = None
     w_in: np.ndarray = None
     bias: np.ndarray = None
     layers: tuple = ()
-    fan_out: np.ndarray = None
-    settings: Settings = None
     time_per_step: float = 0.5
     input_phase_scale: float = 0.0
-    coupling_rate: float = 1.0
-    seed: int = 0
-    max_oscillators: int = 0
-    max_couplings: int = 0
-
-    @property
-    def n(self) -> int:
-        return self.couplings.n
 
     @property
     def edges(self) -> np.ndarray:
@@ -147,7 +162,8 @@ class OimProgram(Program):
         return {"oscillators": self.n_running, "clamped_inputs": self.layers[0],
                 "max_oscillators": self.max_oscillators,
                 "couplings": self.n_couplings, "max_couplings": self.max_couplings,
-                "input_phases": f"x * {self.input_phase_scale:.4g} rad", "read_out": "s = cos(phi)", "theta_rad": s.theta, "shil": s.shil, "shil_ramp": s.shil_ramp,
+                "input_phases": f"x * {self.input_phase_scale:.4g} rad", "read_out": "s = cos(phi)",
+                "theta_rad": s.theta, "shil": s.shil, "shil_ramp": s.shil_ramp,
                 "phase_noise": s.noise,
                 "coupling_rate_per_s": self.coupling_rate, "time_per_step": self.time_per_step,
                 "integrator": "Bogacki-Shampine 3(2), per-sample step control",
@@ -174,24 +190,9 @@ class OimEquilibrium(Equilibrium):
 
 
 @dataclass(frozen=True)
-class IsingProgram(Program):
-    """A MaxCut problem on oscillators: ``J = -W`` of the graph, one oscillator per node.
-
-    couplings : J (n, n). fan_out : (n,) neighbours of each node. settings : laziness and
-    integration settings (the anneal sets the schedule).
-    """
-
-    couplings: Couplings = None
-    fan_out: np.ndarray = None
-    settings: Settings = None
-    coupling_rate: float = 1.0
-    seed: int = 0
-    max_oscillators: int = 0
-    max_couplings: int = 0
-
-    @property
-    def n(self) -> int:
-        return self.couplings.n
+class IsingProgram(OscillatorProgram):
+    """A MaxCut problem on oscillators: ``J = -W`` of the graph, one oscillator per node (the anneal
+    sets the schedule of ``settings``)."""
 
     def summary(self) -> dict:
         return {"oscillators": self.n, "max_oscillators": self.max_oscillators,
@@ -371,11 +372,10 @@ def _noise_generator(seed: int, x: np.ndarray, nudge) -> np.random.Generator:
     return np.random.default_rng([seed] + np.frombuffer(digest.digest(), np.uint32).tolist())
 
 
-def count(program: OimProgram | IsingProgram, state: PhaseState) -> Counters:
+def count(program: OscillatorProgram, state: PhaseState) -> Counters:
     """What the chip did in one relaxation (or anneal) of ``B`` samples (see the module docstring)."""
     seconds = state.t / program.coupling_rate  # (B,)
-    running = program.n_running if isinstance(program, OimProgram) else program.n
-    return Counters(oscillator_seconds=float(running * seconds.sum()),
+    return Counters(oscillator_seconds=float(program.n_running * seconds.sum()),
                     coupling_events=int(state.events.sum()),
                     coupling_ops=int((state.events @ program.fan_out).sum()),
                     phase_readouts=int(program.n * state.phi.shape[0]),

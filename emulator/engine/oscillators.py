@@ -184,6 +184,16 @@ class PhaseState:
     trace: np.ndarray
 
 
+def initial_state(phi0, heard0, bias, settings: Settings, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fresh copies of the phases (B, n), the phases last broadcast (``phi0`` if ``heard0`` is None)
+    and the complex biases (B, n); ValueError if phase noise is asked for without a generator."""
+    if settings.noise > 0 and rng is None:
+        raise ValueError("phase noise needs a random generator (rng)")
+    phi = np.array(phi0, np.float64)
+    heard = phi.copy() if heard0 is None else np.array(heard0, np.float64)
+    return phi, heard, np.asarray(bias, np.complex128)
+
+
 def relax_phases(couplings: Couplings, bias: np.ndarray, phi0: np.ndarray, settings: Settings, *,
                  heard0: np.ndarray | None = None, rng: np.random.Generator | None = None) -> PhaseState:
     """Integrate the lazily coupled gradient flow of ``B`` independent samples.
@@ -197,12 +207,8 @@ def relax_phases(couplings: Couplings, bias: np.ndarray, phi0: np.ndarray, setti
         sample ``b`` is drawn after that of samples ``0..b-1``.
     """
     s = settings
-    phi = np.array(phi0, np.float64)
-    heard = phi.copy() if heard0 is None else np.array(heard0, np.float64)
-    bias = np.asarray(bias, np.complex128)
+    phi, heard, bias = initial_state(phi0, heard0, bias, s, rng)
     batch, n = phi.shape
-    if s.noise > 0 and rng is None:
-        raise ValueError("phase noise needs a random generator (rng)")
     j = couplings.csr
     t, settled, steps = np.zeros(batch), np.zeros(batch, np.bool_), np.zeros(batch, np.int64)
     events, trace = np.zeros((batch, n), np.int64), np.zeros(s.n_bins, np.int64)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from emulator.engine.oscillators import Couplings, PhaseState, Settings, wrap
+from emulator.engine.oscillators import Couplings, PhaseState, Settings, initial_state, wrap
 from emulator.engine.phase_kernels import B1, B2, B3, C2, C3, E1, E2, E3, E4, MAX_ITERATIONS, STABLE
 
 
@@ -29,12 +29,8 @@ def relax_phases_numpy(couplings: Couplings, bias: np.ndarray, phi0: np.ndarray,
         samples that took it (index (b,), t (b,), phi (b, n)), e.g. to record the energy.
     """
     s = settings
-    phi = np.array(phi0, np.float64)
-    heard = phi.copy() if heard0 is None else np.array(heard0, np.float64)
-    bias = np.asarray(bias, np.complex128)
+    phi, heard, bias = initial_state(phi0, heard0, bias, s, rng)
     batch, n = phi.shape
-    if s.noise > 0 and rng is None:
-        raise ValueError("phase noise needs a random generator (rng)")
 
     def rhs(t, y, h_idx, heard_at):
         """dphi/dtau at phases ``y`` with the broadcasts they would trigger from ``heard_at``."""

@@ -53,16 +53,17 @@ def converter_steps(bits: int | None, full_scale: float, signed: bool) -> float:
 
 @nb.njit(cache=True)
 def _read(w, var, noisy, edges_in, held_in, moved_in, delta_in, square_delta_in, accumulate, out, line_sum,
-          line_var, b, refreshed, adc_range, adc_steps, pool, starts, cursor, counts):
+          line_var, b, refreshed, sensed_layer, adc_range, adc_steps, pool, starts, cursor, counts):
     """Read, for sample ``b``, every tile of one array direction whose driven lines moved.
 
     A tile read senses ``sum_i v_i w_ij`` over all its driven lines ``i``, plus Gaussian noise of
     variance ``sum_i v_i^2 var_ij`` (the standard normals of a read are the window of ``pool``
-    that starts at ``starts[cursor]``), and holds its ADC outputs in ``out`` (n_in_blocks, B, n_out). The host keeps
-    both sums per tile and line (``line_sum``, ``line_var``, same shape) and adds only what the
-    moved lines changed (``delta_in`` = new minus old driven value, ``square_delta_in`` the same
-    for its square): the same sums as a full re-read, at a cost that follows the activity
-    (``accumulate`` False: the sums are already there). ``refreshed`` (n_out,) marks the units whose partial sums changed. Returns the new cursor.
+    that starts at ``starts[cursor]``), and holds its ADC outputs in ``out`` (n_in_blocks, B,
+    n_out). The host keeps both sums per tile and line (``line_sum``, ``line_var``, same shape)
+    and adds only what the moved lines changed (``delta_in`` = new minus old driven value,
+    ``square_delta_in`` the same for its square): the same sums as a full re-read, at a cost that
+    follows the activity (``accumulate`` False: the sums are already there). A read refreshes
+    every unit of the layer it senses: ``refreshed[sensed_layer]`` is set. Returns the new cursor.
     """
     n_out = w.shape[1]
     for ib in range(len(edges_in) - 1):
@@ -97,7 +98,7 @@ def _read(w, var, noisy, edges_in, held_in, moved_in, delta_in, square_delta_in,
             if noisy:
                 y += np.sqrt(max(line_var[ib, b, j], 0.0)) * pool[start + j]
             sensed[j] = _quantise(y, -adc_range, adc_range, adc_steps)
-        refreshed[:] = True
+        refreshed[sensed_layer] = True
         counts[1] += driven * n_out
         counts[2] += n_out
     return cursor
@@ -122,9 +123,9 @@ def _settle_to(out, b, k, depth, bias, partial_fwd, partial_bwd, nudged, target,
 
 @nb.njit(cache=True)
 def _relax(x, fwd, bwd, var_fwd, var_bwd, noisy, row_edges, col_edges, bias, state, sent, held,
-           partial_fwd, partial_bwd, sum_fwd, sum_bwd, var_sum_fwd, var_sum_bwd, fresh, target, beta, rate, theta, tolerance, dac_range,
-           dac_steps, adc_range, adc_steps, fed, n_partials, max_steps, first, pool, starts, cursor, per_sample, steps, quiescent,
-           trace, counts):
+           partial_fwd, partial_bwd, sum_fwd, sum_bwd, var_sum_fwd, var_sum_bwd, fresh, target, beta, rate,
+           theta, tolerance, dac_range, dac_steps, adc_range, adc_steps, fed, n_partials, max_steps, first, pool,
+           starts, cursor, per_sample, steps, quiescent, trace, counts):
     """All steps of the samples from ``first`` on, while ``starts`` (from ``cursor``) holds the
     ``per_sample`` noise windows a sample's reads can take; see :func:`relax_tiled` for the
     other arguments. Returns the next sample to relax and the cursor.
@@ -133,7 +134,7 @@ def _relax(x, fwd, bwd, var_fwd, var_bwd, noisy, row_edges, col_edges, bias, sta
     moved = [np.zeros(state[k].shape[1], np.bool_) for k in range(depth + 1)]
     delta = [np.zeros(state[k].shape[1]) for k in range(depth + 1)]
     square_delta = [np.zeros(state[k].shape[1]) for k in range(depth + 1)]
-    refreshed = [np.zeros(state[k].shape[1], np.bool_) for k in range(depth + 1)]
+    refreshed = np.zeros(depth + 1, np.bool_)
     settle = [np.zeros(state[k].shape[1]) for k in range(depth + 1)]
     nudged = target.shape[0] > 0
     for b in range(first, x.shape[0]):
@@ -148,11 +149,11 @@ def _relax(x, fwd, bwd, var_fwd, var_bwd, noisy, row_edges, col_edges, bias, sta
                 sent[0][b, i] = x[b, i]
                 if moved[0][i]:
                     counts[0] += fed[0]
-            refreshed[1][:] = False
+            refreshed[1] = False
             cursor = _read(fwd[0], var_fwd[0], noisy, row_edges[0], held[0][b], moved[0], delta[0],
-                           square_delta[0], False, partial_fwd[0], sum_fwd[0], var_sum_fwd[0], b, refreshed[1], adc_range[0, 0],
-                           adc_steps[0, 0], pool, starts, cursor, counts)
-            counts[3] += refreshed[1].sum() * n_partials[1]
+                           square_delta[0], False, partial_fwd[0], sum_fwd[0], var_sum_fwd[0], b, refreshed, 1,
+                           adc_range[0, 0], adc_steps[0, 0], pool, starts, cursor, counts)
+            counts[3] += refreshed[1] * state[1].shape[1] * n_partials[1]
         for k in range(1, depth + 1):
             _settle_to(settle[k], b, k, depth, bias, partial_fwd, partial_bwd, nudged, target, beta)
         for t in range(max_steps):
@@ -177,19 +178,17 @@ def _relax(x, fwd, bwd, var_fwd, var_bwd, noisy, row_edges, col_edges, bias, sta
                         counts[0] += fed[k]
             trace[t] += n_moved
             steps[b] += 1
+            refreshed[:] = False
+            for k in range(1, depth):  # nothing drives array 0 but the clamped input, read once above
+                cursor = _read(fwd[k], var_fwd[k], noisy, row_edges[k], held[k][b], moved[k], delta[k],
+                               square_delta[k], True, partial_fwd[k], sum_fwd[k], var_sum_fwd[k], b, refreshed, k + 1,
+                               adc_range[k, 0], adc_steps[k, 0], pool, starts, cursor, counts)
+                cursor = _read(bwd[k], var_bwd[k], noisy, col_edges[k], held[k + 1][b], moved[k + 1],
+                               delta[k + 1], square_delta[k + 1], True, partial_bwd[k], sum_bwd[k], var_sum_bwd[k], b,
+                               refreshed, k, adc_range[k, 1], adc_steps[k, 1], pool, starts, cursor, counts)
             for k in range(1, depth + 1):
-                refreshed[k][:] = False
-            for k in range(depth):
-                if k >= 1:  # nothing drives array 0 but the clamped input, read once above
-                    cursor = _read(fwd[k], var_fwd[k], noisy, row_edges[k], held[k][b], moved[k], delta[k],
-                                   square_delta[k], True, partial_fwd[k], sum_fwd[k], var_sum_fwd[k], b, refreshed[k + 1],
-                                   adc_range[k, 0], adc_steps[k, 0], pool, starts, cursor, counts)
-                    cursor = _read(bwd[k], var_bwd[k], noisy, col_edges[k], held[k + 1][b], moved[k + 1],
-                                   delta[k + 1], square_delta[k + 1], True, partial_bwd[k], sum_bwd[k], var_sum_bwd[k], b,
-                                   refreshed[k], adc_range[k, 1], adc_steps[k, 1], pool, starts, cursor, counts)
-            for k in range(1, depth + 1):
-                if refreshed[k][0]:  # a read refreshes every unit of the layer it senses
-                    counts[3] += refreshed[k].shape[0] * n_partials[k]
+                if refreshed[k]:
+                    counts[3] += state[k].shape[1] * n_partials[k]
                     _settle_to(settle[k], b, k, depth, bias, partial_fwd, partial_bwd, nudged, target, beta)
             if residual < tolerance and largest_move < tolerance:
                 quiescent[b] = True
