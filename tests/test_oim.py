@@ -121,9 +121,11 @@ def test_the_kernel_right_hand_side_with_theta_zero_is_minus_the_gradient():
     couplings, bias, phi = random_problem(4, batch=1)
     heard = phi[0] + np.random.default_rng(0).uniform(-1, 1, phi.shape[1])  # ignored when theta = 0
     j = couplings.csr
-    out, scratch = np.empty(phi.shape[1]), np.empty((4, phi.shape[1]))
-    phase_kernels.rhs(phi[0], heard, np.cos(heard), np.sin(heard), 0.0, 0.3, j.indptr, j.indices, j.data,
-                      bias[0].real.copy(), bias[0].imag.copy(), out, scratch)
+    n = phi.shape[1]
+    out, scratch, hc, hs, fh_re, fh_im = np.empty(n), np.empty((4, n)), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    phase_kernels.heard_field(heard, j.indptr, j.indices, j.data, bias[0].real.copy(), bias[0].imag.copy(), hc, hs,
+                              fh_re, fh_im)
+    phase_kernels.rhs(phi[0], heard, hc, hs, fh_re, fh_im, 0.0, 0.3, j.indptr, j.indices, j.data, out, scratch)
     assert np.allclose(out, -gradient(couplings, bias, 0.3, phi)[0], rtol=0, atol=1e-13)
 
 

@@ -29,9 +29,13 @@ A sample ends when ``max_i |dphi_i/dtau|`` falls below ``settle_tolerance`` (it 
 at ``t_max``. Phase noise is added after each accepted step (Euler-Maruyama), with an
 amplitude that may fall linearly to 0 (an anneal); SHIL may ramp up.
 
-:func:`relax_phases` runs the numba kernels of :mod:`emulator.engine.phase_kernels`, one sample
-after another; :func:`emulator.engine.oscillators_numpy.relax_phases_numpy` is the same
-integrator on whole batches in numpy, the reference it must equal without noise.
+:func:`relax_phases` runs the numba kernels of :mod:`emulator.engine.phase_kernels`, each sample on
+its own, the samples of a batch spread over numba's threads (one after another with phase noise).
+They are event-driven: between broadcasts each oscillator's field from the heard phases is kept,
+and a stage adds only the couplings of the oscillators that moved past ``theta``.
+:func:`emulator.engine.oscillators_numpy.relax_phases_numpy` is the same integrator on whole
+batches in numpy, summing every coupling at every stage: the reference the kernels must equal
+without noise.
 
 Everything here is a pure function of its arguments (the noise takes a seeded generator).
 """
@@ -211,9 +215,13 @@ def relax_phases(couplings: Couplings, bias: np.ndarray, phi0: np.ndarray, setti
     batch, n = phi.shape
     j = couplings.csr
     t, settled, steps = np.zeros(batch), np.zeros(batch, np.bool_), np.zeros(batch, np.int64)
-    events, trace = np.zeros((batch, n), np.int64), np.zeros(s.n_bins, np.int64)
-    phase_kernels.relax_batch(phi, heard, events, trace, t, settled, steps, j.indptr, j.indices, j.data,
-                              np.ascontiguousarray(bias.real), np.ascontiguousarray(bias.imag), s.theta, s.shil,
-                              s.shil_ramp, s.noise, s.noise_decay, s.t_max, s.settle_tolerance, s.step_tolerance,
-                              s.max_phase_step, s.bin_width, rng if rng is not None else np.random.default_rng(0))
-    return PhaseState(phi, heard, t, settled, steps, events, trace)
+    events, trace = np.zeros((batch, n), np.int64), np.zeros((batch, s.n_bins), np.int64)
+    bias_re, bias_im = np.ascontiguousarray(bias.real), np.ascontiguousarray(bias.imag)
+    rng = rng if rng is not None else np.random.default_rng(0)
+    # noiseless samples run in parallel; noisy ones one after another, so each draws its noise in turn
+    for part in [slice(0, batch)] if s.noise == 0 else [slice(b, b + 1) for b in range(batch)]:
+        phase_kernels.relax_batch(phi[part], heard[part], events[part], trace[part], t[part], settled[part],
+                                  steps[part], j.indptr, j.indices, j.data, bias_re[part], bias_im[part], s.theta,
+                                  s.shil, s.shil_ramp, s.noise, s.noise_decay, s.t_max, s.settle_tolerance,
+                                  s.step_tolerance, s.max_phase_step, s.bin_width, rng)
+    return PhaseState(phi, heard, t, settled, steps, events, trace.sum(axis=0))

@@ -1,4 +1,4 @@
-"""Numba kernels of :func:`emulator.engine.oscillators.relax_phases`: one sample at a time.
+"""Numba kernels of :func:`emulator.engine.oscillators.relax_phases`: one sample at a time, event-driven.
 
 The couplings are a symmetric sparse matrix in CSR form (``indptr`` (n+1,), ``indices``
 (nnz,), ``data`` (nnz,)); row ``i`` lists the oscillators ``i`` hears. Every kernel writes into
@@ -31,6 +31,15 @@ def wrap1(a):
 
 
 @nb.njit(cache=True)
+def max_abs(a):
+    """``max |a|`` of a 1-D array (0 if empty), without a temporary."""
+    m = 0.0
+    for v in a:
+        m = max(m, abs(v))
+    return m
+
+
+@nb.njit(cache=True)
 def shil_at(t, shil, shil_ramp):
     """SHIL strength at time ``t``: ``shil`` reached linearly at ``shil_ramp`` (0: constant)."""
     return shil * min(1.0, t / shil_ramp) if shil_ramp > 0 else shil
@@ -42,28 +51,71 @@ def noise_at(t, noise, noise_decay):
     return noise * max(0.0, 1.0 - t / noise_decay) if noise_decay > 0 else noise
 
 
-@nb.njit(cache=True)
-def rhs(y, heard, heard_cos, heard_sin, theta, shil_t, indptr, indices, data, bias_re, bias_im, out, scratch):
-    """``dphi/dtau`` at phases ``y`` (n,) into ``out``.
+#: largest phase offset from the heard phase whose cos and sin are got by rotating the heard
+#: phase's (:func:`rotated`, truncation error below 2e-16) instead of calling the trigonometric functions
+ROTATE_MAX = 0.25
 
-    Neighbours are coupled to the phases they would hear: ``heard_j`` (whose cos and sin are
-    ``heard_cos``, ``heard_sin``), or ``y_j`` where ``y_j`` moved more than ``theta`` from it.
-    ``scratch`` (4, n) receives cos y, sin y and the cos and sin of what is heard.
-    """
-    n = y.shape[0]
-    cy, sy, zc, zs = scratch[0], scratch[1], scratch[2], scratch[3]
+
+@nb.njit(cache=True)
+def rotated(c0, s0, d):
+    """``cos(a + d), sin(a + d)`` from ``c0 = cos a``, ``s0 = sin a`` and ``|d| <= ROTATE_MAX``:
+    Taylor polynomials of cos d (to d^10) and sin d (to d^11)."""
+    d2 = d * d
+    cd = 1.0 - d2 * 0.5 * (1.0 - d2 * (1.0 / 12.0) * (1.0 - d2 * (1.0 / 30.0) * (1.0 - d2 * (1.0 / 56.0) * (
+        1.0 - d2 * (1.0 / 90.0)))))
+    sd = d * (1.0 - d2 * (1.0 / 6.0) * (1.0 - d2 * (1.0 / 20.0) * (1.0 - d2 * (1.0 / 42.0) * (
+        1.0 - d2 * (1.0 / 72.0) * (1.0 - d2 * (1.0 / 110.0))))))
+    return c0 * cd - s0 * sd, s0 * cd + c0 * sd
+
+
+@nb.njit(cache=True)
+def heard_field(heard, indptr, indices, data, bias_re, bias_im, hc, hs, fh_re, fh_im):
+    """The field the heard phases ``heard`` (n,) make, ``F = bias + J exp(i heard)``, into
+    ``fh_re``, ``fh_im`` (n,); the heard phases' cos and sin into ``hc``, ``hs``."""
+    n = heard.shape[0]
     for j in range(n):
-        cy[j], sy[j] = math.cos(y[j]), math.sin(y[j])
-        if abs(wrap1(y[j] - heard[j])) > theta:
-            zc[j], zs[j] = cy[j], sy[j]
-        else:
-            zc[j], zs[j] = heard_cos[j], heard_sin[j]
+        hc[j], hs[j] = math.cos(heard[j]), math.sin(heard[j])
     for i in range(n):
         fc, fs = bias_re[i], bias_im[i]
         for k in range(indptr[i], indptr[i + 1]):
-            fc += data[k] * zc[indices[k]]
-            fs += data[k] * zs[indices[k]]
-        out[i] = -(sy[i] * fc - cy[i] * fs) - shil_t * 2.0 * sy[i] * cy[i]
+            fc += data[k] * hc[indices[k]]
+            fs += data[k] * hs[indices[k]]
+        fh_re[i], fh_im[i] = fc, fs
+
+
+@nb.njit(cache=True)
+def couple(j, dc, ds, f_re, f_im, indptr, indices, data):
+    """Oscillator ``j``'s heard ``exp(i phi_j)`` moved by ``dc + i ds``: its neighbours' fields
+    ``f_re + i f_im`` move by ``J (dc + i ds)`` (``J`` symmetric: row ``j`` lists who hears ``j``)."""
+    for k in range(indptr[j], indptr[j + 1]):
+        f_re[indices[k]] += data[k] * dc
+        f_im[indices[k]] += data[k] * ds
+
+
+@nb.njit(cache=True)
+def rhs(y, heard, hc, hs, fh_re, fh_im, theta, shil_t, indptr, indices, data, out, scratch):
+    """``dphi/dtau`` at phases ``y`` (n,) into ``out``.
+
+    Neighbours are coupled to the phases they would hear: ``heard_j`` (whose cos and sin are
+    ``hc``, ``hs``, and whose field is ``fh_re + i fh_im``, :func:`heard_field`), or ``y_j``
+    where ``y_j`` moved more than ``theta`` from it. Only those moved oscillators' couplings are
+    summed (event-driven); the cos and sin of phases near the heard ones are :func:`rotated` from those.
+    ``scratch`` (4, n) receives the field, cos y and sin y.
+    """
+    n = y.shape[0]
+    fc, fs, cy, sy = scratch[0], scratch[1], scratch[2], scratch[3]
+    fc[:] = fh_re
+    fs[:] = fh_im
+    for j in range(n):  # as if no oscillator had moved far (a loop the compiler vectorises)
+        cy[j], sy[j] = rotated(hc[j], hs[j], y[j] - heard[j])
+    reach = min(theta, ROTATE_MAX)
+    for j in range(n):
+        if abs(y[j] - heard[j]) > reach:
+            cy[j], sy[j] = math.cos(y[j]), math.sin(y[j])
+            if abs(wrap1(y[j] - heard[j])) > theta:
+                couple(j, cy[j] - hc[j], sy[j] - hs[j], fc, fs, indptr, indices, data)
+    for i in range(n):
+        out[i] = -(sy[i] * fc[i] - cy[i] * fs[i]) - shil_t * 2.0 * sy[i] * cy[i]
 
 
 @nb.njit(cache=True)
@@ -78,10 +130,10 @@ def relax_one(phi, heard, events, trace, indptr, indices, data, bias_re, bias_im
     n_bins = trace.shape[0]
     k1, a2, a3, a4 = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     y, y_new, scratch = np.empty(n), np.empty(n), np.empty((4, n))
-    hc, hs = np.cos(heard), np.sin(heard)
-    rhs(phi, heard, hc, hs, theta, shil_at(0.0, shil, shil_ramp), indptr, indices, data, bias_re, bias_im, k1,
-        scratch)
-    speed = np.abs(k1).max() if n else 0.0
+    hc, hs, fh_re, fh_im = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    heard_field(heard, indptr, indices, data, bias_re, bias_im, hc, hs, fh_re, fh_im)
+    rhs(phi, heard, hc, hs, fh_re, fh_im, theta, shil_at(0.0, shil, shil_ramp), indptr, indices, data, k1, scratch)
+    speed = max_abs(k1)
     if speed < settle_tolerance:
         return 0.0, True, 0
     if t_max <= 0:
@@ -89,19 +141,19 @@ def relax_one(phi, heard, events, trace, indptr, indices, data, bias_re, bias_im
     dt = min(max(t_max, 1e-12), max_phase_step / max(speed, 1e-12)) * 0.5
     t, steps = 0.0, 0
     for _ in range(MAX_ITERATIONS):
-        d = min(dt, t_max - t, max_phase_step / max(np.abs(k1).max(), 1e-300))
+        d = min(dt, t_max - t, max_phase_step / max(max_abs(k1), 1e-300))
         for i in range(n):
             y[i] = phi[i] + C2 * d * k1[i]
-        rhs(y, heard, hc, hs, theta, shil_at(t + C2 * d, shil, shil_ramp), indptr, indices, data, bias_re, bias_im,
+        rhs(y, heard, hc, hs, fh_re, fh_im, theta, shil_at(t + C2 * d, shil, shil_ramp), indptr, indices, data,
             a2, scratch)
         for i in range(n):
             y[i] = phi[i] + C3 * d * a2[i]
-        rhs(y, heard, hc, hs, theta, shil_at(t + C3 * d, shil, shil_ramp), indptr, indices, data, bias_re, bias_im,
+        rhs(y, heard, hc, hs, fh_re, fh_im, theta, shil_at(t + C3 * d, shil, shil_ramp), indptr, indices, data,
             a3, scratch)
         for i in range(n):
             y_new[i] = phi[i] + d * (B1 * k1[i] + B2 * a2[i] + B3 * a3[i])
-        rhs(y_new, heard, hc, hs, theta, shil_at(t + d, shil, shil_ramp), indptr, indices, data, bias_re,
-            bias_im, a4, scratch)
+        rhs(y_new, heard, hc, hs, fh_re, fh_im, theta, shil_at(t + d, shil, shil_ramp), indptr, indices, data, a4,
+            scratch)
         err, jump, slope = 0.0, 0.0, 0.0
         for i in range(n):
             err = max(err, abs(d * (E1 * k1[i] + E2 * a2[i] + E3 * a3[i] + E4 * a4[i])))
@@ -120,9 +172,10 @@ def relax_one(phi, heard, events, trace, indptr, indices, data, bias_re, bias_im
             continue
         sent = 0
         for j in range(n):
-            if abs(wrap1(y_new[j] - heard[j])) > theta:
-                heard[j] = y_new[j]
-                hc[j], hs[j] = math.cos(y_new[j]), math.sin(y_new[j])
+            if abs(y_new[j] - heard[j]) > theta and abs(wrap1(y_new[j] - heard[j])) > theta:
+                c, s = math.cos(y_new[j]), math.sin(y_new[j])
+                couple(j, c - hc[j], s - hs[j], fh_re, fh_im, indptr, indices, data)
+                heard[j], hc[j], hs[j] = y_new[j], c, s
                 events[j] += 1
                 sent += 1
         amplitude = noise_at(t, noise, noise_decay)
@@ -134,25 +187,26 @@ def relax_one(phi, heard, events, trace, indptr, indices, data, bias_re, bias_im
             scale = amplitude * math.sqrt(d)
             for i in range(n):
                 phi[i] = y_new[i] + scale * rng.standard_normal()
-            rhs(phi, heard, hc, hs, theta, shil_at(t, shil, shil_ramp), indptr, indices, data, bias_re, bias_im,
+            rhs(phi, heard, hc, hs, fh_re, fh_im, theta, shil_at(t, shil, shil_ramp), indptr, indices, data,
                 k1, scratch)
         else:
             phi[:] = y_new
             k1[:] = a4  # first same as last: the broadcasts just committed are what a4 saw
-        if np.abs(k1).max() < settle_tolerance:
+        if max_abs(k1) < settle_tolerance:
             return t, True, steps
         if t >= t_max:
             return t, False, steps
     return t, False, steps
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def relax_batch(phi, heard, events, trace, t, settled, steps, indptr, indices, data, bias_re, bias_im, theta,
                 shil, shil_ramp, noise, noise_decay, t_max, settle_tolerance, step_tolerance, max_phase_step,
                 bin_width, rng):
-    """:func:`relax_one` on every row of ``phi``, ``heard``, ``events``, ``bias_re``, ``bias_im`` (B, n),
-    in order (the noise is drawn sample after sample); ``t``, ``settled``, ``steps`` (B,) are filled."""
-    for b in range(phi.shape[0]):
+    """:func:`relax_one` on every row of ``phi``, ``heard``, ``events``, ``bias_re``, ``bias_im``,
+    ``trace`` (B, ...), the samples spread over numba's threads; ``t``, ``settled``, ``steps`` (B,)
+    are filled. The samples share ``rng``: with phase noise, give one sample per call."""
+    for b in nb.prange(phi.shape[0]):
         t[b], settled[b], steps[b] = relax_one(
-            phi[b], heard[b], events[b], trace, indptr, indices, data, bias_re[b], bias_im[b], theta, shil,
+            phi[b], heard[b], events[b], trace[b], indptr, indices, data, bias_re[b], bias_im[b], theta, shil,
             shil_ramp, noise, noise_decay, t_max, settle_tolerance, step_tolerance, max_phase_step, bin_width, rng)
