@@ -179,6 +179,13 @@ def _format_number(value: Any) -> str:
     return str(value)
 
 
+def _format_cut(value: Any) -> str:
+    """A cut value (a sum of edge weights, or a mean of them) to two decimals at most, with thousands separators."""
+    if value is None:
+        return MISSING
+    return f"{float(value):,.2f}".rstrip("0").rstrip(".")
+
+
 def _cell(text: Any) -> str:
     """Make text safe for a Markdown table cell (no pipes, no line breaks)."""
     return str(text).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
@@ -504,15 +511,15 @@ def _md_figures() -> str:
 def _md_maxcut_summary(result: Mapping) -> str:
     m, g = result.get("metrics") or {}, result.get("graph") or {}
     ratio = (f" ({format_percent(m.get('best_ratio'), 2)} of the best known, "
-             f"{_format_number(g.get('best_known_cut'))})" if m.get("best_ratio") is not None else "")
+             f"{_format_cut(g.get('best_known_cut'))})" if m.get("best_ratio") is not None else "")
     target = "the best-known cut" if m.get("target_is_best_known") else "the best cut of these runs"
     tts = m.get("time_to_solution_s")
     solution = (f"Time-to-solution (99 %): **{format_si(tts, 's')}**, energy-to-solution "
                 f"**{format_si(m.get('energy_to_solution_j'), 'J')}** (emulated)." if tts is not None
                 else f"No run reached {target}: time- and energy-to-solution are undefined.")
     return (f"The `{result.get('workload', 'run')}` MaxCut workload on the **{result.get('chip', '?')}** chip "
-            f"(backend `{result.get('backend', '?')}`): best cut **{_format_number(m.get('best_cut'))}**{ratio}, "
-            f"mean {_format_number(m.get('mean_cut'))} over {format_count(len(_seq(result.get('runs'))))} runs; "
+            f"(backend `{result.get('backend', '?')}`): best cut **{_format_cut(m.get('best_cut'))}**{ratio}, "
+            f"mean {_format_cut(m.get('mean_cut'))} over {format_count(len(_seq(result.get('runs'))))} runs; "
             f"{format_percent(m.get('success_probability'))} of the runs reached {target}. {solution} "
             f"The run took {format_si(_get(result, 'time', 'wall_s'), 's')} of wall-clock time on the host.")
 
@@ -524,10 +531,10 @@ def _md_maxcut(result: Mapping) -> list[str]:
     sections.append("## Graph\n\n" + _table(["item", "value"], rows, "ll"))
     rows = [(k, _format_number(v)) for k, v in (result.get("anneal") or {}).items()]
     sections.append("## Anneal\n\n" + _table(["setting", "value"], rows, "lr"))
-    rows = [("best cut", _format_number(m.get("best_cut"))), ("mean cut", _format_number(m.get("mean_cut"))),
+    rows = [("best cut", _format_cut(m.get("best_cut"))), ("mean cut", _format_cut(m.get("mean_cut"))),
             ("best / best known", _format_number(m.get("best_ratio"))),
             ("mean / best known", _format_number(m.get("mean_ratio"))),
-            ("target cut", _format_number(m.get("target_cut"))),
+            ("target cut", _format_cut(m.get("target_cut"))),
             ("success probability", format_percent(m.get("success_probability"))),
             ("runs for 99 % success", _format_number(m.get("repetitions_99"))),
             ("emulated time per run", format_si(t.get("emulated_s_per_run"), "s")),

@@ -1,4 +1,5 @@
 """MaxCut workloads: the G-set parser and its errors, exact cuts, the OIM anneal, its counters, the CLI."""
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -11,6 +12,7 @@ from emulator.cli import main
 from emulator.errors import CapacityError, ConfigError, GraphFormatError
 from emulator.graphs import Graph, brute_force_maxcut, from_matrix, random_graph, read_gset
 from emulator.maxcut import repetitions, run_maxcut
+from emulator.report import render_markdown
 from emulator.workload import load_workload
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -172,14 +174,23 @@ def test_run_writes_a_maxcut_report(tmp_path, capsys):
                  "--set", "anneal.runs=4"]) == 0
     line = capsys.readouterr().out
     assert line.startswith("maxcut_rand20 on oim-cmos: best cut 26 (1.0000 of the best known)")
-    import json
-
     report = json.loads((out / "report.json").read_text())
     assert report["kind"] == "maxcut" and len(report["runs"]) == 4
     assert report["counters"]["anneal"]["phase_readouts"] == 4 * 20
     assert report["counters"]["programming"] == {"weight_writes": 105}
     md = (out / "report.md").read_text()
     assert "## Results" in md and "time-to-solution (99 %)" in md and (out / "cuts.png").stat().st_size > 0
+
+
+def test_the_report_gives_cuts_with_thousands_separators(tmp_path):
+    out = tmp_path / "run"
+    assert main(["run", str(ROOT / "workloads" / "maxcut_rand20.yaml"), "--chip", str(OIM), "--out", str(out),
+                 "--set", "anneal.runs=2"]) == 0
+    result = json.loads((out / "report.json").read_text())
+    result["metrics"].update(best_cut=11674.0, mean_cut=11657.6)
+    md = render_markdown(result)
+    assert "best cut **11,674**" in md and "mean 11,657.6 over 2 runs" in md
+    assert "| mean cut | 11,657.6 |" in md
 
 
 def test_a_random_graph_workload(tmp_path):
