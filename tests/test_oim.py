@@ -4,6 +4,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, strategies as st
 from scipy.integrate import solve_ivp
 from scipy.optimize import minimize
 
@@ -117,16 +118,46 @@ def test_lazy_coupling_with_theta_zero_is_the_continuous_dynamics(theta):
         assert 1e-6 < error < 20 * theta
 
 
+def kernel_rhs(couplings, bias, phi, heard, theta, shil):
+    """The kernel's dphi/dtau at phases ``phi`` (n,) with ``heard`` (n,) the phases last broadcast."""
+    j, n = couplings.csr, phi.shape[0]
+    out, scratch, hc, hs, fh_re, fh_im = np.empty(n), np.empty((4, n)), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    phase_kernels.heard_field(heard, j.indptr, j.indices, j.data, bias.real.copy(), bias.imag.copy(), hc, hs,
+                              fh_re, fh_im)
+    phase_kernels.rhs(phi, heard, hc, hs, fh_re, fh_im, theta, shil, j.indptr, j.indices, j.data, out, scratch)
+    return out
+
+
 def test_the_kernel_right_hand_side_with_theta_zero_is_minus_the_gradient():
     couplings, bias, phi = random_problem(4, batch=1)
     heard = phi[0] + np.random.default_rng(0).uniform(-1, 1, phi.shape[1])  # ignored when theta = 0
-    j = couplings.csr
-    n = phi.shape[1]
-    out, scratch, hc, hs, fh_re, fh_im = np.empty(n), np.empty((4, n)), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
-    phase_kernels.heard_field(heard, j.indptr, j.indices, j.data, bias[0].real.copy(), bias[0].imag.copy(), hc, hs,
-                              fh_re, fh_im)
-    phase_kernels.rhs(phi[0], heard, hc, hs, fh_re, fh_im, 0.0, 0.3, j.indptr, j.indices, j.data, out, scratch)
+    out = kernel_rhs(couplings, bias[0], phi[0], heard, 0.0, 0.3)
     assert np.allclose(out, -gradient(couplings, bias, 0.3, phi)[0], rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("theta", [0.1, 0.3])
+def test_the_event_driven_right_hand_side_couples_to_what_is_heard(theta):
+    """Neighbours hear ``phi_j`` where it moved more than theta from ``heard_j`` and ``heard_j``
+    elsewhere; the phases are offset by up to 0.5 rad so that moved oscillators, rotated ones
+    (offset up to ROTATE_MAX) and unmoved ones further off (theta 0.3) all occur."""
+    couplings, bias, phi = random_problem(5, n=40, batch=1)
+    offset = np.random.default_rng(1).uniform(-0.5, 0.5, 40)
+    heard = phi[0] - offset
+    moved = np.abs(offset) > theta
+    assert moved.any() and (~moved).any()
+    assert theta < phase_kernels.ROTATE_MAX or (np.abs(offset[~moved]) > phase_kernels.ROTATE_MAX).any()
+    view = np.where(moved, phi[0], heard)
+    f = bias[0] + couplings.to_dense() @ np.exp(1j * view)
+    expected = -np.imag(np.exp(1j * phi[0]) * np.conj(f)) - 0.3 * np.sin(2 * phi[0])
+    assert np.allclose(kernel_rhs(couplings, bias[0], phi[0], heard, theta, 0.3), expected, rtol=0, atol=1e-13)
+
+
+@given(st.floats(-100, 100), st.floats(-phase_kernels.ROTATE_MAX, phase_kernels.ROTATE_MAX))
+def test_rotating_a_heard_phase_gives_cos_and_sin(a, d):
+    """Against the angle-sum identity with library cos and sin of d (``a + d`` itself would round)."""
+    c, s = phase_kernels.rotated(np.cos(a), np.sin(a), d)
+    assert abs(c - (np.cos(a) * np.cos(d) - np.sin(a) * np.sin(d))) < 1e-15
+    assert abs(s - (np.sin(a) * np.cos(d) + np.cos(a) * np.sin(d))) < 1e-15
 
 
 @pytest.mark.parametrize("theta", [0.0, 0.05])
