@@ -210,8 +210,11 @@ def _default_out(workload: str, chip: str) -> str:
 
 def _summary(result: dict, out: Path):
     m, e, t = result["metrics"], result["energy"]["inference"], result["time"]
-    print(f"{result['workload']} on {result['chip']}: test accuracy {m['test_accuracy']:.4f} after "
-          f"{m['epochs']} epochs; {e['per_sample_j']:.3e} J and {t['emulated_s_per_inference']:.3e} s "
+    deployed = result.get("deployed")
+    trained = (f"deployed from {deployed['epochs']} epochs on {deployed['trained_on']}" if deployed
+               else f"after {m['epochs']} epochs")
+    print(f"{result['workload']} on {result['chip']}: test accuracy {m['test_accuracy']:.4f} {trained}; "
+          f"{e['per_sample_j']:.3e} J and {t['emulated_s_per_inference']:.3e} s "
           f"per inference (emulated); wall {t['wall_s']:.1f} s; report in {out}")
 
 
