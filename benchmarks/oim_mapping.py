@@ -16,6 +16,7 @@ Biases: ``--bias real`` (references at psi = 0) or ``complex`` (in-phase and qua
 both trained, i.e. amplitude and phase psi; ``--bias-quadrature`` is the initial quadrature part).
 
     python benchmarks/oim_mapping.py --input clamp --epochs 12
+    python benchmarks/oim_mapping.py --dataset mnist --hidden 500 --epochs 3
 """
 from __future__ import annotations
 
@@ -44,9 +45,12 @@ def main():
     p.add_argument("--init", choices=("zero", "random"), default="zero")
     p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dataset", default="digits", help="a data set of emulator.datasets (mnist offline: its sample)")
+    p.add_argument("--n-train", type=int, help="keep the first N training images")
+    p.add_argument("--n-test", type=int, help="keep the first N test images")
     a = p.parse_args()
 
-    d = load_dataset("digits")
+    d = load_dataset(a.dataset, n_train=a.n_train, n_test=a.n_test)
     layers = [d.x_train.shape[1], a.hidden, 10]
     rng = np.random.default_rng(a.seed)
     w = [rng.uniform(-1, 1, (o, i)) * np.sqrt(6 / (i + o)) for i, o in zip(layers[:-1], layers[1:])]
