@@ -52,8 +52,10 @@ def _run_one(workload, chip, out_dir: Path, *, resume: bool, progress: bool, dat
 
     start = time.perf_counter()
     run = Run(workload, chip, out_dir, data=data)
+    earlier_s = 0.0  # the epochs an interrupted run had finished
     if resume:
         run.restore()
+        earlier_s = sum(record["wall_s"] for record in run.history)
         print(f"resuming {out_dir} after epoch {run.epoch}", file=sys.stderr)
     try:
         run.train(progress=progress, on_epoch=lambda r: print(
@@ -61,7 +63,7 @@ def _run_one(workload, chip, out_dir: Path, *, resume: bool, progress: bool, dat
             f"({r['wall_s']:.1f} s)", file=sys.stderr))
     except KeyboardInterrupt:
         raise Interrupted(out_dir, run.epoch) from None
-    result = run.result(time.perf_counter() - start, progress=progress)
+    result = run.result(earlier_s + time.perf_counter() - start, progress=progress)
     write_report(result, out_dir)
     return result
 

@@ -302,6 +302,18 @@ def test_resume_with_other_settings(capsys, tiny_run, tmp_path, change):
     assert "same workload file, --chip and --set options" in message
 
 
+def test_a_resumed_report_counts_the_earlier_epochs_wall_time(tiny_run, tmp_path, monkeypatch):
+    """A run interrupted after its epochs and reported on resume took the epochs' time too."""
+    folder = tmp_path / "r"
+    shutil.copytree(tiny_run[1], folder)
+    (folder / "report.json").unlink()
+    monkeypatch.setenv("EMULATOR_OFFLINE", "1")
+    assert main(["run", "digits_snn", "--chip", "digital", *TINY, "--resume", str(folder), "--quiet"]) == 0
+    report = json.loads((folder / "report.json").read_text())
+    assert report["metrics"]["epochs"] == 1
+    assert report["time"]["wall_s"] > report["history"][0]["wall_s"]
+
+
 def test_resume_on_another_chip(capsys, tiny_run, tmp_path):
     folder = copy_of(tiny_run[1], tmp_path)
     chip = write_chip(tmp_path, "other_chip")
