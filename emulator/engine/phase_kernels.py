@@ -31,6 +31,12 @@ def wrap1(a):
 
 
 @nb.njit(cache=True)
+def moved_past(d, theta):
+    """Whether a phase ``d`` radians (unwrapped) from its heard phase is more than ``theta`` from it on the circle."""
+    return abs(d) > theta and abs(wrap1(d)) > theta
+
+
+@nb.njit(cache=True)
 def max_abs(a):
     """``max |a|`` of a 1-D array (0 if empty), without a temporary."""
     m = 0.0
@@ -106,13 +112,13 @@ def rhs(y, heard, hc, hs, fh_re, fh_im, theta, shil_t, indptr, indices, data, ou
     fc, fs, cy, sy = scratch[0], scratch[1], scratch[2], scratch[3]
     fc[:] = fh_re
     fs[:] = fh_im
-    for j in range(n):  # as if no oscillator had moved far (a loop the compiler vectorises)
+    for j in range(n):  # as if no oscillator had moved far (branch-free, so the compiler may vectorise it)
         cy[j], sy[j] = rotated(hc[j], hs[j], y[j] - heard[j])
     reach = min(theta, ROTATE_MAX)
     for j in range(n):
         if abs(y[j] - heard[j]) > reach:
             cy[j], sy[j] = math.cos(y[j]), math.sin(y[j])
-            if abs(wrap1(y[j] - heard[j])) > theta:
+            if moved_past(y[j] - heard[j], theta):
                 couple(j, cy[j] - hc[j], sy[j] - hs[j], fc, fs, indptr, indices, data)
     for i in range(n):
         out[i] = -(sy[i] * fc[i] - cy[i] * fs[i]) - shil_t * 2.0 * sy[i] * cy[i]
@@ -172,7 +178,7 @@ def relax_one(phi, heard, events, trace, indptr, indices, data, bias_re, bias_im
             continue
         sent = 0
         for j in range(n):
-            if abs(y_new[j] - heard[j]) > theta and abs(wrap1(y_new[j] - heard[j])) > theta:
+            if moved_past(y_new[j] - heard[j], theta):
                 c, s = math.cos(y_new[j]), math.sin(y_new[j])
                 couple(j, c - hc[j], s - hs[j], fh_re, fh_im, indptr, indices, data)
                 heard[j], hc[j], hs[j] = y_new[j], c, s
