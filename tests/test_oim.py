@@ -317,6 +317,24 @@ def test_nudge_lowers_the_cost_and_the_opposite_nudge_raises_it():
     assert (cost[0] < cost[1]).all() and (cost[1] < cost[2]).all()
 
 
+
+def test_a_nudged_phase_feels_the_inputs_and_couplings_it_is_given():
+    """The free equilibrium's input field is reused only for the same inputs on the same program."""
+    rng = np.random.default_rng(3)
+    net = Network((rng.normal(0, 0.5, (6, 4)), rng.normal(0, 0.5, (3, 6))), (np.zeros(6), np.zeros(3)), theta=0.01)
+    backend = OimBackend()
+    program = backend.compile(net, load_chip(OIM))
+    other = backend.compile(net.with_parameters((2 * net.weights[0], net.weights[1]), net.biases), load_chip(OIM))
+    x, x2 = rng.random((2, 4)), rng.random((2, 4))
+    nudge = Nudge(0.5, np.eye(3)[[0, 2]])
+    free, _ = backend.relax(program, x, max_steps=10)
+    for prog, inputs in [(program, x), (program, x2), (other, x)]:
+        continued, _ = backend.relax(prog, inputs, max_steps=10, nudge=nudge, init=free)
+        recomputed, _ = backend.relax(prog, inputs, max_steps=10, nudge=nudge, init=replace(free, input_couplings=None))
+        assert np.array_equal(continued.phases, recomputed.phases)
+        assert np.array_equal(continued.input_field, recomputed.input_field)
+
+
 def test_same_inputs_same_counts_and_states_with_noise_and_shil(tmp_path):
     chip = chip_with(tmp_path, phase_noise=0.05, shil=0.5, shil_ramp=10.0)
     rng = np.random.default_rng(2)
