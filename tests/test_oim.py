@@ -317,7 +317,6 @@ def test_nudge_lowers_the_cost_and_the_opposite_nudge_raises_it():
     assert (cost[0] < cost[1]).all() and (cost[1] < cost[2]).all()
 
 
-
 def test_a_nudged_phase_feels_the_inputs_and_couplings_it_is_given():
     """The free equilibrium's input field is reused only for the same inputs on the same program."""
     rng = np.random.default_rng(3)
@@ -328,6 +327,8 @@ def test_a_nudged_phase_feels_the_inputs_and_couplings_it_is_given():
     x, x2 = rng.random((2, 4)), rng.random((2, 4))
     nudge = Nudge(0.5, np.eye(3)[[0, 2]])
     free, _ = backend.relax(program, x, max_steps=10)
+    same, _ = backend.relax(program, x, max_steps=10, nudge=nudge, init=free)
+    assert same.input_field is free.input_field  # reused, not computed again
     for prog, inputs in [(program, x), (program, x2), (other, x)]:
         continued, _ = backend.relax(prog, inputs, max_steps=10, nudge=nudge, init=free)
         recomputed, _ = backend.relax(prog, inputs, max_steps=10, nudge=nudge, init=replace(free, input_couplings=None))
