@@ -175,6 +175,25 @@ class Run:
         w["training"] = {k: v for k, v in w["training"].items() if k != "epochs"}
         return {"workload": w, "chip": self.chip.name, "chip_parameters": self.chip.parameters}
 
+    def is_identity_of_this_run(self, saved: dict) -> bool:
+        """Whether a checkpoint's :meth:`identity` is this run's, compared with every default filled
+        in: a setting added to the emulator after the checkpoint was written matches while it keeps
+        its default; a setting since removed does not match."""
+        here = json.loads(json.dumps(self.identity()))  # the checkpoint's types: lists, not tuples
+        if saved.get("chip") != here["chip"]:
+            return False
+        try:
+            return self._with_defaults(saved) == self._with_defaults(here)
+        except ConfigError:
+            return False
+
+    def _with_defaults(self, identity: dict) -> tuple:
+        source = Source(str(self.out_dir / CHECKPOINT))
+        workload = identity["workload"]
+        workload = workload | {"training": workload["training"] | {"epochs": self.workload.training.epochs}}
+        parameters = build(self.backend.Parameters, identity.get("chip_parameters", {}), source, ("chip_parameters",))
+        return asdict(build(Workload, workload, source, ("workload",))), asdict(parameters)
+
     def save(self):
         state = {"identity": self.identity(), "epoch": self.epoch, "history": self.history,
                  "training": self.training.to_dict(), "n_trained": self.n_trained}
@@ -191,7 +210,7 @@ class Run:
         if not path.exists():
             raise ConfigError(f"--resume {self.out_dir}: no {CHECKPOINT} there; start a new run instead")
         state, weights, biases = read_checkpoint(self.out_dir, len(self.network.weights))
-        if state["identity"] != json.loads(json.dumps(self.identity())):
+        if not self.is_identity_of_this_run(state["identity"]):
             raise ConfigError(f"--resume {self.out_dir}: that run used other workload settings or another "
                               "chip; resume it with the same workload file, --chip and --set options")
         self.network = self.network.with_parameters(weights, biases)

@@ -293,7 +293,7 @@ def test_resume_without_a_checkpoint(capsys, tmp_path, where):
 
 
 @pytest.mark.parametrize("change", [["--set", "training.seed=1"], ["--set", "eqprop.theta=0.02"],
-                                    ["--set", "dataset.n_train=80"]])
+                                    ["--set", "dataset.n_train=80"], ["--chip-set", "parameters.sram_bytes=4194304"]])
 def test_resume_with_other_settings(capsys, tiny_run, tmp_path, change):
     folder = copy_of(tiny_run[1], tmp_path)
     message = user_error(capsys, "run", "digits_snn", "--chip", "digital", *TINY, *change,
