@@ -86,6 +86,14 @@ def read_checkpoint(run_dir: Path, n_layers: int, option: str = "--resume") -> t
     return state, weights, biases
 
 
+def saved_workload(identity: dict, epochs: int, run_dir: Path) -> Workload:
+    """The workload of a checkpoint's identity in ``run_dir``, defaults filled in, for ``epochs``
+    epochs (the identity leaves them out); ConfigError if this emulator cannot read it."""
+    settings = identity["workload"]
+    settings = settings | {"training": settings["training"] | {"epochs": epochs}}
+    return build(Workload, settings, Source(str(Path(run_dir) / CHECKPOINT)))
+
+
 @dataclass(frozen=True)
 class TrainedRun:
     """A finished run, read back from its folder: what it trained, on which chip, for how long."""
@@ -124,9 +132,7 @@ def load_trained(run_dir: Path, command: str, chip: str = "CHIP") -> TrainedRun:
     except (ValueError, KeyError, TypeError):
         raise ConfigError(f"{run_dir}: {REPORT} is damaged or not a report of this emulator") from None
     state, weights, biases = read_checkpoint(run_dir, len(layers) - 1, option=command)
-    settings = state["identity"]["workload"]
-    settings = settings | {"training": settings["training"] | {"epochs": state["epoch"]}}
-    workload = build(Workload, settings, Source(str(run_dir / CHECKPOINT)))
+    workload = saved_workload(state["identity"], state["epoch"], run_dir)
     network = Network(weights, biases, theta=workload.eqprop.theta, damping=workload.eqprop.damping)
     trained_on = load_chip(resolve("chips", state["identity"]["chip"]))
     trained_on = replace(trained_on, parameters=state["identity"].get("chip_parameters", trained_on.parameters))
@@ -188,11 +194,9 @@ class Run:
             return False
 
     def _with_defaults(self, identity: dict) -> tuple:
-        source = Source(str(self.out_dir / CHECKPOINT))
-        workload = identity["workload"]
-        workload = workload | {"training": workload["training"] | {"epochs": self.workload.training.epochs}}
-        parameters = build(self.backend.Parameters, identity.get("chip_parameters", {}), source, ("chip_parameters",))
-        return asdict(build(Workload, workload, source, ("workload",))), asdict(parameters)
+        workload = saved_workload(identity, self.workload.training.epochs, self.out_dir)
+        chip = replace(self.chip, parameters=identity.get("chip_parameters", {}))
+        return asdict(workload), asdict(self.backend.parameters_of(chip))
 
     def save(self):
         state = {"identity": self.identity(), "epoch": self.epoch, "history": self.history,
