@@ -25,10 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from emulator.chip import get_backend, load_chip
-from emulator.cli import resolve
-from emulator.eqprop import eqprop_gradient, one_hot, sgd_step
+from emulator.catalog import resolve
+from emulator.training.eqprop import eqprop_gradient, one_hot, sgd_step
 from emulator.network import init_network
-from emulator.runner import evaluate, load_data, load_trained, phases_of
+from emulator.tasks.checkpoint import load_trained
+from emulator.tasks.classification import evaluate, load_data, phases_of
 from emulator.workload import load_workload
 
 

@@ -15,12 +15,12 @@ What is measured (all float32, weights much larger than the last-level cache):
 2. **One layer pair's message delivery** per step, with the activity controlled exactly:
    ``delta`` (B, n) has exactly ``round(a * n)`` randomly chosen senders per sample (fresh
    choice at every repetition, fixed seed), ``senders``/``n_sent`` laid out as
-   :func:`~emulator.engine.kernels.encode_layer` writes them. Timed:
+   :func:`~emulator.backends.digital.kernels.encode_layer` writes them. Timed:
 
    * *event*:  ``deliver_events(drive, W, delta, senders, n_sent)`` (the event kernel);
    * *engine*: ``relax._deliver``, the path the engine takes (switches to ``delta @ W``
      above ``DENSE_ABOVE`` of the layer sending);
-   * *dense*:  ``state @ W``, what :func:`~emulator.engine.dense.relax_dense` computes for
+   * *dense*:  ``state @ W``, what :func:`~emulator.reference.relax_dense` computes for
      that layer pair at every step.
 
    Caches are flushed (a parallel read of 4x the L3 size) before every timed call, so that
@@ -30,7 +30,7 @@ What is measured (all float32, weights much larger than the last-level cache):
    interleaved within each repetition; the best of ``--reps`` is reported (and the median).
 3. **One full step** of a 3-layer network (input, hidden, output; both non-input layers at the
    same activity): engine = ``encode_layer`` of layers 1 and 2 + ``_deliver`` of their
-   messages, exactly as :func:`~emulator.engine.relax.relax` calls them; dense = one step of
+   messages, exactly as :func:`~emulator.backends.digital.relax.relax` calls them; dense = one step of
    ``relax_dense`` (which also recomputes the constant input drive ``x @ W_0^T``) and a
    minimal dense step (two products + clip/damp update, the input drive cached).
 4. **Fixed per-step cost of ``relax()``** (Python bookkeeping + kernel launches) on a tiny
@@ -59,11 +59,11 @@ from pathlib import Path
 import numba as nb
 import numpy as np
 
-from emulator.engine.dense import relax_dense
-from emulator.engine.kernels import deliver_events, encode_layer
-from emulator.engine.relax import LayeredNet
+from emulator.reference import relax_dense
+from emulator.backends.digital.kernels import deliver_events, encode_layer
+from emulator.backends.digital.relax import LayeredNet
 
-engine_relax = importlib.import_module("emulator.engine.relax")  # the module (the package exports relax())
+engine_relax = importlib.import_module("emulator.backends.digital.relax")  # the module (the package exports relax())
 
 ISSUE_SPEEDUP_AT_5 = 3.0      # engine >= 3x faster than dense at 5 % activity
 ISSUE_SLOWDOWN_AT_100 = 1.25  # engine <= 1.25x slower than dense at 100 % activity

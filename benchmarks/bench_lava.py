@@ -2,7 +2,7 @@
 
 For 256, 1024 and 4096 relaxing neurons, with dense and sparse (10 % non-zero) connectivity,
 one network (input -> two sigma-delta layers with forward and feedback Dense couplings) runs
-the same number of steps in :func:`emulator.engine.sigma_delta.relax_fixed` and in Lava 0.10
+the same number of steps in :func:`emulator.backends.loihi.sigma_delta.relax_fixed` and in Lava 0.10
 with ``Loihi2SimCfg(select_tag='fixed_pt')``. The input is a spike train: every step, 5 % of
 the input neurons send a graded spike, so the network stays active for the whole run. Both
 runs end in the same state (checked: every neuron's activation); the table gives both wall
@@ -23,8 +23,8 @@ import time
 
 import numpy as np
 
-from emulator.engine.sigma_delta import FixedNet, relax_fixed
-from emulator.quantise import as_stored
+from emulator.backends.loihi.sigma_delta import FixedNet, relax_fixed
+from emulator.backends.loihi.quantise import as_stored
 
 INPUT_RATE = 0.05
 SPARSE_DENSITY = 0.1
@@ -71,7 +71,7 @@ def time_emulator(net, train, steps, repeats=3):
 
 
 def time_lava(net, train, steps):
-    from emulator.lava.network import LavaNetwork
+    from emulator.backends.loihi.lava.network import LavaNetwork
 
     lava = LavaNetwork(net, train, steps)
     try:

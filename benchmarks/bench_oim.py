@@ -25,15 +25,16 @@ from unittest import mock
 
 import numpy as np
 
-from emulator.backends import oim
+from emulator.backends.oim import backend as oim
 from emulator.chip import load_chip
 from emulator.datasets import load_dataset
-from emulator.engine.oscillators import relax_phases
-from emulator.engine.oscillators_numpy import relax_phases_numpy
-from emulator.eqprop import eqprop_gradient, one_hot
+from emulator.backends.oim.oscillators import relax_phases
+from emulator.backends.oim.oscillators_numpy import relax_phases_numpy
+from emulator.training.eqprop import eqprop_gradient, one_hot
 from emulator.graphs import read_gset
 from emulator.network import init_network
-from emulator.runner import load_data, load_trained, phases_of
+from emulator.tasks.checkpoint import load_trained
+from emulator.tasks.classification import load_data, phases_of
 from emulator.workload import load_workload
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -30,9 +30,10 @@ from pathlib import Path
 import yaml
 
 from emulator.chip import load_chip
-from emulator.cli import resolve
+from emulator.catalog import resolve
 from emulator.report import write_report
-from emulator.runner import REPORT, Run, evaluate_trained, load_data, load_trained
+from emulator.tasks.checkpoint import REPORT, load_trained
+from emulator.tasks.classification import Run, evaluate_trained, load_data
 from emulator.workload import load_workload
 
 #: the settings of each sweep; None stands for "off" (exact ADC)

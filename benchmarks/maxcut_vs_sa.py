@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from emulator.chip import load_chip
-from emulator.maxcut import load_graph, repetitions, run_maxcut
+from emulator.tasks.maxcut import load_graph, repetitions, run_maxcut
 from emulator.report import format_si
 from emulator.workload import load_workload
 

@@ -19,9 +19,9 @@ import numpy as np
 from emulator.backends.oim import OimBackend, input_field
 from emulator.chip import load_chip
 from emulator.datasets import load_dataset
-from emulator.engine.oscillators import field
+from emulator.backends.oim.oscillators import field
 from emulator.network import init_network
-from emulator.runner import read_checkpoint
+from emulator.tasks.checkpoint import read_checkpoint
 from emulator.workload import load_workload
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,10 +19,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from emulator.chip import load_chip
-from emulator.cli import resolve
+from emulator.catalog import resolve
 from emulator.energy import account
 from emulator.report import write_report
-from emulator.runner import Run, load_data, read_checkpoint
+from emulator.tasks.checkpoint import read_checkpoint
+from emulator.tasks.classification import Run, load_data
 from emulator.workload import load_workload
 
 
@@ -86,7 +87,7 @@ def evaluate_trained(run_dir: Path, workload, chip, data, theta: float) -> dict:
     start = time.perf_counter()
     accuracy, counters, relaxation = run.evaluate("test", program=run.backend.compile(network, chip))
     return row(theta, accuracy, counters, relaxation["mean_steps"],
-               account(counters, chip, data.n_test)["per_sample_j"], data.n_test, time.perf_counter() - start)
+               account(counters, chip, run.backend, data.n_test)["per_sample_j"], data.n_test, time.perf_counter() - start)
 
 
 if __name__ == "__main__":

@@ -113,3 +113,12 @@ def get_backend(family: str, where: str = ""):
                           f"(a plug-in registers one in the {ENTRY_POINT_GROUP!r} entry-point group)")
     module, _, attr = names[family].partition(":")
     return getattr(importlib.import_module(module), attr)()
+
+
+def deploy_targets() -> dict[str, list[str]]:
+    """Deploy target -> the back-end families whose trained networks deploy to it."""
+    targets: dict[str, list[str]] = {}
+    for family in backend_names():
+        for target in get_backend(family).deploy_targets:
+            targets.setdefault(target, []).append(family)
+    return targets

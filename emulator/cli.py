@@ -12,43 +12,12 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from emulator.catalog import available, resolve
 from emulator.errors import ConfigError, EmulatorError
-
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]
-
-
-def search_dirs(kind: str) -> list[Path]:
-    """Folders holding ``chips/`` or ``workloads/`` YAML files: the working directory's, then the project's."""
-    dirs = [Path.cwd() / kind, PACKAGE_ROOT / kind]
-    return list(dict.fromkeys(d.resolve() for d in dirs if d.is_dir()))
-
-
-def available(kind: str) -> dict[str, Path]:
-    """Name -> file of every YAML in the search folders (the first folder wins)."""
-    found = {}
-    for d in reversed(search_dirs(kind)):
-        found.update({p.stem: p for p in sorted(d.glob("*.yaml"))})
-    return dict(sorted(found.items()))
-
-
-def resolve(kind: str, name: str) -> Path:
-    """A YAML file given as a path or as a name in ``chips/`` or ``workloads/``."""
-    path = Path(name)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        if not path.is_file():
-            raise ConfigError(f"{kind[:-1]} file {name} " + ("is a folder, not a YAML file" if path.is_dir()
-                                                              else "does not exist"))
-        return path
-    names = available(kind)
-    if name not in names:
-        raise ConfigError(f"unknown {kind[:-1]} {name!r}; known: {', '.join(names) or '(none)'} "
-                          f"(or give a path to a YAML file)")
-    return names[name]
-
 
 def _run_one(workload, chip, out_dir: Path, *, resume: bool, progress: bool, data=None) -> dict:
     from emulator.report import write_report
-    from emulator.runner import Run
+    from emulator.tasks.classification import Run
 
     start = time.perf_counter()
     run = Run(workload, chip, out_dir, data=data)
@@ -92,7 +61,7 @@ def cmd_run(args) -> int:
 
 
 def _run_maxcut(workload, chip, args) -> int:
-    from emulator.maxcut import run_maxcut
+    from emulator.tasks.maxcut import run_maxcut
     from emulator.report import format_percent, format_si, write_report
 
     if args.resume:
@@ -115,7 +84,7 @@ def _run_maxcut(workload, chip, args) -> int:
 def cmd_compare(args) -> int:
     from emulator.chip import load_chip
     from emulator.report import write_comparison
-    from emulator.runner import load_data
+    from emulator.tasks.classification import load_data
     from emulator.workload import load_workload
 
     workload = load_workload(resolve("workloads", args.workload), args.set)
@@ -140,7 +109,8 @@ def cmd_compare(args) -> int:
 def cmd_evaluate(args) -> int:
     from emulator.chip import load_chip
     from emulator.report import write_report
-    from emulator.runner import evaluate_trained, load_trained
+    from emulator.tasks.checkpoint import load_trained
+    from emulator.tasks.classification import evaluate_trained
 
     trained = load_trained(Path(args.run_dir), "evaluate")
     chip = load_chip(resolve("chips", args.chip), args.chip_set)
@@ -152,21 +122,47 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_deploy(args) -> int:
-    from emulator.deploy import CHECK, deploy
+    from emulator.chip import deploy_targets, get_backend
+    from emulator.tasks.checkpoint import load_trained
+    from emulator.tasks.classification import load_data
 
+    targets = deploy_targets()
+    if args.to not in targets:
+        raise ConfigError(f"--to {args.to}: unknown target; deploy knows: {', '.join(sorted(targets)) or '(none)'}")
+    if args.samples < 1:
+        raise ConfigError(f"--samples {args.samples}: give at least 1")
+    chips = _chips_of_families(targets[args.to])
+    trained = load_trained(Path(args.run_dir), "deploy", chip=chips[0] if chips else "CHIP")
+    backend = get_backend(trained.chip.backend)
+    if args.to not in backend.deploy_targets:
+        offered = ", ".join(sorted(backend.deploy_targets)) or "no framework"
+        raise ConfigError(f"{args.run_dir} was trained for chip {trained.chip.name!r} ({trained.chip.backend} "
+                          f"back-end), which deploys to {offered}; --to {args.to} takes runs of the "
+                          f"{', '.join(targets[args.to])} back-end: train one with `python -m emulator run "
+                          f"{trained.workload.name} --chip {chips[0] if chips else 'CHIP'}` and deploy that run")
     out = _out_dir(args.out)
-    check = deploy(Path(args.run_dir), out, target=args.to, samples=args.samples, hardware=args.hw,
-                   on_line=lambda line: print(line, end="", flush=True))
-    if check is None:
-        print(f"bundle for Loihi 2 hardware written to {out}; not checked, as no Loihi 2 (nor Intel's "
-              f"lava-loihi) can be reached from here: run `python run_lava.py` there on a Loihi 2 system, "
-              f"or `python run_lava.py --sim` for Lava's simulation")
-        return 0
-    print(f"bundle for Lava in {out}; the check is in {out / CHECK}")
-    if not (check["classes_equal"] and check["states_equal"]):
-        print(f"Lava differs from the emulator on samples {check['different_samples']}", file=sys.stderr)
+    deployed = backend.deploy_targets[args.to](backend, trained, load_data(trained.workload), out,
+                                               samples=args.samples, hardware=args.hw,
+                                               on_line=lambda line: print(line, end="", flush=True))
+    print(deployed.summary)
+    if deployed.passed is False:
+        print(deployed.problem, file=sys.stderr)
         return 1
     return 0
+
+
+def _chips_of_families(families) -> list[str]:
+    """Names of the known chips whose back-end family is one of ``families``."""
+    from emulator.chip import load_chip
+
+    names = []
+    for name, path in available("chips").items():
+        try:
+            if load_chip(path).backend in families:
+                names.append(name)
+        except EmulatorError:
+            continue  # an invalid chip file is reported by `emulator chips`, not here
+    return names
 
 
 def cmd_chips(args) -> int:

@@ -6,24 +6,32 @@ Dynamic energy is ``sum_op count[op] * energy[op]``; emulated time is the back-e
 """
 from __future__ import annotations
 
-from emulator.chip import get_backend
 from emulator.counters import Counters
+from emulator.errors import EmulatorError
 
 
-def account(counters: Counters, chip, n_samples: int) -> dict:
-    """Energy and time of ``counters`` (totals over ``n_samples`` samples) on ``chip``.
+def check_priced(counters: Counters, chip, backend):
+    """Raise :class:`EmulatorError` if ``backend`` counted an operation ``chip``'s file does not price
+    (and that is not one of the back-end's unpriced ``measures``)."""
+    unknown = sorted(set(counters) - set(chip.energy) - set(backend.measures))
+    if unknown:
+        raise EmulatorError(
+            f"back-end family {backend.family!r} counted {', '.join(map(repr, unknown))}, which chip "
+            f"{chip.name!r} ({chip.where('energy')}) does not price and the back-end does not declare: add "
+            f"{'it' if len(unknown) == 1 else 'them'} to the back-end's `ops` (and to every chip file of the "
+            "family, with value, unit and source) or to its `measures`")
+
+
+def account(counters: Counters, chip, backend, n_samples: int) -> dict:
+    """Energy and time of ``counters`` (totals over ``n_samples`` samples) on ``chip``, run by ``backend``.
 
     Returns
     -------
     dict with ``total_j``, ``per_sample_j``, ``breakdown_j`` (op -> J, plus ``static``),
     ``emulated_s`` and ``emulated_s_per_sample``.
     """
+    check_priced(counters, chip, backend)
     per_op = chip.energy_per_op()
-    backend = get_backend(chip.backend)
-    unknown = set(counters) - set(per_op) - set(backend.measures)
-    if unknown:
-        raise ValueError(f"chip {chip.name!r} prices no {sorted(unknown)}: the back-end counted "
-                         "an operation its chip files do not declare")
     emulated_s = backend.emulated_seconds(counters, chip)
     breakdown = {op: counters.get(op, 0) * joules for op, joules in per_op.items()}
     breakdown["static"] = chip.static_power.si("power") * emulated_s

@@ -7,8 +7,9 @@ hard-sigmoid ``rho(s) = clip(s, 0, 1)`` and states kept in ``[0, 1]`` its energy
 
     E(s) = 1/2 sum_k |s_k|^2 - sum_k s_{k+1}^T W_k s_k - sum_k b_k^T s_k
 
-and the cost is ``C = 1/2 |s_L - y|^2``. Everything here is plain numpy on host floats:
-it is the model a chip back-end compiles, and the exact reference the tests compare with.
+and the cost is ``C = 1/2 |s_L - y|^2``. Everything here is plain numpy on host floats: it is
+the model a chip back-end compiles (the references it is checked against are in
+:mod:`emulator.reference`).
 """
 from __future__ import annotations
 
@@ -99,56 +100,6 @@ def contrastive_update(states_a, states_b, scale: float):
                for a0, a1, b0, b1 in zip(states_a[:-1], states_a[1:], states_b[:-1], states_b[1:]))
     db = tuple(scale * (a1 - b1).mean(axis=0) for a1, b1 in zip(states_a[1:], states_b[1:]))
     return dw, db
-
-
-def coupling_matrix(net: Network) -> np.ndarray:
-    """Symmetric coupling ``A`` of the relaxing units (layers 1..L), shape ``(n_units, n_units)``."""
-    sizes = net.layers[1:]
-    edges = np.concatenate([[0], np.cumsum(sizes)])
-    a = np.zeros((edges[-1], edges[-1]))
-    for k, w in enumerate(net.weights[1:], start=1):  # W_k couples layer k and k+1
-        rows, cols = slice(edges[k], edges[k + 1]), slice(edges[k - 1], edges[k])
-        a[rows, cols] = w
-        a[cols, rows] = w.T
-    return a
-
-
-def exact_gradient(net: Network, x: np.ndarray, y: np.ndarray, states):
-    """Gradient of ``L = 1/2 |s_L - y|^2`` (batch mean) at a free fixed point, by implicit differentiation.
-
-    At the fixed point ``s = clip(A s + c)``, with ``c`` the input drive and biases. Clipped
-    units are locally constant; on the unsaturated set ``U`` we solve
-    ``(I - A_UU) lam = dL/ds_U`` and get ``dL/dW_k = lam_{k+1} s_k^T + s_{k+1} lam_k^T`` and
-    ``dL/db_k = lam_{k+1}`` (Scellier & Bengio 2019, Neural Computation 31(2)).
-
-    Parameters
-    ----------
-    x : (batch, n_0) inputs; y : (batch, n_L) targets; states : free fixed point, layers 0..L.
-
-    Returns
-    -------
-    (dW, db) shaped like the parameters.
-    """
-    sizes = net.layers[1:]
-    edges = np.concatenate([[0], np.cumsum(sizes)])
-    a = coupling_matrix(net)
-    dw = [np.zeros_like(w) for w in net.weights]
-    db = [np.zeros_like(b) for b in net.biases]
-    for n in range(x.shape[0]):
-        s = np.concatenate([st[n] for st in states[1:]])
-        free = (s > 0.0) & (s < 1.0)
-        grad_s = np.zeros_like(s)
-        grad_s[edges[-2]:] = s[edges[-2]:] - y[n]
-        lam = np.zeros_like(s)
-        idx = np.flatnonzero(free)
-        lam[idx] = np.linalg.solve(np.eye(idx.size) - a[np.ix_(idx, idx)], grad_s[idx])
-        lam_layers = [np.zeros(net.layers[0])] + [lam[edges[k]:edges[k + 1]] for k in range(len(sizes))]
-        s_layers = [x[n]] + [s[edges[k]:edges[k + 1]] for k in range(len(sizes))]
-        for k in range(len(net.weights)):
-            dw[k] += np.outer(lam_layers[k + 1], s_layers[k]) + np.outer(s_layers[k + 1], lam_layers[k])
-            db[k] += lam_layers[k + 1]
-    m = x.shape[0]
-    return tuple(g / m for g in dw), tuple(g / m for g in db)
 
 
 def lipschitz(net: Network) -> list[float]:

@@ -10,7 +10,7 @@ import tempfile
 
 from emulator.chip import load_chip
 from emulator.report import format_si
-from emulator.runner import Run, load_data
+from emulator.tasks.classification import Run, load_data
 from emulator.workload import load_workload
 
 

@@ -1,6 +1,6 @@
 """Build a small fixed-point network by hand, relax it in the emulator and in Lava, and compare.
 
-The emulator's integer relaxation (:func:`emulator.engine.sigma_delta.relax_fixed`) follows Lava
+The emulator's integer relaxation (:func:`emulator.backends.loihi.sigma_delta.relax_fixed`) follows Lava
 0.10's fixed-point process models step for step; this script shows it on a 6-5-4 network with
 feedback, printing each step's graded spikes from both. Needs Lava (Python 3.10)::
 
@@ -8,9 +8,9 @@ feedback, printing each step's graded spikes from both. Needs Lava (Python 3.10)
 """
 import numpy as np
 
-from emulator.engine.sigma_delta import FixedNet, relax_fixed
-from emulator.lava.network import LavaNetwork
-from emulator.quantise import as_stored
+from emulator.backends.loihi.sigma_delta import FixedNet, relax_fixed
+from emulator.backends.loihi.lava.network import LavaNetwork
+from emulator.backends.loihi.quantise import as_stored
 
 
 def main():

@@ -11,7 +11,7 @@ import argparse
 
 from emulator.chip import load_chip
 from emulator.report import format_si, write_report
-from emulator.runner import Run
+from emulator.tasks.classification import Run
 from emulator.workload import load_workload
 
 

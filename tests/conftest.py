@@ -18,7 +18,7 @@ def trained_digits(tmp_path_factory):
     is ``result["folder"]``."""
     from emulator.chip import load_chip
     from emulator.report import write_report
-    from emulator.runner import Run
+    from emulator.tasks.classification import Run
     from emulator.workload import load_workload
 
     results = {}

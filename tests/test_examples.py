@@ -3,7 +3,7 @@ import runpy
 
 import pytest
 
-from emulator.lava import LavaUnavailable, require_lava
+from emulator.backends.loihi.lava import LavaUnavailable, require_lava
 
 
 def run_example(name, capsys, *args):

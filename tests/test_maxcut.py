@@ -11,7 +11,7 @@ from emulator.chip import load_chip
 from emulator.cli import main
 from emulator.errors import CapacityError, ConfigError, GraphFormatError
 from emulator.graphs import Graph, brute_force_maxcut, from_matrix, random_graph, read_gset
-from emulator.maxcut import repetitions, run_maxcut
+from emulator.tasks.maxcut import repetitions, run_maxcut
 from emulator.report import render_markdown
 from emulator.workload import load_workload
 

@@ -3,7 +3,7 @@ import pytest
 
 from emulator.chip import load_chip
 from emulator.datasets import DEBIAN_FASHION_MNIST_DIR
-from emulator.runner import Run, load_data
+from emulator.tasks.classification import Run, load_data
 from emulator.workload import load_workload
 
 pytestmark = pytest.mark.slow

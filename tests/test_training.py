@@ -3,10 +3,10 @@ import json
 
 import pytest
 
-import emulator.runner as runner
+import emulator.tasks.classification as runner
 from emulator.chip import load_chip
 from emulator.cli import main
-from emulator.runner import Run
+from emulator.tasks.classification import Run
 from emulator.workload import load_workload
 
 SMALL = ["dataset.n_train=300", "dataset.n_test=100", "training.epochs=2"]

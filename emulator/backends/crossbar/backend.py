@@ -1,0 +1,386 @@
+"""Analog resistive crossbars (PCM, RRAM): in-memory, continuous-time relaxation.
+
+``compile`` stores each weight matrix ``W_k`` (n_{k+1}, n_k) as differential conductance pairs
+``(G+, G-)`` in one physical array of ``n_k`` rows (driven by layer ``k``) and ``n_{k+1}``
+columns, split over tiles of ``tile_rows x tile_cols``. The array is read in both directions:
+forward (rows driven, columns sensed: ``W_k s_k``) and backward (columns driven, rows sensed:
+``W_k^T s_{k+1}``), so the feedback uses the very devices of the forward pass. Every write
+adds programming noise; device-to-device variation is a gain per cell fixed at fabrication
+(the chip's ``seed``); drift is evaluated ``read_time_s`` after programming; IR drop is a
+first-order attenuation along the sensed lines.
+
+``relax`` integrates ``tau ds/dt = -s + rho(W s + b + x)`` with forward-Euler steps ``dt``
+(``rho`` the hard sigmoid) in a digital periphery after the ADCs, with a lazy periphery (DACs
+re-driven past ``theta``, tiles read when a driven line changed, held ADC outputs summed
+digitally); :mod:`emulator.backends.crossbar.tiled` runs it and documents it. EqProp's nudge is applied in
+the digital periphery as on the digital reference: the output settles to
+``clip((h + beta y) / (1 + beta))``.
+
+Training re-programs a cell once its target moved ``write_threshold`` of the conductance range
+since its last write (mixed-precision training); reads take their noise from a pool of normals
+drawn once per chip (see :func:`emulator.backends.crossbar.tiled.relax_tiled`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from emulator.backends.base import Backend, Program
+from emulator.counters import Counters
+from emulator.backends.base import Equilibrium
+from emulator.backends.crossbar import devices as analog, tiled
+from emulator.errors import CapacityError, ConfigError, DivergenceError
+from emulator.schema import spec
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrossbarParameters:
+    # -- arrays ---------------------------------------------------------------------------------
+    tile_rows: int = spec("rows (driven lines) of one crossbar tile", ge=1, le=4096)
+    tile_cols: int = spec("columns (sensed lines) of one crossbar tile", ge=1, le=4096)
+    n_tiles: int = spec("tiles on the chip", ge=1)
+    g_max_us: float = spec("largest programmable conductance, uS", gt=0)
+    g_min_us: float = spec("smallest programmable conductance, uS", default=0.0, ge=0)
+    weight_headroom: float = spec("weight scale of a layer (mapped to g_max) over its largest |w| at the "
+                                  "first programming; larger weights clip", default=1.5, gt=0)
+    write_threshold: float = spec("a cell is re-programmed when its target moved more than this fraction of the "
+                                  "conductance range since its last write (0: whenever it changed)",
+                                  default=0.0, ge=0, lt=1)
+    seed: int = spec("seed of this chip instance: fabrication variation and all noise draws", default=0, ge=0)
+    # -- non-idealities -------------------------------------------------------------------------
+    programming_noise: bool = spec("add programming noise on every cell write", default=True)
+    prog_coeffs_us: list[float] = spec("programming-noise std polynomial in g/g_max, ascending, uS",
+                                       default=[0.0])
+    prog_g_ref_us: float = spec("g_max at which prog_coeffs_us were fitted, uS", default=25.0, gt=0)
+    read_noise: Literal["none", "1/f", "constant"] = spec(
+        "read noise on every array read: PCM 1/f model, a constant std, or none", default="none")
+    read_q: float = spec("1/f model: Q_s numerator", default=0.0088, ge=0)
+    read_q_exp: float = spec("1/f model: exponent of g/g_max in Q_s", default=0.65, ge=0)
+    read_q_max: float = spec("1/f model: largest Q_s", default=0.2, ge=0)
+    t_read_s: float = spec("1/f model: read duration, s", default=250e-9, gt=0)
+    read_noise_constant: float = spec("constant model: read-noise std of a cell pair's weight, fraction of "
+                                      "the full-scale weight", default=0.0, ge=0)
+    drift: bool = spec("conductance drift g (t/t0)^-nu since programming", default=False)
+    drift_t0_s: float = spec("drift: time of the first read after programming, s", default=20.0, gt=0)
+    drift_nu_mean: list[float] = spec("drift: mean nu = clip(a ln(g/g_max) + b, lo, hi) as [a, b, lo, hi]",
+                                      default=[0.0, 0.0, 0.0, 0.0])
+    drift_nu_std: list[float] = spec("drift: std of nu, same form", default=[0.0, 0.0, 0.0, 0.0])
+    read_time_s: float = spec("time from programming to the reads (drift and 1/f noise), s", default=20.0, gt=0)
+    device_variation: float = spec("relative std of a per-cell conductance gain fixed at fabrication",
+                                   default=0.0, ge=0)
+    ir_drop: float = spec("first-order IR drop: attenuation of the farthest cell of a fully loaded line",
+                          default=0.0, ge=0, le=1)
+    dac_bits: int | None = spec("DAC resolution in bits; null: exact", default=None, ge=1, le=16)
+    dac_range: float = spec("DAC full scale, in state units (states are in [0, 1])", default=1.0, gt=0)
+    adc_bits: int | None = spec("ADC resolution in bits; null: exact", default=None, ge=1, le=16)
+    adc_range: float = spec("ADC full scale +-, in full-scale weights (the drive of one line at 1 through one "
+                            "cell pair at the array's largest weight)", default=10.0, gt=0)
+    adc_range_backward: float | None = spec("ADC full scale +- of the backward reads (columns driven, rows sensed), "
+                                            "in full-scale weights; null: adc_range", default=None, gt=0)
+    # -- dynamics -------------------------------------------------------------------------------
+    tau_s: float = spec("time constant of the units, s", gt=0)
+    dt_s: float = spec("integration step, s (dt/tau plays the role of 1 - damping)", gt=0)
+    tolerance: float = spec("a sample has settled when max |rho(h) - s| (= tau |ds/dt|) is below this",
+                            default=1e-4, gt=0)
+
+    @property
+    def backward_adc_range(self) -> float:
+        return self.adc_range if self.adc_range_backward is None else self.adc_range_backward
+
+
+@dataclass(frozen=True)
+class Tiling:
+    """Row and column blocks of one array (n_rows x n_cols) over tiles."""
+
+    rows: tuple[slice, ...]
+    cols: tuple[slice, ...]
+
+    @classmethod
+    def of(cls, n_rows, n_cols, tile_rows, tile_cols) -> "Tiling":
+        return cls(tuple(slice(a, min(a + tile_rows, n_rows)) for a in range(0, n_rows, tile_rows)),
+                   tuple(slice(a, min(a + tile_cols, n_cols)) for a in range(0, n_cols, tile_cols)))
+
+    @property
+    def n_tiles(self) -> int:
+        return len(self.rows) * len(self.cols)
+
+    @property
+    def row_edges(self) -> np.ndarray:
+        """Tile boundaries of the rows, ``[0, ..., n_rows]``."""
+        return np.array([b.start for b in self.rows] + [self.rows[-1].stop], np.int64)
+
+    @property
+    def col_edges(self) -> np.ndarray:
+        """Tile boundaries of the columns, ``[0, ..., n_cols]``."""
+        return np.array([b.start for b in self.cols] + [self.cols[-1].stop], np.int64)
+
+
+@dataclass(frozen=True)
+class Array:
+    """One weight matrix on the chip: programmed cells and what the periphery reads.
+
+    ``fwd`` (n_k, n_{k+1}) and ``bwd`` (n_{k+1}, n_k) are the effective weights (drive units per
+    state unit) of a forward and a backward read, after drift, variation and IR drop;
+    ``var_fwd``/``var_bwd`` are the read-noise variances of each cell pair, or None.
+    """
+
+    target: tuple[np.ndarray, np.ndarray]  # (G+, G-) targets of the last writes, (n_k, n_{k+1}), uS
+    conductance: tuple[np.ndarray, np.ndarray]  # what the reads see: programmed, drifted, times the gain, uS
+    gain: tuple[np.ndarray | None, np.ndarray | None]  # fabrication gain of each cell (None: no variation)
+    w_scale: float
+    tiling: Tiling
+    fwd: np.ndarray
+    bwd: np.ndarray
+    var_fwd: np.ndarray | None
+    var_bwd: np.ndarray | None
+    clipped: float
+
+    @property
+    def row_edges(self) -> np.ndarray:
+        return self.tiling.row_edges
+
+    @property
+    def col_edges(self) -> np.ndarray:
+        return self.tiling.col_edges
+
+
+@dataclass(frozen=True)
+class CrossbarProgram(Program):
+    arrays: tuple[Array, ...] = ()
+    bias: tuple[np.ndarray, ...] = ()
+    theta: float = 0.0
+    params: CrossbarParameters = None
+    generation: int = 0
+    rng: np.random.Generator = field(default=None, compare=False)
+    noise_pool: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        return (self.arrays[0].fwd.shape[0],) + tuple(a.fwd.shape[1] for a in self.arrays)
+
+    def summary(self) -> dict:
+        p = self.params
+        arrays = [{"shape": f"{a.fwd.shape[0]} x {a.fwd.shape[1]}", "tiles": a.tiling.n_tiles,
+                   "full_scale_weight": a.w_scale, "clipped_fraction": a.clipped,
+                   "adc_full_scale": p.adc_range * a.w_scale,
+                   "backward_adc_full_scale": p.backward_adc_range * a.w_scale} for a in self.arrays]
+        return {"tile": f"{p.tile_rows} x {p.tile_cols}", "tiles_used": sum(a["tiles"] for a in arrays),
+                "n_tiles": p.n_tiles, "dt_over_tau": p.dt_s / p.tau_s,
+                "programming_noise": p.programming_noise, "read_noise": p.read_noise, "drift": p.drift,
+                "device_variation": p.device_variation, "ir_drop": p.ir_drop, "dac_bits": p.dac_bits,
+                "adc_bits": p.adc_bits, "write_threshold": p.write_threshold, "arrays": arrays}
+
+
+@dataclass(frozen=True)
+class CrossbarEquilibrium(Equilibrium):
+    """An :class:`Equilibrium` with the periphery's held values (to continue a nudged phase).
+
+    ``sent``: the states each DAC last converted (layers 0..L); ``heard`` holds what it drives
+    (``sent`` through the DAC). ``partials[k] = (fwd, bwd)``: the held ADC outputs of array
+    ``k``, ``(n_row_blocks, B, n_{k+1})`` and ``(n_col_blocks, B, n_k)``.
+    """
+
+    sent: list = None
+    partials: list = None
+
+
+#: fraction of changed cells above which a re-programming recomputes whole arrays rather than the changed cells
+REWRITE_ALL = 0.2
+#: standard normals in a chip's read-noise pool (32 MB); see :func:`emulator.backends.crossbar.tiled.relax_tiled`
+NOISE_POOL = 1 << 22
+
+
+def _rng(seed: int, *key: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, *key]))
+
+
+class CrossbarBackend(Backend):
+    family = "crossbar"
+    ops = ("dac_conversions", "array_macs", "adc_conversions", "digital_adds", "cell_writes")
+    measures = ("integration_time",)
+    Parameters = CrossbarParameters
+
+    def parameters_of(self, chip) -> CrossbarParameters:
+        p = super().parameters_of(chip)
+        if not p.g_max_us > p.g_min_us:
+            raise ConfigError(f"{chip.where('parameters', 'g_max_us')}: the conductance range g_max_us - g_min_us "
+                              f"is {p.g_max_us - p.g_min_us:g} uS; it must be positive: raise g_max_us above "
+                              "g_min_us")
+        for key in ("drift_nu_mean", "drift_nu_std"):
+            if len(getattr(p, key)) != 4:
+                raise ConfigError(f"{chip.where('parameters', key)}: {key} needs 4 numbers [a, b, lo, hi]")
+        return p
+
+    # -- programming ----------------------------------------------------------------------------
+    def compile(self, network, chip, previous: CrossbarProgram | None = None) -> CrossbarProgram:
+        p = self.parameters_of(chip)
+        layers = network.layers
+        tilings = [Tiling.of(n_in, n_out, p.tile_rows, p.tile_cols) for n_in, n_out in zip(layers, layers[1:])]
+        needed = sum(t.n_tiles for t in tilings)
+        if needed > p.n_tiles:
+            raise CapacityError(
+                f"the network {list(layers)} needs {needed} tiles of {p.tile_rows} x {p.tile_cols} but chip "
+                f"{chip.name!r} has {p.n_tiles} ({chip.where('parameters', 'n_tiles')}); use smaller "
+                "network.layers or a chip with more parameters.n_tiles")
+        generation = 0 if previous is None else previous.generation + 1
+        prog_rng = _rng(p.seed, 1, generation)
+        arrays, writes = [], 0
+        for k, (w, tiling) in enumerate(zip(network.weights, tilings)):
+            old = None if previous is None or previous.layers != layers else previous.arrays[k]
+            array, n = _program_array(np.asarray(w, np.float64).T, tiling, p, old, prog_rng, _rng(p.seed, 0, k))
+            arrays.append(array)
+            writes += n
+        return CrossbarProgram(programming=Counters(cell_writes=writes), arrays=tuple(arrays),
+                               bias=tuple(np.asarray(b, np.float64) for b in network.biases),
+                               theta=float(network.theta), params=p, generation=generation,
+                               rng=_rng(p.seed, 2, generation), noise_pool=_noise_pool(p, previous))
+
+    # -- relaxation -----------------------------------------------------------------------------
+    def relax(self, program: CrossbarProgram, x, *, max_steps, nudge=None, init=None):
+        x = np.asarray(x, np.float64)
+        if x.ndim != 2 or x.shape[1] != program.layers[0]:
+            raise ValueError(f"x must have shape (batch, {program.layers[0]}), got {x.shape}")
+        if init is not None and init.states[-1].shape[0] != x.shape[0]:
+            raise ValueError(f"init holds {init.states[-1].shape[0]} samples but x has {x.shape[0]}")
+        with np.errstate(over="ignore", invalid="ignore"):
+            eq, counters = _relax(program, x, max_steps, nudge, init)
+        if not all(np.isfinite(h).all() for h in eq.drive):
+            raise DivergenceError("the relaxation overflowed (a drive became NaN or infinite): "
+                                  "lower training.learning_rates, or enable training.spectral_norm")
+        return eq, counters
+
+    def emulated_seconds(self, counters, chip) -> float:
+        """Integration time, plus the chip's time per op (e.g. cell writes) for what runs outside it."""
+        return float(counters.get("integration_time", 0.0)) + super().emulated_seconds(counters, chip)
+
+
+def _noise_pool(p: CrossbarParameters, previous: CrossbarProgram | None) -> np.ndarray | None:
+    """The chip's pool of standard normals that reads take their noise from (drawn once per chip)."""
+    if p.read_noise == "none":
+        return None
+    if previous is not None and previous.noise_pool is not None:
+        return previous.noise_pool
+    return _rng(p.seed, 3).standard_normal(NOISE_POOL)
+
+
+def _program_array(w_t, tiling, p: CrossbarParameters, old: Array | None, rng, fab_rng):
+    """Program ``w_t`` (n_k, n_{k+1}) as conductance pairs.
+
+    A cell is written (with programming noise, and a new drift exponent) when its target has moved
+    more than ``write_threshold`` of the conductance range from the target it was last written
+    to; the host's weights accumulate the smaller updates until they do (mixed-precision
+    training). Only written cells are recomputed. Returns the array and the number of cells written.
+    """
+    w_max = float(np.abs(w_t).max()) if w_t.size else 0.0
+    w_scale = old.w_scale if old is not None else p.weight_headroom * (w_max if w_max > 0 else 1.0)
+    wanted = analog.to_pairs(w_t, w_scale, p.g_min_us, p.g_max_us)
+    threshold = p.write_threshold * (p.g_max_us - p.g_min_us)
+    gain = old.gain if old is not None else tuple(  # fabrication: one gain per cell, for good
+        np.maximum(1.0 + p.device_variation * fab_rng.standard_normal(w_t.shape), 0.0)
+        if p.device_variation > 0 else None for _ in range(2))
+    targets, conductances, changed, writes = [], [], np.zeros(w_t.shape, bool), 0
+    for i, g in enumerate(wanted):
+        if old is None:
+            write, target, g_read = np.ones(g.shape, bool), g, np.zeros_like(g)
+        else:
+            write = np.abs(g - old.target[i]) > threshold if threshold > 0 else g != old.target[i]
+            target, g_read = old.target[i], old.conductance[i]
+        n_written = int(np.count_nonzero(write))
+        if n_written == 0:  # the cells as they were (arrays are shared, never changed in place)
+            targets.append(target)
+            conductances.append(g_read)
+            continue
+        if old is not None:
+            target, g_read = target.copy(), g_read.copy()
+        writes += n_written
+        changed |= write
+        every = n_written == write.size  # whole arrays beat fancy indexing
+        g_want = g if every else g[write]
+        g_new = g_want
+        if p.programming_noise:
+            g_new = analog.program(g_want, analog.polynomial_sigma(g_want, p.prog_coeffs_us, p.g_max_us,
+                                                                   p.prog_g_ref_us), rng)
+        if p.drift:  # conductance at the time of the reads
+            nu = analog.drift_exponents(g_want, p.drift_nu_mean, p.drift_nu_std, p.g_max_us, rng)
+            g_new = analog.drifted(g_new, nu, p.read_time_s, p.drift_t0_s)
+        if gain[i] is not None:
+            g_new = g_new * (gain[i] if every else gain[i][write])
+        if every:
+            target, g_read = g, g_new
+        else:
+            target[write], g_read[write] = g_want, g_new
+        targets.append(target)
+        conductances.append(g_read)
+    to_w = w_scale / (p.g_max_us - p.g_min_us)
+    if old is None or p.ir_drop > 0 or np.count_nonzero(changed) > REWRITE_ALL * changed.size:
+        fwd, bwd = _effective_weights(conductances, tiling, p, to_w)
+        var = _read_variance(conductances, p, to_w, w_scale, w_t.shape)
+        var_bwd = None if var is None else np.ascontiguousarray(var.T)
+    elif not changed.any():
+        fwd, bwd, var, var_bwd = old.fwd, old.bwd, old.var_fwd, old.var_bwd
+    else:  # only the written cells' weights and read-noise variances change
+        rows, cols = np.nonzero(changed)
+        fwd, bwd = old.fwd.copy(), old.bwd.copy()
+        fwd[rows, cols] = bwd[cols, rows] = (conductances[0][rows, cols] - conductances[1][rows, cols]) * to_w
+        var, var_bwd = old.var_fwd, old.var_bwd
+        if p.read_noise == "1/f":
+            var, var_bwd = var.copy(), var_bwd.copy()
+            var[rows, cols] = var_bwd[cols, rows] = _read_variance(
+                [g[rows, cols] for g in conductances], p, to_w, w_scale, rows.shape)
+    clipped = float(np.mean(np.abs(w_t) > w_scale)) if w_t.size else 0.0
+    array = Array(target=tuple(targets), conductance=tuple(conductances), gain=gain, w_scale=w_scale,
+                  tiling=tiling, fwd=fwd, bwd=bwd, var_fwd=var, var_bwd=var_bwd, clipped=clipped)
+    return array, writes
+
+
+def _effective_weights(conductances, tiling, p: CrossbarParameters, to_w) -> tuple[np.ndarray, np.ndarray]:
+    """Weights a forward read (n_k, n_{k+1}) and a backward read (n_{k+1}, n_k) sense, IR drop included."""
+    g_plus, g_minus = conductances
+    fwd = np.empty_like(g_plus)
+    bwd = np.empty_like(g_plus)
+    for rows in tiling.rows:
+        for cols in tiling.cols:
+            gp, gm = g_plus[rows, cols], g_minus[rows, cols]
+            if p.ir_drop > 0:  # forward: columns sensed (voltage lost along each row); backward: rows sensed
+                f = [analog.ir_drop_factor(g, p.g_max_us, p.ir_drop, along=1) for g in (gp, gm)]
+                b = [analog.ir_drop_factor(g, p.g_max_us, p.ir_drop, along=0) for g in (gp, gm)]
+            else:
+                f = b = [1.0, 1.0]
+            fwd[rows, cols] = (gp * f[0] - gm * f[1]) * to_w
+            bwd[rows, cols] = (gp * b[0] - gm * b[1]) * to_w
+    return fwd, np.ascontiguousarray(bwd.T)
+
+
+def _read_variance(conductances, p: CrossbarParameters, to_w, w_scale, shape) -> np.ndarray | None:
+    """Read-noise variance of each cell pair's weight (``shape``), or None without read noise."""
+    if p.read_noise == "1/f":
+        return sum((analog.read_sigma_1f(g, p.g_max_us, p.read_time_s, p.t_read_s, p.read_q, p.read_q_exp,
+                                         p.read_q_max) * to_w) ** 2 for g in conductances)
+    if p.read_noise == "constant":
+        return np.full(shape, (p.read_noise_constant * w_scale) ** 2)
+    return None
+
+
+def _relax(program: CrossbarProgram, x, max_steps, nudge, init):
+    p = program.params
+    state, sent, held, partials, steps, quiescent, trace, counts = tiled.relax_tiled(
+        program.arrays, program.bias, x, rate=p.dt_s / p.tau_s, theta=program.theta, tolerance=p.tolerance,
+        dac=(p.dac_bits, p.dac_range),
+        adc=(p.adc_bits, [(p.adc_range * a.w_scale, p.backward_adc_range * a.w_scale) for a in program.arrays]),
+        max_steps=max_steps,
+        rng=program.rng, noise_pool=program.noise_pool, nudge=nudge,
+        init=None if init is None else (init.states, init.sent, init.heard, init.partials))
+    counters = Counters(counts)
+    counters["integration_time"] = float(steps.sum()) * p.dt_s
+    eq = CrossbarEquilibrium(state, held, _drives(partials, program.bias), steps, quiescent, trace,
+                             sent=sent, partials=partials)
+    return eq, counters
+
+
+def _drives(partials, bias) -> list:
+    """Drive of layers 1..L: the digital sum of the held partial sums feeding each unit, plus its bias."""
+    depth = len(partials)
+    return [partials[k - 1][0].sum(axis=0) + bias[k - 1] + (partials[k][1].sum(axis=0) if k < depth else 0.0)
+            for k in range(1, depth + 1)]

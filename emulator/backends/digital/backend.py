@@ -1,0 +1,70 @@
+"""The digital reference chip: an event-driven accelerator with weights in on-chip SRAM.
+
+It runs the lazy relaxation exactly as specified (host floats, no quantisation) and counts
+messages, synaptic ops, unit updates, steps and weight writes; ``chips/digital.yaml`` prices
+them from Horowitz's 45 nm per-operation energies (ISSCC 2014).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from emulator.backends.base import Backend, Program
+from emulator.counters import Counters
+from emulator.backends.digital.relax import LayeredNet, relax
+from emulator.errors import CapacityError
+from emulator.schema import spec
+
+DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+@dataclass(frozen=True, kw_only=True)
+class DigitalParameters:
+    precision: Literal["float32", "float64"] = spec("number format of weights and states", default="float32")
+    sram_bytes: int = spec("on-chip memory for weights, biases and unit state", ge=1)
+
+
+@dataclass(frozen=True)
+class DigitalProgram(Program):
+    net: LayeredNet = None
+    memory_bytes: int = 0
+    sram_bytes: int = 0
+
+    def summary(self) -> dict:
+        return {"memory_bytes": self.memory_bytes, "sram_bytes": self.sram_bytes,
+                "precision": np.dtype(self.net.dtype).name}
+
+
+class DigitalBackend(Backend):
+    family = "digital"
+    ops = ("steps", "unit_updates", "messages", "synaptic_ops", "weight_writes")
+    Parameters = DigitalParameters
+
+    def compile(self, network, chip, previous: DigitalProgram | None = None) -> DigitalProgram:
+        params = self.parameters_of(chip)
+        dtype = DTYPES[params.precision]
+        itemsize = np.dtype(dtype).itemsize
+        # weights, biases, and per unit: state, heard value and drive
+        memory = itemsize * (network.n_synapses + network.n_units + 3 * network.n_units)
+        if memory > params.sram_bytes:
+            raise CapacityError(
+                f"the network {list(network.layers)} needs {memory:,} bytes of on-chip memory but chip "
+                f"{chip.name!r} has {params.sram_bytes:,} ({chip.where('parameters', 'sram_bytes')}); "
+                "use smaller network.layers or a chip with more parameters.sram_bytes")
+        net = LayeredNet.from_parameters(network.weights, network.biases, network.theta,
+                                         network.damping, dtype)
+        return DigitalProgram(programming=Counters(weight_writes=_changed(net, previous)),
+                              net=net, memory_bytes=memory, sram_bytes=params.sram_bytes)
+
+    def relax(self, program: DigitalProgram, x, *, max_steps, nudge=None, init=None):
+        return relax(program.net, x, max_steps=max_steps, nudge=nudge, init=init)
+
+
+def _changed(net: LayeredNet, previous: DigitalProgram | None) -> int:
+    """Parameters (weights and biases) whose stored value differs from the previous program."""
+    if previous is None:
+        return sum(w.size for w in net.down) + sum(b.size for b in net.bias)
+    return sum(int(np.count_nonzero(a != b)) for a, b in zip(net.down + net.bias,
+                                                             previous.net.down + previous.net.bias))

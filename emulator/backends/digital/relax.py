@@ -1,0 +1,180 @@
+"""Lazily-thresholded relaxation of a layered EqProp network, counted as the hardware would.
+
+Every relaxing unit keeps the value its neighbours last heard (``heard``, sigma-delta coding):
+when its state has moved by more than ``theta`` since, it sends the change as one graded
+message, which costs one synaptic op per receiver (its fan-out). Receivers integrate the
+messages into their drive. Steps are synchronous: all units update from what they heard at
+the previous step, then all messages are delivered.
+
+The host may deliver a step's messages with an event list (:func:`~.kernels.deliver_events`)
+or, when many units send, with a dense matrix product; the counts are the same either way.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from emulator.backends.base import Equilibrium, Nudge
+from emulator.backends.digital.kernels import deliver_events, encode_layer
+from emulator.counters import Counters
+from emulator.errors import DivergenceError
+
+#: one sample: fraction of a layer's units sending above which the host delivers with a matrix product
+DENSE_ABOVE = 0.5
+#: batches: messages per unit of the sending layer above which the host uses a matrix product (BLAS
+#: GEMM packs the weights, so it pays off only when each weight row serves many messages);
+#: measured in benchmarks/engine_results.md
+DENSE_ABOVE_BATCHED = 6.0
+
+
+@dataclass(frozen=True)
+class LayeredNet:
+    """A network as the engine runs it: weights in the host dtype, with transposed copies.
+
+    ``up[k]`` is ``W_k^T``, shape ``(n_k, n_{k+1})`` (row ``i``: fan-out of unit ``i`` of layer
+    ``k`` to layer ``k+1``); ``down[k]`` is ``W_k``, shape ``(n_{k+1}, n_k)`` (fan-out of layer
+    ``k+1`` back to layer ``k``); ``bias[k]`` has shape ``(n_{k+1},)``.
+    """
+
+    up: tuple[np.ndarray, ...]
+    down: tuple[np.ndarray, ...]
+    bias: tuple[np.ndarray, ...]
+    theta: float
+    damping: float
+
+    @classmethod
+    def from_parameters(cls, weights, biases, theta, damping, dtype=np.float32) -> "LayeredNet":
+        """Cast host parameters to ``dtype``; :class:`DivergenceError` if one does not fit in it."""
+        with np.errstate(over="ignore"):
+            net = cls._cast(weights, biases, theta, damping, dtype)
+        if not all(np.isfinite(a).all() for a in net.down + net.bias):
+            raise DivergenceError(f"a weight or bias is NaN or beyond the range of {np.dtype(dtype).name}: "
+                                  "lower training.learning_rates, or enable training.spectral_norm")
+        return net
+
+    @classmethod
+    def _cast(cls, weights, biases, theta, damping, dtype) -> "LayeredNet":
+        return cls(up=tuple(np.ascontiguousarray(np.asarray(w, dtype).T) for w in weights),
+                   down=tuple(np.ascontiguousarray(w, dtype) for w in weights),
+                   bias=tuple(np.ascontiguousarray(b, dtype) for b in biases),
+                   theta=float(theta), damping=float(damping))
+
+    @property
+    def dtype(self):
+        return self.down[0].dtype
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        return (self.down[0].shape[1],) + tuple(w.shape[0] for w in self.down)
+
+    def fan_out(self, k: int) -> int:
+        """Receivers of one message from layer ``k``: the next layer, and the previous one unless it is the input."""
+        sizes = self.layers
+        return (sizes[k + 1] if k + 1 < len(sizes) else 0) + (sizes[k - 1] if k >= 2 else 0)
+
+
+def drive_of(net: LayeredNet, values) -> list:
+    """Drive ``W_{k-1} v_{k-1} + W_k^T v_{k+1} + b_k`` of layers 1..L from values of layers 0..L."""
+    depth = len(net.down)
+    drive = []
+    for k in range(1, depth + 1):
+        h = values[k - 1] @ net.up[k - 1] + net.bias[k - 1]
+        if k < depth:
+            h += values[k + 1] @ net.down[k]
+        drive.append(np.ascontiguousarray(h, dtype=net.dtype))
+    return drive
+
+
+def relax(net: LayeredNet, x: np.ndarray, *, max_steps: int, nudge: Nudge | None = None,
+          init: Equilibrium | None = None) -> tuple[Equilibrium, Counters]:
+    """Relax ``B`` independent copies of the network on inputs ``x`` (B, n_0).
+
+    Starts from rest (all units 0; the input sends its non-zero values once) or from ``init``
+    (e.g. the free equilibrium, for a nudged phase: the chip keeps its state and drive, so
+    ``x`` must be the input ``init`` was relaxed on).
+
+    Returns
+    -------
+    (Equilibrium, Counters)
+        Counters: ``steps`` (summed over samples), ``unit_updates``, ``messages`` and
+        ``synaptic_ops`` (messages times fan-out, input messages included).
+    """
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != net.layers[0]:
+        raise ValueError(f"x must have shape (batch, {net.layers[0]}), got {x.shape}")
+    if nudge is not None and np.shape(nudge.target) != (x.shape[0], net.layers[-1]):
+        raise ValueError(f"nudge.target must have shape ({x.shape[0]}, {net.layers[-1]}), got {np.shape(nudge.target)}")
+    if init is not None and init.states[-1].shape[0] != x.shape[0]:
+        raise ValueError(f"init holds {init.states[-1].shape[0]} samples but x has {x.shape[0]}")
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, as one error
+        eq, counters = _relax(net, x, max_steps, nudge, init)
+    if not all(np.isfinite(h).all() for h in eq.drive):
+        raise DivergenceError("the relaxation overflowed (a drive became NaN or infinite): "
+                              "lower training.learning_rates, or enable training.spectral_norm")
+    return eq, counters
+
+
+def _relax(net, x, max_steps, nudge, init):
+    dtype = net.dtype
+    sizes = net.layers
+    depth = len(sizes) - 1
+    x = np.ascontiguousarray(x, dtype=dtype)
+    batch = x.shape[0]
+    counters = Counters(steps=0, unit_updates=0, messages=0, synaptic_ops=0)
+    if init is None:
+        state = [x] + [np.zeros((batch, n), dtype) for n in sizes[1:]]
+        heard = [s.copy() for s in state]
+        n_input = int(np.count_nonzero(x))
+        counters += {"messages": n_input, "synaptic_ops": n_input * sizes[1]}
+    else:
+        state = [x] + [np.array(s, dtype=dtype) for s in init.states[1:]]
+        heard = [x] + [np.array(s, dtype=dtype) for s in init.heard[1:]]
+    drive = [None] + (drive_of(net, heard) if init is None else [np.array(h, dtype=dtype) for h in init.drive])
+
+    delta = [None] + [np.zeros((batch, n), dtype) for n in sizes[1:]]
+    senders = [None] + [np.zeros((batch, n), np.int32) for n in sizes[1:]]
+    n_sent = [None] + [np.zeros(batch, np.int64) for _ in sizes[1:]]
+    no_target = np.zeros((0, 0), dtype)
+    target = no_target if nudge is None else np.ascontiguousarray(nudge.target, dtype)
+    beta = 0.0 if nudge is None else float(nudge.beta)
+
+    running = np.ones(batch, bool)
+    quiescent = np.zeros(batch, bool)
+    steps = np.zeros(batch, np.int64)
+    trace = np.zeros(max_steps, np.int64)
+    n_units = sum(sizes[1:])
+    for t in range(max_steps):
+        unsettled = np.zeros(batch, bool)
+        for k in range(1, depth + 1):
+            encode_layer(drive[k], state[k], heard[k], delta[k], senders[k], n_sent[k], unsettled,
+                         running, target if k == depth else no_target, beta, net.damping, net.theta)
+        sent = sum(n_sent[k] for k in range(1, depth + 1))
+        n_running = int(running.sum())
+        trace[t] = sent.sum()
+        steps += running
+        counters += {"steps": n_running, "unit_updates": n_running * n_units, "messages": int(trace[t]),
+                     "synaptic_ops": sum(int(n_sent[k].sum()) * net.fan_out(k) for k in range(1, depth + 1))}
+        for k in range(1, depth + 1):
+            _deliver(drive, k + 1, net.up[k] if k < depth else None, delta[k], senders[k], n_sent[k])
+            _deliver(drive, k - 1, net.down[k - 1] if k >= 2 else None, delta[k], senders[k], n_sent[k])
+        done = running & (sent == 0) & ~unsettled
+        quiescent |= done
+        running &= ~done
+        if not running.any():
+            break
+    return Equilibrium(state, heard, drive[1:], steps, quiescent, trace), counters
+
+
+def _deliver(drive, receiver, weights, delta, senders, n_sent):
+    """Deliver one layer's messages to ``drive[receiver]`` (nothing if ``weights`` is None)."""
+    if weights is None:
+        return
+    n_messages = int(n_sent.sum())
+    if n_messages == 0:
+        return
+    batch, n_units = delta.shape
+    if n_messages > (DENSE_ABOVE if batch == 1 else DENSE_ABOVE_BATCHED) * n_units:
+        drive[receiver] += delta @ weights
+    else:
+        deliver_events(drive[receiver], weights, delta, senders, n_sent)

@@ -1,0 +1,232 @@
+"""Loihi-2-style digital neuro-cores: sigma-delta neurons, 8-bit Dense synapses, a mesh of cores.
+
+``compile`` quantises the host's float parameters (:mod:`emulator.quantise`) and places the
+network on cores and chips (:mod:`emulator.mapping`); ``relax`` runs the integer relaxation of
+:mod:`emulator.backends.loihi.sigma_delta`, bit-exact with Lava's fixed-point models, and counts per
+core what the chip does at every barrier-synchronised step:
+
+- neuron updates, active (input received, activation changed or fired) and idle;
+- graded spikes fired, and the messages they become (one per destination core), with their
+  route lengths in mesh hops and the messages that cross to another chip;
+- synaptic ops (one per receiving neuron, done by the receiving core);
+- barrier syncs (one per step), and weight writes when the trainer re-programs the chip.
+
+A step lasts as long as its slowest core's work, plus the longest route of its messages,
+plus the barrier; ``critical_path_s`` sums that over the steps run. EqProp's nudge is a bias
+on the output neurons, ``beta * (y - s_free)``, set by the host from the free equilibrium it
+reads out: it equals the gradient of the squared-error cost at the free equilibrium, so the
+nudged phases move the network as the cost would, to first order in ``beta``.
+
+A unit (EqProp's hard-sigmoid neuron) is either a pair of Lava's standard ReLU sigma-delta
+neurons, ``A - B = clip(sigma + b, 0, act_max)`` (``neuron: relu_pair``: every process has a
+Loihi 2 neuro-core model, at twice the neurons and synaptic ops), or one neuron with a clipped
+activation (``neuron: clipped``: a process model the emulator adds to Lava, CPU only).
+
+Sigma-delta neurons have no leak, so the chip runs the undamped iteration; the workload's
+``eqprop.damping`` (a setting of the digital reference) is not used here. Both iterations
+have the same fixed points.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+
+from emulator.backends.base import Backend, Program
+from emulator.counters import Counters
+from emulator.backends.base import Equilibrium
+from emulator.backends.loihi.deploy import deploy_to_lava
+from emulator.backends.loihi.sigma_delta import FixedNet, FixedState, relax_fixed
+from emulator.backends.loihi.mapping import CoreLimits, Mapping, map_network, neighbours
+from emulator.backends.loihi.quantise import (LayerQuantisation, as_stored, bias_clipped_fraction, quantise_bias,
+                               quantise_weights)
+from emulator.schema import spec
+
+#: per-core counts kept as (n_cores,) vectors beside the totals
+PER_CORE = ("neuron_updates_active", "neuron_updates_idle", "spikes", "synaptic_ops")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoihiParameters:
+    act_bits: int = spec("fraction bits of an activation: a saturated neuron holds 2**act_bits", default=14,
+                         ge=4, le=16)
+    state_exp: int = spec("right shift from a fired delta to its graded spike (Lava's state_exp)", default=2,
+                          ge=0, le=7)
+    weight_bits: int = spec("bits of a Dense weight (Lava's num_weight_bits)", default=8, ge=1, le=8)
+    neuron: Literal["clipped", "relu_pair"] = spec(
+        "a unit is one clipped sigma-delta neuron (a Lava process the emulator adds), or a pair of Lava's "
+        "standard ReLU SigmaDelta neurons (runs on Loihi 2's neuro-cores)", default="clipped")
+    max_clipped_fraction: float = spec("fraction of a layer's weights quantisation may clip", default=1e-3,
+                                       ge=0, lt=1)
+    neurons_per_core: int = spec("neurons one core holds", ge=1)
+    synapse_bytes_per_core: int = spec("synaptic memory of one core, bytes", ge=1)
+    axons_in_per_core: int = spec("distinct source neurons one core can receive from", ge=1)
+    axons_out_per_core: int = spec("output routes (neuron x destination core) one core holds", ge=1)
+    cores_per_chip: int = spec("neuro-cores per chip", ge=1)
+    mesh_columns: int = spec("cores per row of a chip's mesh", ge=1)
+    max_chips: int = spec("chips the system joins", ge=1)
+
+    def limits(self) -> CoreLimits:
+        names = {f.name for f in fields(CoreLimits)}
+        return CoreLimits(**{f.name: getattr(self, f.name) for f in fields(self) if f.name in names})
+
+
+@dataclass(frozen=True)
+class LoihiProgram(Program):
+    net: FixedNet = None
+    mapping: Mapping = None
+    quantisation: tuple[LayerQuantisation, ...] = ()
+    #: seconds per op of the chip's time table, for the critical path
+    time_s: dict = None
+
+    def summary(self) -> dict:
+        return {"iteration": "undamped sigma-delta (eqprop.damping unused)",
+                "neuron": "pair of ReLU sigma-delta neurons" if self.net.pair else "clipped sigma-delta",
+                "act_bits": self.net.act_bits, "state_exp": self.net.state_exp, "vth": self.net.vth,
+                "weights": [q.to_dict() for q in self.quantisation], **self.mapping.summary()}
+
+    @cached_property
+    def core_of(self) -> list[np.ndarray]:
+        """Core of every neuron, per layer."""
+        m = self.mapping
+        return [np.repeat(np.arange(first, first + count), m.core_size[first:first + count])
+                for first, count in m.layer_cores]
+
+    def spikes_of(self, x: np.ndarray) -> np.ndarray:
+        """Graded spikes the input neurons send for inputs ``x`` in [0, 1] (B, n_0)."""
+        return np.round(np.asarray(x, np.float64) * (self.net.act_max >> self.net.state_exp)).astype(np.int64)
+
+    def to_float(self, values) -> np.ndarray:
+        return np.asarray(values, np.float64) / self.net.act_max
+
+
+@dataclass(frozen=True)
+class LoihiEquilibrium(Equilibrium):
+    """An :class:`Equilibrium` in host floats, with the chip's integer state it came from."""
+
+    fixed: FixedState = None
+
+
+class LoihiBackend(Backend):
+    family = "loihi"
+    ops = ("neuron_updates_active", "neuron_updates_idle", "spikes", "synaptic_ops", "messages", "hops",
+           "chip_messages", "barrier_syncs", "weight_writes")
+    measures = ("critical_path_s",) + tuple(f"{op}_per_core" for op in PER_CORE)
+    Parameters = LoihiParameters
+    deploy_targets = {"lava": deploy_to_lava}
+
+    def compile(self, network, chip, previous: LoihiProgram | None = None) -> LoihiProgram:
+        p = self.parameters_of(chip)
+        pair = p.neuron == "relu_pair"
+        act_max = 2 ** p.act_bits
+        offset = -act_max if pair else 0  # a pair's B neuron has bias b - act_max
+        down, exps, quant = [], [], []
+        for w, b in zip(network.weights, network.biases):
+            w_int, q = quantise_weights(w, state_exp=p.state_exp, weight_bits=p.weight_bits,
+                                        max_clipped=p.max_clipped_fraction, symmetric=pair)
+            down.append(as_stored(w_int, p.weight_bits))
+            exps.append(q.weight_exp)
+            quant.append(replace(q, bias_clipped_fraction=bias_clipped_fraction(
+                b, act_bits=p.act_bits, state_exp=p.state_exp, offset=offset)))
+        unit = 2 ** p.state_exp
+        vth = max(1, round(network.theta * 2 ** p.act_bits / unit)) * unit
+        net = FixedNet(down=tuple(down), weight_exp=tuple(exps), vth=vth, act_max=act_max,
+                       bias=tuple(quantise_bias(b, act_bits=p.act_bits, state_exp=p.state_exp, offset=offset)
+                                  for b in network.biases), state_exp=p.state_exp, pair=pair)
+        mapping = map_network(net.neurons, p.limits(), where=f"chip {chip.name!r}")
+        return LoihiProgram(programming=Counters(weight_writes=_writes(net, previous)), net=net, mapping=mapping,
+                            quantisation=tuple(quant), time_s=chip.time_per_op())
+
+    def relax(self, program: LoihiProgram, x, *, max_steps, nudge=None, init=None):
+        net = program.net
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != net.layers[0]:
+            raise ValueError(f"x must have shape (batch, {net.layers[0]}), got {x.shape}")
+        bias = None
+        if nudge is not None:
+            if init is None:
+                raise ValueError("a nudged phase on this chip starts from the free equilibrium: pass init")
+            force = nudge.beta * (np.asarray(nudge.target, np.float64) - init.states[-1])
+            bias = list(net.bias)
+            bias[-1] = quantise_bias(program.to_float(net.bias[-1]) + force, act_bits=net.act_bits,
+                                     state_exp=net.state_exp, offset=-net.act_max if net.pair else 0)
+        fixed = relax_fixed(net, program.spikes_of(x), max_steps=max_steps, bias=bias,
+                            init=None if init is None else init.fixed, core_of=program.core_of)
+        return self._equilibrium(program, x, fixed), count(program, fixed)
+
+    def emulated_seconds(self, counters, chip) -> float:
+        return float(counters.get("critical_path_s", 0.0))
+
+    @staticmethod
+    def _equilibrium(program, x, fixed: FixedState) -> LoihiEquilibrium:
+        """Unit values in host floats: a pair's ``A - B``; the drive is the ``A`` neuron's ``sigma + b``."""
+        f, units = program.to_float, program.net.unit_values
+        states = [np.asarray(x, np.float64)] + [f(units(a)) for a in fixed.act]
+        heard = [states[0]] + [f(units(a - r)) for a, r in zip(fixed.act, fixed.residue)]
+        drive = [f((s + b)[:, :n]) for s, b, n in zip(fixed.sigma, fixed.bias, program.net.layers[1:])]
+        return LoihiEquilibrium(states, heard, drive, fixed.steps, fixed.quiescent, fixed.trace, fixed=fixed)
+
+
+def core_seconds(time_s: dict, *, active, idle, synaptic_ops, spikes, messages):
+    """A core's work in one step, seconds: its neuron updates, the synaptic ops it receives, and
+    the spikes it fires with the messages they become (arrays broadcast, e.g. per core)."""
+    t = time_s
+    return (active * t["neuron_updates_active"] + idle * t["neuron_updates_idle"]
+            + synaptic_ops * t["synaptic_ops"] + spikes * t["spikes"] + messages * t["messages"])
+
+
+def count(program: LoihiProgram, state: FixedState) -> Counters:
+    """What the chip did in a relaxation, from the per-step, per-core logs of ``state``.
+
+    A step's latency is its slowest core's work (neuron updates, synaptic ops it received,
+    spikes and the messages they become), plus the longest route of the step's messages (and a
+    chip-to-chip link if one was used), plus the barrier; ``critical_path_s`` sums it over the
+    steps each sample ran.
+    """
+    m, tm = program.mapping, program.time_s
+    running = np.arange(state.fired.shape[0])[:, None] < state.steps[None, :]  # (T, B)
+    fired = state.fired.astype(np.int64)  # (T, B, C)
+    busy = state.active.astype(np.int64)
+    size = m.core_size[None, None, :]
+    idle = (size - busy) * running[..., None]
+    synops = np.zeros_like(fired)
+    for k, (first, count) in enumerate(m.layer_cores):
+        layer_fired = fired[..., first:first + count].sum(-1, keepdims=True)
+        idle[..., first:first + count] *= k > 0  # input neurons are sources: they do not update
+        for j in neighbours(m.layers, k):
+            f, c = m.layer_cores[j]
+            synops[..., f:f + c] += layer_fired * m.core_size[f:f + c]
+    work = core_seconds(tm, active=busy, idle=idle, synaptic_ops=synops, spikes=fired, messages=fired * m.messages)
+    sent = fired > 0
+    route = ((sent * m.max_hops).max(-1) * tm["hops"]
+             + (sent & (m.chip_messages > 0)).any(-1) * tm["chip_messages"])
+    critical = ((work.max(-1) + route + tm["barrier_syncs"]) * running).sum()
+    per_core = {op: x.sum((0, 1)) for op, x in zip(PER_CORE, (busy, idle, fired, synops))}
+    spikes = per_core["spikes"]
+    counters = Counters(barrier_syncs=int(running.sum()), messages=int(spikes @ m.messages),
+                        hops=int(spikes @ m.hops), chip_messages=int(spikes @ m.chip_messages))
+    for op, x in per_core.items():
+        counters[op] = int(x.sum())
+        counters[f"{op}_per_core"] = x
+    counters["critical_path_s"] = float(critical)
+    return counters
+
+
+def _writes(net: FixedNet, previous: LoihiProgram | None) -> int:
+    """Synapse and bias registers written.
+
+    A weight of ``W_k`` is stored in every receiving neuron for every sending neuron of its
+    unit pair: once per (sender, receiver) population, in both directions above the input.
+    """
+    old = previous.net if previous is not None else None
+    fresh = old is None or old.layers != net.layers or old.pair != net.pair
+    p = 2 if net.pair else 1
+    writes = 0
+    for k, w in enumerate(net.down):
+        copies = p * (p if k else 1) * (2 if k else 1)
+        writes += copies * (w.size if fresh else int(np.count_nonzero(w != old.down[k])))
+    for k, b in enumerate(net.bias):
+        writes += p * (b.size if fresh else int(np.count_nonzero(b != old.bias[k])))
+    return writes

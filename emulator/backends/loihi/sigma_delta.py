@@ -1,0 +1,314 @@
+"""Integer sigma-delta relaxation with the semantics of Lava's fixed-point process models.
+
+A layered EqProp network runs as Lava would run it on Loihi 2: each relaxing layer is a
+population of sigma-delta neurons, each coupling a ``Dense`` process with 8-bit integer
+weights and a weight exponent (one forward, one feedback), the input a source that sends its
+graded spikes once. One barrier-synchronised step ``t``, for every layer at once:
+
+1. ``Dense`` outputs what it accumulated at ``t - 1`` (a one-step synaptic delay):
+   ``a = (W @ s) >> -weight_exp`` (``<<`` if positive), an arithmetic (floor) shift of the sum;
+2. each neuron integrates it: ``sigma += a``; ``act = clip(sigma + bias, 0, act_max)``, or, for
+   a ``pair`` network, ``act = max(sigma + bias, 0)`` (Lava's ReLU);
+3. delta encoding: ``d = act - act_prev + residue``; it fires ``d`` when ``|d| >= vth``
+   (Lava's ``>=``), else keeps it as residue; the graded spike is ``fired >> state_exp``,
+   whose dropped low bits are lost (as in Lava);
+4. the spikes reach the ``Dense`` processes, to be delivered at ``t + 1``.
+
+A ``pair`` network is made of Lava 0.10's ``PySigmaDeltaModelFixed`` (ReLU) and
+``PyDenseModelBitAcc`` only: each unit is two ReLU neurons whose difference is the hard sigmoid
+(see :class:`FixedNet`). Otherwise a unit is one neuron with the upper clip, which Lava's
+``SigmaDelta`` lacks and :mod:`emulator.backends.loihi.lava.processes` adds as a process model with the same
+integer semantics. Either way the emulator equals Lava step for step (``tests/test_lava.py``).
+
+A relaxation stops early after a step in which no neuron fired: nothing is then in flight and
+no neuron can change again, so the state equals what ``max_steps`` steps would give.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numba as nb
+import numpy as np
+
+from emulator.errors import DivergenceError
+
+#: a neuron's sigma and activation are 24-bit registers on the chip
+STATE_BITS = 24
+
+
+@dataclass(frozen=True)
+class FixedNet:
+    """A layered network in the chip's integers.
+
+    Attributes
+    ----------
+    down : tuple of (n_{k+1}, n_k) int16
+        ``W_k`` as programmed (8-bit, even if of mixed sign); row ``i`` is the feedback fan-out
+        of unit ``i`` of layer ``k + 1``.
+    up : tuple of (n_k, n_{k+1}) int16
+        ``W_k^T``, row ``i`` the forward fan-out of unit ``i`` of layer ``k``.
+    weight_exp : tuple of int
+        Exponent of ``W_k``, used by both its ``Dense`` processes.
+    bias : tuple of (n_{k+1},) int64
+        Bias of each relaxing layer, in activation units.
+    vth : int
+        Sigma-delta threshold in activation units (the lazy threshold).
+    act_max : int
+        The activation of a saturated neuron (state 1.0).
+    state_exp : int
+        Right shift from a fired delta to its graded spike payload.
+    pair : bool
+        Each unit is a pair of ReLU sigma-delta neurons (Lava's standard ``SigmaDelta``): ``A``
+        with bias ``b`` and ``B`` with bias ``b - act_max``, sending through ``W`` and ``-W``,
+        so that receivers hear ``A - B = clip(sigma + b, 0, act_max)``. Without ``pair`` a unit
+        is one neuron with the clipped activation.
+    """
+
+    down: tuple[np.ndarray, ...]
+    up: tuple[np.ndarray, ...] = field(init=False)
+    weight_exp: tuple[int, ...]
+    bias: tuple[np.ndarray, ...]
+    vth: int
+    act_max: int
+    state_exp: int = 0
+    pair: bool = False
+
+    def __post_init__(self):
+        if any(np.abs(np.asarray(w, np.int64)).max(initial=0) > 256 for w in self.down):
+            raise ValueError("weights must be stored 8-bit values (|w| <= 256); see emulator.quantise.as_stored")
+        if self.pair and any((np.asarray(w) == -256).any() for w in self.down):
+            raise ValueError("a pair network sends through -W too, which cannot store 256: keep weights in [-254, 254]")
+        down = tuple(np.ascontiguousarray(w, np.int16) for w in self.down)
+        object.__setattr__(self, "down", down)
+        object.__setattr__(self, "up", tuple(np.ascontiguousarray(w.T) for w in down))
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        """Units per layer."""
+        return (self.down[0].shape[1],) + tuple(w.shape[0] for w in self.down)
+
+    @property
+    def act_bits(self) -> int:
+        """Fraction bits of an activation (``act_max`` is a power of two on the chip)."""
+        return self.act_max.bit_length() - 1
+
+    @property
+    def neurons(self) -> tuple[int, ...]:
+        """Neurons per layer on the chip: two per relaxing unit with ``pair``, the input's one each."""
+        p = 2 if self.pair else 1
+        return self.layers[:1] + tuple(p * n for n in self.layers[1:])
+
+    def neuron_bias(self, bias: np.ndarray) -> np.ndarray:
+        """Biases (..., n) of a layer's units -> of its neurons (..., 2n with ``pair``: ``b``, ``b - act_max``)."""
+        bias = np.asarray(bias, np.int64)
+        return np.concatenate([bias, bias - self.act_max], axis=-1) if self.pair else bias
+
+    def unit_values(self, values: np.ndarray) -> np.ndarray:
+        """Neuron values (B, P n) of a layer -> the units' (B, n): ``A - B`` with ``pair``."""
+        if not self.pair:
+            return values
+        n = values.shape[-1] // 2
+        return values[..., :n] - values[..., n:]
+
+
+@dataclass(frozen=True)
+class FixedState:
+    """Neuron and synapse state of ``B`` relaxations after some steps, and what they did.
+
+    Attributes
+    ----------
+    sigma, act, residue : list of (B, N_k) int64, layers 1..L
+        The sigma accumulator, the activation and the unsent residue of every neuron
+        (``N_k = net.neurons[k]``: the ``A`` then the ``B`` neurons with ``pair``).
+    pending : list of (B, N_k) int64, layers 0..L
+        Graded spikes sent at the last step, still in the ``Dense`` buffers.
+    bias : list of (B, N_k) int64, layers 1..L
+        The neurons' biases the phase ran with (the output layer's includes the nudge).
+    steps : (B,) int64; quiescent : (B,) bool; trace : (max_steps,) int64
+        Steps run, whether the sample stopped at quiescence, and neurons fired per step.
+    fired, active : (max_steps, B, n_cores) int32
+        Per step and core: neurons that fired (input neurons included), and relaxing neurons
+        that did work (received input, changed activation or fired). Zero after a sample stopped.
+    record : list of (max_steps, B, n_k) int64 triples, or None
+        With ``record=True``: every step's ``(sigma, act, spikes)`` of layers 1..L.
+    """
+
+    sigma: list
+    act: list
+    residue: list
+    pending: list
+    bias: list
+    steps: np.ndarray
+    quiescent: np.ndarray
+    trace: np.ndarray
+    fired: np.ndarray
+    active: np.ndarray
+    record: list | None = None
+
+
+@nb.njit(cache=True)
+def _deliver(acc, weights, spikes):
+    """``acc += spikes[i] * weights[i]`` over the neurons ``i`` with a non-zero payload.
+
+    ``acc`` is int32 and wraps on overflow, as the int32 ``weights.dot(s_in)`` of Lava's Dense
+    does (and it vectorises twice as wide as int64).
+    """
+    m = acc.size
+    for i in range(spikes.size):
+        p = np.int32(spikes[i])
+        if p != 0:
+            for j in range(m):
+                acc[j] += np.int32(p * weights[i, j])
+
+
+@nb.njit(cache=True)
+def _shift(acc, exp):
+    return acc << exp if exp > 0 else acc >> -exp
+
+
+@nb.njit(cache=True)
+def _dense(part, weights, spikes, exp, pair):
+    """What the Dense process(es) of one coupling deliver for a layer's spikes (``part`` is scratch).
+
+    ``weights`` is the (n, m) fan-out matrix. With ``pair`` the layer's 2n neurons are the ``A``
+    and ``B`` populations, whose Dense processes hold ``W`` and ``-W``: each sum is shifted on
+    its own, as two Lava processes do.
+    """
+    n = weights.shape[0]
+    part[:] = 0
+    _deliver(part, weights, spikes[:n])
+    out = _shift(part, exp)
+    if pair:
+        part[:] = 0
+        _deliver(part, weights, spikes[n:])
+        out += _shift(-part, exp)
+    return out
+
+
+@nb.njit(cache=True)
+def _relax(ups, downs, exps, pair, bias, sigma, act, residue, pending, train, max_steps, vth, act_max,
+           state_exp, core_of, fired_log, active_log, trace, steps, quiescent, record, rec_sigma, rec_act,
+           rec_spikes):
+    """All steps of all samples (each sample runs on its own; see :func:`relax_fixed`)."""
+    depth = len(downs)
+    batch = sigma[0].shape[0]
+    n_in = train.shape[0]
+    for b in range(batch):
+        acc = [np.zeros(ups[k].shape[1], np.int64) for k in range(depth)]
+        part = [np.zeros(ups[k].shape[1], np.int32) for k in range(depth)]
+        sent = [pending[k][b].copy() for k in range(depth + 1)]
+        for t in range(max_steps):
+            for k in range(depth):  # relaxing layer k + 1 hears layer k below and k + 2 above
+                acc[k][:] = _dense(part[k], ups[k], sent[k], exps[k], pair and k > 0)
+                if k + 1 < depth:
+                    acc[k] += _dense(part[k], downs[k + 1], sent[k + 2], exps[k + 1], pair)
+            n_fired = 0
+            for i in range(sent[0].size):
+                p = train[t, b, i] if t < n_in else 0
+                sent[0][i] = p
+                if p != 0:
+                    fired_log[t, b, core_of[0][i]] += 1
+                    n_fired += 1
+            for k in range(depth):
+                s_k, a_k, r_k, out = sigma[k][b], act[k][b], residue[k][b], sent[k + 1]
+                cores = core_of[k + 1]
+                units = acc[k].size
+                for i in range(s_k.size):
+                    a = acc[k][i % units]  # both neurons of a pair hear the same input
+                    s = s_k[i] + a
+                    s_k[i] = s
+                    v = max(s + bias[k][b, i], 0)
+                    if not pair:
+                        v = min(v, act_max)
+                    d = v - a_k[i] + r_k[i]
+                    busy = v != a_k[i] or a != 0
+                    a_k[i] = v
+                    if abs(d) >= vth:
+                        r_k[i] = 0
+                        out[i] = d >> state_exp
+                        fired_log[t, b, cores[i]] += 1
+                        n_fired += 1
+                        busy = True
+                    else:
+                        r_k[i] = d
+                        out[i] = 0
+                    if busy:
+                        active_log[t, b, cores[i]] += 1
+                if record:
+                    rec_sigma[k][t, b] = s_k
+                    rec_act[k][t, b] = a_k
+                    rec_spikes[k][t, b] = out
+            trace[t] += n_fired
+            steps[b] = t + 1
+            if n_fired == 0 and t + 1 >= n_in:
+                quiescent[b] = True
+                break
+        for k in range(depth + 1):
+            pending[k][b] = sent[k]
+
+
+def relax_fixed(net: FixedNet, x_spikes: np.ndarray, *, max_steps: int, bias=None,
+                init: FixedState | None = None, core_of=None, record: bool = False) -> FixedState:
+    """Run ``B`` relaxations for at most ``max_steps`` steps.
+
+    Parameters
+    ----------
+    x_spikes : (B, n_0) int, or (T, B, n_0) int
+        Graded spikes the input sends at the first step, or at each of the first ``T`` steps
+        (a spike train); only when starting from rest.
+    bias : list of (B, n_k) int, layers 1..L, optional
+        Biases of the units to run with (e.g. the output's nudged bias); ``net.bias`` by default.
+    init : FixedState, optional
+        Continue from this state (its pending spikes are delivered first) instead of from rest.
+    core_of : list of (n_k,) int, layers 0..L, optional
+        Core of every neuron, for the per-core logs; one core per layer by default.
+    record : bool
+        Keep every step's sigma, activation and spikes (for tests against Lava).
+    """
+    depth = len(net.down)
+    sizes = net.neurons
+    train = np.asarray(x_spikes, np.int64)
+    train = train[None] if train.ndim == 2 else train
+    if train.ndim != 3 or train.shape[2] != sizes[0]:
+        raise ValueError(f"x_spikes must have shape (batch, {sizes[0]}) or (steps, batch, {sizes[0]}), "
+                         f"got {np.shape(x_spikes)}")
+    batch = train.shape[1]
+    if bias is None:
+        bias = net.bias
+    bias = [np.array(np.broadcast_to(net.neuron_bias(b), (batch, n)), np.int64, order="C")
+            for b, n in zip(bias, sizes[1:])]
+    if init is None:
+        sigma, act, residue = ([np.zeros((batch, n), np.int64) for n in sizes[1:]] for _ in range(3))
+        pending = [np.zeros((batch, n), np.int64) for n in sizes]
+    else:
+        if init.sigma[0].shape[0] != batch:
+            raise ValueError(f"init holds {init.sigma[0].shape[0]} samples but x_spikes has {batch}")
+        sigma, act, residue, pending = ([a.copy() for a in arrays] for arrays in
+                                        (init.sigma, init.act, init.residue, init.pending))
+        train = train[:0]
+    if core_of is None:
+        core_of = [np.full(n, k, np.int64) for k, n in enumerate(sizes)]
+    n_cores = int(max(c.max(initial=0) for c in core_of)) + 1
+    fired = np.zeros((max_steps, batch, n_cores), np.int32)
+    active = np.zeros((max_steps, batch, n_cores), np.int32)
+    trace = np.zeros(max_steps, np.int64)
+    steps = np.zeros(batch, np.int64)
+    quiescent = np.zeros(batch, bool)
+    shape = (lambda n: (max_steps, batch, n)) if record else (lambda n: (0, 0, 0))
+    rec = tuple(tuple(np.zeros(shape(n), np.int64) for n in sizes[1:]) for _ in range(3))
+    _relax(net.up, net.down, np.array(net.weight_exp, np.int64), net.pair, tuple(bias), tuple(sigma), tuple(act),
+           tuple(residue), tuple(pending), train, max_steps, net.vth, net.act_max, net.state_exp,
+           tuple(np.asarray(c, np.int64) for c in core_of), fired, active, trace, steps, quiescent, record, *rec)
+    _check_range(sigma)
+    record = [tuple(r[k] for r in rec) for k in range(depth)] if record else None
+    return FixedState(sigma, act, residue, pending, bias, steps, quiescent, trace, fired, active, record)
+
+
+def _check_range(sigma):
+    limit = 2 ** (STATE_BITS - 1)
+    for k, s in enumerate(sigma, start=1):
+        if s.size and np.abs(s).max() >= limit:
+            raise DivergenceError(
+                f"a neuron's sigma in layer {k} left the chip's {STATE_BITS}-bit range: lower "
+                "training.learning_rates, enable training.spectral_norm, or give the chip fewer "
+                "parameters.act_bits")

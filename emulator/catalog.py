@@ -1,0 +1,76 @@
+"""Finding chips and workloads by name.
+
+A name is looked up, first match wins, in:
+
+1. ``chips/`` or ``workloads/`` of the working directory (a user's own files);
+2. the folders plug-in packages declare in the ``emulator.chips`` and ``emulator.workloads``
+   entry-point groups (an entry point names a package whose folder holds the YAML files);
+3. the files that ship with the emulator: the repository's top-level ``chips/`` and
+   ``workloads/``, installed as ``emulator/data/chips`` and ``emulator/data/workloads``.
+
+A name may also be a path to a YAML file.
+"""
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from emulator.errors import ConfigError
+
+KINDS = ("chips", "workloads")
+#: entry-point group of each kind: ``name = package`` whose folder holds that kind's YAML files
+ENTRY_POINT_GROUPS = {"chips": "emulator.chips", "workloads": "emulator.workloads"}
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def shipped_dir(kind: str) -> Path | None:
+    """The folder of the ``kind`` files that ship with the emulator: installed package data, or
+    the top-level folder of a source checkout (an editable install)."""
+    for folder, marker in ((_PACKAGE / "data" / kind, None), (_PACKAGE.parent / kind, _PACKAGE.parent / "setup.cfg")):
+        if folder.is_dir() and (marker is None or marker.is_file()):
+            return folder
+    return None
+
+
+def plugin_dirs(kind: str) -> list[Path]:
+    """Folders of ``kind`` files that plug-in packages register; ConfigError naming a broken one."""
+    dirs = []
+    for ep in entry_points(group=ENTRY_POINT_GROUPS[kind]):
+        try:
+            module = importlib.import_module(ep.value.partition(":")[0])
+        except ImportError as exc:
+            raise ConfigError(f"the plug-in entry point {ep.name!r} of group {ENTRY_POINT_GROUPS[kind]!r} names "
+                              f"{ep.value!r}, which cannot be imported ({exc}); reinstall or remove that "
+                              "plug-in package") from None
+        dirs += [Path(p) for p in getattr(module, "__path__", [Path(module.__file__).parent])]
+    return dirs
+
+
+def search_dirs(kind: str) -> list[Path]:
+    """Folders holding ``kind`` YAML files, in the order names are looked up."""
+    dirs = [Path.cwd() / kind, *plugin_dirs(kind), shipped_dir(kind)]
+    return list(dict.fromkeys(d.resolve() for d in dirs if d is not None and d.is_dir()))
+
+
+def available(kind: str) -> dict[str, Path]:
+    """Name -> file of every YAML in the search folders (the first folder wins), sorted by name."""
+    found = {}
+    for d in reversed(search_dirs(kind)):
+        found.update({p.stem: p for p in sorted(d.glob("*.yaml"))})
+    return dict(sorted(found.items()))
+
+
+def resolve(kind: str, name: str) -> Path:
+    """A YAML file given as a path or as a name in ``chips/`` or ``workloads/``."""
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise ConfigError(f"{kind[:-1]} file {name} " + ("is a folder, not a YAML file" if path.is_dir()
+                                                              else "does not exist"))
+        return path
+    names = available(kind)
+    if name not in names:
+        raise ConfigError(f"unknown {kind[:-1]} {name!r}; known: {', '.join(names) or '(none)'} "
+                          f"(or give a path to a YAML file)")
+    return names[name]

@@ -1,0 +1,243 @@
+"""A run: train a workload on a chip, evaluate it, and build the result dict the report shows.
+
+Finished epochs are checkpointed in the run folder (``checkpoint.npz``) so an interrupted run
+loses nothing and ``resume`` continues it to the same result as an uninterrupted run: the
+shuffling of epoch ``e`` depends only on ``(seed, e)``.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+import emulator
+from emulator.chip import Chip, get_backend
+from emulator.counters import Counters
+from emulator.datasets import Dataset, load_dataset
+from emulator.energy import account, chip_constants
+from emulator.errors import ConfigError, DatasetError
+from emulator.network import init_network, lipschitz
+from emulator.tasks.checkpoint import CHECKPOINT, TrainedRun, read_checkpoint, saved_workload
+from emulator.training.eqprop import Phases, PowerIteration, eqprop_gradient, one_hot, sgd_step
+from emulator.workload import Workload, check_against_dataset
+
+#: test samples relaxed without threshold to draw the theta = 0 traffic beside the lazy one
+THETA0_SAMPLES = 500
+
+
+def phases_of(workload: Workload) -> Phases:
+    e = workload.eqprop
+    return Phases(e.beta, e.symmetric, e.free_steps, e.nudged_steps)
+
+
+def load_data(workload: Workload) -> Dataset:
+    d = workload.dataset
+    try:
+        data = load_dataset(d.name, n_train=d.n_train, n_test=d.n_test, preprocessing=d.preprocessing)
+    except DatasetError as exc:
+        path = ("dataset", exc.key) if exc.key else ("dataset",)
+        raise DatasetError(f"{workload.where(*path)}: {'.'.join(path)}: {exc}", key=exc.key) from None
+    check_against_dataset(workload, data.n_features, data.n_classes, d.name)
+    return data
+
+
+def evaluate(backend, program, x, y, *, steps: int, batch_size: int, progress: str | None = None):
+    """Free-phase inference on ``x``; returns accuracy, counters and relaxation statistics."""
+    counters = Counters()
+    correct, n_steps, n_quiescent = 0, 0, 0
+    trace = np.zeros(steps, np.int64)
+    batches = range(0, len(x), batch_size)
+    # progress bars only on a terminal (tqdm's disable=None), never when progress is None
+    for start in tqdm(batches, desc=progress, leave=False, disable=True if progress is None else None,
+                      unit="batch"):
+        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+        eq, c = backend.relax(program, xb, max_steps=steps)
+        counters += c
+        correct += int((eq.output.argmax(axis=1) == yb).sum())
+        n_steps += int(eq.steps.sum())
+        n_quiescent += int(eq.quiescent.sum())
+        trace += eq.trace
+    n = max(len(x), 1)
+    return correct / n, counters, {"mean_steps": n_steps / n, "quiescent_fraction": n_quiescent / n,
+                                   "messages_per_step": (trace / n).tolist()}
+
+
+def evaluate_trained(trained: TrainedRun, chip: Chip, out_dir: Path, progress: bool = True,
+                     data: Dataset | None = None) -> dict:
+    """Naive deployment: program ``trained``'s network once onto ``chip`` and evaluate it there.
+
+    Returns the result dict of a run with no training on ``chip`` (its training counters are the
+    one programming), with ``deployed = {from, trained_on, epochs}``.
+    """
+    start = time.perf_counter()
+    run = Run(trained.workload, chip, out_dir, data=data)
+    run.network = trained.network
+    run.program = run.backend.compile(trained.network, chip)
+    run.training = Counters() + run.program.programming
+    result = run.result(time.perf_counter() - start, progress=progress)
+    result["time"]["wall_s"] = time.perf_counter() - start
+    result["deployed"] = {"from": str(trained.folder), "trained_on": trained.chip.name, "epochs": trained.epochs}
+    return result
+
+
+class Run:
+    """Training and evaluation of one workload on one chip, checkpointed in ``out_dir``."""
+
+    def __init__(self, workload: Workload, chip: Chip, out_dir: Path, data: Dataset | None = None):
+        self.workload, self.chip, self.out_dir = workload, chip, Path(out_dir)
+        self.backend = get_backend(chip.backend)
+        self.data = data if data is not None else load_data(workload)
+        w = workload
+        self.network = init_network(w.network.layers, np.random.default_rng(w.training.seed),
+                                    theta=w.eqprop.theta, damping=w.eqprop.damping, gain=w.network.init_gain)
+        self.epoch = 0
+        self.history: list[dict] = []
+        self.training = Counters()
+        self.n_trained = 0
+        self.program = self.backend.compile(self.network, chip)
+        self.training += self.program.programming
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def identity(self) -> dict:
+        """What a checkpoint must match to be resumed: the workload settings, the chip and its parameters."""
+        w = {k: v for k, v in asdict(self.workload).items() if k not in ("origin", "description")}
+        w["training"] = {k: v for k, v in w["training"].items() if k != "epochs"}
+        return {"workload": w, "chip": self.chip.name, "chip_parameters": self.chip.parameters}
+
+    def is_identity_of_this_run(self, saved: dict) -> bool:
+        """Whether a checkpoint's :meth:`identity` is this run's, compared with every default filled
+        in: a setting added to the emulator after the checkpoint was written matches while it keeps
+        its default; a setting since removed does not match."""
+        here = json.loads(json.dumps(self.identity()))  # the checkpoint's types: lists, not tuples
+        if saved.get("chip") != here["chip"]:
+            return False
+        try:
+            return self._with_defaults(saved) == self._with_defaults(here)
+        except ConfigError:
+            return False
+
+    def _with_defaults(self, identity: dict) -> tuple:
+        workload = saved_workload(identity, self.workload.training.epochs, self.out_dir)
+        chip = replace(self.chip, parameters=identity.get("chip_parameters", {}))
+        return asdict(workload), asdict(self.backend.parameters_of(chip))
+
+    def save(self):
+        state = {"identity": self.identity(), "epoch": self.epoch, "history": self.history,
+                 "training": self.training.to_dict(), "n_trained": self.n_trained}
+        arrays = {f"w{k}": w for k, w in enumerate(self.network.weights)}
+        arrays.update({f"b{k}": b for k, b in enumerate(self.network.biases)})
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.out_dir / (CHECKPOINT + ".tmp.npz")
+        np.savez(tmp, state=json.dumps(state), **arrays)
+        tmp.replace(self.out_dir / CHECKPOINT)
+
+    def restore(self):
+        """Continue from the checkpoint in ``out_dir``; ConfigError if it is another run's."""
+        path = self.out_dir / CHECKPOINT
+        if not path.exists():
+            raise ConfigError(f"--resume {self.out_dir}: no {CHECKPOINT} there; start a new run instead")
+        state, weights, biases = read_checkpoint(self.out_dir, len(self.network.weights))
+        if not self.is_identity_of_this_run(state["identity"]):
+            raise ConfigError(f"--resume {self.out_dir}: that run used other workload settings or another "
+                              "chip; resume it with the same workload file, --chip and --set options")
+        self.network = self.network.with_parameters(weights, biases)
+        self.epoch, self.history, self.n_trained = state["epoch"], state["history"], state["n_trained"]
+        self.training = Counters.from_dict(state["training"])
+        # re-programmed over the initial program, as the run was: a chip that fixes its scales at the
+        # first programming (the crossbar's full-scale weights) keeps the run's
+        self.program = self.backend.compile(self.network, self.chip, previous=self.program)
+
+    # -- training ----------------------------------------------------------------------------
+    def train_epoch(self, progress: bool = True):
+        w, data = self.workload, self.data
+        epoch = self.epoch + 1
+        rng = np.random.default_rng([w.training.seed, epoch])
+        order = rng.permutation(data.n_train)
+        rates = [lr * w.training.lr_decay ** (epoch - 1) for lr in w.training.learning_rates]
+        sn = w.training.spectral_norm
+        power = PowerIteration(self.network.weights, rng) if sn.enabled else None
+        phases = phases_of(w)
+        targets = one_hot(data.y_train, data.n_classes)
+        start = time.perf_counter()
+        bs = w.training.batch_size
+        batches = tqdm(range(0, data.n_train, bs), desc=f"epoch {epoch}/{w.training.epochs}",
+                       disable=None if progress else True, leave=False, unit="batch")
+        for first in batches:
+            idx = order[first:first + bs]
+            dw, db, _, counters = eqprop_gradient(self.backend, self.program, data.x_train[idx],
+                                                  targets[idx], phases)
+            network = sgd_step(self.network, dw, db, rates)
+            if power is not None:
+                network = network.with_parameters(power.normalise(network.weights, sn.limit), network.biases)
+            self.network = network
+            self.program = self.backend.compile(network, self.chip, previous=self.program)
+            self.training += counters + self.program.programming
+            self.n_trained += len(idx)
+        train_s = time.perf_counter() - start
+        train_acc, _, _ = self.evaluate("train")
+        test_acc, _, _ = self.evaluate("test")
+        self.epoch = epoch
+        self.history.append({"epoch": epoch, "train_accuracy": train_acc, "test_accuracy": test_acc,
+                             "lipschitz": lipschitz(self.network), "train_wall_s": train_s,
+                             "wall_s": time.perf_counter() - start})
+        self.save()
+        return self.history[-1]
+
+    def train(self, progress: bool = True, on_epoch=None):
+        for _ in range(self.epoch, self.workload.training.epochs):
+            record = self.train_epoch(progress)
+            if on_epoch:
+                on_epoch(record)
+
+    def evaluate(self, split: str, *, program=None, limit: int | None = None, progress: str | None = None):
+        """Inference on the test set, or on the ``evaluation.train_subset`` first training samples."""
+        data, ev = self.data, self.workload.evaluation
+        if split == "train":
+            x, y, limit = data.x_train, data.y_train, ev.train_subset
+        else:
+            x, y = data.x_test, data.y_test
+        return evaluate(self.backend, program or self.program, x[:limit], y[:limit],
+                        steps=self.workload.eqprop.free_steps, batch_size=ev.batch_size, progress=progress)
+
+    # -- result ------------------------------------------------------------------------------
+    def result(self, wall_s: float, progress: bool = True) -> dict:
+        """Evaluate on the test set and assemble the report dict (see :mod:`emulator.report`);
+        ``wall_s`` is the host time the run took before, to which this evaluation's is added."""
+        start = time.perf_counter()
+        w, data, net = self.workload, self.data, self.network
+        test_acc, inference, relaxation = self.evaluate("test", progress="test" if progress else None)
+        train_acc, _, _ = self.evaluate("train")
+        if w.eqprop.theta > 0:  # the same network without the lazy threshold, for the traffic figure
+            exact = self.backend.compile(replace(net, theta=0.0), self.chip)
+            _, _, reference = self.evaluate("test", program=exact, limit=THETA0_SAMPLES)
+            relaxation["messages_per_step_theta0"] = reference["messages_per_step"]
+            relaxation["theta0_samples"] = min(THETA0_SAMPLES, data.n_test)
+        e_inf = account(inference, self.chip, self.backend, data.n_test)
+        e_train = account(self.training, self.chip, self.backend, self.n_trained)
+        energy = chip_constants(self.chip)
+        energy["inference"] = {k: e_inf[k] for k in ("total_j", "per_sample_j", "breakdown_j")}
+        energy["training"] = {k: e_train[k] for k in ("total_j", "per_sample_j", "breakdown_j")}
+        return {
+            "workload": w.name, "chip": self.chip.name, "backend": self.chip.backend, "seed": w.training.seed,
+            "emulator_version": emulator.__version__,
+            "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "dataset": data.to_report(),
+            "network": {"layers": list(net.layers), "n_units": net.n_units, "n_synapses": net.n_synapses},
+            "eqprop": asdict(w.eqprop),
+            "training": {k: v for k, v in asdict(w.training).items()} | {"samples_trained": self.n_trained},
+            "metrics": {"test_accuracy": test_acc, "train_accuracy": train_acc, "epochs": self.epoch},
+            "history": self.history,
+            "counters": {"inference": inference.totals(), "training": self.training.totals()},
+            "per_core": {"inference": {op: n for op, n in inference.to_dict().items() if isinstance(n, list)}},
+            "relaxation": {"inference": relaxation},
+            "energy": energy,
+            "time": {"emulated_s_per_inference": e_inf["emulated_s_per_sample"],
+                     "emulated_s_training": e_train["emulated_s"],
+                     "wall_s": wall_s + time.perf_counter() - start},
+            "program": self.program.summary(),
+        }

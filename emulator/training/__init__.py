@@ -1,0 +1,1 @@
+"""Training algorithms: chip-agnostic, through :mod:`emulator.backends.base` only."""
