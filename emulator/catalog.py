@@ -43,7 +43,7 @@ def plugin_dirs(kind: str) -> list[Path]:
             raise ConfigError(f"the plug-in entry point {ep.name!r} of group {ENTRY_POINT_GROUPS[kind]!r} names "
                               f"{ep.value!r}, which cannot be imported ({exc}); reinstall or remove that "
                               "plug-in package") from None
-        dirs += [Path(p) for p in getattr(module, "__path__", [Path(module.__file__).parent])]
+        dirs += [Path(p) for p in module.__path__] if hasattr(module, "__path__") else [Path(module.__file__).parent]
     return dirs
 
 

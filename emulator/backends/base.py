@@ -12,6 +12,7 @@ the families that solve Ising problems (MaxCut workloads), :meth:`Backend.compil
 from __future__ import annotations
 
 import abc
+import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -119,6 +120,16 @@ class Backend(abc.ABC):
     #: ``NAME -> function(backend, run, data, out, *, samples, hardware, on_line) -> Deployment``
     deploy_targets: dict = {}
 
+    def host_variants(self) -> dict:
+        """The host's alternative ways of computing the same thing, which must not change a count.
+
+        Returns ``name -> zero-argument context manager factory``; inside the context the
+        family uses that variant (e.g. a dense product instead of an event list). The back-end
+        contract (:func:`emulator.testing.check_backend`) relaxes under each and compares the
+        counters. None by default.
+        """
+        return {}
+
     def parameters_of(self, chip):
         """The chip's ``parameters`` section validated against :attr:`Parameters`."""
         source = chip.origin or Source(chip.name)
@@ -155,3 +166,16 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def relax(self, program: Program, x: np.ndarray, *, max_steps: int, nudge=None, init=None):
         """Relax inputs ``x`` (batch, n_0); returns ``(Equilibrium, Counters)``."""
+
+
+@contextlib.contextmanager
+def patched(module, **values):
+    """Set module-level constants of ``module`` (e.g. a kernel-choice threshold) inside the context."""
+    old = {name: getattr(module, name) for name in values}
+    for name, value in values.items():
+        setattr(module, name, value)
+    try:
+        yield
+    finally:
+        for name, value in old.items():
+            setattr(module, name, value)

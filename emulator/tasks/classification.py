@@ -16,10 +16,11 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import emulator
+from emulator.backends.base import Nudge
 from emulator.chip import Chip, get_backend
 from emulator.counters import Counters
 from emulator.datasets import Dataset, load_dataset
-from emulator.energy import account, chip_constants
+from emulator.energy import account, check_priced, chip_constants
 from emulator.errors import ConfigError, DatasetError
 from emulator.network import init_network, lipschitz
 from emulator.tasks.checkpoint import CHECKPOINT, TrainedRun, read_checkpoint, saved_workload
@@ -101,6 +102,17 @@ class Run:
         self.n_trained = 0
         self.program = self.backend.compile(self.network, chip)
         self.training += self.program.programming
+        self.check_counters()
+
+    def check_counters(self):
+        """One step of a free and a nudged phase on one training sample, on a copy of the program
+        compiled apart (the run's own program and its noise draws are untouched): a back-end that
+        counts an op the chip file does not price fails here, in seconds, not after an epoch."""
+        x, y = self.data.x_train[:1], one_hot(self.data.y_train[:1], self.data.n_classes)
+        program = self.backend.compile(self.network, self.chip)
+        free, counters = self.backend.relax(program, x, max_steps=1)
+        _, nudged = self.backend.relax(program, x, max_steps=1, nudge=Nudge(self.workload.eqprop.beta, y), init=free)
+        check_priced(counters + nudged + program.programming, self.chip, self.backend)
 
     # -- checkpoints -------------------------------------------------------------------------
     def identity(self) -> dict:

@@ -22,12 +22,13 @@ drawn once per chip (see :func:`emulator.backends.crossbar.tiled.relax_tiled`).
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
-from emulator.backends.base import Backend, Program
+from emulator.backends.base import Backend, Program, patched
 from emulator.counters import Counters
 from emulator.backends.base import Equilibrium
 from emulator.backends.crossbar import devices as analog, tiled
@@ -201,6 +202,12 @@ class CrossbarBackend(Backend):
     ops = ("dac_conversions", "array_macs", "adc_conversions", "digital_adds", "cell_writes")
     measures = ("integration_time",)
     Parameters = CrossbarParameters
+
+    def host_variants(self) -> dict:
+        """Re-program by recomputing whole arrays, or only the written cells."""
+        module = sys.modules[__name__]
+        return {"whole arrays": lambda: patched(module, REWRITE_ALL=-1.0),
+                "written cells": lambda: patched(module, REWRITE_ALL=2.0)}
 
     def parameters_of(self, chip) -> CrossbarParameters:
         p = super().parameters_of(chip)

@@ -6,12 +6,14 @@ them from Horowitz's 45 nm per-operation energies (ISSCC 2014).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from emulator.backends.base import Backend, Program
+from emulator.backends.base import Backend, Program, patched
+from emulator.backends.digital import relax as engine
 from emulator.counters import Counters
 from emulator.backends.digital.relax import LayeredNet, relax
 from emulator.errors import CapacityError
@@ -41,6 +43,11 @@ class DigitalBackend(Backend):
     family = "digital"
     ops = ("steps", "unit_updates", "messages", "synaptic_ops", "weight_writes")
     Parameters = DigitalParameters
+
+    def host_variants(self) -> dict:
+        """Deliver every step's messages with a matrix product, or always with the event list."""
+        return {"dense products": lambda: patched(engine, DENSE_ABOVE=-1.0, DENSE_ABOVE_BATCHED=-1.0),
+                "event lists": lambda: patched(engine, DENSE_ABOVE=math.inf, DENSE_ABOVE_BATCHED=math.inf)}
 
     def compile(self, network, chip, previous: DigitalProgram | None = None) -> DigitalProgram:
         params = self.parameters_of(chip)
