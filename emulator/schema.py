@@ -32,15 +32,19 @@ def spec(doc: str, *, default=dataclasses.MISSING, ge=None, gt=None, le=None, lt
 
 
 class Source:
-    """Where a mapping came from: a file (with the line of each key path) or a ``--set`` option."""
+    """Where a mapping came from: a file (with the line of each key path) or a ``--set`` option.
 
-    def __init__(self, name: str, lines: dict | None = None):
-        self.name, self.lines = name, lines or {}
+    A mapping merged from several files (a chip that ``extends:`` another) names, in ``files``,
+    the file of each key path that is not in file ``name``.
+    """
+
+    def __init__(self, name: str, lines: dict | None = None, files: dict | None = None):
+        self.name, self.lines, self.files = name, lines or {}, files or {}
 
     def where(self, path: Path_) -> str:
         for n in range(len(path), -1, -1):
             if path[:n] in self.lines:
-                return f"{self.name}:{self.lines[path[:n]]}"
+                return f"{self.files.get(path[:n], self.name)}:{self.lines[path[:n]]}"
         return self.name
 
 
@@ -201,6 +205,30 @@ def _check_range(value, source, path, meta):
             fail(source, path, f"must be {words} {bound}{doc}, got {value!r}")
 
 
+def extend(parent: dict, parent_source: Source, child: dict, child_source: Source) -> tuple[dict, Source]:
+    """``child`` stated over ``parent``, and the source of every key path of the result.
+
+    Mappings merge key by key; anything else (a number, a string, a list), and a mapping whose
+    ``model`` differs from the parent's (a tagged section: its keys belong to its model), is the
+    child's. A key path reports the file and line it came from.
+    """
+    replaced = []
+
+    def merge(a, b, path):
+        mappings = isinstance(a, dict) and isinstance(b, dict)
+        if not mappings or ("model" in a and "model" in b and a["model"] != b["model"]):
+            replaced.append(path)
+            return b
+        return {**a, **{key: merge(a[key], value, path + (key,)) if key in a else value for key, value in b.items()}}
+
+    data = merge(parent, child, ())
+    lines = {p: line for p, line in parent_source.lines.items() if not any(p[:len(q)] == q for q in replaced)}
+    files = {p: parent_source.files.get(p, parent_source.name) for p in lines}
+    lines.update(child_source.lines)
+    files.update({p: child_source.files.get(p, child_source.name) for p in child_source.lines})
+    return data, Source(child_source.name, lines, files)
+
+
 def apply_overrides(data: dict, overrides: list[str], option: str = "--set") -> tuple[dict, dict]:
     """Apply ``key.path=value`` strings (values parsed as YAML) to a copy of ``data``.
 
@@ -248,7 +276,7 @@ class OverriddenSource(Source):
     """A file source whose overridden key paths point at the ``--set`` option instead."""
 
     def __init__(self, base: Source, origin: dict):
-        super().__init__(base.name, base.lines)
+        super().__init__(base.name, base.lines, base.files)
         self.origin = origin
 
     def where(self, path: Path_) -> str:
