@@ -177,9 +177,13 @@ class CrossbarProgram(Program):
 class CrossbarEquilibrium(Equilibrium):
     """An :class:`Equilibrium` with the periphery's held values (to continue a nudged phase).
 
-    ``sent``: the states each DAC last converted (layers 0..L); ``heard`` holds what it drives
-    (``sent`` through the DAC). ``partials[k] = (fwd, bwd)``: the held ADC outputs of array
-    ``k``, ``(n_row_blocks, B, n_{k+1})`` and ``(n_col_blocks, B, n_k)``.
+    Attributes
+    ----------
+    sent : list of (B, n_k) arrays, layers 0..L
+        The states each DAC last converted; ``heard`` holds what it drives (``sent`` through the DAC).
+    partials : list of :class:`~emulator.backends.crossbar.tiled.Partials`, one per array
+        The held ADC outputs of array ``k`` (``out_fwd`` (n_row_blocks, B, n_{k+1}), ``out_bwd``
+        (n_col_blocks, B, n_k)), and the sums and read-noise variances behind them.
     """
 
     sent: list = None
@@ -365,22 +369,24 @@ def _read_variance(conductances, p: CrossbarParameters, to_w, w_scale, shape) ->
 
 def _relax(program: CrossbarProgram, x, max_steps, nudge, init):
     p = program.params
-    state, sent, held, partials, steps, quiescent, trace, counts = tiled.relax_tiled(
-        program.arrays, program.bias, x, rate=p.dt_s / p.tau_s, theta=program.theta, tolerance=p.tolerance,
-        dac=(p.dac_bits, p.dac_range),
-        adc=(p.adc_bits, [(p.adc_range * a.w_scale, p.backward_adc_range * a.w_scale) for a in program.arrays]),
-        max_steps=max_steps,
-        rng=program.rng, noise_pool=program.noise_pool, nudge=nudge,
-        init=None if init is None else (init.states, init.sent, init.heard, init.partials))
-    counters = Counters(counts)
-    counters["integration_time"] = float(steps.sum()) * p.dt_s
-    eq = CrossbarEquilibrium(state, held, _drives(partials, program.bias), steps, quiescent, trace,
-                             sent=sent, partials=partials)
+    periphery = tiled.Periphery.of(
+        rate=p.dt_s / p.tau_s, theta=program.theta, tolerance=p.tolerance, dac=(p.dac_bits, p.dac_range),
+        adc=[((p.adc_bits, p.adc_range * a.w_scale), (p.adc_bits, p.backward_adc_range * a.w_scale))
+             for a in program.arrays])
+    relaxed = tiled.relax_tiled(
+        program.arrays, program.bias, x, periphery, max_steps=max_steps, rng=program.rng,
+        noise_pool=program.noise_pool, nudge=nudge,
+        init=None if init is None else (tiled.Units(init.states, init.sent, init.heard), init.partials))
+    counters = Counters(relaxed.counts)
+    counters["integration_time"] = float(relaxed.steps.sum()) * p.dt_s
+    units = relaxed.units
+    eq = CrossbarEquilibrium(units.state, units.held, _drives(relaxed.partials, program.bias), relaxed.steps,
+                             relaxed.quiescent, relaxed.trace, sent=units.sent, partials=relaxed.partials)
     return eq, counters
 
 
 def _drives(partials, bias) -> list:
     """Drive of layers 1..L: the digital sum of the held partial sums feeding each unit, plus its bias."""
     depth = len(partials)
-    return [partials[k - 1][0].sum(axis=0) + bias[k - 1] + (partials[k][1].sum(axis=0) if k < depth else 0.0)
+    return [partials[k - 1].out_fwd.sum(axis=0) + bias[k - 1] + (partials[k].out_bwd.sum(axis=0) if k < depth else 0.0)
             for k in range(1, depth + 1)]
