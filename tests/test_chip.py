@@ -341,8 +341,9 @@ def test_an_error_in_a_stated_key_names_the_childs_file_and_line(tmp_path, chip_
 def test_a_chip_set_on_a_variant_points_at_the_option(tmp_path, chip_file):
     chip_file(name="base.yaml")
     child = write(tmp_path / "child.yaml", "name: child\nextends: base.yaml\n")
-    with pytest.raises(ConfigError, match=r"^--chip-set parameters\.sram_bytes=0: parameters\.sram_bytes: must be >= 1"):
+    with pytest.raises(ConfigError) as info:
         load_chip(child, ["parameters.sram_bytes=0"])
+    assert str(info.value).startswith("--chip-set parameters.sram_bytes=0: parameters.sram_bytes: must be >= 1")
 
 
 def test_extends_an_unknown_chip_names_the_line(tmp_path):
@@ -355,7 +356,8 @@ def test_extends_an_unknown_chip_names_the_line(tmp_path):
 
 def test_a_variant_needs_its_own_name(tmp_path):
     path = write(tmp_path / "child.yaml", "extends: digital\n")
-    assert error_of(path) == f"{path}:1: (top level): a chip that extends 'digital' needs its own name; add `name: child`"
+    assert error_of(path) == (f"{path}:1: (top level): a chip that extends 'digital' needs its own name; "
+                              "add `name: child`")
 
 
 def test_chips_that_extend_each_other_are_one_error_naming_the_files(tmp_path):
@@ -366,48 +368,3 @@ def test_chips_that_extend_each_other_are_one_error_naming_the_files(tmp_path):
     itself = write(tmp_path / "c.yaml", "name: c\nextends: c.yaml\n")
     assert "cycle: " + f"{itself} -> {itself};" in error_of(itself)
 
-
-def test_crossbar_rram_extends_crossbar_pcm_and_loads_as_its_full_file_did():
-    """The values the full copy of chips/crossbar-rram.yaml gave, before it said `extends: crossbar-pcm`."""
-    from dataclasses import asdict
-
-    from emulator.backends.crossbar import CrossbarBackend
-
-    assert yaml.safe_load((ROOT / "chips" / "crossbar-rram.yaml").read_text())["extends"] == "crossbar-pcm"
-    chip = load_chip(ROOT / "chips" / "crossbar-rram.yaml")
-    assert (chip.name, chip.backend, chip.description) == (
-        "crossbar-rram", "crossbar", "RRAM crossbar, 256x256 tiles, 8-bit DAC/ADC (NeuRRAM, Wan 2022 noise model)")
-    inside_dt = "assumed: inside the integration step dt (counted by integration_time)"
-    assert chip.energy == {
-        "array_macs": Constant(value=0.177, unit="pJ", source=(
-            "assumed: the PCM chip's derived figure (Le Gallo 2023, 1-phase, minus its ADCs); NeuRRAM's TOPS/W "
-            "are unconfirmed in the research notes")),
-        "adc_conversions": Constant(value=7.1, unit="pJ", source=(
-            "Murmann ADC survey (ADCsurvey_latest.xlsx, ISSCC 2025 update): median energy per conversion of 7-9 "
-            "bit Nyquist ADCs published 2015 or later (n = 38)")),
-        "dac_conversions": Constant(value=0.7, unit="pJ", source=(
-            "assumed: a tenth of an 8-bit ADC conversion; no published DAC figure in the research notes")),
-        "digital_adds": Constant(value=0.1, unit="pJ", source="Horowitz, ISSCC 2014 (45 nm): 32-bit integer add"),
-        "cell_writes": Constant(value=100.0, unit="pJ", source=(
-            "assumed: a few program-and-verify SET/RESET pulses of tens of pJ each per RRAM device; no published "
-            "figure in the research notes"))}
-    assert chip.time == {
-        **{op: Constant(value=0.0, unit="ns", source=inside_dt)
-           for op in ("array_macs", "adc_conversions", "dac_conversions", "digital_adds")},
-        "cell_writes": Constant(value=1.0, unit="ns", source=(
-            "assumed: about 256 ns per program-and-verify write of one cell, the 256 cells of a tile row "
-            "written in parallel: 1 ns per cell"))}
-    assert list(chip.energy) == list(chip.time) == [
-        "array_macs", "adc_conversions", "dac_conversions", "digital_adds", "cell_writes"]
-    assert chip.static_power == Constant(value=10.0, unit="mW", source=(
-        "assumed: order of magnitude of the periphery's leakage; no published figure in the research notes"))
-    parameters = asdict(CrossbarBackend().parameters_of(chip))
-    del parameters["drift_nu_mean"], parameters["drift_nu_std"]  # unused without drift
-    assert parameters == {
-        "tile_rows": 256, "tile_cols": 256, "n_tiles": 48, "g_max_us": 40.0, "g_min_us": 0.0,
-        "weight_headroom": 1.5, "write_threshold": 0.02, "seed": 0, "programming_noise": True,
-        "prog_coeffs_us": [0.348, 16.03, -43.853, 45.393, -16.815], "prog_g_ref_us": 40.0,
-        "read_noise": "constant", "read_q": 0.0088, "read_q_exp": 0.65, "read_q_max": 0.2, "t_read_s": 2.5e-07,
-        "read_noise_constant": 0.01, "drift": False, "drift_t0_s": 20.0, "read_time_s": 1.0,
-        "device_variation": 0.0, "ir_drop": 0.0, "dac_bits": 8, "dac_range": 1.0, "adc_bits": 8, "adc_range": 10.0,
-        "adc_range_backward": None, "tau_s": 1e-07, "dt_s": 5e-08, "tolerance": 0.0001}
