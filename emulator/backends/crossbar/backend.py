@@ -90,15 +90,35 @@ class Array:
         return self.tiling.col_edges
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CrossbarProgram(Program):
-    arrays: tuple[Array, ...] = ()
-    bias: tuple[np.ndarray, ...] = ()
-    theta: float = 0.0
-    params: CrossbarParameters = None
-    generation: int = 0
-    rng: np.random.Generator = field(default=None, compare=False)
-    noise_pool: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """A network as programmed onto the arrays.
+
+    Attributes
+    ----------
+    arrays : tuple of L :class:`Array`
+        Weight matrix ``k`` as programmed cells, and what its reads sense.
+    bias : tuple of L (n_{k+1},) float64
+        Biases of layers 1..L, added in the digital periphery, drive units.
+    theta : float
+        Lazy threshold of the DACs, state units.
+    params : CrossbarParameters
+        The chip's parameters.
+    generation : int
+        Programmings of the chip so far (0: the first); seeds the draws of this one.
+    rng : numpy Generator
+        Draws the read-noise windows of the relaxations on this program.
+    noise_pool : (N,) float64 or None
+        The chip's standard normals that reads take their noise from; None without read noise.
+    """
+
+    arrays: tuple[Array, ...]
+    bias: tuple[np.ndarray, ...]
+    theta: float
+    params: CrossbarParameters
+    generation: int
+    rng: np.random.Generator = field(compare=False)
+    noise_pool: np.ndarray | None = field(compare=False, repr=False)
 
     @property
     def layers(self) -> tuple[int, ...]:
@@ -118,7 +138,7 @@ class CrossbarProgram(Program):
                 "arrays": arrays}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CrossbarEquilibrium(Equilibrium):
     """An :class:`Equilibrium` with the periphery's held values (to continue a nudged phase).
 
@@ -131,8 +151,8 @@ class CrossbarEquilibrium(Equilibrium):
         (n_col_blocks, B, n_k)), and the sums and read-noise variances behind them.
     """
 
-    sent: list = None
-    partials: list = None
+    sent: list
+    partials: list
 
 
 #: fraction of changed cells above which a re-programming recomputes whole arrays rather than the changed cells
