@@ -5,9 +5,10 @@
 columns, split over tiles of ``tile_rows x tile_cols``. The array is read in both directions:
 forward (rows driven, columns sensed: ``W_k s_k``) and backward (columns driven, rows sensed:
 ``W_k^T s_{k+1}``), so the feedback uses the very devices of the forward pass. Every write
-adds programming noise; device-to-device variation is a gain per cell fixed at fabrication
-(the chip's ``seed``); drift is evaluated ``read_time_s`` after programming; IR drop is a
-first-order attenuation along the sensed lines.
+adds programming noise and every read read noise, and drift is evaluated ``read_time_s`` after
+programming, each as the chip's model of it (:mod:`emulator.backends.crossbar.noise`);
+device-to-device variation is a gain per cell fixed at fabrication (the chip's ``seed``); IR
+drop is a first-order attenuation along the sensed lines.
 
 ``relax`` integrates ``tau ds/dt = -s + rho(W s + b + x)`` with forward-Euler steps ``dt``
 (``rho`` the hard sigmoid) in a digital periphery after the ADCs, with a lazy periphery (DACs
