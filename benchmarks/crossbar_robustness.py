@@ -50,14 +50,14 @@ COLUMNS = {"read_noise": "read-noise std (full-scale weights)", "programming_noi
 def overrides(sweep: str, value, chip) -> list[str]:
     """``--chip-set`` strings that set one non-ideality of ``chip``."""
     if sweep == "read_noise":
-        return ["parameters.read_noise=" + ("constant" if value else "none"),
-                f"parameters.read_noise_constant={value}"]
-    if sweep == "programming_noise":
-        coeffs = [c * value for c in chip.parameters.get("prog_coeffs_us", [0.0])]
-        return [f"parameters.programming_noise={'true' if value else 'false'}",
-                f"parameters.prog_coeffs_us={json.dumps(coeffs)}"]
-    if sweep == "adc_bits":
-        return [f"parameters.adc_bits={'null' if value is None else value}"]
+        model = {"model": "constant", "std": value} if value else {"model": "none"}
+        return [f"parameters.read_noise={json.dumps(model)}"]
+    if sweep == "programming_noise":  # the chip's polynomial model, its coefficients scaled
+        model = chip.parameters["programming_noise"]
+        scaled = {**model, "coeffs_us": [c * value for c in model["coeffs_us"]]} if value else {"model": "none"}
+        return [f"parameters.programming_noise={json.dumps(scaled)}"]
+    if sweep == "adc_bits":  # the backward reads' ADCs follow, unless the chip gives them their own bits
+        return [f"parameters.forward.adc_bits={'null' if value is None else value}"]
     return [f"parameters.device_variation={value}"]
 
 

@@ -2,6 +2,7 @@
 
 A chip is data: the back-end family that emulates it, that family's parameters, and an energy
 and time table with one entry per operation the back-end counts, each with its ``source``.
+A variant says ``extends: other-chip`` and states only what differs (see :func:`read_chip_file`).
 A back-end is code, found by family name among the built-ins and the ``emulator.backends``
 entry-point group (how a third-party package plugs in a new family).
 """
@@ -12,8 +13,9 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from emulator import catalog
 from emulator.errors import ConfigError
-from emulator.schema import OverriddenSource, Source, apply_overrides, build, fail, load_yaml, spec
+from emulator.schema import OverriddenSource, Source, apply_overrides, build, extend, fail, load_yaml, spec
 
 ENTRY_POINT_GROUP = "emulator.backends"
 BUILTIN_BACKENDS = {"digital": "emulator.backends.digital:DigitalBackend",
@@ -66,7 +68,7 @@ class Chip:
 def load_chip(path: str | Path, overrides: list[str] = ()) -> Chip:
     """Load a chip file, with ``key.path=value`` overrides (``--chip-set``) applied; check its units
     and that its tables cover exactly what its back-end counts."""
-    data, source = load_yaml(path)
+    data, source = read_chip_file(Path(path))
     if overrides:
         data, origin = apply_overrides(data, list(overrides), option="--chip-set")
         source = OverriddenSource(source, origin)
@@ -87,6 +89,34 @@ def load_chip(path: str | Path, overrides: list[str] = ()) -> Chip:
     _check_unit(chip.static_power, "power", source, ("static_power",))
     backend.parameters_of(chip)  # validates the back-end parameters now, with file and line
     return chip
+
+
+def read_chip_file(path: Path, extended_by: tuple[Path, ...] = ()) -> tuple[dict, Source]:
+    """A chip file's mapping, merged over the chip it ``extends:`` (recursively), and its source.
+
+    ``extends`` names a chip as ``--chip`` does (:func:`emulator.catalog.resolve`), or, ending in
+    ``.yaml``, a file relative to the extending one. The child is deep-merged over the parent
+    (:func:`emulator.schema.extend`); an error names the file and line each key came from.
+    ``extended_by``: the files below this one in the chain, to report a cycle.
+    """
+    data, source = load_yaml(path)
+    if "extends" not in data:
+        return data, source
+    name = data.pop("extends")
+    if not isinstance(name, str):
+        fail(source, ("extends",), f"must be a chip name or a path to a YAML file, got {name!r}")
+    if "name" not in data:
+        fail(source, (), f"a chip that extends {name!r} needs its own name; add `name: {path.stem}`")
+    try:
+        parent = catalog.resolve("chips", str(path.parent / name) if name.endswith((".yaml", ".yml")) else name)
+    except ConfigError as exc:
+        fail(source, ("extends",), str(exc))
+    chain = (*extended_by, path)
+    if parent.resolve() in [p.resolve() for p in chain]:
+        cycle = [str(p) for p in chain[[p.resolve() for p in chain].index(parent.resolve()):]] + [str(parent)]
+        fail(source, ("extends",), f"the chip files extend each other in a cycle: {' -> '.join(cycle)}; "
+                                   "let one of them state its parameters instead")
+    return extend(*read_chip_file(parent, chain), data, source)
 
 
 def _check_unit(constant: Constant, kind: str, source: Source, path):

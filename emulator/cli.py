@@ -222,7 +222,8 @@ def parser() -> argparse.ArgumentParser:
     overrides = dict(action="append", default=[], metavar="KEY.PATH=VALUE",
                      help="override a workload key, e.g. --set training.epochs=1 (repeatable)")
     chip_overrides = dict(action="append", default=[], metavar="KEY.PATH=VALUE",
-                          help="override a key of the chip file, e.g. --chip-set parameters.adc_bits=6 (repeatable)")
+                          help="override a key of the chip file, e.g. --chip-set parameters.forward.adc_bits=6 "
+                               "(repeatable)")
     r = sub.add_parser("run", help="train and evaluate a workload on a chip, write a report")
     r.add_argument("workload", help="workload name (in workloads/) or YAML path")
     r.add_argument("--chip", required=True, help="chip name (in chips/) or YAML path")

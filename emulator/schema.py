@@ -1,10 +1,15 @@
 """Validation of YAML files against frozen dataclasses, with errors that name file, key and line.
 
 A schema is a dataclass whose fields carry their type (``int``, ``float``, ``bool``, ``str``,
-``Literal[...]``, ``list[...]``, ``X | None``, a nested schema dataclass, or
-``dict[str, Schema]``) and, in ``field(metadata=...)`` made by :func:`spec`, their allowed
-range and a one-line description. :func:`load_yaml` parses a file keeping the line of each key;
-:func:`build` turns the parsed mapping into the dataclass or raises one :class:`ConfigError`.
+``Literal[...]``, ``list[...]``, ``X | None``, a nested schema dataclass, ``dict[str, Schema]``,
+or a tagged union ``A | B | C`` of schema dataclasses that each have a ``model: Literal[...]``
+field, built from the member whose tag the mapping's ``model`` names) and, in
+``field(metadata=...)`` made by :func:`spec`, their allowed range and a one-line description.
+A schema may list the keys of earlier versions in a class attribute ``MOVED = {"old_key":
+"new.key.path"}``: such a key is an error that says where to write it now.
+:func:`load_yaml` parses a file keeping the line of each key; :func:`extend` merges a file
+over the one it extends, keeping the file and line of each key; :func:`build` turns the parsed
+mapping into the dataclass or raises one :class:`ConfigError`.
 """
 from __future__ import annotations
 
@@ -32,15 +37,19 @@ def spec(doc: str, *, default=dataclasses.MISSING, ge=None, gt=None, le=None, lt
 
 
 class Source:
-    """Where a mapping came from: a file (with the line of each key path) or a ``--set`` option."""
+    """Where a mapping came from: a file (with the line of each key path) or a ``--set`` option.
 
-    def __init__(self, name: str, lines: dict | None = None):
-        self.name, self.lines = name, lines or {}
+    A mapping merged from several files (a chip that ``extends:`` another) names, in ``files``,
+    the file of each key path that is not in file ``name``.
+    """
+
+    def __init__(self, name: str, lines: dict | None = None, files: dict | None = None):
+        self.name, self.lines, self.files = name, lines or {}, files or {}
 
     def where(self, path: Path_) -> str:
         for n in range(len(path), -1, -1):
             if path[:n] in self.lines:
-                return f"{self.name}:{self.lines[path[:n]]}"
+                return f"{self.files.get(path[:n], self.name)}:{self.lines[path[:n]]}"
         return self.name
 
 
@@ -117,11 +126,37 @@ def _record_lines(node, path, source: Source):
             _record_lines(value, path + (i,), source)
 
 
+def tags(tp) -> tuple:
+    """The models a schema dataclass stands for: the values of its ``model: Literal[...]`` field, or ()."""
+    if not dataclasses.is_dataclass(tp):
+        return ()
+    hint = typing.get_type_hints(tp).get("model")
+    return typing.get_args(hint) if typing.get_origin(hint) is Literal else ()
+
+
+def tagged_members(tp) -> dict:
+    """``{model: dataclass}`` of a tagged union type (every member but None has a ``model`` tag); {} otherwise."""
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
+        return {}
+    members = [a for a in typing.get_args(tp) if a is not type(None)]
+    if len(members) < 2 or not all(tags(a) for a in members):
+        return {}
+    return {tag: a for a in members for tag in tags(a)}
+
+
+def _keys_of_model(tag: str, cls) -> str:
+    """A member of a tagged union as a YAML flow mapping of its keys, e.g. ``{model: constant, std}``."""
+    return "{" + ", ".join([f"model: {tag}"] + [f.name for f in dataclasses.fields(cls) if f.name != "model"]) + "}"
+
+
 def describe(tp) -> str:
     """A type in words, for error messages."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin is Literal:
         return "one of " + ", ".join(repr(a) for a in args)
+    if tagged_members(tp):
+        return "one of " + ", ".join(_keys_of_model(tag, cls) for tag, cls in tagged_members(tp).items()) + (
+            " or null" if type(None) in args else "")
     if origin in (typing.Union, types.UnionType):
         return " or ".join("null" if a is type(None) else describe(a) for a in args)
     if origin is list:
@@ -140,8 +175,11 @@ def build(cls, data: Any, source: Source, path: Path_ = ()):
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init and not f.metadata.get("internal")}
     for key in data:
+        if key in getattr(cls, "MOVED", {}):
+            fail(source, path + (key,), f"this key moved; write it as {_new_place(cls, path, cls.MOVED[key])}")
         if key not in fields:
-            fail(source, path + (str(key),), f"unknown key; allowed keys here: {', '.join(fields)}")
+            model = f" of model {tags(cls)[0]!r}" if len(tags(cls)) == 1 else ""
+            fail(source, path + (str(key),), f"unknown key{model}; allowed keys here: {', '.join(fields)}")
     values = {}
     for name, f in fields.items():
         if name in data:
@@ -152,6 +190,18 @@ def build(cls, data: Any, source: Source, path: Path_ = ()):
     return cls(**values)
 
 
+def _new_place(cls, path: Path_, new: str) -> str:
+    """``new`` (a key path below ``path``, in schema ``cls``) in words, with the model it needs, if any."""
+    parts, needs, tp = tuple(new.split(".")), [], cls
+    for i, part in enumerate(parts):
+        members = tagged_members(tp)
+        if members:
+            tag, tp = next((tag, m) for tag, m in members.items() if part in {f.name for f in dataclasses.fields(m)})
+            needs.append(f"{dotted(path + parts[:i] + ('model',))}: {tag}")
+        tp = typing.get_type_hints(tp)[part] if dataclasses.is_dataclass(tp) else None
+    return dotted(path + parts) + "".join(f", with {n}" for n in needs)
+
+
 def convert(tp, value, source: Source, path: Path_, meta=None):
     """Check ``value`` against type ``tp`` and the range in ``meta``; returns the converted value."""
     meta = meta or {}
@@ -159,6 +209,8 @@ def convert(tp, value, source: Source, path: Path_, meta=None):
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
             return None
+        if tagged_members(tp):
+            return _build_tagged(tp, value, source, path)
         inner = [a for a in args if a is not type(None)]
         return convert(inner[0], value, source, path, dict(meta, expect=describe(tp)))
     if dataclasses.is_dataclass(tp):
@@ -192,6 +244,20 @@ def convert(tp, value, source: Source, path: Path_, meta=None):
     return value
 
 
+def _build_tagged(tp, value, source: Source, path: Path_):
+    """The member of tagged union ``tp`` that ``value["model"]`` names, built from ``value``."""
+    members = tagged_members(tp)
+    if not isinstance(value, dict):
+        fail(source, path, f"must be {describe(tp)}, got {value!r}")
+    models = ", ".join(map(repr, members))
+    if "model" not in value:
+        fail(source, path, f"missing model; it must be one of {models}")
+    model = value["model"]
+    if not isinstance(model, str) or model not in members:
+        fail(source, path + ("model",), f"must be one of {models}, got {model!r}")
+    return build(members[model], value, source, path)
+
+
 def _check_range(value, source, path, meta):
     for key, test, words in (("ge", lambda v, b: v >= b, ">="), ("gt", lambda v, b: v > b, ">"),
                              ("le", lambda v, b: v <= b, "<="), ("lt", lambda v, b: v < b, "<")):
@@ -199,6 +265,30 @@ def _check_range(value, source, path, meta):
         if bound is not None and not test(value, bound):
             doc = f" ({meta['doc']})" if meta.get("doc") else ""
             fail(source, path, f"must be {words} {bound}{doc}, got {value!r}")
+
+
+def extend(parent: dict, parent_source: Source, child: dict, child_source: Source) -> tuple[dict, Source]:
+    """``child`` stated over ``parent``, and the source of every key path of the result.
+
+    Mappings merge key by key; anything else (a number, a string, a list), and a mapping whose
+    ``model`` differs from the parent's (a tagged section: its keys belong to its model), is the
+    child's. A key path reports the file and line it came from.
+    """
+    replaced = []
+
+    def merge(a, b, path):
+        mappings = isinstance(a, dict) and isinstance(b, dict)
+        if not mappings or ("model" in a and "model" in b and a["model"] != b["model"]):
+            replaced.append(path)
+            return b
+        return {**a, **{key: merge(a[key], value, path + (key,)) if key in a else value for key, value in b.items()}}
+
+    data = merge(parent, child, ())
+    lines = {p: line for p, line in parent_source.lines.items() if not any(p[:len(q)] == q for q in replaced)}
+    files = {p: parent_source.files.get(p, parent_source.name) for p in lines}
+    lines.update(child_source.lines)
+    files.update({p: child_source.files.get(p, child_source.name) for p in child_source.lines})
+    return data, Source(child_source.name, lines, files)
 
 
 def apply_overrides(data: dict, overrides: list[str], option: str = "--set") -> tuple[dict, dict]:
@@ -248,7 +338,7 @@ class OverriddenSource(Source):
     """A file source whose overridden key paths point at the ``--set`` option instead."""
 
     def __init__(self, base: Source, origin: dict):
-        super().__init__(base.name, base.lines)
+        super().__init__(base.name, base.lines, base.files)
         self.origin = origin
 
     def where(self, path: Path_) -> str:

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from emulator.backends.digital import DigitalBackend
-from emulator.chip import UNITS, Chip, backend_names, get_backend, load_chip
+from emulator.chip import UNITS, Chip, Constant, backend_names, get_backend, load_chip
 from emulator.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -293,3 +293,78 @@ def test_shipped_digital_chip_in_joules_and_seconds(digital):
         assert energy[op] == pytest.approx(e["value"] * ENERGY[e["unit"]], rel=1e-15)
         assert time[op] == pytest.approx(t["value"] * TIME[t["unit"]], rel=1e-15)
         assert isinstance(energy[op], float) and isinstance(time[op], float)
+
+
+# -- a chip that extends another -----------------------------------------------------------------
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_variant_states_only_what_differs(tmp_path):
+    """Mappings merge key by key; a scalar or a list is the child's; the rest is the parent's."""
+    path = write(tmp_path / "digital-f64.yaml",
+                 "name: digital-f64\nextends: digital\nparameters:\n  precision: float64\n"
+                 "energy:\n  messages: {value: 30}\n")
+    chip, parent = load_chip(path), load_chip(ROOT / "chips" / "digital.yaml")
+    assert chip.name == "digital-f64" and chip.backend == "digital" and chip.description == parent.description
+    assert chip.parameters == {**parent.parameters, "precision": "float64"}
+    assert chip.energy["messages"] == Constant(value=30.0, unit="pJ", source=parent.energy["messages"].source)
+    assert {op: c for op, c in chip.energy.items() if op != "messages"} == \
+        {op: c for op, c in parent.energy.items() if op != "messages"}
+    assert chip.time == parent.time and chip.static_power == parent.static_power
+
+
+def test_extends_takes_a_path_relative_to_the_extending_file(tmp_path, chip_file):
+    chip_file(name="base.yaml")
+    (tmp_path / "variants").mkdir()
+    path = write(tmp_path / "variants" / "small.yaml",
+                 "name: small\nextends: ../base.yaml\nparameters:\n  sram_bytes: 1024\n")
+    assert load_chip(path).parameters == {"precision": "float32", "sram_bytes": 1024}
+
+
+def test_an_error_in_an_inherited_key_names_the_parents_file_and_line(tmp_path, chip_file):
+    parent = chip_file(lambda d: d["energy"]["messages"].update(unit="pj"), name="base.yaml")
+    child = write(tmp_path / "child.yaml", "name: child\nextends: base.yaml\nparameters:\n  sram_bytes: 1024\n")
+    line = key_line(parent, "energy", "messages", "unit")
+    assert error_of(child).startswith(f"{parent}:{line}: energy.messages.unit: unknown energy unit 'pj'")
+
+
+def test_an_error_in_a_stated_key_names_the_childs_file_and_line(tmp_path, chip_file):
+    chip_file(name="base.yaml")
+    child = write(tmp_path / "child.yaml", "name: child\nextends: base.yaml\nparameters:\n  sram_bytes: 0\n")
+    assert error_of(child).startswith(f"{child}:4: parameters.sram_bytes: must be >= 1")
+    child = write(tmp_path / "child.yaml", "name: child\nextends: base.yaml\nenergy:\n  messages:\n    cost: 1\n")
+    assert error_of(child).startswith(f"{child}:5: energy.messages.cost: unknown key")
+
+
+def test_a_chip_set_on_a_variant_points_at_the_option(tmp_path, chip_file):
+    chip_file(name="base.yaml")
+    child = write(tmp_path / "child.yaml", "name: child\nextends: base.yaml\n")
+    with pytest.raises(ConfigError) as info:
+        load_chip(child, ["parameters.sram_bytes=0"])
+    assert str(info.value).startswith("--chip-set parameters.sram_bytes=0: parameters.sram_bytes: must be >= 1")
+
+
+def test_extends_an_unknown_chip_names_the_line(tmp_path):
+    path = write(tmp_path / "child.yaml", "name: child\nextends: digitl\n")
+    message = error_of(path)
+    assert message.startswith(f"{path}:2: extends: unknown chip 'digitl'; known: ")
+    path = write(tmp_path / "child.yaml", "name: child\nextends: missing.yaml\n")
+    assert error_of(path) == f"{path}:2: extends: chip file {tmp_path / 'missing.yaml'} does not exist"
+
+
+def test_a_variant_needs_its_own_name(tmp_path):
+    path = write(tmp_path / "child.yaml", "extends: digital\n")
+    assert error_of(path) == (f"{path}:1: (top level): a chip that extends 'digital' needs its own name; "
+                              "add `name: child`")
+
+
+def test_chips_that_extend_each_other_are_one_error_naming_the_files(tmp_path):
+    a = write(tmp_path / "a.yaml", "name: a\nextends: b.yaml\n")
+    b = write(tmp_path / "b.yaml", "name: b\nextends: a.yaml\n")
+    assert error_of(a) == (f"{b}:2: extends: the chip files extend each other in a cycle: {a} -> {b} -> {a}; "
+                           "let one of them state its parameters instead")
+    itself = write(tmp_path / "c.yaml", "name: c\nextends: c.yaml\n")
+    assert "cycle: " + f"{itself} -> {itself};" in error_of(itself)
+

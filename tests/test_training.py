@@ -56,14 +56,14 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypat
 
 def test_a_checkpoint_from_before_a_setting_existed_matches_while_the_setting_keeps_its_default(tmp_path):
     """Runs outlive emulator versions: a checkpoint that lacks a setting added later (here the
-    crossbar's ``adc_range_backward``, default None: the forward ADC range) still resumes."""
+    crossbar's ``backward`` ADCs, by default the forward ones) still resumes."""
     workload = load_workload("workloads/digits_snn.yaml", SMALL)
     run = Run(workload, load_chip("chips/crossbar-pcm.yaml"), tmp_path / "r")
     saved = json.loads(json.dumps(run.identity()))
     assert run.is_identity_of_this_run(saved)
-    del saved["chip_parameters"]["adc_range_backward"], saved["workload"]["eqprop"]["symmetric"]
+    del saved["chip_parameters"]["backward"], saved["workload"]["eqprop"]["symmetric"]
     assert run.is_identity_of_this_run(saved)
-    different = [("chip_parameters", "adc_bits", 6),  # another value
+    different = [("chip_parameters", "forward", saved["chip_parameters"]["forward"] | {"adc_bits": 6}),  # another value
                  ("chip_parameters", "adc_gain", 1.0),  # a setting this emulator does not know
                  ("workload", "eqprop", {"beta": 0.5})]  # a setting without default, missing
     for section, key, value in different:

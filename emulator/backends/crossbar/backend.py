@@ -5,9 +5,10 @@
 columns, split over tiles of ``tile_rows x tile_cols``. The array is read in both directions:
 forward (rows driven, columns sensed: ``W_k s_k``) and backward (columns driven, rows sensed:
 ``W_k^T s_{k+1}``), so the feedback uses the very devices of the forward pass. Every write
-adds programming noise; device-to-device variation is a gain per cell fixed at fabrication
-(the chip's ``seed``); drift is evaluated ``read_time_s`` after programming; IR drop is a
-first-order attenuation along the sensed lines.
+adds programming noise and every read read noise, and drift is evaluated ``read_time_s`` after
+programming, each as the chip's model of it (:mod:`emulator.backends.crossbar.noise`);
+device-to-device variation is a gain per cell fixed at fabrication (the chip's ``seed``); IR
+drop is a first-order attenuation along the sensed lines.
 
 ``relax`` integrates ``tau ds/dt = -s + rho(W s + b + x)`` with forward-Euler steps ``dt``
 (``rho`` the hard sigmoid) in a digital periphery after the ADCs, with a lazy periphery (DACs
@@ -23,72 +24,16 @@ drawn once per chip (see :func:`emulator.backends.crossbar.tiled.relax_tiled`).
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from emulator.backends.base import Backend, Program, patched
-from emulator.counters import Counters
-from emulator.backends.base import Equilibrium
+from emulator.backends.base import Backend, Equilibrium, Program, patched
 from emulator.backends.crossbar import devices as analog, tiled
+from emulator.backends.crossbar.noise import PowerLawDrift
+from emulator.backends.crossbar.parameters import CrossbarParameters, with_backward_defaults
+from emulator.counters import Counters
 from emulator.errors import CapacityError, ConfigError, DivergenceError
-from emulator.schema import spec
-
-
-@dataclass(frozen=True, kw_only=True)
-class CrossbarParameters:
-    # -- arrays ---------------------------------------------------------------------------------
-    tile_rows: int = spec("rows (driven lines) of one crossbar tile", ge=1, le=4096)
-    tile_cols: int = spec("columns (sensed lines) of one crossbar tile", ge=1, le=4096)
-    n_tiles: int = spec("tiles on the chip", ge=1)
-    g_max_us: float = spec("largest programmable conductance, uS", gt=0)
-    g_min_us: float = spec("smallest programmable conductance, uS", default=0.0, ge=0)
-    weight_headroom: float = spec("weight scale of a layer (mapped to g_max) over its largest |w| at the "
-                                  "first programming; larger weights clip", default=1.5, gt=0)
-    write_threshold: float = spec("a cell is re-programmed when its target moved more than this fraction of the "
-                                  "conductance range since its last write (0: whenever it changed)",
-                                  default=0.0, ge=0, lt=1)
-    seed: int = spec("seed of this chip instance: fabrication variation and all noise draws", default=0, ge=0)
-    # -- non-idealities -------------------------------------------------------------------------
-    programming_noise: bool = spec("add programming noise on every cell write", default=True)
-    prog_coeffs_us: list[float] = spec("programming-noise std polynomial in g/g_max, ascending, uS",
-                                       default=[0.0])
-    prog_g_ref_us: float = spec("g_max at which prog_coeffs_us were fitted, uS", default=25.0, gt=0)
-    read_noise: Literal["none", "1/f", "constant"] = spec(
-        "read noise on every array read: PCM 1/f model, a constant std, or none", default="none")
-    read_q: float = spec("1/f model: Q_s numerator", default=0.0088, ge=0)
-    read_q_exp: float = spec("1/f model: exponent of g/g_max in Q_s", default=0.65, ge=0)
-    read_q_max: float = spec("1/f model: largest Q_s", default=0.2, ge=0)
-    t_read_s: float = spec("1/f model: read duration, s", default=250e-9, gt=0)
-    read_noise_constant: float = spec("constant model: read-noise std of a cell pair's weight, fraction of "
-                                      "the full-scale weight", default=0.0, ge=0)
-    drift: bool = spec("conductance drift g (t/t0)^-nu since programming", default=False)
-    drift_t0_s: float = spec("drift: time of the first read after programming, s", default=20.0, gt=0)
-    drift_nu_mean: list[float] = spec("drift: mean nu = clip(a ln(g/g_max) + b, lo, hi) as [a, b, lo, hi]",
-                                      default=[0.0, 0.0, 0.0, 0.0])
-    drift_nu_std: list[float] = spec("drift: std of nu, same form", default=[0.0, 0.0, 0.0, 0.0])
-    read_time_s: float = spec("time from programming to the reads (drift and 1/f noise), s", default=20.0, gt=0)
-    device_variation: float = spec("relative std of a per-cell conductance gain fixed at fabrication",
-                                   default=0.0, ge=0)
-    ir_drop: float = spec("first-order IR drop: attenuation of the farthest cell of a fully loaded line",
-                          default=0.0, ge=0, le=1)
-    dac_bits: int | None = spec("DAC resolution in bits; null: exact", default=None, ge=1, le=16)
-    dac_range: float = spec("DAC full scale, in state units (states are in [0, 1])", default=1.0, gt=0)
-    adc_bits: int | None = spec("ADC resolution in bits; null: exact", default=None, ge=1, le=16)
-    adc_range: float = spec("ADC full scale +-, in full-scale weights (the drive of one line at 1 through one "
-                            "cell pair at the array's largest weight)", default=10.0, gt=0)
-    adc_range_backward: float | None = spec("ADC full scale +- of the backward reads (columns driven, rows sensed), "
-                                            "in full-scale weights; null: adc_range", default=None, gt=0)
-    # -- dynamics -------------------------------------------------------------------------------
-    tau_s: float = spec("time constant of the units, s", gt=0)
-    dt_s: float = spec("integration step, s (dt/tau plays the role of 1 - damping)", gt=0)
-    tolerance: float = spec("a sample has settled when max |rho(h) - s| (= tau |ds/dt|) is below this",
-                            default=1e-4, gt=0)
-
-    @property
-    def backward_adc_range(self) -> float:
-        return self.adc_range if self.adc_range_backward is None else self.adc_range_backward
 
 
 @dataclass(frozen=True)
@@ -147,15 +92,35 @@ class Array:
         return self.tiling.col_edges
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CrossbarProgram(Program):
-    arrays: tuple[Array, ...] = ()
-    bias: tuple[np.ndarray, ...] = ()
-    theta: float = 0.0
-    params: CrossbarParameters = None
-    generation: int = 0
-    rng: np.random.Generator = field(default=None, compare=False)
-    noise_pool: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """A network as programmed onto the arrays.
+
+    Attributes
+    ----------
+    arrays : tuple of L :class:`Array`
+        Weight matrix ``k`` as programmed cells, and what its reads sense.
+    bias : tuple of L (n_{k+1},) float64
+        Biases of layers 1..L, added in the digital periphery, drive units.
+    theta : float
+        Lazy threshold of the DACs, state units.
+    params : CrossbarParameters
+        The chip's parameters.
+    generation : int
+        Programmings of the chip so far (0: the first); seeds the draws of this one.
+    rng : numpy Generator
+        Draws the read-noise windows of the relaxations on this program.
+    noise_pool : (N,) float64 or None
+        The chip's standard normals that reads take their noise from; None without read noise.
+    """
+
+    arrays: tuple[Array, ...]
+    bias: tuple[np.ndarray, ...]
+    theta: float
+    params: CrossbarParameters
+    generation: int
+    rng: np.random.Generator = field(compare=False)
+    noise_pool: np.ndarray | None = field(compare=False, repr=False)
 
     @property
     def layers(self) -> tuple[int, ...]:
@@ -165,26 +130,31 @@ class CrossbarProgram(Program):
         p = self.params
         arrays = [{"shape": f"{a.fwd.shape[0]} x {a.fwd.shape[1]}", "tiles": a.tiling.n_tiles,
                    "full_scale_weight": a.w_scale, "clipped_fraction": a.clipped,
-                   "adc_full_scale": p.adc_range * a.w_scale,
-                   "backward_adc_full_scale": p.backward_adc_range * a.w_scale} for a in self.arrays]
+                   "adc_full_scale": p.forward.adc_range * a.w_scale,
+                   "backward_adc_full_scale": p.backward.adc_range * a.w_scale} for a in self.arrays]
         return {"tile": f"{p.tile_rows} x {p.tile_cols}", "tiles_used": sum(a["tiles"] for a in arrays),
                 "n_tiles": p.n_tiles, "dt_over_tau": p.dt_s / p.tau_s,
-                "programming_noise": p.programming_noise, "read_noise": p.read_noise, "drift": p.drift,
-                "device_variation": p.device_variation, "ir_drop": p.ir_drop, "dac_bits": p.dac_bits,
-                "adc_bits": p.adc_bits, "write_threshold": p.write_threshold, "arrays": arrays}
+                "programming_noise": p.programming_noise.model != "none", "read_noise": p.read_noise.label,
+                "drift": p.drift.model != "none", "device_variation": p.device_variation, "ir_drop": p.ir_drop,
+                "dac_bits": p.forward.dac_bits, "adc_bits": p.forward.adc_bits, "write_threshold": p.write_threshold,
+                "arrays": arrays}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CrossbarEquilibrium(Equilibrium):
     """An :class:`Equilibrium` with the periphery's held values (to continue a nudged phase).
 
-    ``sent``: the states each DAC last converted (layers 0..L); ``heard`` holds what it drives
-    (``sent`` through the DAC). ``partials[k] = (fwd, bwd)``: the held ADC outputs of array
-    ``k``, ``(n_row_blocks, B, n_{k+1})`` and ``(n_col_blocks, B, n_k)``.
+    Attributes
+    ----------
+    sent : list of (B, n_k) arrays, layers 0..L
+        The states each DAC last converted; ``heard`` holds what it drives (``sent`` through the DAC).
+    partials : list of :class:`~emulator.backends.crossbar.tiled.Partials`, one per array
+        The held ADC outputs of array ``k`` (``out_fwd`` (n_row_blocks, B, n_{k+1}), ``out_bwd``
+        (n_col_blocks, B, n_k)), and the sums and read-noise variances behind them.
     """
 
-    sent: list = None
-    partials: list = None
+    sent: list
+    partials: list
 
 
 #: fraction of changed cells above which a re-programming recomputes whole arrays rather than the changed cells
@@ -210,14 +180,15 @@ class CrossbarBackend(Backend):
                 "written cells": lambda: patched(module, REWRITE_ALL=2.0)}
 
     def parameters_of(self, chip) -> CrossbarParameters:
-        p = super().parameters_of(chip)
+        p = super().parameters_of(replace(chip, parameters=with_backward_defaults(chip.parameters)))
         if not p.g_max_us > p.g_min_us:
             raise ConfigError(f"{chip.where('parameters', 'g_max_us')}: the conductance range g_max_us - g_min_us "
                               f"is {p.g_max_us - p.g_min_us:g} uS; it must be positive: raise g_max_us above "
                               "g_min_us")
-        for key in ("drift_nu_mean", "drift_nu_std"):
-            if len(getattr(p, key)) != 4:
-                raise ConfigError(f"{chip.where('parameters', key)}: {key} needs 4 numbers [a, b, lo, hi]")
+        for key in ("nu_mean", "nu_std") if isinstance(p.drift, PowerLawDrift) else ():
+            if len(getattr(p.drift, key)) != 4:
+                raise ConfigError(f"{chip.where('parameters', 'drift', key)}: parameters.drift.{key} needs 4 numbers "
+                                  f"[a, b, lo, hi], got {len(getattr(p.drift, key))}")
         return p
 
     # -- programming ----------------------------------------------------------------------------
@@ -265,7 +236,7 @@ class CrossbarBackend(Backend):
 
 def _noise_pool(p: CrossbarParameters, previous: CrossbarProgram | None) -> np.ndarray | None:
     """The chip's pool of standard normals that reads take their noise from (drawn once per chip)."""
-    if p.read_noise == "none":
+    if p.read_noise.model == "none":
         return None
     if previous is not None and previous.noise_pool is not None:
         return previous.noise_pool
@@ -305,13 +276,8 @@ def _program_array(w_t, tiling, p: CrossbarParameters, old: Array | None, rng, f
         changed |= write
         every = n_written == write.size  # whole arrays beat fancy indexing
         g_want = g if every else g[write]
-        g_new = g_want
-        if p.programming_noise:
-            g_new = analog.program(g_want, analog.polynomial_sigma(g_want, p.prog_coeffs_us, p.g_max_us,
-                                                                   p.prog_g_ref_us), rng)
-        if p.drift:  # conductance at the time of the reads
-            nu = analog.drift_exponents(g_want, p.drift_nu_mean, p.drift_nu_std, p.g_max_us, rng)
-            g_new = analog.drifted(g_new, nu, p.read_time_s, p.drift_t0_s)
+        g_new = p.programming_noise.program(g_want, g_max=p.g_max_us, rng=rng)
+        g_new = p.drift.drifted(g_new, target=g_want, g_max=p.g_max_us, t=p.read_time_s, rng=rng)  # at the reads
         if gain[i] is not None:
             g_new = g_new * (gain[i] if every else gain[i][write])
         if every:
@@ -323,7 +289,7 @@ def _program_array(w_t, tiling, p: CrossbarParameters, old: Array | None, rng, f
     to_w = w_scale / (p.g_max_us - p.g_min_us)
     if old is None or p.ir_drop > 0 or np.count_nonzero(changed) > REWRITE_ALL * changed.size:
         fwd, bwd = _effective_weights(conductances, tiling, p, to_w)
-        var = _read_variance(conductances, p, to_w, w_scale, w_t.shape)
+        var = _read_variance(conductances, p, to_w, w_scale)
         var_bwd = None if var is None else np.ascontiguousarray(var.T)
     elif not changed.any():
         fwd, bwd, var, var_bwd = old.fwd, old.bwd, old.var_fwd, old.var_bwd
@@ -332,10 +298,10 @@ def _program_array(w_t, tiling, p: CrossbarParameters, old: Array | None, rng, f
         fwd, bwd = old.fwd.copy(), old.bwd.copy()
         fwd[rows, cols] = bwd[cols, rows] = (conductances[0][rows, cols] - conductances[1][rows, cols]) * to_w
         var, var_bwd = old.var_fwd, old.var_bwd
-        if p.read_noise == "1/f":
+        if var is not None:
             var, var_bwd = var.copy(), var_bwd.copy()
-            var[rows, cols] = var_bwd[cols, rows] = _read_variance(
-                [g[rows, cols] for g in conductances], p, to_w, w_scale, rows.shape)
+            var[rows, cols] = var_bwd[cols, rows] = _read_variance([g[rows, cols] for g in conductances], p, to_w,
+                                                                   w_scale)
     clipped = float(np.mean(np.abs(w_t) > w_scale)) if w_t.size else 0.0
     array = Array(target=tuple(targets), conductance=tuple(conductances), gain=gain, w_scale=w_scale,
                   tiling=tiling, fwd=fwd, bwd=bwd, var_fwd=var, var_bwd=var_bwd, clipped=clipped)
@@ -360,34 +326,32 @@ def _effective_weights(conductances, tiling, p: CrossbarParameters, to_w) -> tup
     return fwd, np.ascontiguousarray(bwd.T)
 
 
-def _read_variance(conductances, p: CrossbarParameters, to_w, w_scale, shape) -> np.ndarray | None:
-    """Read-noise variance of each cell pair's weight (``shape``), or None without read noise."""
-    if p.read_noise == "1/f":
-        return sum((analog.read_sigma_1f(g, p.g_max_us, p.read_time_s, p.t_read_s, p.read_q, p.read_q_exp,
-                                         p.read_q_max) * to_w) ** 2 for g in conductances)
-    if p.read_noise == "constant":
-        return np.full(shape, (p.read_noise_constant * w_scale) ** 2)
-    return None
+def _read_variance(conductances, p: CrossbarParameters, to_w, w_scale) -> np.ndarray | None:
+    """Read-noise variance of each cell pair's weight (shaped like the conductances), or None without read noise."""
+    return p.read_noise.variance(conductances, g_max=p.g_max_us, t=p.read_time_s, to_w=to_w, w_scale=w_scale)
 
 
 def _relax(program: CrossbarProgram, x, max_steps, nudge, init):
     p = program.params
-    state, sent, held, partials, steps, quiescent, trace, counts = tiled.relax_tiled(
-        program.arrays, program.bias, x, rate=p.dt_s / p.tau_s, theta=program.theta, tolerance=p.tolerance,
-        dac=(p.dac_bits, p.dac_range),
-        adc=(p.adc_bits, [(p.adc_range * a.w_scale, p.backward_adc_range * a.w_scale) for a in program.arrays]),
-        max_steps=max_steps,
-        rng=program.rng, noise_pool=program.noise_pool, nudge=nudge,
-        init=None if init is None else (init.states, init.sent, init.heard, init.partials))
-    counters = Counters(counts)
-    counters["integration_time"] = float(steps.sum()) * p.dt_s
-    eq = CrossbarEquilibrium(state, held, _drives(partials, program.bias), steps, quiescent, trace,
-                             sent=sent, partials=partials)
+    forward, backward = p.forward, p.backward
+    periphery = tiled.Periphery.of(
+        rate=p.dt_s / p.tau_s, theta=program.theta, tolerance=p.tolerance, dac=(forward.dac_bits, forward.dac_range),
+        adc=[((forward.adc_bits, forward.adc_range * a.w_scale), (backward.adc_bits, backward.adc_range * a.w_scale))
+             for a in program.arrays])
+    relaxed = tiled.relax_tiled(
+        program.arrays, program.bias, x, periphery, max_steps=max_steps, rng=program.rng,
+        noise_pool=program.noise_pool, nudge=nudge,
+        init=None if init is None else (tiled.Units(init.states, init.sent, init.heard), init.partials))
+    counters = Counters(relaxed.counts)
+    counters["integration_time"] = float(relaxed.steps.sum()) * p.dt_s
+    units = relaxed.units
+    eq = CrossbarEquilibrium(units.state, units.held, _drives(relaxed.partials, program.bias), relaxed.steps,
+                             relaxed.quiescent, relaxed.trace, sent=units.sent, partials=relaxed.partials)
     return eq, counters
 
 
 def _drives(partials, bias) -> list:
     """Drive of layers 1..L: the digital sum of the held partial sums feeding each unit, plus its bias."""
     depth = len(partials)
-    return [partials[k - 1][0].sum(axis=0) + bias[k - 1] + (partials[k][1].sum(axis=0) if k < depth else 0.0)
-            for k in range(1, depth + 1)]
+    return [partials[k - 1].out_fwd.sum(axis=0) + bias[k - 1]
+            + (partials[k].out_bwd.sum(axis=0) if k < depth else 0.0) for k in range(1, depth + 1)]

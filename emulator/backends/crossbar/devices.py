@@ -78,18 +78,3 @@ def ir_drop_factor(g: np.ndarray, g_max: float, ir_drop: float, along: int) -> n
     shape[along] = n
     return np.clip(1.0 - ir_drop * position.reshape(shape) * load, 0.0, 1.0)
 
-
-def quantise_unsigned(v: np.ndarray, bits: int | None, v_max: float) -> np.ndarray:
-    """DAC: ``v`` clipped to ``[0, v_max]`` on ``2**bits - 1`` steps (``bits=None``: no quantisation or clipping)."""
-    if bits is None:
-        return v
-    levels = 2 ** bits - 1
-    return np.round(np.clip(v, 0.0, v_max) * (levels / v_max)) * (v_max / levels)
-
-
-def quantise_signed(y: np.ndarray, bits: int | None, y_max: float) -> np.ndarray:
-    """ADC: ``y`` clipped to ``[-y_max, y_max]`` on ``2**bits - 1`` levels symmetric about 0 (``None``: exact)."""
-    if bits is None:
-        return y
-    half = 2 ** (bits - 1) - 1 if bits > 1 else 1
-    return np.round(np.clip(y, -y_max, y_max) * (half / y_max)) * (y_max / half)

@@ -25,6 +25,9 @@ the tolerance (with ``theta >= tolerance``: none was re-driven), or at the step 
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import NamedTuple
+
 import numba as nb
 import numpy as np
 
@@ -32,6 +35,177 @@ import numpy as np
 COUNTS = ("dac_conversions", "array_macs", "adc_conversions", "digital_adds")
 #: random window starts drawn at once for the read noise (the kernel asks for more when a sample might run out)
 STARTS_PER_DRAW = 1 << 12
+
+
+class Periphery(NamedTuple):
+    """The lazy digital periphery: integration, lazy threshold and converters.
+
+    Attributes
+    ----------
+    rate : float
+        ``dt / tau`` of one Euler step.
+    theta : float
+        Lazy threshold: a unit's DACs are re-driven when its state moved more than this since.
+    tolerance : float
+        A sample has settled when ``max |rho(h) - s|`` and every re-drive are below this.
+    dac_range, dac_steps : float
+        DAC full scale, state units, and its steps per state unit (0: exact).
+    adc_range, adc_steps : (L, 2) float64
+        ADC full scale ``+-adc_range[k, d]`` (drive units) and steps per drive unit (0: exact) of
+        array ``k`` read forward (``d = 0``) and backward (``d = 1``).
+    """
+
+    rate: float
+    theta: float
+    tolerance: float
+    dac_range: float
+    dac_steps: float
+    adc_range: np.ndarray
+    adc_steps: np.ndarray
+
+    @classmethod
+    def of(cls, *, rate, theta, tolerance, dac, adc) -> "Periphery":
+        """From ``dac = (bits, full_scale)`` and, per array, ``adc[k] = ((bits, full_scale) forward,
+        (bits, full_scale) backward)``; ``bits`` None: exact."""
+        return cls(float(rate), float(theta), float(tolerance), float(dac[1]), converter_steps(dac[0], dac[1], False),
+                   _c([[full_scale for _, full_scale in reads] for reads in adc]),
+                   _c([[converter_steps(bits, full_scale, True) for bits, full_scale in reads] for reads in adc]))
+
+
+class Arrays(NamedTuple):
+    """The programmed arrays as the kernel reads them: tuples over the ``L`` arrays (or ``L + 1`` layers).
+
+    Attributes
+    ----------
+    fwd, bwd : L x (n_k, n_{k+1}) and (n_{k+1}, n_k) float64
+        Weights a forward and a backward read sense, drive units per state unit.
+    var_fwd, var_bwd : same shapes
+        Read-noise variances of each cell pair (``fwd`` and ``bwd`` again when reads are noiseless).
+    row_edges, col_edges : L x (n_blocks + 1,) int64
+        Tile boundaries of the rows and of the columns, ``[0, ..., n]``.
+    bias : L x (n_{k+1},) float64
+        Biases of layers 1..L, drive units.
+    fed : (L + 1,) int64
+        Tiles a unit's lines enter: DAC conversions per re-drive of a unit of layer ``k``.
+    n_partials : (L + 1,) int64
+        Partial sums (one per tile) feeding a unit of layer ``k``: digital adds per re-sum.
+    """
+
+    fwd: tuple
+    bwd: tuple
+    var_fwd: tuple
+    var_bwd: tuple
+    row_edges: tuple
+    col_edges: tuple
+    bias: tuple
+    fed: np.ndarray
+    n_partials: np.ndarray
+
+
+class Units(NamedTuple):
+    """States of the units and of their DACs: each a sequence over layers 0..L of (B, n_k) float64.
+
+    Attributes
+    ----------
+    state : unit states (layer 0: the clamped input).
+    sent : the states each DAC last converted.
+    held : what the DACs drive (``sent`` through the DAC).
+    """
+
+    state: Sequence
+    sent: Sequence
+    held: Sequence
+
+
+class Partials(NamedTuple):
+    """What the periphery holds of the reads of one array, per tile row (forward:
+    ``(n_row_blocks, B, n_{k+1})``) or tile column (backward: ``(n_col_blocks, B, n_k)``).
+
+    Attributes
+    ----------
+    out_fwd, out_bwd : the held ADC outputs, drive units.
+    sum_fwd, sum_bwd : the noiseless sums of the sensed lines.
+    var_fwd, var_bwd : the read-noise variances of the sensed lines.
+    """
+
+    out_fwd: np.ndarray
+    out_bwd: np.ndarray
+    sum_fwd: np.ndarray
+    sum_bwd: np.ndarray
+    var_fwd: np.ndarray
+    var_bwd: np.ndarray
+
+
+class Phase(NamedTuple):
+    """One relaxation phase of ``B`` samples.
+
+    Attributes
+    ----------
+    x : (B, n_0) float64 clamped inputs.
+    target : (B, n_L) float64 nudging targets, or (0, 0): a free phase.
+    beta : float nudging strength.
+    fresh : bool, True unless the phase continues a previous relaxation of the same ``x``.
+    max_steps : int step limit.
+    """
+
+    x: np.ndarray
+    target: np.ndarray
+    beta: float
+    fresh: bool
+    max_steps: int
+
+
+class Noise(NamedTuple):
+    """Where reads take their noise: read ``r`` of ``n`` lines takes ``pool[starts[r]:starts[r] + n]``.
+
+    Attributes
+    ----------
+    noisy : bool, False: noiseless reads (``pool`` and ``starts`` unused).
+    pool : (N,) float64 standard normals.
+    starts : (R,) int64 window starts, from the kernel's cursor on.
+    per_sample : int, window starts one sample can take at most.
+    """
+
+    noisy: bool
+    pool: np.ndarray
+    starts: np.ndarray
+    per_sample: int
+
+
+class Record(NamedTuple):
+    """What the kernel records, for every sample.
+
+    Attributes
+    ----------
+    steps : (B,) int64 steps run.
+    quiescent : (B,) bool, settled before the step limit.
+    trace : (max_steps,) int64 DACs re-driven at each step, summed over samples.
+    counts : (4,) int64 event counts in the order of :data:`COUNTS`.
+    """
+
+    steps: np.ndarray
+    quiescent: np.ndarray
+    trace: np.ndarray
+    counts: np.ndarray
+
+
+class TiledState(NamedTuple):
+    """Outcome of :func:`relax_tiled`.
+
+    Attributes
+    ----------
+    units : :class:`Units`, after the relaxation.
+    partials : list of :class:`Partials`, one per array.
+    steps : (B,) int64; quiescent : (B,) bool; trace : (max_steps,) int64 (DACs re-driven per step).
+    counts : dict of :data:`COUNTS`.
+    """
+
+    units: Units
+    partials: list
+    steps: np.ndarray
+    quiescent: np.ndarray
+    trace: np.ndarray
+    counts: dict
 
 
 @nb.njit(cache=True)
@@ -52,19 +226,21 @@ def converter_steps(bits: int | None, full_scale: float, signed: bool) -> float:
 
 
 @nb.njit(cache=True)
-def _read(w, var, noisy, edges_in, held_in, moved_in, delta_in, square_delta_in, accumulate, out, line_sum,
-          line_var, b, refreshed, sensed_layer, adc_range, adc_steps, pool, starts, cursor, counts):
+def _read(w, var, edges_in, held_in, moved_in, delta_in, square_delta_in, accumulate, out, line_sum, line_var, b,
+          refreshed, sensed_layer, adc_range, adc_steps, noise, cursor, counts):
     """Read, for sample ``b``, every tile of one array direction whose driven lines moved.
 
     A tile read senses ``sum_i v_i w_ij`` over all its driven lines ``i``, plus Gaussian noise of
-    variance ``sum_i v_i^2 var_ij`` (the standard normals of a read are the window of ``pool``
-    that starts at ``starts[cursor]``), and holds its ADC outputs in ``out`` (n_in_blocks, B,
-    n_out). The host keeps both sums per tile and line (``line_sum``, ``line_var``, same shape)
-    and adds only what the moved lines changed (``delta_in`` = new minus old driven value,
-    ``square_delta_in`` the same for its square): the same sums as a full re-read, at a cost that
-    follows the activity (``accumulate`` False: the sums are already there). A read refreshes
-    every unit of the layer it senses: ``refreshed[sensed_layer]`` is set. Returns the new cursor.
+    variance ``sum_i v_i^2 var_ij`` (the standard normals of a read are the window of
+    ``noise.pool`` that starts at ``noise.starts[cursor]``), and holds its ADC outputs in ``out``
+    (n_in_blocks, B, n_out). The host keeps both sums per tile and line (``line_sum``,
+    ``line_var``, same shape) and adds only what the moved lines changed (``delta_in`` = new
+    minus old driven value, ``square_delta_in`` the same for its square): the same sums as a full
+    re-read, at a cost that follows the activity (``accumulate`` False: the sums are already
+    there). A read refreshes every unit of the layer it senses: ``refreshed[sensed_layer]`` is
+    set. Returns the new cursor.
     """
+    noisy = noise.noisy
     n_out = w.shape[1]
     for ib in range(len(edges_in) - 1):
         lo, hi = edges_in[ib], edges_in[ib + 1]
@@ -91,12 +267,12 @@ def _read(w, var, noisy, edges_in, held_in, moved_in, delta_in, square_delta_in,
         sensed = out[ib, b]
         start = 0
         if noisy:
-            start = starts[cursor]
+            start = noise.starts[cursor]
             cursor += 1
         for j in range(n_out):
             y = line_sum[ib, b, j]
             if noisy:
-                y += np.sqrt(max(line_var[ib, b, j], 0.0)) * pool[start + j]
+                y += np.sqrt(max(line_var[ib, b, j], 0.0)) * noise.pool[start + j]
             sensed[j] = _quantise(y, -adc_range, adc_range, adc_steps)
         refreshed[sensed_layer] = True
         counts[1] += driven * n_out
@@ -105,11 +281,11 @@ def _read(w, var, noisy, edges_in, held_in, moved_in, delta_in, square_delta_in,
 
 
 @nb.njit(cache=True)
-def _settle_to(out, b, k, depth, bias, partial_fwd, partial_bwd, nudged, target, beta):
+def _settle_to(out, b, k, depth, bias, partials, nudged, target, beta):
     """``out`` (n_k,): where the units of layer ``k`` of sample ``b`` settle, ``rho(h)``, ``h`` their
     held partial sums plus bias (for a nudged output layer: ``rho((h + beta y) / (1 + beta))``)."""
-    pf, bias_k = partial_fwd[k - 1], bias[k - 1]
-    pb = partial_bwd[k] if k < depth else partial_bwd[0][:0]
+    pf, bias_k = partials[k - 1].out_fwd, bias[k - 1]
+    pb = partials[k].out_bwd if k < depth else partials[0].out_bwd[:0]
     for j in range(out.shape[0]):
         h = bias_k[j]
         for blk in range(pf.shape[0]):
@@ -122,14 +298,20 @@ def _settle_to(out, b, k, depth, bias, partial_fwd, partial_bwd, nudged, target,
 
 
 @nb.njit(cache=True)
-def _relax(x, fwd, bwd, var_fwd, var_bwd, noisy, row_edges, col_edges, bias, state, sent, held,
-           partial_fwd, partial_bwd, sum_fwd, sum_bwd, var_sum_fwd, var_sum_bwd, fresh, target, beta, rate,
-           theta, tolerance, dac_range, dac_steps, adc_range, adc_steps, fed, n_partials, max_steps, first, pool,
-           starts, cursor, per_sample, steps, quiescent, trace, counts):
-    """All steps of the samples from ``first`` on, while ``starts`` (from ``cursor``) holds the
-    ``per_sample`` noise windows a sample's reads can take; see :func:`relax_tiled` for the
-    other arguments. Returns the next sample to relax and the cursor.
+def _relax(phase, arrays, periphery, units, partials, noise, cursor, first, record):
+    """All steps of the samples from ``first`` on, while ``noise.starts`` (from ``cursor``) holds
+    the ``noise.per_sample`` noise windows a sample's reads can take; see :func:`relax_tiled`.
+    Updates ``units``, ``partials`` and ``record`` in place. Returns the next sample to relax and
+    the cursor.
     """
+    x, target, beta = phase.x, phase.target, phase.beta
+    state, sent, held = units.state, units.sent, units.held
+    fwd, bwd, var_fwd, var_bwd = arrays.fwd, arrays.bwd, arrays.var_fwd, arrays.var_bwd
+    fed, n_partials, bias = arrays.fed, arrays.n_partials, arrays.bias
+    rate, theta, tolerance = periphery.rate, periphery.theta, periphery.tolerance
+    dac_range, dac_steps, adc_range, adc_steps = (periphery.dac_range, periphery.dac_steps, periphery.adc_range,
+                                                  periphery.adc_steps)
+    steps, quiescent, trace, counts = record.steps, record.quiescent, record.trace, record.counts
     depth = len(fwd)
     moved = [np.zeros(state[k].shape[1], np.bool_) for k in range(depth + 1)]
     delta = [np.zeros(state[k].shape[1]) for k in range(depth + 1)]
@@ -138,25 +320,26 @@ def _relax(x, fwd, bwd, var_fwd, var_bwd, noisy, row_edges, col_edges, bias, sta
     settle = [np.zeros(state[k].shape[1]) for k in range(depth + 1)]
     nudged = target.shape[0] > 0
     for b in range(first, x.shape[0]):
-        if noisy and len(starts) - cursor < per_sample:
+        if noise.noisy and len(noise.starts) - cursor < noise.per_sample:
             return b, cursor
         for i in range(x.shape[1]):
             state[0][b, i] = x[b, i]
             held[0][b, i] = _quantise(x[b, i], 0.0, dac_range, dac_steps)
             moved[0][i] = x[b, i] != 0.0
-        if fresh:  # the input's DACs convert and array 0 is read forward once (its sums made by the caller)
+        if phase.fresh:  # the input's DACs convert and array 0 is read forward once (its sums made by the caller)
             for i in range(x.shape[1]):
                 sent[0][b, i] = x[b, i]
                 if moved[0][i]:
                     counts[0] += fed[0]
             refreshed[1] = False
-            cursor = _read(fwd[0], var_fwd[0], noisy, row_edges[0], held[0][b], moved[0], delta[0],
-                           square_delta[0], False, partial_fwd[0], sum_fwd[0], var_sum_fwd[0], b, refreshed, 1,
-                           adc_range[0, 0], adc_steps[0, 0], pool, starts, cursor, counts)
+            p = partials[0]
+            cursor = _read(fwd[0], var_fwd[0], arrays.row_edges[0], held[0][b], moved[0], delta[0], square_delta[0],
+                           False, p.out_fwd, p.sum_fwd, p.var_fwd, b, refreshed, 1, adc_range[0, 0], adc_steps[0, 0],
+                           noise, cursor, counts)
             counts[3] += refreshed[1] * state[1].shape[1] * n_partials[1]
         for k in range(1, depth + 1):
-            _settle_to(settle[k], b, k, depth, bias, partial_fwd, partial_bwd, nudged, target, beta)
-        for t in range(max_steps):
+            _settle_to(settle[k], b, k, depth, bias, partials, nudged, target, beta)
+        for t in range(phase.max_steps):
             residual, n_moved, largest_move = 0.0, 0, 0.0
             for k in range(1, depth + 1):  # integrate, then re-drive the DACs of units that moved
                 s, goal, sent_k, held_k, moved_k = state[k][b], settle[k], sent[k][b], held[k][b], moved[k]
@@ -180,16 +363,17 @@ def _relax(x, fwd, bwd, var_fwd, var_bwd, noisy, row_edges, col_edges, bias, sta
             steps[b] += 1
             refreshed[:] = False
             for k in range(1, depth):  # nothing drives array 0 but the clamped input, read once above
-                cursor = _read(fwd[k], var_fwd[k], noisy, row_edges[k], held[k][b], moved[k], delta[k],
-                               square_delta[k], True, partial_fwd[k], sum_fwd[k], var_sum_fwd[k], b, refreshed, k + 1,
-                               adc_range[k, 0], adc_steps[k, 0], pool, starts, cursor, counts)
-                cursor = _read(bwd[k], var_bwd[k], noisy, col_edges[k], held[k + 1][b], moved[k + 1],
-                               delta[k + 1], square_delta[k + 1], True, partial_bwd[k], sum_bwd[k], var_sum_bwd[k], b,
-                               refreshed, k, adc_range[k, 1], adc_steps[k, 1], pool, starts, cursor, counts)
+                p = partials[k]
+                cursor = _read(fwd[k], var_fwd[k], arrays.row_edges[k], held[k][b], moved[k], delta[k],
+                               square_delta[k], True, p.out_fwd, p.sum_fwd, p.var_fwd, b, refreshed, k + 1,
+                               adc_range[k, 0], adc_steps[k, 0], noise, cursor, counts)
+                cursor = _read(bwd[k], var_bwd[k], arrays.col_edges[k], held[k + 1][b], moved[k + 1], delta[k + 1],
+                               square_delta[k + 1], True, p.out_bwd, p.sum_bwd, p.var_bwd, b, refreshed, k,
+                               adc_range[k, 1], adc_steps[k, 1], noise, cursor, counts)
             for k in range(1, depth + 1):
                 if refreshed[k]:
                     counts[3] += state[k].shape[1] * n_partials[k]
-                    _settle_to(settle[k], b, k, depth, bias, partial_fwd, partial_bwd, nudged, target, beta)
+                    _settle_to(settle[k], b, k, depth, bias, partials, nudged, target, beta)
             if residual < tolerance and largest_move < tolerance:
                 quiescent[b] = True
                 break
@@ -202,8 +386,8 @@ def _c(a, dtype=np.float64) -> np.ndarray:
     return np.ascontiguousarray(a, dtype)
 
 
-def relax_tiled(arrays, bias, x, *, rate, theta, tolerance, dac, adc, max_steps, rng, noise_pool=None, nudge=None,
-                init=None):
+def relax_tiled(arrays, bias, x, periphery: Periphery, *, max_steps, rng, noise_pool=None, nudge=None,
+                init=None) -> TiledState:
     """Relax ``B`` samples on tiled arrays.
 
     Parameters
@@ -213,15 +397,8 @@ def relax_tiled(arrays, bias, x, *, rate, theta, tolerance, dac, adc, max_steps,
         ``row_edges``, ``col_edges``: the tile boundaries of rows and columns, ``[0, ..., n]``.
     bias : sequence of (n_{k+1},) arrays, drive units.
     x : (B, n_0) clamped input states.
-    rate : float
-        ``dt / tau`` of one Euler step.
-    theta, tolerance : float
-        Lazy threshold of the DACs; settling tolerance on ``max |rho(h) - s|``.
-    dac : (bits, full_scale)
-        DAC resolution (``bits`` None: exact) and range, in state units.
-    adc : (bits, full_scales)
-        ADC resolution, and the ranges ``+-full_scales[k] = (forward, backward)`` of array ``k``'s
-        ADCs when it is read forward and backward, in drive units.
+    periphery : Periphery
+        Integration rate, lazy threshold, settling tolerance and converters.
     max_steps : int
         Step limit.
     rng : numpy Generator
@@ -231,73 +408,58 @@ def relax_tiled(arrays, bias, x, *, rate, theta, tolerance, dac, adc, max_steps,
         two reads overlap with probability about ``2 n / N``, so reads are independent but for
         that (a pool of 2**22 and 500 lines: 0.02 %), at the cost of one random integer per read.
     nudge : object with ``beta`` and ``target`` (B, n_L), optional
-    init : (state, sent, held, partials) of a previous relaxation of the same ``x``, optional.
-
-    Returns
-    -------
-    state, sent, held : lists of (B, n_k), layers 0..L
-        Unit states, the states each DAC last converted, and what the DACs drive.
-    partials : list, per array, of ``(out_fwd, out_bwd, sum_fwd, sum_bwd, var_fwd, var_bwd)``
-        Per tile row (forward: ``(n_row_blocks, B, n_{k+1})``) or tile column (backward:
-        ``(n_col_blocks, B, n_k)``): the held ADC outputs, and the noiseless sums and noise
-        variances of the sensed lines.
-    steps : (B,) int64; quiescent : (B,) bool; trace : (max_steps,) int64 (DACs re-driven per step)
-    counts : dict of :data:`COUNTS`
+    init : (Units, sequence of Partials) of a previous relaxation of the same ``x``, optional.
     """
     x = _c(x)
     batch, depth = x.shape[0], len(arrays)
     sizes = [x.shape[1]] + [a.fwd.shape[1] for a in arrays]
     noisy = arrays[0].var_fwd is not None
     if init is None:
-        state = [x.copy()] + [np.zeros((batch, n)) for n in sizes[1:]]
-        sent = [np.zeros((batch, n)) for n in sizes]
-        held = [np.zeros((batch, n)) for n in sizes]
-        partials = [tuple(np.zeros(shape) for shape in [(len(a.row_edges) - 1, batch, a.fwd.shape[1]),
-                                                        (len(a.col_edges) - 1, batch, a.fwd.shape[0])] * 3)
+        units = Units([x.copy()] + [np.zeros((batch, n)) for n in sizes[1:]],
+                      [np.zeros((batch, n)) for n in sizes], [np.zeros((batch, n)) for n in sizes])
+        partials = [Partials(*(np.zeros(shape) for shape in [(len(a.row_edges) - 1, batch, a.fwd.shape[1]),
+                                                             (len(a.col_edges) - 1, batch, a.fwd.shape[0])] * 3))
                     for a in arrays]
         # the input layer's read: one matrix product per tile row for the whole batch
-        dac_steps = converter_steps(dac[0], dac[1], False)
-        held[0] = x.copy() if dac_steps == 0 else np.rint(np.clip(x, 0.0, dac[1]) * dac_steps) / dac_steps
+        units.held[0] = x.copy() if periphery.dac_steps == 0 else \
+            np.rint(np.clip(x, 0.0, periphery.dac_range) * periphery.dac_steps) / periphery.dac_steps
         first = arrays[0]
         for ib, (lo, hi) in enumerate(zip(first.row_edges[:-1], first.row_edges[1:])):
-            partials[0][2][ib] = held[0][:, lo:hi] @ first.fwd[lo:hi]
+            partials[0].sum_fwd[ib] = units.held[0][:, lo:hi] @ first.fwd[lo:hi]
             if noisy:
-                partials[0][4][ib] = held[0][:, lo:hi] ** 2 @ first.var_fwd[lo:hi]
+                partials[0].var_fwd[ib] = units.held[0][:, lo:hi] ** 2 @ first.var_fwd[lo:hi]
     else:
-        state, sent, held, partials = init
-        state, sent, held = ([np.array(s, np.float64) for s in group] for group in (state, sent, held))
-        partials = [tuple(np.array(p, np.float64) for p in array) for array in partials]
+        units, partials = init
+        units = Units(*([np.array(s, np.float64) for s in group] for group in units))
+        partials = [Partials(*(np.array(p, np.float64) for p in array)) for array in partials]
     # tiles a unit's line enters (one DAC conversion each) and partial sums feeding a unit
     fed = [len(arrays[0].col_edges) - 1] + [
         (len(arrays[k - 1].row_edges) - 1 if k >= 2 else 0) + (len(arrays[k].col_edges) - 1 if k < depth else 0)
         for k in range(1, depth + 1)]
     n_partials = [0] + [len(arrays[k - 1].row_edges) - 1 + (len(arrays[k].col_edges) - 1 if k < depth else 0)
                         for k in range(1, depth + 1)]
-    target = np.zeros((0, 0)) if nudge is None else _c(nudge.target)
-    steps = np.zeros(batch, np.int64)
-    quiescent = np.zeros(batch, np.bool_)
-    trace = np.zeros(max_steps, np.int64)
-    counts = np.zeros(len(COUNTS), np.int64)
+    record = Record(np.zeros(batch, np.int64), np.zeros(batch, np.bool_), np.zeros(max_steps, np.int64),
+                    np.zeros(len(COUNTS), np.int64))
     # tile-row reads a sample can make: array 0 forward once, then every other read at every step
     per_sample = (len(arrays[0].row_edges) - 1) * (init is None) + max_steps * sum(
         len(a.row_edges) - 1 + len(a.col_edges) - 1 for a in arrays[1:])
     fwd = tuple(_c(a.fwd) for a in arrays)
     bwd = tuple(_c(a.bwd) for a in arrays)
-    args = (x, fwd, bwd,
-            tuple(_c(a.var_fwd) for a in arrays) if noisy else fwd,
-            tuple(_c(a.var_bwd) for a in arrays) if noisy else bwd, noisy,
-            tuple(_c(a.row_edges, np.int64) for a in arrays), tuple(_c(a.col_edges, np.int64) for a in arrays),
-            tuple(_c(b) for b in bias), tuple(state), tuple(sent), tuple(held),
-            *(tuple(p[i] for p in partials) for i in range(6)), init is None, target,
-            0.0 if nudge is None else float(nudge.beta), float(rate), float(theta), float(tolerance),
-            float(dac[1]), converter_steps(dac[0], dac[1], False), _c(adc[1]),
-            _c([[converter_steps(adc[0], r, True) for r in ranges] for ranges in adc[1]]), np.asarray(fed, np.int64),
-            np.asarray(n_partials, np.int64), int(max_steps))
+    kernel_arrays = Arrays(fwd, bwd, tuple(_c(a.var_fwd) for a in arrays) if noisy else fwd,
+                           tuple(_c(a.var_bwd) for a in arrays) if noisy else bwd,
+                           tuple(_c(a.row_edges, np.int64) for a in arrays),
+                           tuple(_c(a.col_edges, np.int64) for a in arrays), tuple(_c(b) for b in bias),
+                           np.asarray(fed, np.int64), np.asarray(n_partials, np.int64))
+    phase = Phase(x, np.zeros((0, 0)) if nudge is None else _c(nudge.target),
+                  0.0 if nudge is None else float(nudge.beta), init is None, int(max_steps))
+    kernel_units = Units(*(tuple(group) for group in units))
     first, starts, cursor = 0, np.zeros(0, np.int64), 0
     pool = np.zeros(0) if noise_pool is None else _c(noise_pool)
     while first < batch:
         if noisy:  # keep what is left, and draw at least one sample's worth more
             fresh = rng.integers(0, len(pool) - max(sizes) + 1, max(STARTS_PER_DRAW, per_sample))
             starts, cursor = np.concatenate([starts[cursor:], fresh]), 0
-        first, cursor = _relax(*args, first, pool, starts, cursor, per_sample, steps, quiescent, trace, counts)
-    return state, sent, held, partials, steps, quiescent, trace, dict(zip(COUNTS, counts.tolist()))
+        first, cursor = _relax(phase, kernel_arrays, periphery, kernel_units, tuple(partials),
+                               Noise(noisy, pool, starts, per_sample), cursor, first, record)
+    return TiledState(units, partials, record.steps, record.quiescent, record.trace,
+                      dict(zip(COUNTS, record.counts.tolist())))

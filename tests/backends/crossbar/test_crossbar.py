@@ -1,23 +1,33 @@
 """The analog crossbar back-end: ideal equivalence, device statistics, exact counts, bad input."""
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from emulator.backends.crossbar import CrossbarBackend
-from emulator.chip import load_chip
+from emulator.backends.crossbar.noise import ConstantReadNoise, NoDrift, PolynomialProgrammingNoise
+from emulator.backends.crossbar.parameters import CrossbarParameters, Forward, Readout
+from emulator.chip import Constant, load_chip
 from emulator.backends.base import Nudge
 from emulator.reference import relax_dense
 from emulator.errors import CapacityError, ConfigError
 from emulator.network import Network, init_network
 
 BACKEND = CrossbarBackend()
-IDEAL = {"programming_noise": False, "read_noise": "none", "drift": False, "device_variation": 0.0,
-         "ir_drop": 0.0, "dac_bits": None, "adc_bits": None}
+#: every non-ideality off, exact converters
+IDEAL = {"programming_noise": {"model": "none"}, "read_noise": {"model": "none"}, "drift": {"model": "none"},
+         "device_variation": 0.0, "ir_drop": 0.0, "forward": {}}
+
+
+def ideal(*keep) -> dict:
+    """:data:`IDEAL` but for the chip's own ``keep`` sections."""
+    return {key: value for key, value in IDEAL.items() if key not in keep}
 
 
 def chip(name="crossbar-pcm", **parameters):
+    """A shipped chip with whole ``parameters`` keys (sections included) replaced."""
     c = load_chip(f"chips/{name}.yaml")
     return replace(c, parameters={**c.parameters, **parameters})
 
@@ -68,7 +78,7 @@ def rram_programming_sigma(g, g_max=40.0):
                                                 ("crossbar-rram", rram_programming_sigma, 40.0)])
 @pytest.mark.parametrize("level", [0.3, 0.8])
 def test_programming_noise_has_the_anchor_std(name, sigma, g_max, level):
-    c = chip(name, **{**IDEAL, "programming_noise": True}, weight_headroom=1.0 / level, n_tiles=4)
+    c = chip(name, **ideal("programming_noise"), weight_headroom=1.0 / level, n_tiles=4)
     program = BACKEND.compile(constant_network(300, 300), c)  # 90,000 devices at level * g_max
     g_plus = program.arrays[0].conductance[0]
     assert np.std(g_plus) == pytest.approx(sigma(level * g_max), rel=0.05)
@@ -79,11 +89,11 @@ def sensed_reads(c, n_out=300, batch=200):
     """Many reads of one row of cells at ``g_max / 2`` driven at full scale: (batch, n_out) outputs."""
     program = BACKEND.compile(constant_network(1, n_out), c)
     eq, counters = BACKEND.relax(program, np.ones((batch, 1)), max_steps=0)
-    return eq.partials[0][0][0], program.arrays[0]
+    return eq.partials[0].out_fwd[0], program.arrays[0]
 
 
 def test_pcm_read_noise_has_the_anchor_std():
-    c = chip("crossbar-pcm", **{**IDEAL, "read_noise": "1/f"}, weight_headroom=2.0, read_time_s=60.0)
+    c = chip("crossbar-pcm", **ideal("read_noise"), weight_headroom=2.0, read_time_s=60.0)
     reads, array = sensed_reads(c)
     g, t, t_read = 12.5, 60.0, 250e-9
     q_s = min(0.0088 / (g / 25.0) ** 0.65, 0.2)
@@ -93,7 +103,7 @@ def test_pcm_read_noise_has_the_anchor_std():
 
 
 def test_rram_read_noise_has_the_anchor_std():
-    c = chip("crossbar-rram", **{**IDEAL, "read_noise": "constant"}, read_noise_constant=0.01)
+    c = chip("crossbar-rram", **ideal("read_noise"))  # its file's: constant, std 0.01
     reads, array = sensed_reads(c)
     assert np.std(reads - array.fwd[0]) == pytest.approx(0.01 * array.w_scale, rel=0.05)
 
@@ -142,8 +152,10 @@ def test_same_seed_same_counts_and_states():
 
 @pytest.mark.parametrize("parameters, message", [
     ({"g_max_us": 5.0, "g_min_us": 5.0}, "conductance range"),
-    ({"adc_bits": 17}, "adc_bits"),
-    ({"adc_bits": 0}, "adc_bits"),
+    ({"forward": {"adc_bits": 17}}, "forward.adc_bits"),
+    ({"forward": {"adc_bits": 0}}, "forward.adc_bits"),
+    ({"backward": {"adc_range": 0}}, "backward.adc_range"),
+    ({"drift": {"model": "power_law", "t0_s": 20, "nu_mean": [0, 0], "nu_std": [0, 0, 0, 0]}}, "drift.nu_mean"),
     ({"tile_rows": 8192}, "tile_rows"),
 ])
 def test_bad_chip_parameters_are_one_clear_error(parameters, message):
@@ -184,7 +196,8 @@ def test_counts_follow_every_driven_line_not_only_the_moved_ones():
 def test_the_held_line_sums_equal_a_full_read_of_what_the_dacs_drive(noise):
     """The host adds only the moved lines' changes; the sums must equal reading every driven line."""
     net, rng = random_network([30, 40, 20, 10], theta=0.02)
-    c = chip(**{**IDEAL, "read_noise": noise}, read_noise_constant=0.05, tile_rows=16, tile_cols=12)
+    read_noise = {"model": "constant", "std": 0.05} if noise == "constant" else {"model": "none"}
+    c = chip(**{**IDEAL, "read_noise": read_noise}, tile_rows=16, tile_cols=12)
     program = BACKEND.compile(net, c)
     eq, _ = BACKEND.relax(program, rng.random((5, 30)), max_steps=60)
     for k, array in enumerate(program.arrays):
@@ -214,13 +227,13 @@ def test_cells_are_rewritten_only_past_the_write_threshold():
 
 
 def test_adc_clips_at_its_range_in_full_scale_weights():
-    c = chip(**{**IDEAL, "adc_bits": 16}, weight_headroom=2.0, adc_range=0.2)  # w_scale = 2 x 0.5 = 1: clips at 0.2
+    c = chip(**{**IDEAL, "forward": {"adc_bits": 16, "adc_range": 0.2}}, weight_headroom=2.0)  # w_scale 1: clips at 0.2
     program = BACKEND.compile(constant_network(1, 3), c)
     eq, _ = BACKEND.relax(program, np.ones((1, 1)), max_steps=0)
-    np.testing.assert_allclose(eq.partials[0][0][0], [[0.2, 0.2, 0.2]])
-    c = chip(**{**IDEAL, "adc_bits": 3}, weight_headroom=2.0, adc_range=0.9)  # levels at multiples of 0.3
+    np.testing.assert_allclose(eq.partials[0].out_fwd[0], [[0.2, 0.2, 0.2]])
+    c = chip(**{**IDEAL, "forward": {"adc_bits": 3, "adc_range": 0.9}}, weight_headroom=2.0)  # levels: multiples of 0.3
     eq, _ = BACKEND.relax(BACKEND.compile(constant_network(1, 3), c), np.ones((1, 1)), max_steps=0)
-    np.testing.assert_allclose(eq.partials[0][0][0], [[0.6] * 3])  # 0.5 read as the nearest level
+    np.testing.assert_allclose(eq.partials[0].out_fwd[0], [[0.6] * 3])  # 0.5 read as the nearest level
 
 
 def test_digits_trained_on_the_pcm_array_is_within_one_point_of_digital(trained_digits):
@@ -244,13 +257,14 @@ def test_naive_deployment_of_a_digital_run_onto_the_array(trained_digits, tmp_pa
     assert "trained on **digital** for 20 epochs" in (tmp_path / "a" / "report.md").read_text()
     assert "deployed from 20 epochs on digital;" in capsys.readouterr().out
     # a 2-bit ADC ruins the deployed network; the option is checked like the chip file
-    assert main(["evaluate", str(digital["folder"]), "--chip", "crossbar-pcm", "--chip-set", "parameters.adc_bits=2",
-                 "--out", str(tmp_path / "b"), "--quiet"]) == 0
+    assert main(["evaluate", str(digital["folder"]), "--chip", "crossbar-pcm", "--chip-set",
+                 "parameters.forward.adc_bits=2", "--out", str(tmp_path / "b"), "--quiet"]) == 0
     assert json.loads((tmp_path / "b" / "report.json").read_text())["metrics"]["test_accuracy"] < 0.5
-    assert main(["evaluate", str(digital["folder"]), "--chip", "crossbar-pcm", "--chip-set", "parameters.adc_bits=40",
-                 "--out", str(tmp_path / "c")]) == 2
-    assert capsys.readouterr().err.strip() == ("error: --chip-set parameters.adc_bits=40: parameters.adc_bits: must "
-                                               "be <= 16 (ADC resolution in bits; null: exact), got 40")
+    assert main(["evaluate", str(digital["folder"]), "--chip", "crossbar-pcm", "--chip-set",
+                 "parameters.forward.adc_bits=40", "--out", str(tmp_path / "c")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --chip-set parameters.forward.adc_bits=40: parameters.forward.adc_bits: must be <= 16 (ADC resolution "
+        "in bits; null: exact), got 40")
 
 
 def test_a_resumed_run_keeps_the_arrays_scales(tmp_path):
@@ -276,10 +290,138 @@ def test_backward_reads_have_their_own_adc_range():
     """1 -> 1 -> 1 chain (W_1 = 0.2, full-scale weight 0.3): the backward read senses 0.2 x s_2, which an
     ADC range of 0.05 full-scale weights (0.015) clips; the forward reads keep the +-10 range."""
     net = Network(weights=(np.array([[0.5]]), np.array([[0.2]])), biases=(np.zeros(1), np.zeros(1)))
-    c = chip(**{**IDEAL, "adc_bits": 16}, adc_range_backward=0.05, tau_s=1e-7, dt_s=1e-7, tolerance=1e-9)
+    c = chip(**{**IDEAL, "forward": {"adc_bits": 16}}, backward={"adc_range": 0.05}, tau_s=1e-7, dt_s=1e-7,
+             tolerance=1e-9)  # the backward ADCs keep the forward ones' 16 bits
     eq, _ = BACKEND.relax(BACKEND.compile(net, c), np.ones((1, 1)), max_steps=50)
-    backward = eq.partials[1][1][0, 0, 0]
-    forward = eq.partials[1][0][0, 0, 0]
+    backward = eq.partials[1].out_bwd[0, 0, 0]
+    forward = eq.partials[1].out_fwd[0, 0, 0]
     assert backward == pytest.approx(0.015, rel=1e-3) and backward < 0.2 * eq.states[2][0, 0]
     assert forward == pytest.approx(0.2 * eq.states[1][0, 0], rel=1e-3)
     assert eq.states[1][0, 0] == pytest.approx(0.515, rel=1e-3)  # 0.5 + the clipped feedback
+
+
+# -- the chip files and their parameters section --------------------------------------------------
+def test_crossbar_rram_extends_crossbar_pcm_and_loads_as_its_full_file_did():
+    """The values of the full copy of chips/crossbar-rram.yaml, before it said `extends: crossbar-pcm` and
+    the device models and converters had sections: read_noise constant with read_noise_constant 0.01
+    (the 1/f keys, unused, at their defaults), drift false (its keys unused), programming_noise true
+    with its coefficients, 8-bit DACs and ADCs, adc_range 10, adc_range_backward null."""
+    chip = load_chip("chips/crossbar-rram.yaml")
+    assert (chip.name, chip.backend, chip.description) == (
+        "crossbar-rram", "crossbar", "RRAM crossbar, 256x256 tiles, 8-bit DAC/ADC (NeuRRAM, Wan 2022 noise model)")
+    assert BACKEND.parameters_of(chip) == CrossbarParameters(
+        tile_rows=256, tile_cols=256, n_tiles=48, g_max_us=40.0, g_min_us=0.0, weight_headroom=1.5,
+        write_threshold=0.02, seed=0,
+        programming_noise=PolynomialProgrammingNoise(coeffs_us=[0.348, 16.03, -43.853, 45.393, -16.815],
+                                                     g_ref_us=40.0),
+        read_noise=ConstantReadNoise(std=0.01), drift=NoDrift(), read_time_s=1.0, device_variation=0.0, ir_drop=0.0,
+        forward=Forward(dac_bits=8, dac_range=1.0, adc_bits=8, adc_range=10.0),
+        backward=Readout(adc_bits=8, adc_range=10.0), tau_s=1e-07, dt_s=5e-08, tolerance=0.0001)
+    inside_dt = "assumed: inside the integration step dt (counted by integration_time)"
+    assert chip.energy == {
+        "array_macs": Constant(value=0.177, unit="pJ", source=(
+            "assumed: the PCM chip's derived figure (Le Gallo 2023, 1-phase, minus its ADCs); NeuRRAM's TOPS/W "
+            "are unconfirmed in the research notes")),
+        "adc_conversions": Constant(value=7.1, unit="pJ", source=(
+            "Murmann ADC survey (ADCsurvey_latest.xlsx, ISSCC 2025 update): median energy per conversion of 7-9 "
+            "bit Nyquist ADCs published 2015 or later (n = 38)")),
+        "dac_conversions": Constant(value=0.7, unit="pJ", source=(
+            "assumed: a tenth of an 8-bit ADC conversion; no published DAC figure in the research notes")),
+        "digital_adds": Constant(value=0.1, unit="pJ", source="Horowitz, ISSCC 2014 (45 nm): 32-bit integer add"),
+        "cell_writes": Constant(value=100.0, unit="pJ", source=(
+            "assumed: a few program-and-verify SET/RESET pulses of tens of pJ each per RRAM device; no published "
+            "figure in the research notes"))}
+    assert chip.time == {
+        **{op: Constant(value=0.0, unit="ns", source=inside_dt)
+           for op in ("array_macs", "adc_conversions", "dac_conversions", "digital_adds")},
+        "cell_writes": Constant(value=1.0, unit="ns", source=(
+            "assumed: about 256 ns per program-and-verify write of one cell, the 256 cells of a tile row "
+            "written in parallel: 1 ns per cell"))}
+    assert list(chip.energy) == list(chip.time) == [  # the order of the tables in the reports
+        "array_macs", "adc_conversions", "dac_conversions", "digital_adds", "cell_writes"]
+    assert chip.static_power == Constant(value=10.0, unit="mW", source=(
+        "assumed: order of magnitude of the periphery's leakage; no published figure in the research notes"))
+
+
+@pytest.mark.parametrize("name, models", [
+    ("crossbar-pcm", {"programming_noise": True, "read_noise": "1/f", "drift": True}),
+    ("crossbar-rram", {"programming_noise": True, "read_noise": "constant", "drift": False}),
+])
+def test_the_report_names_the_models_as_it_did_before_they_had_sections(name, models):
+    summary = BACKEND.compile(random_network([4, 3])[0], chip(name)).summary()
+    assert {key: summary[key] for key in models} == models
+    assert (summary["dac_bits"], summary["adc_bits"]) == (8, 8)
+    assert summary["arrays"][0]["backward_adc_full_scale"] == summary["arrays"][0]["adc_full_scale"]
+
+
+def old_key_errors(tmp_path, key: str, value: str) -> tuple[str, str, Path]:
+    """The errors of ``parameters.<key>: <value>`` in a chip file (line 4) and in a ``--chip-set``."""
+    path = tmp_path / "old.yaml"
+    path.write_text(f"name: old\nextends: crossbar-pcm\nparameters:\n  {key}: {value}\n")
+    messages = []
+    for args in ((path,), ("chips/crossbar-pcm.yaml", [f"parameters.{key}={value}"])):
+        with pytest.raises(ConfigError) as info:
+            load_chip(*args)
+        messages.append(str(info.value))
+    return messages[0], messages[1], path
+
+
+@pytest.mark.parametrize("key, value, place", [
+    ("adc_bits", "6", "parameters.forward.adc_bits"),
+    ("adc_range_backward", "2", "parameters.backward.adc_range"),
+    ("read_q", "0.01", "parameters.read_noise.q, with parameters.read_noise.model: pcm_1f"),
+    ("read_noise_constant", "0.05", "parameters.read_noise.std, with parameters.read_noise.model: constant"),
+    ("prog_g_ref_us", "25", "parameters.programming_noise.g_ref_us, with parameters.programming_noise.model: "
+                            "polynomial"),
+    ("drift_t0_s", "20", "parameters.drift.t0_s, with parameters.drift.model: power_law"),
+])
+def test_an_old_flat_key_is_one_error_naming_its_new_place(tmp_path, key, value, place):
+    in_file, in_option, path = old_key_errors(tmp_path, key, value)
+    assert in_file == f"{path}:4: parameters.{key}: this key moved; write it as {place}"
+    assert in_option == f"--chip-set parameters.{key}={value}: parameters.{key}: this key moved; write it as {place}"
+
+
+def test_every_old_flat_key_names_a_place_that_exists(tmp_path):
+    """The message is made by walking the schema along the new key path: a path that does not
+    exist would raise something else than this ConfigError."""
+    for key, new in CrossbarParameters.MOVED.items():
+        in_file, _, _ = old_key_errors(tmp_path, key, "1")
+        assert f"this key moved; write it as parameters.{new}" in in_file
+    assert len(CrossbarParameters.MOVED) == 15  # every flat key that has a section now
+
+
+@pytest.mark.parametrize("key, value, models", [
+    ("read_noise", "1/f", "{model: none}, {model: pcm_1f, q, q_exp, q_max, t_read_s}, {model: constant, std}"),
+    ("programming_noise", "true", "{model: none}, {model: polynomial, coeffs_us, g_ref_us}"),
+    ("drift", "false", "{model: none}, {model: power_law, t0_s, nu_mean, nu_std}"),
+])
+def test_an_old_mode_value_is_one_error_naming_the_models(tmp_path, key, value, models):
+    in_file, in_option, path = old_key_errors(tmp_path, key, value)
+    got = {"1/f": "'1/f'", "true": "True", "false": "False"}[value]
+    assert in_file == f"{path}:4: parameters.{key}: must be one of {models}, got {got}"
+    assert in_option == f"--chip-set parameters.{key}={value}: parameters.{key}: must be one of {models}, got {got}"
+
+
+@pytest.mark.parametrize("option, message", [
+    ("parameters.read_noise.model=pcm",
+     "parameters.read_noise.model: must be one of 'none', 'pcm_1f', 'constant', got 'pcm'"),
+    ("parameters.read_noise={q: 0.01}",
+     "parameters.read_noise: missing model; it must be one of 'none', 'pcm_1f', 'constant'"),
+    ("parameters.read_noise={model: constant, std: 0.01, q: 0.1}",
+     "parameters.read_noise.q: unknown key of model 'constant'; allowed keys here: model, std"),
+    ("parameters.read_noise={model: constant}",
+     "parameters.read_noise.std: missing; it must be a number (read-noise std of a cell pair's weight"),
+    ("parameters.drift={model: power_law, t0_s: 20, nu_mean: [0, 0, 0], nu_std: [0, 0, 0, 0]}",
+     "parameters.drift.nu_mean needs 4 numbers [a, b, lo, hi], got 3"),
+])
+def test_a_device_model_is_checked_against_its_own_keys(option, message):
+    with pytest.raises(ConfigError) as info:
+        load_chip("chips/crossbar-pcm.yaml", [option])
+    assert str(info.value).startswith(f"--chip-set {option}: {message}")
+
+
+def test_the_backward_adcs_are_the_forward_ones_but_for_what_is_stated():
+    p = BACKEND.parameters_of(load_chip("chips/crossbar-pcm.yaml", ["parameters.forward.adc_bits=5",
+                                                                     "parameters.backward.adc_range=2"]))
+    assert (p.forward, p.backward) == (Forward(dac_bits=8, dac_range=1.0, adc_bits=5, adc_range=10.0),
+                                       Readout(adc_bits=5, adc_range=2.0))

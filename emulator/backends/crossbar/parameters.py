@@ -1,0 +1,105 @@
+"""The ``parameters`` section of a crossbar chip file: arrays, device models, converters, dynamics.
+
+Device models are tagged sections (``read_noise: {model: pcm_1f, ...}``, see
+:mod:`emulator.backends.crossbar.noise`); the converters of the two read directions are the
+``forward`` and ``backward`` sections, as in the toolkit's ``IOParameters``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from emulator.backends.crossbar.noise import (Drift, NoDrift, NoProgrammingNoise, NoReadNoise, ProgrammingNoise,
+                                              ReadNoise)
+from emulator.schema import spec
+
+
+@dataclass(frozen=True, kw_only=True)
+class Readout:
+    """The ADCs of one read direction: they convert the sensed lines' sums.
+
+    Attributes
+    ----------
+    adc_bits : int or None
+        Resolution; None: exact.
+    adc_range : float
+        Full scale +-, in full-scale weights (the drive of one line at 1 through one cell pair at
+        the array's largest weight).
+    """
+
+    adc_bits: int | None = spec("ADC resolution in bits; null: exact", default=None, ge=1, le=16)
+    adc_range: float = spec("ADC full scale +-, in full-scale weights (the drive of one line at 1 through one "
+                            "cell pair at the array's largest weight)", default=10.0, gt=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Forward(Readout):
+    """The converters of a forward read (rows driven, columns sensed): its ADCs and the units' DACs.
+
+    A unit's DAC converts its state once and drives both its rows (forward reads) and its columns
+    (backward reads), so the DACs are set here only.
+
+    Attributes
+    ----------
+    dac_bits : int or None
+        Resolution; None: exact.
+    dac_range : float
+        Full scale, in state units (states are in [0, 1]).
+    """
+
+    dac_bits: int | None = spec("DAC resolution in bits; null: exact", default=None, ge=1, le=16)
+    dac_range: float = spec("DAC full scale, in state units (states are in [0, 1])", default=1.0, gt=0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CrossbarParameters:
+    """A crossbar chip: its arrays, device models, converters and unit dynamics (units in the names)."""
+
+    # -- arrays ---------------------------------------------------------------------------------
+    tile_rows: int = spec("rows (driven lines) of one crossbar tile", ge=1, le=4096)
+    tile_cols: int = spec("columns (sensed lines) of one crossbar tile", ge=1, le=4096)
+    n_tiles: int = spec("tiles on the chip", ge=1)
+    g_max_us: float = spec("largest programmable conductance, uS", gt=0)
+    g_min_us: float = spec("smallest programmable conductance, uS", default=0.0, ge=0)
+    weight_headroom: float = spec("weight scale of a layer (mapped to g_max) over its largest |w| at the "
+                                  "first programming; larger weights clip", default=1.5, gt=0)
+    write_threshold: float = spec("a cell is re-programmed when its target moved more than this fraction of the "
+                                  "conductance range since its last write (0: whenever it changed)",
+                                  default=0.0, ge=0, lt=1)
+    seed: int = spec("seed of this chip instance: fabrication variation and all noise draws", default=0, ge=0)
+    # -- devices --------------------------------------------------------------------------------
+    programming_noise: ProgrammingNoise = spec("noise of every cell write", default=NoProgrammingNoise())
+    read_noise: ReadNoise = spec("noise of every array read", default=NoReadNoise())
+    drift: Drift = spec("conductance drift from a write to the reads", default=NoDrift())
+    read_time_s: float = spec("time from programming to the reads (drift and 1/f noise), s", default=20.0, gt=0)
+    device_variation: float = spec("relative std of a per-cell conductance gain fixed at fabrication",
+                                   default=0.0, ge=0)
+    ir_drop: float = spec("first-order IR drop: attenuation of the farthest cell of a fully loaded line",
+                          default=0.0, ge=0, le=1)
+    # -- periphery ------------------------------------------------------------------------------
+    forward: Forward = spec("converters of the forward reads: their ADCs, and the units' DACs", default=Forward())
+    backward: Readout = spec("ADCs of the backward reads (columns driven, rows sensed); in a chip file, a key "
+                             "left out is forward's", default=Readout())
+    # -- dynamics -------------------------------------------------------------------------------
+    tau_s: float = spec("time constant of the units, s", gt=0)
+    dt_s: float = spec("integration step, s (dt/tau plays the role of 1 - damping)", gt=0)
+    tolerance: float = spec("a sample has settled when max |rho(h) - s| (= tau |ds/dt|) is below this",
+                            default=1e-4, gt=0)
+
+    #: keys of the flat layout before the device models and converters had sections, and their places now
+    MOVED: ClassVar[dict[str, str]] = {
+        "prog_coeffs_us": "programming_noise.coeffs_us", "prog_g_ref_us": "programming_noise.g_ref_us",
+        "read_q": "read_noise.q", "read_q_exp": "read_noise.q_exp", "read_q_max": "read_noise.q_max",
+        "t_read_s": "read_noise.t_read_s", "read_noise_constant": "read_noise.std",
+        "drift_t0_s": "drift.t0_s", "drift_nu_mean": "drift.nu_mean", "drift_nu_std": "drift.nu_std",
+        "dac_bits": "forward.dac_bits", "dac_range": "forward.dac_range", "adc_bits": "forward.adc_bits",
+        "adc_range": "forward.adc_range", "adc_range_backward": "backward.adc_range"}
+
+
+def with_backward_defaults(parameters: dict) -> dict:
+    """A chip file's ``parameters`` with the keys ``backward`` leaves out taken from ``forward``."""
+    forward, backward = parameters.get("forward", {}), parameters.get("backward", {})
+    if not (isinstance(forward, dict) and isinstance(backward, dict)):
+        return parameters  # the schema says what is wrong
+    inherited = {key: forward[key] for key in ("adc_bits", "adc_range") if key in forward}
+    return {**parameters, "backward": {**inherited, **backward}} if inherited else parameters
