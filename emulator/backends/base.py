@@ -130,6 +130,11 @@ class Backend(abc.ABC):
         """
         return {}
 
+    def upgrade(self, parameters: dict) -> dict:
+        """A chip's ``parameters`` as an earlier version of this family wrote them (in a checkpoint),
+        in today's layout; families whose layout changed override it. As they are by default."""
+        return parameters
+
     def parameters_of(self, chip):
         """The chip's ``parameters`` section validated against :attr:`Parameters`."""
         source = chip.origin or Source(chip.name)

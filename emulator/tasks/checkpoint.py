@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from emulator.catalog import resolve
-from emulator.chip import Chip, load_chip
+from emulator.chip import Chip, get_backend, load_chip
 from emulator.errors import ConfigError
 from emulator.network import Network
 from emulator.schema import Source, build
@@ -87,5 +87,6 @@ def load_trained(run_dir: Path, command: str, chip: str = "CHIP") -> TrainedRun:
     workload = saved_workload(state["identity"], state["epoch"], run_dir)
     network = Network(weights, biases, theta=workload.eqprop.theta, damping=workload.eqprop.damping)
     trained_on = load_chip(resolve("chips", state["identity"]["chip"]))
-    trained_on = replace(trained_on, parameters=state["identity"].get("chip_parameters", trained_on.parameters))
+    saved = state["identity"].get("chip_parameters", trained_on.parameters)
+    trained_on = replace(trained_on, parameters=get_backend(trained_on.backend).upgrade(saved))
     return TrainedRun(run_dir, workload, trained_on, network, state["epoch"])

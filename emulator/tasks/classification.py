@@ -135,7 +135,7 @@ class Run:
 
     def _with_defaults(self, identity: dict) -> tuple:
         workload = saved_workload(identity, self.workload.training.epochs, self.out_dir)
-        chip = replace(self.chip, parameters=identity.get("chip_parameters", {}))
+        chip = replace(self.chip, parameters=self.backend.upgrade(identity.get("chip_parameters", {})))
         return asdict(workload), asdict(self.backend.parameters_of(chip))
 
     def save(self):

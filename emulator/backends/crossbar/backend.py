@@ -31,7 +31,7 @@ import numpy as np
 from emulator.backends.base import Backend, Equilibrium, Program, patched
 from emulator.backends.crossbar import devices as analog, tiled
 from emulator.backends.crossbar.noise import PowerLawDrift
-from emulator.backends.crossbar.parameters import CrossbarParameters, with_backward_defaults
+from emulator.backends.crossbar.parameters import CrossbarParameters, upgrade_flat, with_backward_defaults
 from emulator.counters import Counters
 from emulator.errors import CapacityError, ConfigError, DivergenceError
 
@@ -178,6 +178,10 @@ class CrossbarBackend(Backend):
         module = sys.modules[__name__]
         return {"whole arrays": lambda: patched(module, REWRITE_ALL=-1.0),
                 "written cells": lambda: patched(module, REWRITE_ALL=2.0)}
+
+    def upgrade(self, parameters: dict) -> dict:
+        """The flat layout of earlier versions (``read_q``, ``adc_bits``...) in today's sections."""
+        return upgrade_flat(parameters)
 
     def parameters_of(self, chip) -> CrossbarParameters:
         p = super().parameters_of(replace(chip, parameters=with_backward_defaults(chip.parameters)))

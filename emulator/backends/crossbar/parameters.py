@@ -103,3 +103,38 @@ def with_backward_defaults(parameters: dict) -> dict:
         return parameters  # the schema says what is wrong
     inherited = {key: forward[key] for key in ("adc_bits", "adc_range") if key in forward}
     return {**parameters, "backward": {**inherited, **backward}} if inherited else parameters
+
+
+#: the flat layout's switches, their defaults there, and the model each of their values names now
+FLAT_SWITCHES = {"programming_noise": (True, {True: "polynomial", False: "none"}),
+                 "read_noise": ("none", {"1/f": "pcm_1f", "constant": "constant", "none": "none"}),
+                 "drift": (False, {True: "power_law", False: "none"})}
+#: the model a moved key belongs to (keys of the converters belong to every chip)
+MOVED_MODEL = {"programming_noise": "polynomial", "drift": "power_law", "read_noise.std": "constant",
+               "read_noise": "pcm_1f"}
+
+
+def upgrade_flat(parameters: dict) -> dict:
+    """``parameters`` as the flat layout wrote them (before the device models and converters had
+    sections; e.g. in a checkpoint of an earlier version), in today's layout.
+
+    A key of a model the flat file did not switch on (``read_q`` beside ``read_noise: constant``)
+    had no effect there and is left out. Parameters already in today's layout come back as they are.
+    """
+    flat = any(key in parameters for key in CrossbarParameters.MOVED) or any(
+        not isinstance(parameters.get(key, {}), dict) for key in FLAT_SWITCHES)
+    if not flat:
+        return parameters
+    out = {key: value for key, value in parameters.items()
+           if key not in CrossbarParameters.MOVED and key not in FLAT_SWITCHES}
+    for key, (default, models) in FLAT_SWITCHES.items():
+        out[key] = {"model": models[parameters.get(key, default)]}
+    out["forward"], out["backward"] = {}, {}
+    for old, new in CrossbarParameters.MOVED.items():
+        if parameters.get(old) is None:
+            continue
+        section, name = new.split(".")
+        wanted = MOVED_MODEL.get(new, MOVED_MODEL.get(section))
+        if wanted is None or out[section].get("model") == wanted:
+            out[section][name] = parameters[old]
+    return {key: value for key, value in out.items() if value != {}}
