@@ -47,7 +47,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse
 
-from emulator.backends.oim import phase_kernels
+from emulator.backends.oim.phase_kernels import Csr, Integration, Outcome, Phases, relax_batch
 
 
 @dataclass(frozen=True)
@@ -167,6 +167,10 @@ class Settings:
             return (self.noise * np.maximum(0.0, 1.0 - t / self.noise_decay))[:, None]
         return np.full((t.shape[0], 1), self.noise)
 
+    def integration(self) -> Integration:
+        """These settings as the kernels take them (floats; the trace's shape gives ``n_bins``)."""
+        return Integration(*(float(getattr(self, name)) for name in Integration._fields))
+
 
 @dataclass(frozen=True)
 class PhaseState:
@@ -214,14 +218,13 @@ def relax_phases(couplings: Couplings, bias: np.ndarray, phi0: np.ndarray, setti
     phi, heard, bias = initial_state(phi0, heard0, bias, s, rng)
     batch, n = phi.shape
     j = couplings.csr
+    csr, integration = Csr(j.indptr, j.indices, j.data), s.integration()
     t, settled, steps = np.zeros(batch), np.zeros(batch, np.bool_), np.zeros(batch, np.int64)
     events, trace = np.zeros((batch, n), np.int64), np.zeros((batch, s.n_bins), np.int64)
     bias_re, bias_im = np.ascontiguousarray(bias.real), np.ascontiguousarray(bias.imag)
     rng = rng if rng is not None else np.random.default_rng(0)
     # noiseless samples run in parallel; noisy ones one after another, so each draws its noise in turn
     for part in [slice(0, batch)] if s.noise == 0 else [slice(b, b + 1) for b in range(batch)]:
-        phase_kernels.relax_batch(phi[part], heard[part], events[part], trace[part], t[part], settled[part],
-                                  steps[part], j.indptr, j.indices, j.data, bias_re[part], bias_im[part], s.theta,
-                                  s.shil, s.shil_ramp, s.noise, s.noise_decay, s.t_max, s.settle_tolerance,
-                                  s.step_tolerance, s.max_phase_step, s.bin_width, rng)
+        relax_batch(Phases(phi[part], heard[part], bias_re[part], bias_im[part], events[part], trace[part]),
+                    Outcome(t[part], settled[part], steps[part]), csr, integration, rng)
     return PhaseState(phi, heard, t, settled, steps, events, trace.sum(axis=0))

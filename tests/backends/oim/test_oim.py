@@ -121,10 +121,11 @@ def test_lazy_coupling_with_theta_zero_is_the_continuous_dynamics(theta):
 def kernel_rhs(couplings, bias, phi, heard, theta, shil):
     """The kernel's dphi/dtau at phases ``phi`` (n,) with ``heard`` (n,) the phases last broadcast."""
     j, n = couplings.csr, phi.shape[0]
-    out, scratch, hc, hs, fh_re, fh_im = np.empty(n), np.empty((4, n)), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
-    phase_kernels.heard_field(heard, j.indptr, j.indices, j.data, bias.real.copy(), bias.imag.copy(), hc, hs,
-                              fh_re, fh_im)
-    phase_kernels.rhs(phi, heard, hc, hs, fh_re, fh_im, theta, shil, j.indptr, j.indices, j.data, out, scratch)
+    csr = phase_kernels.Csr(j.indptr, j.indices, j.data)
+    out, scratch = np.empty(n), np.empty((4, n))
+    heard = phase_kernels.Heard(heard, np.empty(n), np.empty(n), np.empty(n), np.empty(n))
+    phase_kernels.heard_field(heard, csr, bias.real.copy(), bias.imag.copy())
+    phase_kernels.rhs(phi, heard, theta, shil, csr, out, scratch)
     return out
 
 
