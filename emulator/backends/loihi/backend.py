@@ -73,13 +73,26 @@ class LoihiParameters:
         return CoreLimits(**{f.name: getattr(self, f.name) for f in fields(self) if f.name in names})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LoihiProgram(Program):
-    net: FixedNet = None
-    mapping: Mapping = None
-    quantisation: tuple[LayerQuantisation, ...] = ()
-    #: seconds per op of the chip's time table, for the critical path
-    time_s: dict = None
+    """A layered network in the chip's integers, placed on its cores.
+
+    Attributes
+    ----------
+    net : FixedNet
+        Weights, exponents, biases and thresholds as programmed.
+    mapping : Mapping
+        Where every layer's neurons sit (cores, chips) and the routes of their messages.
+    quantisation : tuple of LayerQuantisation, layers 0..L-1
+        How each layer's weights and biases were quantised (exponent, clipped fractions, error), for the report.
+    time_s : dict of str to float
+        Seconds per op of the chip's time table, for the critical path.
+    """
+
+    net: FixedNet
+    mapping: Mapping
+    quantisation: tuple[LayerQuantisation, ...]
+    time_s: dict
 
     def summary(self) -> dict:
         return {"iteration": "undamped sigma-delta (eqprop.damping unused)",
@@ -102,11 +115,17 @@ class LoihiProgram(Program):
         return np.asarray(values, np.float64) / self.net.act_max
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LoihiEquilibrium(Equilibrium):
-    """An :class:`Equilibrium` in host floats, with the chip's integer state it came from."""
+    """An :class:`Equilibrium` in host floats, with the chip's integer state it came from.
 
-    fixed: FixedState = None
+    Attributes
+    ----------
+    fixed : FixedState
+        The neurons' integer state (and what they did), from which a nudged phase continues.
+    """
+
+    fixed: FixedState
 
 
 class LoihiBackend(Backend):

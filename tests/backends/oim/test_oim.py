@@ -414,3 +414,12 @@ def test_eqprop_on_oscillators_gives_the_gradient_of_the_loss():
             numeric[idx] = (values[0] - values[1]) / (2 * eps)
         # finite differences of equilibria settled to 1e-9 rad/time unit with eps 1e-5: ~1e-4 noise
         assert np.abs(estimate + numeric).max() < 1e-3 * max(1.0, np.abs(numeric).max())
+
+
+def test_a_program_or_equilibrium_without_its_oscillators_is_refused():
+    from emulator.backends.oim.backend import IsingProgram, OimEquilibrium
+    with pytest.raises(TypeError, match="missing 7 required keyword-only arguments: 'couplings', 'fan_out', "
+                                        "'settings', 'coupling_rate', 'seed', 'max_oscillators', and 'max_couplings'"):
+        IsingProgram()
+    with pytest.raises(TypeError, match="missing 7 required keyword-only arguments: 'phases', 'heard_phases'"):
+        OimEquilibrium([], [], [], np.zeros(0), np.zeros(0), np.zeros(0))
