@@ -29,13 +29,11 @@ hidden oscillator's field is ``a exp(i pi/4) + b`` with a single scalar ``a = W_
 feed-forward read-out is one fixed, non-monotonic function of ``a`` (a sign unit while
 ``b = 0``), and a blank pixel drives nothing. Clamped input phases give every hidden oscillator
 two independent projections of the image (blank pixels drive the in-phase part, inked ones the
-quadrature part), and learning became faster and steadier: with digits_snn's data on an
-idealised XY network (``benchmarks/oim_mapping.py``) 96-97 % after 6-12 epochs instead of
-87-94 % with swings of up to 30 points between epochs; on this back-end 78.3 % became 82.2 %
-after one epoch (``benchmarks/RESULTS.md`` has the 20-epoch run).
-A cost with targets at 0 and pi would put a wrong output sitting at ``phi = 0`` on the unstable
-point of its nudge, where the torque, and so the update, vanishes: targets at 0 and pi/2 keep
-every torque finite (measured: 49 % after 5 epochs with 0 / pi against 96 %).
+quadrature part), and learning became faster and steadier. A cost with targets at 0 and pi
+would put a wrong output sitting at ``phi = 0`` on the unstable point of its nudge, where the
+torque, and so the update, vanishes: targets at 0 and pi/2 keep every torque finite. The
+measurements behind both choices are in ``benchmarks/RESULTS.md``, section "Why the phase
+mapping" (``benchmarks/oim_mapping.py`` compares mappings on an idealised XY network).
 Phases start at 0 (the biases' reference) before a free phase.
 
 The learning rule is ``-dE/dtheta`` of this energy (:meth:`OimBackend.contrastive_update`):
