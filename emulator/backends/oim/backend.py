@@ -205,8 +205,6 @@ class OimEquilibrium(Equilibrium):
         Time each sample ran, time units (``1 / coupling_rate``).
     input_phase_scale : float
         Phase of an input clamped to a pixel of 1, radians.
-    integrator_steps : (B,) int64
-        Accepted integration steps (a host quantity, not the chip's).
     input_field : (B, n_1) complex128
         Field the clamped inputs put on layer 1 (:func:`input_field`), energy units; kept so that
         a nudged phase continuing this equilibrium on the same program does not compute it again.
@@ -218,7 +216,6 @@ class OimEquilibrium(Equilibrium):
     heard_phases: np.ndarray
     settle_time: np.ndarray
     input_phase_scale: float
-    integrator_steps: np.ndarray
     input_field: np.ndarray
     input_couplings: np.ndarray
 
@@ -397,8 +394,8 @@ class OimBackend(Backend):
         steps = np.ceil(state.t / program.time_per_step - 1e-9).astype(np.int64)  # in the workload's steps
         return OimEquilibrium(states, heard, drive, steps, state.settled, state.trace,
                               phases=state.phi, heard_phases=state.heard, settle_time=state.t,
-                              input_phase_scale=program.input_phase_scale, integrator_steps=state.steps,
-                              input_field=field, input_couplings=program.w_in)
+                              input_phase_scale=program.input_phase_scale, input_field=field,
+                              input_couplings=program.w_in)
 
 
 def _noise_generator(seed: int, x: np.ndarray, nudge) -> np.random.Generator:

@@ -421,5 +421,5 @@ def test_a_program_or_equilibrium_without_its_oscillators_is_refused():
     with pytest.raises(TypeError, match="missing 7 required keyword-only arguments: 'couplings', 'fan_out', "
                                         "'settings', 'coupling_rate', 'seed', 'max_oscillators', and 'max_couplings'"):
         IsingProgram()
-    with pytest.raises(TypeError, match="missing 7 required keyword-only arguments: 'phases', 'heard_phases'"):
+    with pytest.raises(TypeError, match="missing 6 required keyword-only arguments: 'phases', 'heard_phases'"):
         OimEquilibrium([], [], [], np.zeros(0), np.zeros(0), np.zeros(0))
