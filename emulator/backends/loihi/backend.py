@@ -1,9 +1,9 @@
 """Loihi-2-style digital neuro-cores: sigma-delta neurons, 8-bit Dense synapses, a mesh of cores.
 
-``compile`` quantises the host's float parameters (:mod:`emulator.quantise`) and places the
-network on cores and chips (:mod:`emulator.mapping`); ``relax`` runs the integer relaxation of
-:mod:`emulator.backends.loihi.sigma_delta`, bit-exact with Lava's fixed-point models, and counts per
-core what the chip does at every barrier-synchronised step:
+``compile`` quantises the host's float parameters (:mod:`emulator.backends.loihi.quantise`) and
+places the network on cores and chips (:mod:`emulator.backends.loihi.mapping`); ``relax`` runs the
+integer relaxation of :mod:`emulator.backends.loihi.sigma_delta`, bit-exact with Lava's fixed-point
+models, and counts per core what the chip does at every barrier-synchronised step:
 
 - neuron updates, active (input received, activation changed or fired) and idle;
 - graded spikes fired, and the messages they become (one per destination core), with their
@@ -34,14 +34,13 @@ from typing import Literal
 
 import numpy as np
 
-from emulator.backends.base import Backend, Program
+from emulator.backends.base import Backend, Equilibrium, Program
 from emulator.counters import Counters
-from emulator.backends.base import Equilibrium
 from emulator.backends.loihi.deploy import deploy_to_lava
 from emulator.backends.loihi.sigma_delta import FixedNet, FixedState, relax_fixed
 from emulator.backends.loihi.mapping import CoreLimits, Mapping, map_network, neighbours
 from emulator.backends.loihi.quantise import (LayerQuantisation, as_stored, bias_clipped_fraction, quantise_bias,
-                               quantise_weights)
+                                              quantise_weights)
 from emulator.schema import spec
 
 #: per-core counts kept as (n_cores,) vectors beside the totals

@@ -17,8 +17,9 @@ graded spikes once. One barrier-synchronised step ``t``, for every layer at once
 A ``pair`` network is made of Lava 0.10's ``PySigmaDeltaModelFixed`` (ReLU) and
 ``PyDenseModelBitAcc`` only: each unit is two ReLU neurons whose difference is the hard sigmoid
 (see :class:`FixedNet`). Otherwise a unit is one neuron with the upper clip, which Lava's
-``SigmaDelta`` lacks and :mod:`emulator.backends.loihi.lava.processes` adds as a process model with the same
-integer semantics. Either way the emulator equals Lava step for step (``tests/test_lava.py``).
+``SigmaDelta`` lacks and :mod:`emulator.backends.loihi.lava.processes` adds as a process model
+with the same integer semantics. Either way the emulator equals Lava step for step
+(``tests/backends/loihi/test_lava.py``).
 
 A relaxation stops early after a step in which no neuron fired: nothing is then in flight and
 no neuron can change again, so the state equals what ``max_steps`` steps would give.
@@ -76,7 +77,7 @@ class FixedNet:
 
     def __post_init__(self):
         if any(np.abs(np.asarray(w, np.int64)).max(initial=0) > 256 for w in self.down):
-            raise ValueError("weights must be stored 8-bit values (|w| <= 256); see emulator.quantise.as_stored")
+            raise ValueError("weights must be stored 8-bit values (|w| <= 256); see emulator.backends.loihi.quantise.as_stored")
         if self.pair and any((np.asarray(w) == -256).any() for w in self.down):
             raise ValueError("a pair network sends through -W too, which cannot store 256: keep weights in [-254, 254]")
         down = tuple(np.ascontiguousarray(w, np.int16) for w in self.down)

@@ -68,9 +68,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from emulator.backends.base import Backend, Program
+from emulator.backends.base import Backend, Equilibrium, Program
 from emulator.counters import Counters
-from emulator.backends.base import Equilibrium
 from emulator.backends.oim.oscillators import Couplings, PhaseState, Settings, relax_phases
 from emulator.errors import CapacityError, DivergenceError
 from emulator.schema import spec
