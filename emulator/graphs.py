@@ -26,8 +26,16 @@ BRUTE_FORCE_MAX_NODES = 26
 class Graph:
     """An undirected weighted graph without self-loops or repeated edges.
 
-    n : number of nodes. edges : (m, 2) int64 node pairs, 0-based, ``i < j``, sorted.
-    weights : (m,) float64 edge weights. name : where it came from (a file, or the generator's settings).
+    Attributes
+    ----------
+    n : int
+        Number of nodes.
+    edges : (m, 2) int64
+        Node pairs ``(i, j)``, 0-based, ``i < j``, sorted.
+    weights : (m,) float64
+        Edge weights.
+    name : str
+        Where it came from (a file, or the generator's settings).
     """
 
     n: int

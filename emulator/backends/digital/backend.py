@@ -28,11 +28,23 @@ class DigitalParameters:
     sram_bytes: int = spec("on-chip memory for weights, biases and unit state", ge=1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DigitalProgram(Program):
-    net: LayeredNet = None
-    memory_bytes: int = 0
-    sram_bytes: int = 0
+    """A layered network in the chip's SRAM.
+
+    Attributes
+    ----------
+    net : LayeredNet
+        Weights, biases, threshold and damping in the chip's number format.
+    memory_bytes : int
+        On-chip memory the network takes: weights, biases, and per unit its state, heard value and drive.
+    sram_bytes : int
+        The chip's on-chip memory, bytes.
+    """
+
+    net: LayeredNet
+    memory_bytes: int
+    sram_bytes: int
 
     def summary(self) -> dict:
         return {"memory_bytes": self.memory_bytes, "sram_bytes": self.sram_bytes,

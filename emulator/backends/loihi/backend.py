@@ -1,9 +1,9 @@
 """Loihi-2-style digital neuro-cores: sigma-delta neurons, 8-bit Dense synapses, a mesh of cores.
 
-``compile`` quantises the host's float parameters (:mod:`emulator.quantise`) and places the
-network on cores and chips (:mod:`emulator.mapping`); ``relax`` runs the integer relaxation of
-:mod:`emulator.backends.loihi.sigma_delta`, bit-exact with Lava's fixed-point models, and counts per
-core what the chip does at every barrier-synchronised step:
+``compile`` quantises the host's float parameters (:mod:`emulator.backends.loihi.quantise`) and
+places the network on cores and chips (:mod:`emulator.backends.loihi.mapping`); ``relax`` runs the
+integer relaxation of :mod:`emulator.backends.loihi.sigma_delta`, bit-exact with Lava's fixed-point
+models, and counts per core what the chip does at every barrier-synchronised step:
 
 - neuron updates, active (input received, activation changed or fired) and idle;
 - graded spikes fired, and the messages they become (one per destination core), with their
@@ -34,14 +34,13 @@ from typing import Literal
 
 import numpy as np
 
-from emulator.backends.base import Backend, Program
+from emulator.backends.base import Backend, Equilibrium, Program
 from emulator.counters import Counters
-from emulator.backends.base import Equilibrium
 from emulator.backends.loihi.deploy import deploy_to_lava
 from emulator.backends.loihi.sigma_delta import FixedNet, FixedState, relax_fixed
 from emulator.backends.loihi.mapping import CoreLimits, Mapping, map_network, neighbours
 from emulator.backends.loihi.quantise import (LayerQuantisation, as_stored, bias_clipped_fraction, quantise_bias,
-                               quantise_weights)
+                                              quantise_weights)
 from emulator.schema import spec
 
 #: per-core counts kept as (n_cores,) vectors beside the totals
@@ -73,13 +72,26 @@ class LoihiParameters:
         return CoreLimits(**{f.name: getattr(self, f.name) for f in fields(self) if f.name in names})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LoihiProgram(Program):
-    net: FixedNet = None
-    mapping: Mapping = None
-    quantisation: tuple[LayerQuantisation, ...] = ()
-    #: seconds per op of the chip's time table, for the critical path
-    time_s: dict = None
+    """A layered network in the chip's integers, placed on its cores.
+
+    Attributes
+    ----------
+    net : FixedNet
+        Weights, exponents, biases and thresholds as programmed.
+    mapping : Mapping
+        Where every layer's neurons sit (cores, chips) and the routes of their messages.
+    quantisation : tuple of LayerQuantisation, layers 0..L-1
+        How each layer's weights and biases were quantised (exponent, clipped fractions, error), for the report.
+    time_s : dict of str to float
+        Seconds per op of the chip's time table, for the critical path.
+    """
+
+    net: FixedNet
+    mapping: Mapping
+    quantisation: tuple[LayerQuantisation, ...]
+    time_s: dict
 
     def summary(self) -> dict:
         return {"iteration": "undamped sigma-delta (eqprop.damping unused)",
@@ -102,11 +114,17 @@ class LoihiProgram(Program):
         return np.asarray(values, np.float64) / self.net.act_max
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LoihiEquilibrium(Equilibrium):
-    """An :class:`Equilibrium` in host floats, with the chip's integer state it came from."""
+    """An :class:`Equilibrium` in host floats, with the chip's integer state it came from.
 
-    fixed: FixedState = None
+    Attributes
+    ----------
+    fixed : FixedState
+        The neurons' integer state (and what they did), from which a nudged phase continues.
+    """
+
+    fixed: FixedState
 
 
 class LoihiBackend(Backend):

@@ -17,8 +17,9 @@ graded spikes once. One barrier-synchronised step ``t``, for every layer at once
 A ``pair`` network is made of Lava 0.10's ``PySigmaDeltaModelFixed`` (ReLU) and
 ``PyDenseModelBitAcc`` only: each unit is two ReLU neurons whose difference is the hard sigmoid
 (see :class:`FixedNet`). Otherwise a unit is one neuron with the upper clip, which Lava's
-``SigmaDelta`` lacks and :mod:`emulator.backends.loihi.lava.processes` adds as a process model with the same
-integer semantics. Either way the emulator equals Lava step for step (``tests/test_lava.py``).
+``SigmaDelta`` lacks and :mod:`emulator.backends.loihi.lava.processes` adds as a process model
+with the same integer semantics. Either way the emulator equals Lava step for step
+(``tests/backends/loihi/test_lava.py``).
 
 A relaxation stops early after a step in which no neuron fired: nothing is then in flight and
 no neuron can change again, so the state equals what ``max_steps`` steps would give.
@@ -26,6 +27,7 @@ no neuron can change again, so the state equals what ``max_steps`` steps would g
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -75,7 +77,7 @@ class FixedNet:
 
     def __post_init__(self):
         if any(np.abs(np.asarray(w, np.int64)).max(initial=0) > 256 for w in self.down):
-            raise ValueError("weights must be stored 8-bit values (|w| <= 256); see emulator.quantise.as_stored")
+            raise ValueError("weights must be stored 8-bit values (|w| <= 256); see emulator.backends.loihi.quantise.as_stored")
         if self.pair and any((np.asarray(w) == -256).any() for w in self.down):
             raise ValueError("a pair network sends through -W too, which cannot store 256: keep weights in [-254, 254]")
         down = tuple(np.ascontiguousarray(w, np.int16) for w in self.down)
@@ -124,8 +126,12 @@ class FixedState:
         Graded spikes sent at the last step, still in the ``Dense`` buffers.
     bias : list of (B, N_k) int64, layers 1..L
         The neurons' biases the phase ran with (the output layer's includes the nudge).
-    steps : (B,) int64; quiescent : (B,) bool; trace : (max_steps,) int64
-        Steps run, whether the sample stopped at quiescence, and neurons fired per step.
+    steps : (B,) int64
+        Steps each sample ran.
+    quiescent : (B,) bool
+        Whether the sample stopped at quiescence (no neuron fired in its last step).
+    trace : (max_steps,) int64
+        Neurons fired per step, summed over the batch.
     fired, active : (max_steps, B, n_cores) int32
         Per step and core: neurons that fired (input neurons included), and relaxing neurons
         that did work (received input, changed activation or fired). Zero after a sample stopped.
@@ -185,11 +191,100 @@ def _dense(part, weights, spikes, exp, pair):
     return out
 
 
+class KernelNet(NamedTuple):
+    """A :class:`FixedNet` as :func:`_relax` reads it (numba takes named tuples, not dataclasses).
+
+    Attributes
+    ----------
+    ups : tuple of (n_k, n_{k+1}) int16, k = 0..L-1
+        Forward fan-out matrices, :attr:`FixedNet.up`.
+    downs : tuple of (n_{k+1}, n_k) int16, k = 0..L-1
+        Feedback fan-out matrices, :attr:`FixedNet.down`.
+    exps : (L,) int64
+        Weight exponent of every coupling.
+    pair : bool
+        Units are pairs of ReLU neurons (:attr:`FixedNet.pair`).
+    vth, act_max, state_exp : int
+        Threshold and saturated activation (activation units), and the spike payload's shift.
+    """
+
+    ups: tuple
+    downs: tuple
+    exps: np.ndarray
+    pair: bool
+    vth: int
+    act_max: int
+    state_exp: int
+
+
+class Neurons(NamedTuple):
+    """The neuron and synapse state of ``B`` samples, updated in place (see :class:`FixedState`).
+
+    Attributes
+    ----------
+    sigma, act, residue : tuple of (B, N_k) int64, layers 1..L
+        Sigma accumulators, activations and unsent residues.
+    pending : tuple of (B, N_k) int64, layers 0..L
+        Graded spikes sent at the last step, still in the ``Dense`` buffers.
+    bias : tuple of (B, N_k) int64, layers 1..L
+        Biases of the neurons (read only).
+    """
+
+    sigma: tuple
+    act: tuple
+    residue: tuple
+    pending: tuple
+    bias: tuple
+
+
+class Logs(NamedTuple):
+    """What the chip did, filled in by :func:`_relax` (see :class:`FixedState`).
+
+    Attributes
+    ----------
+    fired, active : (max_steps, B, n_cores) int32
+        Per step and core: neurons that fired, relaxing neurons that did work.
+    trace : (max_steps,) int64
+        Neurons fired per step, summed over the batch.
+    steps : (B,) int64
+        Steps each sample ran.
+    quiescent : (B,) bool
+        Whether the sample stopped at quiescence.
+    """
+
+    fired: np.ndarray
+    active: np.ndarray
+    trace: np.ndarray
+    steps: np.ndarray
+    quiescent: np.ndarray
+
+
+class Record(NamedTuple):
+    """Every step's state of layers 1..L, each a tuple of (max_steps, B, N_k) int64 (empty when not recording).
+
+    Attributes
+    ----------
+    sigma, act, spikes : tuple of (max_steps, B, N_k) int64, layers 1..L
+        Sigma, activation and graded spikes sent, after each step.
+    """
+
+    sigma: tuple
+    act: tuple
+    spikes: tuple
+
+
 @nb.njit(cache=True)
-def _relax(ups, downs, exps, pair, bias, sigma, act, residue, pending, train, max_steps, vth, act_max,
-           state_exp, core_of, fired_log, active_log, trace, steps, quiescent, record, rec_sigma, rec_act,
-           rec_spikes):
-    """All steps of all samples (each sample runs on its own; see :func:`relax_fixed`)."""
+def _relax(net, neurons, train, max_steps, core_of, logs, record, rec):
+    """All steps of all samples (each sample runs on its own; see :func:`relax_fixed`).
+
+    ``net`` is a :class:`KernelNet`, ``neurons`` the :class:`Neurons` to update, ``train``
+    (T, B, N_0) the input spikes, ``core_of`` the core of every neuron (layers 0..L), ``logs`` the
+    :class:`Logs` to fill and, with ``record``, ``rec`` the :class:`Record` buffers.
+    """
+    ups, downs, exps, pair = net.ups, net.downs, net.exps, net.pair
+    vth, act_max, state_exp = net.vth, net.act_max, net.state_exp
+    sigma, act, residue, pending, bias = neurons.sigma, neurons.act, neurons.residue, neurons.pending, neurons.bias
+    fired_log, active_log, trace, steps, quiescent = logs.fired, logs.active, logs.trace, logs.steps, logs.quiescent
     depth = len(downs)
     batch = sigma[0].shape[0]
     n_in = train.shape[0]
@@ -235,9 +330,9 @@ def _relax(ups, downs, exps, pair, bias, sigma, act, residue, pending, train, ma
                     if busy:
                         active_log[t, b, cores[i]] += 1
                 if record:
-                    rec_sigma[k][t, b] = s_k
-                    rec_act[k][t, b] = a_k
-                    rec_spikes[k][t, b] = out
+                    rec.sigma[k][t, b] = s_k
+                    rec.act[k][t, b] = a_k
+                    rec.spikes[k][t, b] = out
             trace[t] += n_fired
             steps[b] = t + 1
             if n_fired == 0 and t + 1 >= n_in:
@@ -289,19 +384,22 @@ def relax_fixed(net: FixedNet, x_spikes: np.ndarray, *, max_steps: int, bias=Non
     if core_of is None:
         core_of = [np.full(n, k, np.int64) for k, n in enumerate(sizes)]
     n_cores = int(max(c.max(initial=0) for c in core_of)) + 1
-    fired = np.zeros((max_steps, batch, n_cores), np.int32)
-    active = np.zeros((max_steps, batch, n_cores), np.int32)
-    trace = np.zeros(max_steps, np.int64)
-    steps = np.zeros(batch, np.int64)
-    quiescent = np.zeros(batch, bool)
+    logs = Logs(fired=np.zeros((max_steps, batch, n_cores), np.int32),
+                active=np.zeros((max_steps, batch, n_cores), np.int32),
+                trace=np.zeros(max_steps, np.int64), steps=np.zeros(batch, np.int64),
+                quiescent=np.zeros(batch, bool))
     shape = (lambda n: (max_steps, batch, n)) if record else (lambda n: (0, 0, 0))
-    rec = tuple(tuple(np.zeros(shape(n), np.int64) for n in sizes[1:]) for _ in range(3))
-    _relax(net.up, net.down, np.array(net.weight_exp, np.int64), net.pair, tuple(bias), tuple(sigma), tuple(act),
-           tuple(residue), tuple(pending), train, max_steps, net.vth, net.act_max, net.state_exp,
-           tuple(np.asarray(c, np.int64) for c in core_of), fired, active, trace, steps, quiescent, record, *rec)
+    rec = Record(*(tuple(np.zeros(shape(n), np.int64) for n in sizes[1:]) for _ in Record._fields))
+    kernel_net = KernelNet(ups=net.up, downs=net.down, exps=np.array(net.weight_exp, np.int64), pair=net.pair,
+                           vth=net.vth, act_max=net.act_max, state_exp=net.state_exp)
+    neurons = Neurons(sigma=tuple(sigma), act=tuple(act), residue=tuple(residue), pending=tuple(pending),
+                      bias=tuple(bias))
+    _relax(kernel_net, neurons, train, max_steps, tuple(np.asarray(c, np.int64) for c in core_of), logs, record,
+           rec)
     _check_range(sigma)
-    record = [tuple(r[k] for r in rec) for k in range(depth)] if record else None
-    return FixedState(sigma, act, residue, pending, bias, steps, quiescent, trace, fired, active, record)
+    return FixedState(sigma=sigma, act=act, residue=residue, pending=pending, bias=bias, steps=logs.steps,
+                      quiescent=logs.quiescent, trace=logs.trace, fired=logs.fired, active=logs.active,
+                      record=[tuple(r[k] for r in rec) for k in range(depth)] if record else None)
 
 
 def _check_range(sigma):

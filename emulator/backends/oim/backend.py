@@ -29,13 +29,11 @@ hidden oscillator's field is ``a exp(i pi/4) + b`` with a single scalar ``a = W_
 feed-forward read-out is one fixed, non-monotonic function of ``a`` (a sign unit while
 ``b = 0``), and a blank pixel drives nothing. Clamped input phases give every hidden oscillator
 two independent projections of the image (blank pixels drive the in-phase part, inked ones the
-quadrature part), and learning became faster and steadier: with digits_snn's data on an
-idealised XY network (``benchmarks/oim_mapping.py``) 96-97 % after 6-12 epochs instead of
-87-94 % with swings of up to 30 points between epochs; on this back-end 78.3 % became 82.2 %
-after one epoch (``benchmarks/RESULTS.md`` has the 20-epoch run).
-A cost with targets at 0 and pi would put a wrong output sitting at ``phi = 0`` on the unstable
-point of its nudge, where the torque, and so the update, vanishes: targets at 0 and pi/2 keep
-every torque finite (measured: 49 % after 5 epochs with 0 / pi against 96 %).
+quadrature part), and learning became faster and steadier. A cost with targets at 0 and pi
+would put a wrong output sitting at ``phi = 0`` on the unstable point of its nudge, where the
+torque, and so the update, vanishes: targets at 0 and pi/2 keep every torque finite. The
+measurements behind both choices are in ``benchmarks/RESULTS.md``, section "Why the phase
+mapping" (``benchmarks/oim_mapping.py`` compares mappings on an idealised XY network).
 Phases start at 0 (the biases' reference) before a free phase.
 
 The learning rule is ``-dE/dtheta`` of this energy (:meth:`OimBackend.contrastive_update`):
@@ -70,9 +68,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from emulator.backends.base import Backend, Program
+from emulator.backends.base import Backend, Equilibrium, Program
 from emulator.counters import Counters
-from emulator.backends.base import Equilibrium
 from emulator.backends.oim.oscillators import Couplings, PhaseState, Settings, relax_phases
 from emulator.errors import CapacityError, DivergenceError
 from emulator.schema import spec
@@ -100,21 +97,33 @@ class OimParameters:
     seed: int = spec("seed of the phase noise", default=0, ge=0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OscillatorProgram(Program):
     """Oscillators and their couplings on the chip, as a layered network or an Ising problem share them.
 
-    couplings : J (n, n). fan_out : (n,) receivers of each oscillator's broadcast. settings :
-    integration and laziness settings. max_oscillators, max_couplings : the chip's limits.
+    Attributes
+    ----------
+    couplings : Couplings
+        The symmetric couplings ``J`` (n, n) between the ``n`` oscillators that relax, energy units.
+    fan_out : (n,) int64
+        Receivers of each oscillator's broadcast.
+    settings : Settings
+        Integration and laziness settings (times in units of ``1 / coupling_rate``).
+    coupling_rate : float
+        Phase velocity per unit of coupling, 1/s: one time unit is ``1 / coupling_rate`` seconds.
+    seed : int
+        The chip's seed of the phase noise and of the anneals' random starts.
+    max_oscillators, max_couplings : int
+        The chip's limits, for the report.
     """
 
-    couplings: Couplings = None
-    fan_out: np.ndarray = None
-    settings: Settings = None
-    coupling_rate: float = 1.0
-    seed: int = 0
-    max_oscillators: int = 0
-    max_couplings: int = 0
+    couplings: Couplings
+    fan_out: np.ndarray
+    settings: Settings
+    coupling_rate: float
+    seed: int
+    max_oscillators: int
+    max_couplings: int
 
     @property
     def n(self) -> int:
@@ -126,22 +135,30 @@ class OscillatorProgram(Program):
         return self.n
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OimProgram(OscillatorProgram):
-    """A layered network on oscillators.
+    """A layered network on oscillators (``couplings`` join the oscillators of layers 1..L,
+    concatenated, in blocks; ``settings`` leave ``t_max`` and ``n_bins`` to each relaxation).
 
-    couplings : J between the oscillators (layers 1..L concatenated), (n, n) in blocks.
-    w_in : (n_1, n_0) couplings of the clamped input oscillators to layer 1. bias : (n,) biases at psi = 0.
-    input_phase_scale : radians of an input clamped to a pixel of 1 (see :func:`input_phases`).
-    layers : layer sizes n_0..n_L. fan_out : (n,) receivers of each oscillator's broadcast.
-    settings : integration and laziness settings (``t_max`` and ``n_bins`` are set per relaxation).
+    Attributes
+    ----------
+    w_in : (n_1, n_0) float64
+        Couplings of the clamped input oscillators to layer 1 (``W_0``), energy units.
+    bias : (n,) float64
+        Biases of the oscillators of layers 1..L, references at ``psi = 0``, energy units.
+    layers : tuple of int
+        Layer sizes ``n_0..n_L``.
+    time_per_step : float
+        Time units one step of the workload's step budget buys.
+    input_phase_scale : float
+        Phase of an input oscillator clamped to a pixel of 1, radians (see :func:`input_phases`).
     """
 
-    w_in: np.ndarray = None
-    bias: np.ndarray = None
-    layers: tuple = ()
-    time_per_step: float = 0.5
-    input_phase_scale: float = 0.0
+    w_in: np.ndarray
+    bias: np.ndarray
+    layers: tuple
+    time_per_step: float
+    input_phase_scale: float
 
     @property
     def edges(self) -> np.ndarray:
@@ -170,31 +187,39 @@ class OimProgram(OscillatorProgram):
                 "eqprop.damping": "unused (overdamped continuous-time dynamics)"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class OimEquilibrium(Equilibrium):
     """An :class:`Equilibrium` whose states are the read-outs ``cos(phi)``, with the phases.
 
     ``steps`` is the time each sample ran in the workload's steps (``ceil(t / time_per_step)``),
     ``trace`` the broadcasts per such step; ``quiescent`` means settled.
 
-    phases, heard_phases : (B, n) live phases and the phases last broadcast, radians.
-    settle_time : (B,) time units each sample ran. input_phase_scale : radians of a pixel of 1.
-    integrator_steps : (B,) accepted integration steps (a host quantity, not the chip's).
-    input_field : (B, n_1) complex field the clamped inputs put on layer 1 (:func:`input_field`)
-    through ``input_couplings`` (the program's ``w_in``), kept so that a nudged phase continuing
-    this equilibrium on the same program does not compute it again.
+    Attributes
+    ----------
+    phases : (B, n) float64
+        Live phases of the oscillators of layers 1..L, radians (not wrapped).
+    heard_phases : (B, n) float64
+        The phases they last broadcast, radians.
+    settle_time : (B,) float64
+        Time each sample ran, time units (``1 / coupling_rate``).
+    input_phase_scale : float
+        Phase of an input clamped to a pixel of 1, radians.
+    input_field : (B, n_1) complex128
+        Field the clamped inputs put on layer 1 (:func:`input_field`), energy units; kept so that
+        a nudged phase continuing this equilibrium on the same program does not compute it again.
+    input_couplings : (n_1, n_0) float64
+        The program's ``w_in`` that made ``input_field`` (compared by identity before reuse).
     """
 
-    phases: np.ndarray = None
-    heard_phases: np.ndarray = None
-    settle_time: np.ndarray = None
-    input_phase_scale: float = 0.0
-    integrator_steps: np.ndarray = None
-    input_field: np.ndarray = None
-    input_couplings: np.ndarray = None
+    phases: np.ndarray
+    heard_phases: np.ndarray
+    settle_time: np.ndarray
+    input_phase_scale: float
+    input_field: np.ndarray
+    input_couplings: np.ndarray
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class IsingProgram(OscillatorProgram):
     """A MaxCut problem on oscillators: ``J = -W`` of the graph, one oscillator per node (the anneal
     sets the schedule of ``settings``)."""
@@ -368,8 +393,8 @@ class OimBackend(Backend):
         steps = np.ceil(state.t / program.time_per_step - 1e-9).astype(np.int64)  # in the workload's steps
         return OimEquilibrium(states, heard, drive, steps, state.settled, state.trace,
                               phases=state.phi, heard_phases=state.heard, settle_time=state.t,
-                              input_phase_scale=program.input_phase_scale, integrator_steps=state.steps,
-                              input_field=field, input_couplings=program.w_in)
+                              input_phase_scale=program.input_phase_scale, input_field=field,
+                              input_couplings=program.w_in)
 
 
 def _noise_generator(seed: int, x: np.ndarray, nudge) -> np.random.Generator:

@@ -47,7 +47,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse
 
-from emulator.backends.oim import phase_kernels
+from emulator.backends.oim.phase_kernels import Csr, Integration, Outcome, Phases, relax_batch
 
 
 @dataclass(frozen=True)
@@ -133,14 +133,30 @@ def gradient(couplings: Couplings, bias: np.ndarray, shil, phi: np.ndarray) -> n
 class Settings:
     """How a relaxation runs (all times dimensionless, in units of 1 / coupling rate).
 
-    theta : lazy threshold, radians (0: continuous coupling).
-    shil : SHIL strength S reached at ``shil_ramp`` (linear ramp from 0; 0 = constant S).
-    noise : phase-noise amplitude, radians per sqrt(time unit) (0: noiseless), falling linearly
-        to 0 at ``noise_decay`` (0: constant).
-    t_max : time limit. settle_tolerance : max |dphi/dtau| at which a sample has settled.
-    step_tolerance : largest local error of a phase per step, radians.
-    max_phase_step : largest change of a phase in one step, radians.
-    bin_width, n_bins : the broadcast trace's time bins.
+    Attributes
+    ----------
+    theta : float
+        Lazy threshold, radians (0: continuous coupling).
+    shil : float
+        SHIL strength ``S``, energy units.
+    shil_ramp : float
+        Time at which ``S`` is reached, ramping linearly from 0 (0: constant ``S``).
+    noise : float
+        Phase-noise amplitude, radians per sqrt(time unit) (0: noiseless).
+    noise_decay : float
+        Time at which the noise has fallen linearly to 0 (0: constant noise).
+    t_max : float
+        Time limit.
+    settle_tolerance : float
+        ``max |dphi/dtau|`` below which a sample has settled, radians per time unit.
+    step_tolerance : float
+        Largest local error of a phase per step, radians.
+    max_phase_step : float
+        Largest change of a phase in one step, radians.
+    bin_width : float
+        Width of a time bin of the broadcast trace.
+    n_bins : int
+        Time bins of the broadcast trace (0: no trace; the last bin also counts everything later).
     """
 
     theta: float = 0.0
@@ -167,16 +183,31 @@ class Settings:
             return (self.noise * np.maximum(0.0, 1.0 - t / self.noise_decay))[:, None]
         return np.full((t.shape[0], 1), self.noise)
 
+    def integration(self) -> Integration:
+        """These settings as the kernels take them (floats; the trace's shape gives ``n_bins``)."""
+        return Integration(*(float(getattr(self, name)) for name in Integration._fields))
+
 
 @dataclass(frozen=True)
 class PhaseState:
     """Outcome of :func:`relax_phases` for ``B`` samples of ``n`` oscillators.
 
-    phi, heard : (B, n) live phases and the phases last broadcast (radians, not wrapped).
-    t : (B,) time each sample ran (its settling time if it settled), dimensionless.
-    settled : (B,) True where ``max |dphi/dtau| < settle_tolerance`` was reached before ``t_max``.
-    steps : (B,) accepted integrator steps. events : (B, n) broadcasts of each oscillator.
-    trace : (n_bins,) broadcasts per time bin, summed over the batch.
+    Attributes
+    ----------
+    phi : (B, n) float64
+        Live phases, radians (not wrapped).
+    heard : (B, n) float64
+        Phases last broadcast, radians (not wrapped).
+    t : (B,) float64
+        Time each sample ran (its settling time if it settled), dimensionless.
+    settled : (B,) bool
+        True where ``max |dphi/dtau| < settle_tolerance`` was reached before ``t_max``.
+    steps : (B,) int64
+        Accepted integrator steps.
+    events : (B, n) int64
+        Broadcasts of each oscillator.
+    trace : (n_bins,) int64
+        Broadcasts per time bin, summed over the batch.
     """
 
     phi: np.ndarray
@@ -204,24 +235,31 @@ def relax_phases(couplings: Couplings, bias: np.ndarray, phi0: np.ndarray, setti
 
     Parameters
     ----------
-    couplings : the symmetric J (n, n).
-    bias : (B, n) complex, ``h exp(i psi)`` per sample.
-    phi0 : (B, n) initial phases; ``heard0`` (B, n) the phases last broadcast (default ``phi0``).
-    rng : generator of the phase noise (needed only if ``settings.noise > 0``); the noise of
+    couplings : Couplings
+        The symmetric ``J`` (n, n), energy units.
+    bias : (B, n) complex
+        ``h exp(i psi)`` per sample, energy units.
+    phi0 : (B, n) float
+        Initial phases, radians.
+    settings : Settings
+        How to integrate.
+    heard0 : (B, n) float, optional
+        The phases last broadcast, radians; ``phi0`` by default.
+    rng : numpy.random.Generator, optional
+        Generator of the phase noise (needed only if ``settings.noise > 0``); the noise of
         sample ``b`` is drawn after that of samples ``0..b-1``.
     """
     s = settings
     phi, heard, bias = initial_state(phi0, heard0, bias, s, rng)
     batch, n = phi.shape
     j = couplings.csr
+    csr, integration = Csr(j.indptr, j.indices, j.data), s.integration()
     t, settled, steps = np.zeros(batch), np.zeros(batch, np.bool_), np.zeros(batch, np.int64)
     events, trace = np.zeros((batch, n), np.int64), np.zeros((batch, s.n_bins), np.int64)
     bias_re, bias_im = np.ascontiguousarray(bias.real), np.ascontiguousarray(bias.imag)
     rng = rng if rng is not None else np.random.default_rng(0)
     # noiseless samples run in parallel; noisy ones one after another, so each draws its noise in turn
     for part in [slice(0, batch)] if s.noise == 0 else [slice(b, b + 1) for b in range(batch)]:
-        phase_kernels.relax_batch(phi[part], heard[part], events[part], trace[part], t[part], settled[part],
-                                  steps[part], j.indptr, j.indices, j.data, bias_re[part], bias_im[part], s.theta,
-                                  s.shil, s.shil_ramp, s.noise, s.noise_decay, s.t_max, s.settle_tolerance,
-                                  s.step_tolerance, s.max_phase_step, s.bin_width, rng)
+        relax_batch(Phases(phi[part], heard[part], bias_re[part], bias_im[part], events[part], trace[part]),
+                    Outcome(t[part], settled[part], steps[part]), csr, integration, rng)
     return PhaseState(phi, heard, t, settled, steps, events, trace.sum(axis=0))

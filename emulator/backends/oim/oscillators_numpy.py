@@ -21,12 +21,13 @@ def relax_phases_numpy(couplings: Couplings, bias: np.ndarray, phi0: np.ndarray,
 
     Parameters
     ----------
-    couplings : the symmetric J (n, n).
-    bias : (B, n) complex, ``h exp(i psi)`` per sample.
-    phi0 : (B, n) initial phases; ``heard0`` (B, n) the phases last broadcast (default ``phi0``).
-    rng : generator of the phase noise (needed only if ``settings.noise > 0``).
-    observer : optional ``observer(index, t, phi)`` called after every accepted step with the
-        samples that took it (index (b,), t (b,), phi (b, n)), e.g. to record the energy.
+    couplings, bias, phi0, settings, heard0
+        As for :func:`~emulator.backends.oim.oscillators.relax_phases`.
+    rng : numpy.random.Generator, optional
+        Generator of the phase noise (needed only if ``settings.noise > 0``).
+    observer : callable, optional
+        ``observer(index, t, phi)``, called after every accepted step with the samples that took
+        it (``index`` (b,) int, ``t`` (b,), ``phi`` (b, n) radians), e.g. to record the energy.
     """
     s = settings
     phi, heard, bias = initial_state(phi0, heard0, bias, s, rng)

@@ -1,12 +1,16 @@
 """Numba kernels of :func:`emulator.backends.oim.oscillators.relax_phases`: one sample at a time, event-driven.
 
-The couplings are a symmetric sparse matrix in CSR form (``indptr`` (n+1,), ``indices``
-(nnz,), ``data`` (nnz,)); row ``i`` lists the oscillators ``i`` hears. Every kernel writes into
-arrays it is given and allocates only per-sample scratch.
+The couplings are a symmetric sparse matrix in CSR form (:class:`Csr`); row ``i`` lists the
+oscillators ``i`` hears. What travels together travels as one named tuple: the couplings
+(:class:`Csr`), the integrator's settings (:class:`Integration`), the samples' phases and
+inputs (:class:`Phases`), what the neighbours hear (:class:`Heard`) and how a sample ended
+(:class:`Outcome`). Every kernel writes into arrays it is given and allocates only per-sample
+scratch.
 """
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
@@ -22,6 +26,124 @@ STABLE = 1.5
 MAX_ITERATIONS = 1_000_000
 
 TWO_PI = 2.0 * math.pi
+
+
+class Csr(NamedTuple):
+    """The couplings ``J`` (n, n) in CSR form: row ``i`` lists the oscillators ``i`` hears.
+
+    Attributes
+    ----------
+    indptr : (n + 1,) int64
+        Row ``i``'s entries are ``indptr[i]:indptr[i + 1]``.
+    indices : (nnz,) int64
+        Column (the heard oscillator) of each entry.
+    data : (nnz,) float64
+        ``J_ij`` of each entry, energy units.
+    """
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+
+
+class Integration(NamedTuple):
+    """How the kernels integrate (:class:`~emulator.backends.oim.oscillators.Settings` without the
+    trace's bin count, which the trace's shape gives); times are dimensionless (1 / coupling rate).
+
+    Attributes
+    ----------
+    theta : float
+        Lazy threshold, radians.
+    shil, shil_ramp : float
+        SHIL strength, reached linearly at time ``shil_ramp`` (0: constant).
+    noise, noise_decay : float
+        Phase-noise amplitude, radians per sqrt(time unit), falling linearly to 0 at time
+        ``noise_decay`` (0: constant).
+    t_max : float
+        Time limit.
+    settle_tolerance : float
+        ``max |dphi/dtau|`` below which a sample has settled, radians per time unit.
+    step_tolerance : float
+        Largest local error of a phase per step, radians.
+    max_phase_step : float
+        Largest change of a phase in one step, radians.
+    bin_width : float
+        Width of a time bin of the broadcast trace.
+    """
+
+    theta: float
+    shil: float
+    shil_ramp: float
+    noise: float
+    noise_decay: float
+    t_max: float
+    settle_tolerance: float
+    step_tolerance: float
+    max_phase_step: float
+    bin_width: float
+
+
+class Phases(NamedTuple):
+    """The samples' phases and inputs, (B, ...) for a batch or one row each for one sample.
+
+    Attributes
+    ----------
+    phi : (B, n) float64
+        Live phases, radians (not wrapped); updated in place.
+    heard : (B, n) float64
+        Phases last broadcast, radians; updated in place.
+    bias_re, bias_im : (B, n) float64
+        Real and imaginary parts of the complex biases ``h exp(i psi)``, energy units.
+    events : (B, n) int64
+        Broadcasts of each oscillator, incremented in place.
+    trace : (B, n_bins) int64
+        Broadcasts per time bin, incremented in place.
+    """
+
+    phi: np.ndarray
+    heard: np.ndarray
+    bias_re: np.ndarray
+    bias_im: np.ndarray
+    events: np.ndarray
+    trace: np.ndarray
+
+
+class Heard(NamedTuple):
+    """What the neighbours of one sample's ``n`` oscillators hear, kept between broadcasts.
+
+    Attributes
+    ----------
+    phase : (n,) float64
+        Phases last broadcast, radians.
+    cos, sin : (n,) float64
+        Their cosines and sines.
+    field_re, field_im : (n,) float64
+        The field ``F = bias + J exp(i phase)`` they make, real and imaginary parts.
+    """
+
+    phase: np.ndarray
+    cos: np.ndarray
+    sin: np.ndarray
+    field_re: np.ndarray
+    field_im: np.ndarray
+
+
+class Outcome(NamedTuple):
+    """How samples ended: scalars for one sample, (B,) arrays for a batch.
+
+    Attributes
+    ----------
+    t : float
+        Time the sample ran (its settling time if it settled), dimensionless.
+    settled : bool
+        Whether ``max |dphi/dtau|`` fell below ``settle_tolerance`` before ``t_max``.
+    steps : int
+        Accepted integrator steps.
+    """
+
+    t: float
+    settled: bool
+    steps: int
 
 
 @nb.njit(cache=True)
@@ -75,91 +197,99 @@ def rotated(c0, s0, d):
 
 
 @nb.njit(cache=True)
-def heard_field(heard, indptr, indices, data, bias_re, bias_im, hc, hs, fh_re, fh_im):
-    """The field the heard phases ``heard`` (n,) make, ``F = bias + J exp(i heard)``, into
-    ``fh_re``, ``fh_im`` (n,); the heard phases' cos and sin into ``hc``, ``hs``."""
-    n = heard.shape[0]
+def heard_field(heard, couplings, bias_re, bias_im):
+    """Fill in :class:`Heard` ``heard`` from its ``phase`` (n,): the cos and sin of the heard phases,
+    and the field they make, ``F = bias + J exp(i phase)`` (``couplings``, a :class:`Csr`)."""
+    phase, hc, hs = heard.phase, heard.cos, heard.sin
+    indptr, indices, data = couplings
+    n = phase.shape[0]
     for j in range(n):
-        hc[j], hs[j] = math.cos(heard[j]), math.sin(heard[j])
+        hc[j], hs[j] = math.cos(phase[j]), math.sin(phase[j])
     for i in range(n):
         fc, fs = bias_re[i], bias_im[i]
         for k in range(indptr[i], indptr[i + 1]):
             fc += data[k] * hc[indices[k]]
             fs += data[k] * hs[indices[k]]
-        fh_re[i], fh_im[i] = fc, fs
+        heard.field_re[i], heard.field_im[i] = fc, fs
 
 
 @nb.njit(cache=True)
-def couple(j, dc, ds, f_re, f_im, indptr, indices, data):
+def couple(j, dc, ds, f_re, f_im, couplings):
     """Oscillator ``j``'s heard ``exp(i phi_j)`` moved by ``dc + i ds``: its neighbours' fields
     ``f_re + i f_im`` move by ``J (dc + i ds)`` (``J`` symmetric: row ``j`` lists who hears ``j``)."""
+    indptr, indices, data = couplings
     for k in range(indptr[j], indptr[j + 1]):
         f_re[indices[k]] += data[k] * dc
         f_im[indices[k]] += data[k] * ds
 
 
 @nb.njit(cache=True)
-def rhs(y, heard, hc, hs, fh_re, fh_im, theta, shil_t, indptr, indices, data, out, scratch):
+def rhs(y, heard, theta, shil_t, couplings, out, scratch):
     """``dphi/dtau`` at phases ``y`` (n,) into ``out``.
 
-    Neighbours are coupled to the phases they would hear: ``heard_j`` (whose cos and sin are
-    ``hc``, ``hs``, and whose field is ``fh_re + i fh_im``, :func:`heard_field`), or ``y_j``
-    where ``y_j`` moved more than ``theta`` from it. Only those moved oscillators' couplings are
-    summed (event-driven); the cos and sin of phases near the heard ones are :func:`rotated` from those.
-    ``scratch`` (4, n) receives the field, cos y and sin y.
+    Neighbours are coupled to the phases they would hear: ``heard.phase_j`` (a :class:`Heard`,
+    with its cos, sin and field, :func:`heard_field`), or ``y_j`` where ``y_j`` moved more than
+    ``theta`` from it. Only those moved oscillators' couplings are summed (event-driven); the cos
+    and sin of phases near the heard ones are :func:`rotated` from those. ``shil_t`` is the SHIL
+    strength now, ``couplings`` a :class:`Csr`. ``scratch`` (4, n) receives the field, cos y and
+    sin y.
     """
+    phase, hc, hs = heard.phase, heard.cos, heard.sin
     n = y.shape[0]
     fc, fs, cy, sy = scratch[0], scratch[1], scratch[2], scratch[3]
-    fc[:] = fh_re
-    fs[:] = fh_im
+    fc[:] = heard.field_re
+    fs[:] = heard.field_im
     for j in range(n):  # as if no oscillator had moved far (branch-free, so the compiler may vectorise it)
-        cy[j], sy[j] = rotated(hc[j], hs[j], y[j] - heard[j])
+        cy[j], sy[j] = rotated(hc[j], hs[j], y[j] - phase[j])
     reach = min(theta, ROTATE_MAX)
     for j in range(n):
-        if abs(y[j] - heard[j]) > reach:
+        if abs(y[j] - phase[j]) > reach:
             cy[j], sy[j] = math.cos(y[j]), math.sin(y[j])
-            if moved_past(y[j] - heard[j], theta):
-                couple(j, cy[j] - hc[j], sy[j] - hs[j], fc, fs, indptr, indices, data)
+            if moved_past(y[j] - phase[j], theta):
+                couple(j, cy[j] - hc[j], sy[j] - hs[j], fc, fs, couplings)
     for i in range(n):
         out[i] = -(sy[i] * fc[i] - cy[i] * fs[i]) - shil_t * 2.0 * sy[i] * cy[i]
 
 
 @nb.njit(cache=True)
-def relax_one(phi, heard, events, trace, indptr, indices, data, bias_re, bias_im, theta, shil, shil_ramp,
-              noise, noise_decay, t_max, settle_tolerance, step_tolerance, max_phase_step, bin_width, rng):
-    """Integrate one sample in place (``phi``, ``heard``, ``events`` (n,), ``trace`` (n_bins,)).
+def relax_one(phases, couplings, settings, rng):
+    """Integrate one sample in place: ``phases`` a :class:`Phases` of one row each (``trace``
+    (n_bins,)), ``couplings`` a :class:`Csr`, ``settings`` an :class:`Integration`; ``rng`` draws
+    the phase noise.
 
-    Returns ``(t, settled, steps)``: the time it ran, whether ``max |dphi/dtau|`` fell below
-    ``settle_tolerance``, and the accepted integrator steps.
+    Returns the sample's :class:`Outcome`: the time it ran, whether ``max |dphi/dtau|`` fell
+    below ``settle_tolerance``, and the accepted integrator steps.
     """
+    phi, events, trace = phases.phi, phases.events, phases.trace
+    theta, shil, shil_ramp = settings.theta, settings.shil, settings.shil_ramp
+    noise, noise_decay, t_max = settings.noise, settings.noise_decay, settings.t_max
+    settle_tolerance, step_tolerance = settings.settle_tolerance, settings.step_tolerance
+    max_phase_step, bin_width = settings.max_phase_step, settings.bin_width
     n = phi.shape[0]
     n_bins = trace.shape[0]
     k1, a2, a3, a4 = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     y, y_new, scratch = np.empty(n), np.empty(n), np.empty((4, n))
-    hc, hs, fh_re, fh_im = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
-    heard_field(heard, indptr, indices, data, bias_re, bias_im, hc, hs, fh_re, fh_im)
-    rhs(phi, heard, hc, hs, fh_re, fh_im, theta, shil_at(0.0, shil, shil_ramp), indptr, indices, data, k1, scratch)
+    heard = Heard(phases.heard, np.empty(n), np.empty(n), np.empty(n), np.empty(n))
+    heard_field(heard, couplings, phases.bias_re, phases.bias_im)
+    rhs(phi, heard, theta, shil_at(0.0, shil, shil_ramp), couplings, k1, scratch)
     speed = max_abs(k1)
     if speed < settle_tolerance:
-        return 0.0, True, 0
+        return Outcome(0.0, True, 0)
     if t_max <= 0:
-        return 0.0, False, 0
+        return Outcome(0.0, False, 0)
     dt = min(max(t_max, 1e-12), max_phase_step / max(speed, 1e-12)) * 0.5
     t, steps = 0.0, 0
     for _ in range(MAX_ITERATIONS):
         d = min(dt, t_max - t, max_phase_step / max(max_abs(k1), 1e-300))
         for i in range(n):
             y[i] = phi[i] + C2 * d * k1[i]
-        rhs(y, heard, hc, hs, fh_re, fh_im, theta, shil_at(t + C2 * d, shil, shil_ramp), indptr, indices, data,
-            a2, scratch)
+        rhs(y, heard, theta, shil_at(t + C2 * d, shil, shil_ramp), couplings, a2, scratch)
         for i in range(n):
             y[i] = phi[i] + C3 * d * a2[i]
-        rhs(y, heard, hc, hs, fh_re, fh_im, theta, shil_at(t + C3 * d, shil, shil_ramp), indptr, indices, data,
-            a3, scratch)
+        rhs(y, heard, theta, shil_at(t + C3 * d, shil, shil_ramp), couplings, a3, scratch)
         for i in range(n):
             y_new[i] = phi[i] + d * (B1 * k1[i] + B2 * a2[i] + B3 * a3[i])
-        rhs(y_new, heard, hc, hs, fh_re, fh_im, theta, shil_at(t + d, shil, shil_ramp), indptr, indices, data, a4,
-            scratch)
+        rhs(y_new, heard, theta, shil_at(t + d, shil, shil_ramp), couplings, a4, scratch)
         err, jump, slope = 0.0, 0.0, 0.0
         for i in range(n):
             err = max(err, abs(d * (E1 * k1[i] + E2 * a2[i] + E3 * a3[i] + E4 * a4[i])))
@@ -178,10 +308,10 @@ def relax_one(phi, heard, events, trace, indptr, indices, data, bias_re, bias_im
             continue
         sent = 0
         for j in range(n):
-            if moved_past(y_new[j] - heard[j], theta):
+            if moved_past(y_new[j] - heard.phase[j], theta):
                 c, s = math.cos(y_new[j]), math.sin(y_new[j])
-                couple(j, c - hc[j], s - hs[j], fh_re, fh_im, indptr, indices, data)
-                heard[j], hc[j], hs[j] = y_new[j], c, s
+                couple(j, c - heard.cos[j], s - heard.sin[j], heard.field_re, heard.field_im, couplings)
+                heard.phase[j], heard.cos[j], heard.sin[j] = y_new[j], c, s
                 events[j] += 1
                 sent += 1
         amplitude = noise_at(t, noise, noise_decay)
@@ -193,26 +323,27 @@ def relax_one(phi, heard, events, trace, indptr, indices, data, bias_re, bias_im
             scale = amplitude * math.sqrt(d)
             for i in range(n):
                 phi[i] = y_new[i] + scale * rng.standard_normal()
-            rhs(phi, heard, hc, hs, fh_re, fh_im, theta, shil_at(t, shil, shil_ramp), indptr, indices, data,
-                k1, scratch)
+            rhs(phi, heard, theta, shil_at(t, shil, shil_ramp), couplings, k1, scratch)
         else:
             phi[:] = y_new
             k1[:] = a4  # first same as last: the broadcasts just committed are what a4 saw
         if max_abs(k1) < settle_tolerance:
-            return t, True, steps
+            return Outcome(t, True, steps)
         if t >= t_max:
-            return t, False, steps
-    return t, False, steps
+            return Outcome(t, False, steps)
+    return Outcome(t, False, steps)
 
 
 @nb.njit(cache=True, parallel=True)
-def relax_batch(phi, heard, events, trace, t, settled, steps, indptr, indices, data, bias_re, bias_im, theta,
-                shil, shil_ramp, noise, noise_decay, t_max, settle_tolerance, step_tolerance, max_phase_step,
-                bin_width, rng):
-    """:func:`relax_one` on every row of ``phi``, ``heard``, ``events``, ``bias_re``, ``bias_im``,
-    ``trace`` (B, ...), the samples spread over numba's threads; ``t``, ``settled``, ``steps`` (B,)
-    are filled. The samples share ``rng``: with phase noise, give one sample per call."""
+def relax_batch(phases, outcome, couplings, settings, rng):
+    """:func:`relax_one` on every row of ``phases`` (a :class:`Phases` of (B, ...) arrays), the samples
+    spread over numba's threads; ``outcome`` (an :class:`Outcome` of (B,) arrays) is filled. The
+    samples share ``rng``: with phase noise, give one sample per call."""
+    # a parallel loop loses what it writes through a named tuple's arrays (numba issue 5872):
+    # take the arrays out of the tuples first
+    phi, heard, bias_re, bias_im = phases.phi, phases.heard, phases.bias_re, phases.bias_im
+    events, trace = phases.events, phases.trace
+    t, settled, steps = outcome.t, outcome.settled, outcome.steps
     for b in nb.prange(phi.shape[0]):
         t[b], settled[b], steps[b] = relax_one(
-            phi[b], heard[b], events[b], trace[b], indptr, indices, data, bias_re[b], bias_im[b], theta, shil,
-            shil_ramp, noise, noise_decay, t_max, settle_tolerance, step_tolerance, max_phase_step, bin_width, rng)
+            Phases(phi[b], heard[b], bias_re[b], bias_im[b], events[b], trace[b]), couplings, settings, rng)

@@ -121,3 +121,10 @@ def test_shapes_are_checked_with_a_clear_message():
     eq, _ = relax(net, np.ones((2, 1)), max_steps=3)
     with pytest.raises(ValueError, match="init holds 2 samples but x has 3"):
         relax(net, np.ones((3, 1)), max_steps=3, init=eq)
+
+
+def test_a_program_without_its_network_is_refused():
+    from emulator.backends.digital.backend import DigitalProgram
+    with pytest.raises(TypeError, match="missing 3 required keyword-only arguments: 'net', 'memory_bytes', and "
+                                        "'sram_bytes'"):
+        DigitalProgram()

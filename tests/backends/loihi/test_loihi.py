@@ -214,3 +214,12 @@ def test_compare_puts_loihi2_beside_digital(tmp_path, capsys):
                  "--set", "training.epochs=1", "--set", "dataset.n_train=100", "--set", "dataset.n_test=50"]) == 0
     table = (tmp_path / "cmp" / "comparison.md").read_text()
     assert "| [digital](digital/report.md) | digital |" in table and "| [loihi2](loihi2/report.md) | loihi |" in table
+
+
+def test_a_program_or_equilibrium_without_its_chip_state_is_refused():
+    from emulator.backends.loihi.backend import LoihiEquilibrium, LoihiProgram
+    with pytest.raises(TypeError, match="missing 4 required keyword-only arguments: 'net', 'mapping', "
+                                        "'quantisation', and 'time_s'"):
+        LoihiProgram()
+    with pytest.raises(TypeError, match="missing 1 required keyword-only argument: 'fixed'"):
+        LoihiEquilibrium([], [], [], np.zeros(0), np.zeros(0), np.zeros(0))

@@ -121,10 +121,11 @@ def test_lazy_coupling_with_theta_zero_is_the_continuous_dynamics(theta):
 def kernel_rhs(couplings, bias, phi, heard, theta, shil):
     """The kernel's dphi/dtau at phases ``phi`` (n,) with ``heard`` (n,) the phases last broadcast."""
     j, n = couplings.csr, phi.shape[0]
-    out, scratch, hc, hs, fh_re, fh_im = np.empty(n), np.empty((4, n)), np.empty(n), np.empty(n), np.empty(n), np.empty(n)
-    phase_kernels.heard_field(heard, j.indptr, j.indices, j.data, bias.real.copy(), bias.imag.copy(), hc, hs,
-                              fh_re, fh_im)
-    phase_kernels.rhs(phi, heard, hc, hs, fh_re, fh_im, theta, shil, j.indptr, j.indices, j.data, out, scratch)
+    csr = phase_kernels.Csr(j.indptr, j.indices, j.data)
+    out, scratch = np.empty(n), np.empty((4, n))
+    heard = phase_kernels.Heard(heard, np.empty(n), np.empty(n), np.empty(n), np.empty(n))
+    phase_kernels.heard_field(heard, csr, bias.real.copy(), bias.imag.copy())
+    phase_kernels.rhs(phi, heard, theta, shil, csr, out, scratch)
     return out
 
 
@@ -413,3 +414,12 @@ def test_eqprop_on_oscillators_gives_the_gradient_of_the_loss():
             numeric[idx] = (values[0] - values[1]) / (2 * eps)
         # finite differences of equilibria settled to 1e-9 rad/time unit with eps 1e-5: ~1e-4 noise
         assert np.abs(estimate + numeric).max() < 1e-3 * max(1.0, np.abs(numeric).max())
+
+
+def test_a_program_or_equilibrium_without_its_oscillators_is_refused():
+    from emulator.backends.oim.backend import IsingProgram, OimEquilibrium
+    with pytest.raises(TypeError, match="missing 7 required keyword-only arguments: 'couplings', 'fan_out', "
+                                        "'settings', 'coupling_rate', 'seed', 'max_oscillators', and 'max_couplings'"):
+        IsingProgram()
+    with pytest.raises(TypeError, match="missing 6 required keyword-only arguments: 'phases', 'heard_phases'"):
+        OimEquilibrium([], [], [], np.zeros(0), np.zeros(0), np.zeros(0))

@@ -7,7 +7,7 @@ graded spikes at the first step, the neurons of each relaxing layer, and ``Dense
 network, two of Lava's standard ``SigmaDelta`` populations with ReLU activations (``A`` with
 bias ``b``, ``B`` with ``b - act_max``, sending through ``W`` and ``-W``). Run with
 ``Loihi2SimCfg(select_tag='fixed_pt')``, Lava picks its fixed-point models, and the
-emulator's states equal Lava's at every step (``tests/test_lava.py``).
+emulator's states equal Lava's at every step (``tests/backends/loihi/test_lava.py``).
 """
 from __future__ import annotations
 
