@@ -425,3 +425,38 @@ def test_the_backward_adcs_are_the_forward_ones_but_for_what_is_stated():
                                                                      "parameters.backward.adc_range=2"]))
     assert (p.forward, p.backward) == (Forward(dac_bits=8, dac_range=1.0, adc_bits=5, adc_range=10.0),
                                        Readout(adc_bits=5, adc_range=2.0))
+
+
+#: the parameters of crossbar-pcm as checkpoints written before the device models had sections saved them
+FLAT_PCM = {"tile_rows": 256, "tile_cols": 256, "n_tiles": 64, "g_max_us": 25.0, "g_min_us": 0.0,
+            "weight_headroom": 1.5, "write_threshold": 0.02, "seed": 0, "programming_noise": True,
+            "prog_coeffs_us": [0.26348, 1.9650, -1.1731], "prog_g_ref_us": 25.0, "read_noise": "1/f",
+            "read_q": 0.0088, "read_q_exp": 0.65, "read_q_max": 0.2, "t_read_s": 2.5e-7, "drift": True,
+            "drift_t0_s": 20.0, "drift_nu_mean": [-0.0155, 0.0244, 0.049, 0.1],
+            "drift_nu_std": [-0.0125, -0.0059, 0.008, 0.045], "read_time_s": 60.0, "device_variation": 0.0,
+            "ir_drop": 0.0, "dac_bits": 8, "dac_range": 1.0, "adc_bits": 8, "adc_range": 10.0,
+            "adc_range_backward": None, "tau_s": 1.0e-7, "dt_s": 5.0e-8, "tolerance": 1.0e-4}
+
+
+def test_the_flat_layout_of_earlier_checkpoints_upgrades_to_the_shipped_chip():
+    pcm = load_chip("chips/crossbar-pcm.yaml")
+    flat = BACKEND.upgrade(FLAT_PCM)
+    assert BACKEND.parameters_of(replace(pcm, parameters=flat)) == BACKEND.parameters_of(pcm)
+    assert BACKEND.upgrade(pcm.parameters) is pcm.parameters  # today's layout is left as it is
+
+
+def test_a_checkpoint_with_the_flat_layout_resumes_and_evaluates(tmp_path, capsys):
+    from emulator.cli import main
+
+    run = tmp_path / "run"
+    args = ["run", "digits_snn", "--chip", "crossbar-pcm", "--set", "dataset.n_train=100", "--set",
+            "dataset.n_test=50", "--quiet", "--set"]
+    assert main(args + ["training.epochs=1", "--out", str(run)]) == 0
+    with np.load(run / "checkpoint.npz") as f:  # written by an earlier version: the flat chip parameters
+        arrays = dict(f)
+    state = json.loads(str(arrays.pop("state")))
+    state["identity"]["chip_parameters"] = FLAT_PCM
+    np.savez(run / "checkpoint.npz", state=json.dumps(state), **arrays)
+    assert main(args + ["training.epochs=2", "--resume", str(run)]) == 0
+    assert main(["evaluate", str(run), "--chip", "crossbar-pcm", "--out", str(tmp_path / "naive"), "--quiet"]) == 0
+    assert json.loads((run / "report.json").read_text())["metrics"]["epochs"] == 2
