@@ -32,8 +32,8 @@ import yaml
 from emulator.chip import load_chip
 from emulator.catalog import resolve
 from emulator.report import write_report
-from emulator.results import RunResult
-from emulator.tasks.checkpoint import REPORT, load_trained
+from emulator.results import REPORT, RunResult
+from emulator.tasks.checkpoint import load_trained
 from emulator.tasks.classification import Run, evaluate_trained, load_data
 from emulator.workload import load_workload
 

@@ -26,6 +26,8 @@ import numpy as np
 SCHEMA_VERSION = 1
 #: the kind of a report with no ``kind`` key: classification reports never wrote one
 DEFAULT_KIND = "classification"
+#: the file of a run folder that holds its result; written last, so that its presence means the run finished
+REPORT = "report.json"
 
 
 def json_key(key: str) -> dict:

@@ -7,11 +7,13 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import matplotlib.figure
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
 from emulator.report import format_count, format_si, render_markdown, write_comparison, write_report
+from emulator.report.files import replaced
 from emulator.results import RunResult, from_dict
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -332,3 +334,29 @@ def test_importing_the_report_leaves_matplotlibs_backend_alone():
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "svg"
+
+
+def test_report_json_is_written_last_and_a_failure_leaves_no_report_json_nor_temporary_files(tmp_path, monkeypatch):
+    (tmp_path / "report.json").write_text("{}")  # an earlier report in the folder
+
+    def fail_while_writing(fig, f, **kwargs):
+        f.write(b"half a PNG")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", fail_while_writing)
+    with pytest.raises(OSError, match="disk full"):
+        write_report(RunResult.from_dict(make_minimal_dict()), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md"]
+
+
+def test_files_are_replaced_whole_or_not_at_all(tmp_path):
+    path = tmp_path / "report.md"
+    path.write_text("before")
+    with pytest.raises(RuntimeError):
+        with replaced(path) as f:
+            f.write(b"half")
+            raise RuntimeError
+    assert path.read_text() == "before" and [p.name for p in tmp_path.iterdir()] == ["report.md"]
+    with replaced(path) as f:
+        f.write(b"after")
+    assert path.read_text() == "after" and [p.name for p in tmp_path.iterdir()] == ["report.md"]

@@ -2,7 +2,8 @@
 
 The report only *shows* a typed result (:mod:`emulator.results`); it knows nothing about chips,
 back-ends or training. Each kind of result has a renderer module (:data:`RENDERERS`) with its
-``render_markdown(result)`` and its ``FIGURES``.
+``render_markdown(result)`` and its ``FIGURES``. Every file is written atomically, and
+``report.json`` last: a folder holding a ``report.json`` holds a finished report.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from emulator.report import classification, maxcut
 from emulator.report.compare import comparison, folder_names, plot_comparison, render_comparison_markdown
 from emulator.report.files import write_json, write_text
 from emulator.report.format import format_count, format_percent, format_si
-from emulator.results import MaxCutResult, RunResult
+from emulator.results import REPORT, MaxCutResult, RunResult
 
 __all__ = ["write_report", "render_markdown", "write_comparison", "format_si", "format_count", "format_percent"]
 
@@ -28,8 +29,11 @@ def render_markdown(result: RunResult | MaxCutResult) -> str:
 
 
 def write_report(result: RunResult | MaxCutResult, out_dir: str | Path) -> dict[str, Path]:
-    """Write a run's report files into ``out_dir`` (created if needed): ``report.md``,
-    ``report.json`` (:meth:`~emulator.results.Result.to_dict`) and the figures.
+    """Write a run's report files into ``out_dir`` (created if needed).
+
+    ``report.md`` and the figures come first, ``report.json``
+    (:meth:`~emulator.results.Result.to_dict`) last; a ``report.json`` already in ``out_dir`` is
+    removed before anything is written, so that a failure part-way leaves none.
 
     Returns
     -------
@@ -41,9 +45,11 @@ def write_report(result: RunResult | MaxCutResult, out_dir: str | Path) -> dict[
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     renderer = RENDERERS[result.kind]
-    markdown = write_text(out / "report.md", renderer.render_markdown(result))
-    return {"json": write_json(out / "report.json", result.to_dict()), "markdown": markdown,
-            **{key: plot(result, out / name) for key, name, plot in renderer.FIGURES}}
+    (out / REPORT).unlink(missing_ok=True)
+    files = {"markdown": write_text(out / "report.md", renderer.render_markdown(result))}
+    for key, name, plot in renderer.FIGURES:
+        files[key] = plot(result, out / name)
+    return {"json": write_json(out / REPORT, result.to_dict()), **files}
 
 
 def write_comparison(results: Sequence[RunResult], out_dir: str | Path) -> dict[str, Path]:
@@ -61,8 +67,8 @@ def write_comparison(results: Sequence[RunResult], out_dir: str | Path) -> dict[
     -------
     dict of str to Path
         ``{"json": comparison.json, "markdown": comparison.md, "figure": comparison.png,
-        "chip:<folder>": that chip's report folder, ...}`` (for ``comparison.json``, see
-        :func:`~emulator.report.compare.comparison`).
+        "chip:<folder>": that chip's report folder, ...}``; ``comparison.json`` is written last
+        (see :func:`~emulator.report.compare.comparison`).
     """
     if not results:
         raise ValueError("write_comparison needs at least one result")
@@ -71,7 +77,8 @@ def write_comparison(results: Sequence[RunResult], out_dir: str | Path) -> dict[
     folders = folder_names([r.chip for r in results])
     for folder, r in zip(folders, results):
         write_report(r, out / folder)
+    (out / "comparison.json").unlink(missing_ok=True)
     markdown = write_text(out / "comparison.md", render_comparison_markdown(results, folders))
+    figure = plot_comparison(results, out / "comparison.png")
     return {"json": write_json(out / "comparison.json", comparison(results)), "markdown": markdown,
-            "figure": plot_comparison(results, out / "comparison.png"),
-            **{f"chip:{folder}": out / folder for folder in folders}}
+            "figure": figure, **{f"chip:{folder}": out / folder for folder in folders}}

@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from emulator.report.files import replaced
 from emulator.report.format import format_percent, format_si, ordered_union
 from emulator.report.sections import title
 from emulator.results import RunResult
@@ -35,9 +36,10 @@ def no_data(ax: Axes, text: str = "no data") -> None:
 
 
 def save(fig: Figure, path: Path) -> Path:
-    """Lay ``fig`` out and write it to ``path`` as a PNG; returns ``path``."""
+    """Lay ``fig`` out and write it to ``path`` as a PNG, atomically; returns ``path``."""
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    with replaced(path) as f:
+        fig.savefig(f, format="png", dpi=DPI)
     return path
 
 

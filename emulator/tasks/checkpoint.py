@@ -18,12 +18,11 @@ from emulator.catalog import resolve
 from emulator.chip import Chip, load_chip
 from emulator.errors import ConfigError
 from emulator.network import Network
-from emulator.results import RunResult
+from emulator.results import REPORT, RunResult
 from emulator.schema import Source, build
 from emulator.workload import Workload
 
 CHECKPOINT = "checkpoint.npz"
-REPORT = "report.json"
 
 
 def read_checkpoint(run_dir: Path, n_layers: int, option: str = "--resume") -> tuple[dict, tuple, tuple]:
