@@ -590,7 +590,7 @@ def main(argv=None) -> int:
                     + list(probes.values()))
 
     bw_lines = ["", "## Memory read bandwidth", "",
-                f"| read of a cold float32 array | GB/s |", "|---|---:|"]
+                "| read of a cold float32 array | GB/s |", "|---|---:|"]
     bw_lines += [f"| {bw_mb} MB, {name}, best of {bw_repeats} before / after the delivery runs "
                  f"| {bandwidth_start[name] / 1e9:.1f} / {bandwidth_end[name] / 1e9:.1f} |"
                  for name in bandwidth_start]

@@ -32,7 +32,8 @@ import yaml
 from emulator.chip import load_chip
 from emulator.catalog import resolve
 from emulator.report import write_report
-from emulator.tasks.checkpoint import REPORT, load_trained
+from emulator.results import REPORT, RunResult
+from emulator.tasks.checkpoint import load_trained
 from emulator.tasks.classification import Run, evaluate_trained, load_data
 from emulator.workload import load_workload
 
@@ -61,9 +62,10 @@ def overrides(sweep: str, value, chip) -> list[str]:
     return [f"parameters.device_variation={value}"]
 
 
-def finished(out: Path) -> dict | None:
+def finished(out: Path) -> RunResult | None:
+    """The result of the finished run in ``out``; None if it has not finished."""
     path = out / REPORT
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    return RunResult.from_dict(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else None
 
 
 def main():
@@ -90,7 +92,7 @@ def main():
         run.train(progress=True)
         write_report(run.result(time.perf_counter() - start), reference)
     trained = load_trained(reference, "--trained")
-    digital = finished(reference)["metrics"]["test_accuracy"]
+    digital = finished(reference).metrics.test_accuracy
     tables = {}
     for sweep in args.sweeps.split(","):
         if sweep not in SWEEPS:
@@ -104,7 +106,7 @@ def main():
             if naive is None:
                 naive = evaluate_trained(trained, chip, folder / "naive", progress=False, data=data)
                 write_report(naive, folder / "naive")
-            row = {sweep: value, "digital": digital, "naive": naive["metrics"]["test_accuracy"]}
+            row = {sweep: value, "digital": digital, "naive": naive.metrics.test_accuracy}
             if args.in_the_loop:
                 loop = finished(folder / "in_the_loop")
                 if loop is None:
@@ -115,8 +117,8 @@ def main():
                     run.train(progress=True)
                     loop = run.result(time.perf_counter() - start, progress=False)
                     write_report(loop, folder / "in_the_loop")
-                row["in_the_loop"] = loop["metrics"]["test_accuracy"]
-                row["in_the_loop_wall_s"] = loop["time"]["wall_s"]
+                row["in_the_loop"] = loop.metrics.test_accuracy
+                row["in_the_loop_wall_s"] = loop.time.wall_s
             rows.append(row)
             print(json.dumps(row), flush=True)
         tables[sweep] = rows

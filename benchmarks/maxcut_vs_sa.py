@@ -60,11 +60,11 @@ def main():
         print("| solver | best cut | best / known | mean cut | mean / known | runs at best known | time per run "
               "| time to solution (99 %) |\n|---|---:|---:|---:|---:|---:|---|---|")
         result = run_maxcut(workload, chip)
-        cuts = np.array([r["cut"] for r in result["runs"]])
-        emulated = result["time"]["emulated_s_per_run"]
+        cuts = np.array([r.cut for r in result.runs])
+        emulated = result.time.emulated_s_per_run
         print(row(f"OIM oim-cmos, {workload.anneal.duration:g} time units", cuts, best_known, emulated,
-                  f"emulated ({format_si(result['energy']['anneal']['per_sample_j'], 'J')} per run; host "
-                  f"{format_si(result['time']['wall_s'] / runs, 's')})"), flush=True)
+                  f"emulated ({format_si(result.energy.anneal.per_sample_j, 'J')} per run; host "
+                  f"{format_si(result.time.wall_s / runs, 's')})"), flush=True)
         for sweeps in map(int, args.sweeps.split(",")):
             cuts, seconds = simulated_annealing(graph, runs, sweeps, seed=workload.anneal.seed)
             print(row(f"SA dwave-samplers, {sweeps} sweeps", cuts, best_known, seconds, "host CPU"), flush=True)

@@ -54,9 +54,9 @@ def main():
         run.train(progress=True)
         result = run.result(time.perf_counter() - start)
         write_report(result, out)
-        rows.append(row(theta, result["metrics"]["test_accuracy"], result["counters"]["inference"],
-                        result["relaxation"]["inference"]["mean_steps"],
-                        result["energy"]["inference"]["per_sample_j"], data.n_test, result["time"]["wall_s"]))
+        rows.append(row(theta, result.metrics.test_accuracy, result.counters["inference"],
+                        result.relaxation["inference"].mean_steps,
+                        result.energy.inference.per_sample_j, data.n_test, result.time.wall_s))
         print(json.dumps(rows[-1]), flush=True)
     what = f"trained network of {args.trained}, evaluated" if args.trained else "trained and evaluated"
     ref = next((r for r in rows if r["theta"] == 0.0), rows[-1])
@@ -86,7 +86,7 @@ def evaluate_trained(run_dir: Path, workload, chip, data, theta: float) -> dict:
     network = replace(run.network.with_parameters(weights, biases), theta=theta)
     start = time.perf_counter()
     accuracy, counters, relaxation = run.evaluate("test", program=run.backend.compile(network, chip))
-    return row(theta, accuracy, counters, relaxation["mean_steps"],
+    return row(theta, accuracy, counters, relaxation.mean_steps,
                account(counters, chip, run.backend, data.n_test)["per_sample_j"], data.n_test, time.perf_counter() - start)
 
 

@@ -11,11 +11,16 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from emulator.catalog import available, resolve
 from emulator.errors import ConfigError, EmulatorError
 
-def _run_one(workload, chip, out_dir: Path, *, resume: bool, progress: bool, data=None) -> dict:
+if TYPE_CHECKING:
+    from emulator.results import RunResult
+
+
+def _run_one(workload, chip, out_dir: Path, *, resume: bool, progress: bool, data=None) -> RunResult:
     from emulator.report import write_report
     from emulator.tasks.classification import Run
 
@@ -24,12 +29,12 @@ def _run_one(workload, chip, out_dir: Path, *, resume: bool, progress: bool, dat
     earlier_s = 0.0  # the epochs an interrupted run had finished
     if resume:
         run.restore()
-        earlier_s = sum(record["wall_s"] for record in run.history)
+        earlier_s = sum(record.wall_s for record in run.history)
         print(f"resuming {out_dir} after epoch {run.epoch}", file=sys.stderr)
     try:
         run.train(progress=progress, on_epoch=lambda r: print(
-            f"epoch {r['epoch']}: train {r['train_accuracy']:.4f}  test {r['test_accuracy']:.4f}  "
-            f"({r['wall_s']:.1f} s)", file=sys.stderr))
+            f"epoch {r.epoch}: train {r.train_accuracy:.4f}  test {r.test_accuracy:.4f}  "
+            f"({r.wall_s:.1f} s)", file=sys.stderr))
     except KeyboardInterrupt:
         raise Interrupted(out_dir, run.epoch) from None
     result = run.result(earlier_s + time.perf_counter() - start, progress=progress)
@@ -70,14 +75,14 @@ def _run_maxcut(workload, chip, args) -> int:
     out = _out_dir(args.out or _default_out(workload.name, chip.name))
     result = run_maxcut(workload, chip)
     write_report(result, out)
-    m = result["metrics"]
-    ratio = f" ({m['best_ratio']:.4f} of the best known)" if m["best_ratio"] is not None else ""
-    tts = (f"time-to-solution {format_si(m['time_to_solution_s'], 's')}, energy-to-solution "
-           f"{format_si(m['energy_to_solution_j'], 'J')}" if m["time_to_solution_s"] is not None
+    m = result.metrics
+    ratio = f" ({m.best_ratio:.4f} of the best known)" if m.best_ratio is not None else ""
+    tts = (f"time-to-solution {format_si(m.time_to_solution_s, 's')}, energy-to-solution "
+           f"{format_si(m.energy_to_solution_j, 'J')}" if m.time_to_solution_s is not None
            else "no run reached the target")
-    print(f"{workload.name} on {chip.name}: best cut {m['best_cut']:g}{ratio}, mean {m['mean_cut']:g} over "
-          f"{len(result['runs'])} runs, {format_percent(m['success_probability'])} reached the target; {tts} "
-          f"(emulated); wall {result['time']['wall_s']:.1f} s; report in {out}")
+    print(f"{workload.name} on {chip.name}: best cut {m.best_cut:g}{ratio}, mean {m.mean_cut:g} over "
+          f"{len(result.runs)} runs, {format_percent(m.success_probability)} reached the target; {tts} "
+          f"(emulated); wall {result.time.wall_s:.1f} s; report in {out}")
     return 0
 
 
@@ -101,7 +106,7 @@ def cmd_compare(args) -> int:
         results.append(_run_one(workload, chip, out / chip.name, resume=False, progress=not args.quiet, data=data))
     write_comparison(results, out)
     for r in results:
-        _summary(r, out / r["chip"])
+        _summary(r, out / r.chip)
     print(f"comparison: {out / 'comparison.md'}")
     return 0
 
@@ -206,14 +211,13 @@ def _default_out(workload: str, chip: str) -> str:
     return f"runs/{workload}-{chip}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-def _summary(result: dict, out: Path):
-    m, e, t = result["metrics"], result["energy"]["inference"], result["time"]
-    deployed = result.get("deployed")
-    trained = (f"deployed from {deployed['epochs']} epochs on {deployed['trained_on']}" if deployed
-               else f"after {m['epochs']} epochs")
-    print(f"{result['workload']} on {result['chip']}: test accuracy {m['test_accuracy']:.4f} {trained}; "
-          f"{e['per_sample_j']:.3e} J and {t['emulated_s_per_inference']:.3e} s "
-          f"per inference (emulated); wall {t['wall_s']:.1f} s; report in {out}")
+def _summary(result: RunResult, out: Path):
+    m, e, t, deployed = result.metrics, result.energy.inference, result.time, result.deployed
+    trained = (f"deployed from {deployed.epochs} epochs on {deployed.trained_on}" if deployed
+               else f"after {m.epochs} epochs")
+    print(f"{result.workload} on {result.chip}: test accuracy {m.test_accuracy:.4f} {trained}; "
+          f"{e.per_sample_j:.3e} J and {t.emulated_s_per_inference:.3e} s "
+          f"per inference (emulated); wall {t.wall_s:.1f} s; report in {out}")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -27,12 +27,12 @@ def main(argv=None):
             run = Run(workload, load_chip(f"chips/{name}.yaml"), out, data=data)
             run.train(progress=False)
             result = run.result(wall_s=0.0, progress=False)
-        energy = result["energy"]["inference"]
-        print(f"{name}: test accuracy {result['metrics']['test_accuracy']:.2%}, "
-              f"{format_si(energy['per_sample_j'], 'J')} and "
-              f"{format_si(result['time']['emulated_s_per_inference'], 's')} per inference")
-        total = energy["total_j"]
-        for op, joules in sorted(energy["breakdown_j"].items(), key=lambda item: -item[1]):
+        energy = result.energy.inference
+        print(f"{name}: test accuracy {result.metrics.test_accuracy:.2%}, "
+              f"{format_si(energy.per_sample_j, 'J')} and "
+              f"{format_si(result.time.emulated_s_per_inference, 's')} per inference")
+        total = energy.total_j
+        for op, joules in sorted(energy.breakdown_j.items(), key=lambda item: -item[1]):
             if joules:
                 print(f"    {op:<24} {joules / total:6.1%}")
 

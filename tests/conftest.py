@@ -13,9 +13,9 @@ def _offline(monkeypatch):
 
 @pytest.fixture(scope="session")
 def trained_digits(tmp_path_factory):
-    """``trained_digits(chip)``: the result dict of the shipped digits_snn workload trained on a
-    chip, trained once per session (tests compare chips on it); its run folder, with the report,
-    is ``result["folder"]``."""
+    """``trained_digits(chip)``: ``(result, folder)``, the result of the shipped digits_snn workload
+    trained on a chip and its run folder (with the report), trained once per session (tests
+    compare chips on it)."""
     from emulator.chip import load_chip
     from emulator.report import write_report
     from emulator.tasks.classification import Run
@@ -23,15 +23,15 @@ def trained_digits(tmp_path_factory):
 
     results = {}
 
-    def train(chip: str) -> dict:
+    def train(chip: str):
         if chip not in results:
             os.environ["EMULATOR_OFFLINE"] = "1"
             folder = tmp_path_factory.mktemp(f"digits-{chip}")
             run = Run(load_workload("workloads/digits_snn.yaml"), load_chip(f"chips/{chip}.yaml"), folder)
             run.train(progress=False)
-            results[chip] = run.result(wall_s=0.0, progress=False)
-            write_report(results[chip], folder)
-            results[chip]["folder"] = folder
+            result = run.result(wall_s=0.0, progress=False)
+            write_report(result, folder)
+            results[chip] = result, folder
         return results[chip]
 
     return train

@@ -2,7 +2,6 @@
 from pathlib import Path
 
 import pytest
-import yaml
 
 from emulator.chip import load_chip
 from emulator.testing import backend_checks, check_backend, parametrize_with_backend_checks

@@ -1,5 +1,6 @@
 """MaxCut workloads: the G-set parser and its errors, exact cuts, the OIM anneal, its counters, the CLI."""
 import json
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,6 +14,7 @@ from emulator.errors import CapacityError, ConfigError, GraphFormatError
 from emulator.graphs import Graph, brute_force_maxcut, from_matrix, random_graph, read_gset
 from emulator.tasks.maxcut import repetitions, run_maxcut
 from emulator.report import render_markdown
+from emulator.results import MaxCutResult
 from emulator.workload import load_workload
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,9 +126,9 @@ def test_the_shipped_small_graph_has_the_recorded_exact_optimum_and_the_oim_find
     best, _ = brute_force_maxcut(read_gset(workload.graph_path()))
     assert best == workload.best_known.cut == 26
     result = run_maxcut(workload, load_chip(OIM))
-    assert result["metrics"]["best_cut"] == 26 and result["metrics"]["best_ratio"] == 1.0
-    assert result["metrics"]["success_probability"] > 0.5
-    assert [r["cut"] for r in result["runs"]] == [r["cut"] for r in run_maxcut(workload, load_chip(OIM))["runs"]]
+    assert result.metrics.best_cut == 26 and result.metrics.best_ratio == 1.0
+    assert result.metrics.success_probability > 0.5
+    assert result.runs == run_maxcut(workload, load_chip(OIM)).runs
 
 
 def test_anneal_counters_by_hand():
@@ -186,9 +188,8 @@ def test_the_report_gives_cuts_with_thousands_separators(tmp_path):
     out = tmp_path / "run"
     assert main(["run", str(ROOT / "workloads" / "maxcut_rand20.yaml"), "--chip", str(OIM), "--out", str(out),
                  "--set", "anneal.runs=2"]) == 0
-    result = json.loads((out / "report.json").read_text())
-    result["metrics"].update(best_cut=11674.0, mean_cut=11657.6)
-    md = render_markdown(result)
+    result = MaxCutResult.from_dict(json.loads((out / "report.json").read_text()))
+    md = render_markdown(replace(result, metrics=replace(result.metrics, best_cut=11674.0, mean_cut=11657.6)))
     assert "best cut **11,674**" in md and "mean 11,657.6 over 2 runs" in md
     assert "| mean cut | 11,657.6 |" in md
 
@@ -198,8 +199,9 @@ def test_a_random_graph_workload(tmp_path):
                            "anneal: {runs: 3, duration: 20, noise: 0.3, shil: 1.0, shil_ramp: 20}\n", "w.yaml")
     result = run_maxcut(load_workload(path), load_chip(OIM))
     exact, _ = brute_force_maxcut(random_graph(12, 0.5, "unit", 3))
-    assert result["metrics"]["best_ratio"] is None and result["metrics"]["best_cut"] <= exact
-    assert result["metrics"]["target_is_best_known"] is False
+    assert result.metrics.best_ratio is None and result.metrics.best_cut <= exact
+    assert result.metrics.target_is_best_known is False
+    assert MaxCutResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result
 
 
 @pytest.mark.parametrize("text, words", [

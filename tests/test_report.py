@@ -1,14 +1,20 @@
-"""Tests for emulator.report: JSON / Markdown / PNG reports of a run's result dict."""
+"""Tests for emulator.report: JSON / Markdown / PNG reports of a run's typed result."""
 from __future__ import annotations
 
-import copy
 import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
 
+import matplotlib.figure
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
 from emulator.report import format_count, format_si, render_markdown, write_comparison, write_report
+from emulator.report.files import replaced
+from emulator.results import RunResult, from_dict
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 REPORT_FILES = {
@@ -26,9 +32,9 @@ SOURCES = {
 }
 
 
-def make_result(chip: str = "digital", *, note: str | None = None, epochs: int = 3,
-                energy_scale: float = 1.0, test_accuracy: float = 0.9725) -> dict:
-    """A realistic result dict as the run pipeline produces it."""
+def make_dict(chip: str = "digital", *, note: str | None = None, epochs: int = 3,
+              energy_scale: float = 1.0, test_accuracy: float = 0.9725) -> dict:
+    """A realistic ``report.json`` layout as the run pipeline produces it."""
     n_train, n_test = 1437, 360
     per_op = {"messages": 5e-12, "synaptic_ops": 2.5e-12, "unit_updates": 1e-12}
     per_op = {k: v * energy_scale for k, v in per_op.items()}
@@ -47,7 +53,7 @@ def make_result(chip: str = "digital", *, note: str | None = None, epochs: int =
     n_tr_samples = n_train * epochs
     history = [
         {"epoch": e, "train_accuracy": 0.80 + 0.06 * e, "test_accuracy": 0.78 + 0.06 * e,
-         "lipschitz": [1.2 - 0.1 * e, 0.8 + 0.01 * e], "wall_s": 1.5 + 0.1 * e}
+         "lipschitz": [1.2 - 0.1 * e, 0.8 + 0.01 * e], "train_wall_s": 1.2, "wall_s": 1.5 + 0.1 * e}
         for e in range(1, epochs + 1)
     ]
     steps = np.arange(40)
@@ -60,12 +66,14 @@ def make_result(chip: str = "digital", *, note: str | None = None, epochs: int =
         "network": {"layers": [64, 256, 10], "n_units": 266, "n_synapses": 18944},
         "eqprop": {"beta": 0.5, "symmetric": True, "theta": 0.01, "damping": 0.5,
                    "free_steps": 40, "nudged_steps": 15},
+        "training": {"epochs": epochs, "batch_size": 20, "seed": 0, "samples_trained": n_tr_samples},
         "metrics": {"test_accuracy": test_accuracy, "train_accuracy": 0.99, "epochs": epochs},
         "history": history,
         "counters": {"inference": inf_counts, "training": tr_counts},
+        "per_core": {"inference": {}},
         "relaxation": {"inference": {"mean_steps": 14.2, "quiescent_fraction": 0.98,
                                      "messages_per_step": mps,
-                                     "messages_per_step_theta0": [18_944.0] * 40}},
+                                     "messages_per_step_theta0": [18_944.0] * 40, "theta0_samples": 360}},
         "energy": {
             "per_op_j": per_op,
             "time_per_op_s": {"messages": 1e-9, "synaptic_ops": 2e-9, "unit_updates": 5e-10},
@@ -81,17 +89,14 @@ def make_result(chip: str = "digital", *, note: str | None = None, epochs: int =
     }
 
 
-def make_minimal_result() -> dict:
-    """Evaluation-only result: no history, relaxation, program or note."""
-    r = make_result()
-    for key in ("history", "relaxation", "program"):
-        r.pop(key)
-    r["history"] = []
-    r["dataset"].pop("note")
-    r["metrics"].pop("train_accuracy")
-    r["energy"].pop("training")
-    r["counters"].pop("training")
-    return r
+def make_result(chip: str = "digital", **kwargs) -> RunResult:
+    """A realistic result as the run pipeline produces it (see :func:`make_dict`)."""
+    return RunResult.from_dict(make_dict(chip, **kwargs))
+
+
+def make_minimal_dict() -> dict:
+    """A result with no history, relaxation, program or note."""
+    return make_dict() | {"history": [], "relaxation": {}, "program": {}}
 
 
 def assert_png(path, width_in: float, height_in: float) -> None:
@@ -104,18 +109,15 @@ def assert_png(path, width_in: float, height_in: float) -> None:
 
 
 @pytest.fixture
-def result() -> dict:
+def result() -> RunResult:
     return make_result()
 
 
 @pytest.fixture(scope="module")
-def written(tmp_path_factory) -> tuple[dict, dict]:
+def written(tmp_path_factory) -> tuple[RunResult, dict]:
     """One full report, written once and shared by the read-only tests (figures are slow)."""
     r = make_result()
-    original = copy.deepcopy(r)
-    paths = write_report(r, tmp_path_factory.mktemp("report") / "run")
-    assert r == original  # write_report does not modify its input
-    return r, paths
+    return r, write_report(r, tmp_path_factory.mktemp("report") / "run")
 
 
 # --------------------------------------------------------------------------- format_si
@@ -175,22 +177,22 @@ def test_write_report_writes_all_files(written):
 
 def test_report_json_roundtrips(written):
     result, paths = written
-    assert json.loads(paths["json"].read_text()) == result
-    expected = json.dumps(result, indent=2, sort_keys=False)
+    assert json.loads(paths["json"].read_text()) == result.to_dict()
+    expected = json.dumps(result.to_dict(), indent=2, sort_keys=False)
     assert paths["json"].read_text() == expected
+    assert from_dict(json.loads(expected)) == result
 
 
 def test_report_json_converts_numpy(tmp_path):
-    result = make_minimal_result()  # fewer figures to draw; numpy handling is the point here
-    result["relaxation"] = {"inference": {"mean_steps": np.float64(3.5), "quiescent_fraction": np.float32(1.0),
-                                          "messages_per_step": None}}
-    result["seed"] = np.int64(7)
-    result["metrics"]["test_accuracy"] = np.float32(0.75)
-    result["metrics"]["epochs"] = np.int32(3)
-    result["eqprop"]["symmetric"] = np.bool_(True)
-    result["network"]["layers"] = np.array([64, 256, 10])
-    result["relaxation"]["inference"]["messages_per_step"] = np.array([10.5, 2.25, 0.0])
-    loaded = json.loads(write_report(result, tmp_path)["json"].read_text())
+    d = make_minimal_dict()  # fewer figures to draw; numpy handling is the point here
+    d["relaxation"] = {"inference": {"mean_steps": np.float64(3.5), "quiescent_fraction": np.float32(1.0),
+                                     "messages_per_step": np.array([10.5, 2.25, 0.0])}}
+    d["seed"] = np.int64(7)
+    d["metrics"]["test_accuracy"] = np.float32(0.75)
+    d["metrics"]["epochs"] = np.int32(3)
+    d["eqprop"]["symmetric"] = np.bool_(True)
+    d["network"]["layers"] = np.array([64, 256, 10])
+    loaded = json.loads(write_report(RunResult.from_dict(d), tmp_path)["json"].read_text())
     assert loaded["relaxation"]["inference"]["quiescent_fraction"] == 1.0
     assert loaded["seed"] == 7 and type(loaded["seed"]) is int
     assert loaded["metrics"]["test_accuracy"] == 0.75 and type(loaded["metrics"]["test_accuracy"]) is float
@@ -213,12 +215,12 @@ def test_markdown_content(written):
     assert md == render_markdown(result)
     assert md.startswith("# digits_snn on digital\n")
     assert "97.2 %" in md  # test accuracy 0.9725
-    energy_per_inference = format_si(result["energy"]["inference"]["per_sample_j"], "J")
+    energy_per_inference = format_si(result.energy.inference.per_sample_j, "J")
     assert energy_per_inference.endswith(" nJ")
     assert f"**{energy_per_inference}**" in md
     assert "**1.2 µs**" in md  # emulated latency per inference
     assert "12.3 s" in md  # wall time
-    for op in list(result["counters"]["training"]) + ["static"]:
+    for op in list(result.counters["training"]) + ["static"]:
         assert f"`{op}`" in md
     for source in SOURCES.values():
         assert source in md
@@ -260,7 +262,7 @@ def test_markdown_counters_per_sample(result):
 
 
 def test_minimal_result_still_writes_everything(tmp_path):
-    r = make_minimal_result()
+    r = RunResult.from_dict(make_minimal_dict())
     paths = write_report(r, tmp_path)
     for key in REPORT_FILES:
         assert paths[key].is_file()
@@ -270,23 +272,16 @@ def test_minimal_result_still_writes_everything(tmp_path):
     assert "Training history" not in md
     assert "Program summary" not in md
     assert "Warning" not in md
-    assert json.loads(paths["json"].read_text()) == r
-
-
-def test_bare_result_does_not_crash(tmp_path):
-    paths = write_report({"workload": "w", "chip": "c"}, tmp_path)
-    assert all(p.is_file() for p in paths.values())
-    assert render_markdown({"workload": "w", "chip": "c"}).startswith("# w on c")
+    assert json.loads(paths["json"].read_text()) == r.to_dict()
 
 
 # --------------------------------------------------------------------------- write_comparison
 
 
 def test_write_comparison(tmp_path):
-    results = [make_result("loihi2", energy_scale=0.1, test_accuracy=0.95),
-               make_result("digital", test_accuracy=0.9725)]
-    for r in results:  # the comparison does not read relaxation curves; skip drawing them
-        del r["relaxation"]
+    # the comparison does not read relaxation curves; skip drawing them
+    results = [replace(make_result("loihi2", energy_scale=0.1, test_accuracy=0.95), relaxation={}),
+               replace(make_result("digital", test_accuracy=0.9725), relaxation={})]
     paths = write_comparison(results, tmp_path)
     for chip in ("loihi2", "digital"):
         for name in REPORT_FILES.values():
@@ -299,10 +294,10 @@ def test_write_comparison(tmp_path):
     assert data["workload"] == "digits_snn"
     assert data["chips"] == ["loihi2", "digital"]
     assert [s["chip"] for s in data["summary"]] == ["loihi2", "digital"]
-    assert data["results"] == results
+    assert data["results"] == [r.to_dict() for r in results]
     s0 = data["summary"][0]
     assert s0["test_accuracy"] == 0.95
-    assert s0["energy_per_inference_j"] == pytest.approx(results[0]["energy"]["inference"]["per_sample_j"])
+    assert s0["energy_per_inference_j"] == pytest.approx(results[0].energy.inference.per_sample_j)
     assert s0["latency_per_inference_s"] == 1.2e-6
     assert s0["synaptic_ops_per_inference"] == pytest.approx(4_567_890 / 360)
 
@@ -311,13 +306,13 @@ def test_write_comparison(tmp_path):
     assert len(rows) == 2
     assert "loihi2" in rows[0] and "digital" in rows[1]
     assert "95.0 %" in rows[0] and "97.2 %" in rows[1]
-    assert format_si(results[1]["energy"]["inference"]["per_sample_j"], "J") in rows[1]
+    assert format_si(results[1].energy.inference.per_sample_j, "J") in rows[1]
     assert "Dataset: digits (1,437 train / 360 test" in md
 
 
 def test_write_comparison_duplicate_chip_names(tmp_path):
-    bare = [{"workload": "w", "chip": "digital"}, {"workload": "w", "chip": "digital"}]
-    paths = write_comparison(bare, tmp_path)
+    twins = [replace(make_result("digital"), relaxation={})] * 2
+    paths = write_comparison(twins, tmp_path)
     assert (tmp_path / "digital" / "report.md").is_file()
     assert (tmp_path / "digital_2" / "report.md").is_file()
     assert paths["chip:digital_2"] == tmp_path / "digital_2"
@@ -326,3 +321,42 @@ def test_write_comparison_duplicate_chip_names(tmp_path):
 def test_write_comparison_rejects_empty(tmp_path):
     with pytest.raises(ValueError):
         write_comparison([], tmp_path)
+
+
+# --------------------------------------------------------------------------- side effects
+
+
+def test_importing_the_report_leaves_matplotlibs_backend_alone():
+    code = ("import sys, matplotlib; before = matplotlib.get_backend(); import emulator.report; "
+            "assert matplotlib.get_backend() == before, (before, matplotlib.get_backend()); "
+            "assert 'matplotlib.pyplot' not in sys.modules; print(before)")
+    env = {"MPLBACKEND": "svg", "PYTHONPATH": str(Path(__file__).parents[1])}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "svg"
+
+
+def test_report_json_is_written_last_and_a_failure_leaves_no_report_json_nor_temporary_files(tmp_path, monkeypatch):
+    (tmp_path / "report.json").write_text("{}")  # an earlier report in the folder
+
+    def fail_while_writing(fig, f, **kwargs):
+        f.write(b"half a PNG")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", fail_while_writing)
+    with pytest.raises(OSError, match="disk full"):
+        write_report(RunResult.from_dict(make_minimal_dict()), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md"]
+
+
+def test_files_are_replaced_whole_or_not_at_all(tmp_path):
+    path = tmp_path / "report.md"
+    path.write_text("before")
+    with pytest.raises(RuntimeError):
+        with replaced(path) as f:
+            f.write(b"half")
+            raise RuntimeError
+    assert path.read_text() == "before" and [p.name for p in tmp_path.iterdir()] == ["report.md"]
+    with replaced(path) as f:
+        f.write(b"after")
+    assert path.read_text() == "after" and [p.name for p in tmp_path.iterdir()] == ["report.md"]

@@ -6,6 +6,7 @@ import pytest
 import emulator.tasks.classification as runner
 from emulator.chip import load_chip
 from emulator.cli import main
+from emulator.results import RunResult
 from emulator.tasks.classification import Run
 from emulator.workload import load_workload
 
@@ -24,8 +25,8 @@ def test_same_seed_same_counters_and_accuracy_bit_for_bit(tmp_path):
         run.train(progress=False)
         results.append(run.result(wall_s=0.0, progress=False))
     for key in ("metrics", "counters", "energy"):
-        assert results[0][key] == results[1][key]
-    assert [h["test_accuracy"] for h in results[0]["history"]] == [h["test_accuracy"] for h in results[1]["history"]]
+        assert getattr(results[0], key) == getattr(results[1], key)
+    assert [h.test_accuracy for h in results[0].history] == [h.test_accuracy for h in results[1].history]
 
 
 def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch, capsys):
@@ -75,19 +76,20 @@ def test_energy_report_is_counters_times_constants(tmp_path):
     run = small_run(tmp_path, "e", ["training.epochs=1"])
     run.train(progress=False)
     result = run.result(wall_s=0.0, progress=False)
-    energy, counters = result["energy"], result["counters"]
+    energy, counters = result.energy, result.counters
     for phase in ("inference", "training"):
-        breakdown = energy[phase]["breakdown_j"]
+        breakdown = getattr(energy, phase).breakdown_j
         for op, n in counters[phase].items():
-            assert breakdown[op] == pytest.approx(n * energy["per_op_j"][op], rel=1e-12)
-        seconds = sum(n * energy["time_per_op_s"][op] for op, n in counters[phase].items())
-        assert breakdown["static"] == pytest.approx(energy["static_power_w"] * seconds, rel=1e-12)
-        assert energy[phase]["total_j"] == pytest.approx(sum(breakdown.values()), rel=1e-12)
-    assert energy["inference"]["per_sample_j"] == pytest.approx(energy["inference"]["total_j"] / 100)
-    assert result["time"]["emulated_s_per_inference"] == pytest.approx(
-        sum(n * energy["time_per_op_s"][op] for op, n in counters["inference"].items()) / 100)
+            assert breakdown[op] == pytest.approx(n * energy.per_op_j[op], rel=1e-12)
+        seconds = sum(n * energy.time_per_op_s[op] for op, n in counters[phase].items())
+        assert breakdown["static"] == pytest.approx(energy.static_power_w * seconds, rel=1e-12)
+        assert getattr(energy, phase).total_j == pytest.approx(sum(breakdown.values()), rel=1e-12)
+    assert energy.inference.per_sample_j == pytest.approx(energy.inference.total_j / 100)
+    assert result.time.emulated_s_per_inference == pytest.approx(
+        sum(n * energy.time_per_op_s[op] for op, n in counters["inference"].items()) / 100)
     # every training update rewrites the changed weights: at least one write per update
     assert counters["training"]["weight_writes"] >= 15
+    assert RunResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result
 
 
 def test_diverging_training_is_one_clear_error(tmp_path, capsys):
@@ -100,20 +102,20 @@ def test_diverging_training_is_one_clear_error(tmp_path, capsys):
 
 def test_digits_reaches_95_percent(trained_digits):
     """The shipped fast workload: >= 95 % test accuracy on scikit-learn digits."""
-    result = trained_digits("digital")
-    assert result["metrics"]["test_accuracy"] >= 0.95
-    assert result["relaxation"]["inference"]["quiescent_fraction"] > 0.8
+    result, _ = trained_digits("digital")
+    assert result.metrics.test_accuracy >= 0.95
+    assert result.relaxation["inference"].quiescent_fraction > 0.8
 
 
 def test_spectral_normalisation_bounds_each_layer(tmp_path):
     run = small_run(tmp_path, "sn", ["training.epochs=1", "training.spectral_norm.enabled=true",
                                      "training.spectral_norm.limit=0.8"])
     run.train(progress=False)
-    lipschitz = run.history[-1]["lipschitz"]
+    lipschitz = run.history[-1].lipschitz
     assert len(lipschitz) == 2 and all(0.5 < s <= 0.8 * 1.02 for s in lipschitz)
     unconstrained = small_run(tmp_path, "free", ["training.epochs=1"])
     unconstrained.train(progress=False)
-    assert max(unconstrained.history[-1]["lipschitz"]) > 1.0
+    assert max(unconstrained.history[-1].lipschitz) > 1.0
 
 
 def test_compare_writes_one_report_per_chip_and_a_table(tmp_path, capsys):

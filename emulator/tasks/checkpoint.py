@@ -18,11 +18,11 @@ from emulator.catalog import resolve
 from emulator.chip import Chip, get_backend, load_chip
 from emulator.errors import ConfigError
 from emulator.network import Network
+from emulator.results import REPORT, RunResult
 from emulator.schema import Source, build
 from emulator.workload import Workload
 
 CHECKPOINT = "checkpoint.npz"
-REPORT = "report.json"
 
 
 def read_checkpoint(run_dir: Path, n_layers: int, option: str = "--resume") -> tuple[dict, tuple, tuple]:
@@ -76,13 +76,12 @@ def load_trained(run_dir: Path, command: str, chip: str = "CHIP") -> TrainedRun:
     if not (run_dir / CHECKPOINT).is_file():
         raise ConfigError(f"{run_dir} holds no {CHECKPOINT}, so no trained network; {train}")
     try:
-        report = json.loads((run_dir / REPORT).read_text(encoding="utf-8"))
-        layers = report["network"]["layers"]
+        layers = RunResult.from_dict(json.loads((run_dir / REPORT).read_text(encoding="utf-8"))).network.layers
     except FileNotFoundError:
         raise ConfigError(f"{run_dir} holds no {REPORT}: the run did not finish; finish it with "
                           f"`python -m emulator run WORKLOAD --chip CHIP --resume {run_dir}`") from None
-    except (ValueError, KeyError, TypeError):
-        raise ConfigError(f"{run_dir}: {REPORT} is damaged or not a report of this emulator") from None
+    except ValueError as exc:
+        raise ConfigError(f"{run_dir}: {REPORT} is damaged or not a report of this emulator ({exc})") from None
     state, weights, biases = read_checkpoint(run_dir, len(layers) - 1, option=command)
     workload = saved_workload(state["identity"], state["epoch"], run_dir)
     network = Network(weights, biases, theta=workload.eqprop.theta, damping=workload.eqprop.damping)

@@ -1,4 +1,4 @@
-"""A run: train a workload on a chip, evaluate it, and build the result dict the report shows.
+"""A run: train a workload on a chip, evaluate it, and build the typed result the report shows.
 
 Finished epochs are checkpointed in the run folder (``checkpoint.npz``) so an interrupted run
 loses nothing and ``resume`` continues it to the same result as an uninterrupted run: the
@@ -23,6 +23,8 @@ from emulator.datasets import Dataset, load_dataset
 from emulator.energy import account, check_priced, chip_constants
 from emulator.errors import ConfigError, DatasetError
 from emulator.network import init_network, lipschitz
+from emulator.results import (DatasetSummary, Deployment, EnergyReport, EpochRecord, Metrics, NetworkShape,
+                              Relaxation, RunResult, TrainingEnergy, TrainingTime)
 from emulator.tasks.checkpoint import CHECKPOINT, TrainedRun, read_checkpoint, saved_workload
 from emulator.training.eqprop import Phases, PowerIteration, eqprop_gradient, one_hot, sgd_step
 from emulator.workload import Workload, check_against_dataset
@@ -47,8 +49,10 @@ def load_data(workload: Workload) -> Dataset:
     return data
 
 
-def evaluate(backend, program, x, y, *, steps: int, batch_size: int, progress: str | None = None):
-    """Free-phase inference on ``x``; returns accuracy, counters and relaxation statistics."""
+def evaluate(backend, program, x, y, *, steps: int, batch_size: int,
+             progress: str | None = None) -> tuple[float, Counters, Relaxation]:
+    """Free-phase inference on ``x``; returns accuracy, counters and relaxation statistics (without
+    the theta = 0 reference)."""
     counters = Counters()
     correct, n_steps, n_quiescent = 0, 0, 0
     trace = np.zeros(steps, np.int64)
@@ -64,16 +68,17 @@ def evaluate(backend, program, x, y, *, steps: int, batch_size: int, progress: s
         n_quiescent += int(eq.quiescent.sum())
         trace += eq.trace
     n = max(len(x), 1)
-    return correct / n, counters, {"mean_steps": n_steps / n, "quiescent_fraction": n_quiescent / n,
-                                   "messages_per_step": (trace / n).tolist()}
+    return correct / n, counters, Relaxation(mean_steps=n_steps / n, quiescent_fraction=n_quiescent / n,
+                                             messages_per_step=tuple((trace / n).tolist()),
+                                             messages_per_step_theta0=None, theta0_samples=None)
 
 
 def evaluate_trained(trained: TrainedRun, chip: Chip, out_dir: Path, progress: bool = True,
-                     data: Dataset | None = None) -> dict:
+                     data: Dataset | None = None) -> RunResult:
     """Naive deployment: program ``trained``'s network once onto ``chip`` and evaluate it there.
 
-    Returns the result dict of a run with no training on ``chip`` (its training counters are the
-    one programming), with ``deployed = {from, trained_on, epochs}``.
+    Returns the result of a run with no training on ``chip`` (its training counters are the one
+    programming), with :attr:`~emulator.results.RunResult.deployed` saying where it was trained.
     """
     start = time.perf_counter()
     run = Run(trained.workload, chip, out_dir, data=data)
@@ -81,9 +86,9 @@ def evaluate_trained(trained: TrainedRun, chip: Chip, out_dir: Path, progress: b
     run.program = run.backend.compile(trained.network, chip)
     run.training = Counters() + run.program.programming
     result = run.result(time.perf_counter() - start, progress=progress)
-    result["time"]["wall_s"] = time.perf_counter() - start
-    result["deployed"] = {"from": str(trained.folder), "trained_on": trained.chip.name, "epochs": trained.epochs}
-    return result
+    return replace(result, time=replace(result.time, wall_s=time.perf_counter() - start),
+                   deployed=Deployment(trained_folder=str(trained.folder), trained_on=trained.chip.name,
+                                       epochs=trained.epochs))
 
 
 class Run:
@@ -97,7 +102,7 @@ class Run:
         self.network = init_network(w.network.layers, np.random.default_rng(w.training.seed),
                                     theta=w.eqprop.theta, damping=w.eqprop.damping, gain=w.network.init_gain)
         self.epoch = 0
-        self.history: list[dict] = []
+        self.history: list[EpochRecord] = []
         self.training = Counters()
         self.n_trained = 0
         self.program = self.backend.compile(self.network, chip)
@@ -139,7 +144,7 @@ class Run:
         return asdict(workload), asdict(self.backend.parameters_of(chip))
 
     def save(self):
-        state = {"identity": self.identity(), "epoch": self.epoch, "history": self.history,
+        state = {"identity": self.identity(), "epoch": self.epoch, "history": [h.to_dict() for h in self.history],
                  "training": self.training.to_dict(), "n_trained": self.n_trained}
         arrays = {f"w{k}": w for k, w in enumerate(self.network.weights)}
         arrays.update({f"b{k}": b for k, b in enumerate(self.network.biases)})
@@ -158,14 +163,15 @@ class Run:
             raise ConfigError(f"--resume {self.out_dir}: that run used other workload settings or another "
                               "chip; resume it with the same workload file, --chip and --set options")
         self.network = self.network.with_parameters(weights, biases)
-        self.epoch, self.history, self.n_trained = state["epoch"], state["history"], state["n_trained"]
+        self.epoch, self.n_trained = state["epoch"], state["n_trained"]
+        self.history = [EpochRecord.from_dict(h) for h in state["history"]]
         self.training = Counters.from_dict(state["training"])
         # re-programmed over the initial program, as the run was: a chip that fixes its scales at the
         # first programming (the crossbar's full-scale weights) keeps the run's
         self.program = self.backend.compile(self.network, self.chip, previous=self.program)
 
     # -- training ----------------------------------------------------------------------------
-    def train_epoch(self, progress: bool = True):
+    def train_epoch(self, progress: bool = True) -> EpochRecord:
         w, data = self.workload, self.data
         epoch = self.epoch + 1
         rng = np.random.default_rng([w.training.seed, epoch])
@@ -194,9 +200,9 @@ class Run:
         train_acc, _, _ = self.evaluate("train")
         test_acc, _, _ = self.evaluate("test")
         self.epoch = epoch
-        self.history.append({"epoch": epoch, "train_accuracy": train_acc, "test_accuracy": test_acc,
-                             "lipschitz": lipschitz(self.network), "train_wall_s": train_s,
-                             "wall_s": time.perf_counter() - start})
+        self.history.append(EpochRecord(epoch=epoch, train_accuracy=train_acc, test_accuracy=test_acc,
+                                        lipschitz=tuple(lipschitz(self.network)), train_wall_s=train_s,
+                                        wall_s=time.perf_counter() - start))
         self.save()
         return self.history[-1]
 
@@ -217,9 +223,9 @@ class Run:
                         steps=self.workload.eqprop.free_steps, batch_size=ev.batch_size, progress=progress)
 
     # -- result ------------------------------------------------------------------------------
-    def result(self, wall_s: float, progress: bool = True) -> dict:
-        """Evaluate on the test set and assemble the report dict (see :mod:`emulator.report`);
-        ``wall_s`` is the host time the run took before, to which this evaluation's is added."""
+    def result(self, wall_s: float, progress: bool = True) -> RunResult:
+        """Evaluate on the test set and assemble the run's result; ``wall_s`` is the host time the
+        run took before, to which this evaluation's is added."""
         start = time.perf_counter()
         w, data, net = self.workload, self.data, self.network
         test_acc, inference, relaxation = self.evaluate("test", progress="test" if progress else None)
@@ -227,29 +233,28 @@ class Run:
         if w.eqprop.theta > 0:  # the same network without the lazy threshold, for the traffic figure
             exact = self.backend.compile(replace(net, theta=0.0), self.chip)
             _, _, reference = self.evaluate("test", program=exact, limit=THETA0_SAMPLES)
-            relaxation["messages_per_step_theta0"] = reference["messages_per_step"]
-            relaxation["theta0_samples"] = min(THETA0_SAMPLES, data.n_test)
+            relaxation = replace(relaxation, messages_per_step_theta0=reference.messages_per_step,
+                                 theta0_samples=min(THETA0_SAMPLES, data.n_test))
         e_inf = account(inference, self.chip, self.backend, data.n_test)
         e_train = account(self.training, self.chip, self.backend, self.n_trained)
-        energy = chip_constants(self.chip)
-        energy["inference"] = {k: e_inf[k] for k in ("total_j", "per_sample_j", "breakdown_j")}
-        energy["training"] = {k: e_train[k] for k in ("total_j", "per_sample_j", "breakdown_j")}
-        return {
-            "workload": w.name, "chip": self.chip.name, "backend": self.chip.backend, "seed": w.training.seed,
-            "emulator_version": emulator.__version__,
-            "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "dataset": data.to_report(),
-            "network": {"layers": list(net.layers), "n_units": net.n_units, "n_synapses": net.n_synapses},
-            "eqprop": asdict(w.eqprop),
-            "training": {k: v for k, v in asdict(w.training).items()} | {"samples_trained": self.n_trained},
-            "metrics": {"test_accuracy": test_acc, "train_accuracy": train_acc, "epochs": self.epoch},
-            "history": self.history,
-            "counters": {"inference": inference.totals(), "training": self.training.totals()},
-            "per_core": {"inference": {op: n for op, n in inference.to_dict().items() if isinstance(n, list)}},
-            "relaxation": {"inference": relaxation},
-            "energy": energy,
-            "time": {"emulated_s_per_inference": e_inf["emulated_s_per_sample"],
-                     "emulated_s_training": e_train["emulated_s"],
-                     "wall_s": wall_s + time.perf_counter() - start},
-            "program": self.program.summary(),
-        }
+        return RunResult(
+            workload=w.name, chip=self.chip.name, backend=self.chip.backend, seed=w.training.seed,
+            emulator_version=emulator.__version__,
+            created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            dataset=DatasetSummary(**data.to_report()),
+            network=NetworkShape(layers=tuple(net.layers), n_units=net.n_units, n_synapses=net.n_synapses),
+            eqprop=asdict(w.eqprop),
+            training=asdict(w.training) | {"samples_trained": self.n_trained},
+            metrics=Metrics(test_accuracy=test_acc, train_accuracy=train_acc, epochs=self.epoch),
+            history=tuple(self.history),
+            counters={"inference": inference.totals(), "training": self.training.totals()},
+            per_core={"inference": {op: n for op, n in inference.to_dict().items() if isinstance(n, list)}},
+            relaxation={"inference": relaxation},
+            energy=TrainingEnergy(**chip_constants(self.chip), inference=EnergyReport.from_dict(e_inf),
+                                  training=EnergyReport.from_dict(e_train)),
+            time=TrainingTime(emulated_s_per_inference=e_inf["emulated_s_per_sample"],
+                              emulated_s_training=e_train["emulated_s"],
+                              wall_s=wall_s + time.perf_counter() - start),
+            program=self.program.summary(),
+            deployed=None,
+        )

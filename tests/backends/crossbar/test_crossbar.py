@@ -238,29 +238,29 @@ def test_adc_clips_at_its_range_in_full_scale_weights():
 
 def test_digits_trained_on_the_pcm_array_is_within_one_point_of_digital(trained_digits):
     """Chip-in-the-loop EqProp: free and nudged phases on the noisy array, updates written with noise."""
-    pcm, digital = trained_digits("crossbar-pcm"), trained_digits("digital")
-    assert pcm["metrics"]["test_accuracy"] >= digital["metrics"]["test_accuracy"] - 0.01
-    assert pcm["counters"]["training"]["cell_writes"] > 0
-    assert pcm["energy"]["inference"]["breakdown_j"]["adc_conversions"] > 0
+    (pcm, _), (digital, _) = trained_digits("crossbar-pcm"), trained_digits("digital")
+    assert pcm.metrics.test_accuracy >= digital.metrics.test_accuracy - 0.01
+    assert pcm.counters["training"]["cell_writes"] > 0
+    assert pcm.energy.inference.breakdown_j["adc_conversions"] > 0
 
 
 def test_naive_deployment_of_a_digital_run_onto_the_array(trained_digits, tmp_path, capsys):
     from emulator.cli import main
 
-    digital = trained_digits("digital")
-    assert main(["evaluate", str(digital["folder"]), "--chip", "crossbar-pcm", "--out", str(tmp_path / "a"),
+    digital, folder = trained_digits("digital")
+    assert main(["evaluate", str(folder), "--chip", "crossbar-pcm", "--out", str(tmp_path / "a"),
                  "--quiet"]) == 0
     report = json.loads((tmp_path / "a" / "report.json").read_text())
-    assert report["deployed"] == {"from": str(digital["folder"]), "trained_on": "digital", "epochs": 20}
+    assert report["deployed"] == {"from": str(folder), "trained_on": "digital", "epochs": 20}
     assert report["counters"]["training"]["cell_writes"] == 2 * (64 * 256 + 256 * 10)  # programmed once
-    assert abs(report["metrics"]["test_accuracy"] - digital["metrics"]["test_accuracy"]) < 0.02
+    assert abs(report["metrics"]["test_accuracy"] - digital.metrics.test_accuracy) < 0.02
     assert "trained on **digital** for 20 epochs" in (tmp_path / "a" / "report.md").read_text()
     assert "deployed from 20 epochs on digital;" in capsys.readouterr().out
     # a 2-bit ADC ruins the deployed network; the option is checked like the chip file
-    assert main(["evaluate", str(digital["folder"]), "--chip", "crossbar-pcm", "--chip-set",
+    assert main(["evaluate", str(folder), "--chip", "crossbar-pcm", "--chip-set",
                  "parameters.forward.adc_bits=2", "--out", str(tmp_path / "b"), "--quiet"]) == 0
     assert json.loads((tmp_path / "b" / "report.json").read_text())["metrics"]["test_accuracy"] < 0.5
-    assert main(["evaluate", str(digital["folder"]), "--chip", "crossbar-pcm", "--chip-set",
+    assert main(["evaluate", str(folder), "--chip", "crossbar-pcm", "--chip-set",
                  "parameters.forward.adc_bits=40", "--out", str(tmp_path / "c")]) == 2
     assert capsys.readouterr().err.strip() == (
         "error: --chip-set parameters.forward.adc_bits=40: parameters.forward.adc_bits: must be <= 16 (ADC resolution "

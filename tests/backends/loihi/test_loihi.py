@@ -187,10 +187,9 @@ def test_nudge_is_a_bias_on_the_output_towards_the_target():
 
 def test_digits_on_loihi2_within_one_point_of_digital(trained_digits):
     """Training on the fixed-point chip loses at most one point of test accuracy."""
-    loihi = trained_digits("loihi2")
-    digital = trained_digits("digital")
-    assert loihi["metrics"]["test_accuracy"] >= digital["metrics"]["test_accuracy"] - 0.01
-    assert loihi["program"]["cores"] == 3 and loihi["counters"]["training"]["weight_writes"] > 0
+    (loihi, _), (digital, _) = trained_digits("loihi2"), trained_digits("digital")
+    assert loihi.metrics.test_accuracy >= digital.metrics.test_accuracy - 0.01
+    assert loihi.program["cores"] == 3 and loihi.counters["training"]["weight_writes"] > 0
 
 
 def test_report_lists_weights_per_layer_and_every_core(tmp_path, capsys):

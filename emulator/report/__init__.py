@@ -1,0 +1,84 @@
+"""Reports of a run: ``report.json``, ``report.md`` and PNG figures, and comparisons of several runs.
+
+The report only *shows* a typed result (:mod:`emulator.results`); it knows nothing about chips,
+back-ends or training. Each kind of result has a renderer module (:data:`RENDERERS`) with its
+``render_markdown(result)`` and its ``FIGURES``. Every file is written atomically, and
+``report.json`` last: a folder holding a ``report.json`` holds a finished report.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from emulator.report import classification, maxcut
+from emulator.report.compare import comparison, folder_names, plot_comparison, render_comparison_markdown
+from emulator.report.files import write_json, write_text
+from emulator.report.format import format_count, format_percent, format_si
+from emulator.results import REPORT, MaxCutResult, RunResult
+
+__all__ = ["write_report", "render_markdown", "write_comparison", "format_si", "format_count", "format_percent"]
+
+#: the renderer module of each kind of result
+RENDERERS = {"classification": classification, "maxcut": maxcut}
+
+
+def render_markdown(result: RunResult | MaxCutResult) -> str:
+    """The Markdown report of ``result``, ending with a newline; its figure links are relative to
+    the folder :func:`write_report` writes into. Sections are listed by each kind's renderer."""
+    return RENDERERS[result.kind].render_markdown(result)
+
+
+def write_report(result: RunResult | MaxCutResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write a run's report files into ``out_dir`` (created if needed).
+
+    ``report.md`` and the figures come first, ``report.json``
+    (:meth:`~emulator.results.Result.to_dict`) last; a ``report.json`` already in ``out_dir`` is
+    removed before anything is written, so that a failure part-way leaves none.
+
+    Returns
+    -------
+    dict of str to Path
+        ``{"json": report.json, "markdown": report.md}`` and the figures: for a classification
+        run ``accuracy`` (accuracy.png), ``energy`` (energy_breakdown.png), ``messages``
+        (messages_per_step.png); for a MaxCut run ``cuts`` (cuts.png).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    renderer = RENDERERS[result.kind]
+    (out / REPORT).unlink(missing_ok=True)
+    files = {"markdown": write_text(out / "report.md", renderer.render_markdown(result))}
+    for key, name, plot in renderer.FIGURES:
+        files[key] = plot(result, out / name)
+    return {"json": write_json(out / REPORT, result.to_dict()), **files}
+
+
+def write_comparison(results: Sequence[RunResult], out_dir: str | Path) -> dict[str, Path]:
+    """Write per-chip reports and a side-by-side comparison of several classification runs.
+
+    Parameters
+    ----------
+    results : sequence of RunResult
+        One per chip; their order is kept in every table and figure.
+    out_dir : str or Path
+        Destination folder (created if needed). Each result is reported into
+        ``out_dir/<chip>/`` (see :func:`~emulator.report.compare.folder_names`).
+
+    Returns
+    -------
+    dict of str to Path
+        ``{"json": comparison.json, "markdown": comparison.md, "figure": comparison.png,
+        "chip:<folder>": that chip's report folder, ...}``; ``comparison.json`` is written last
+        (see :func:`~emulator.report.compare.comparison`).
+    """
+    if not results:
+        raise ValueError("write_comparison needs at least one result")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    folders = folder_names([r.chip for r in results])
+    for folder, r in zip(folders, results):
+        write_report(r, out / folder)
+    (out / "comparison.json").unlink(missing_ok=True)
+    markdown = write_text(out / "comparison.md", render_comparison_markdown(results, folders))
+    figure = plot_comparison(results, out / "comparison.png")
+    return {"json": write_json(out / "comparison.json", comparison(results)), "markdown": markdown,
+            "figure": figure, **{f"chip:{folder}": out / folder for folder in folders}}

@@ -1,0 +1,140 @@
+"""Several classification runs side by side: headline numbers, the comparison table, figure and JSON."""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from emulator.report.classification import sample_count
+from emulator.report.figures import WIDE_FIGSIZE, save
+from emulator.report.format import format_count, format_percent, format_si, per, table
+from emulator.results import RunResult
+
+
+def summarize(result: RunResult) -> dict[str, Any]:
+    """One row of headline numbers of a run.
+
+    Returns
+    -------
+    dict
+        ``chip, backend, workload, dataset``; ``test_accuracy, train_accuracy`` (fractions);
+        ``energy_per_inference_j`` (J), ``latency_per_inference_s`` (emulated, s);
+        ``synaptic_ops_per_inference, messages_per_inference`` (None if the chip does not count
+        them); ``training_energy_per_sample_j, training_energy_j`` (J); ``emulated_training_s,
+        wall_s`` (s).
+    """
+    n_inf = sample_count(result, "inference")
+    inference = result.counters["inference"]
+    energy, t = result.energy, result.time
+    return {
+        "chip": result.chip,
+        "backend": result.backend,
+        "workload": result.workload,
+        "dataset": result.dataset.name,
+        "test_accuracy": float(result.metrics.test_accuracy),
+        "train_accuracy": float(result.metrics.train_accuracy),
+        "energy_per_inference_j": float(energy.inference.per_sample_j),
+        "latency_per_inference_s": float(t.emulated_s_per_inference),
+        "synaptic_ops_per_inference": per(inference.get("synaptic_ops"), n_inf),
+        "messages_per_inference": per(inference.get("messages"), n_inf),
+        "training_energy_per_sample_j": float(energy.training.per_sample_j),
+        "training_energy_j": float(energy.training.total_j),
+        "emulated_training_s": float(t.emulated_s_training),
+        "wall_s": float(t.wall_s),
+    }
+
+
+def heading(results: Sequence[RunResult]) -> str:
+    """``"<workload> / <other workload>: chip comparison"``."""
+    return f"{' / '.join(dict.fromkeys(r.workload for r in results))}: chip comparison"
+
+
+def folder_names(chips: Sequence[str]) -> list[str]:
+    """File-system-safe, unique folder names for the chips, in order (``_2``, ``_3``... for repeats)."""
+    names: list[str] = []
+    for chip in chips:
+        base = re.sub(r"[^A-Za-z0-9._-]+", "_", chip).strip("._") or "chip"
+        name, k = base, 2
+        while name in names:
+            name, k = f"{base}_{k}", k + 1
+        names.append(name)
+    return names
+
+
+def _dataset_line(result: RunResult) -> str:
+    d = result.dataset
+    line = (f"{d.name} ({format_count(d.n_train)} train / {format_count(d.n_test)} test, "
+            f"{format_count(d.n_features)} features, {format_count(d.n_classes)} classes)")
+    return line + (f" — {d.note}" if d.note else "")
+
+
+def render_comparison_markdown(results: Sequence[RunResult], folders: Sequence[str] | None = None) -> str:
+    """The side-by-side Markdown table of several runs, in the given order.
+
+    Parameters
+    ----------
+    results : sequence of RunResult
+        One per chip.
+    folders : sequence of str, optional
+        Per-chip report folders (relative); when given, chip names link to their report.
+    """
+    rows = []
+    for i, r in enumerate(results):
+        s = summarize(r)
+        chip = f"[{s['chip']}]({folders[i]}/report.md)" if folders else s["chip"]
+        rows.append([chip, s["backend"], format_percent(s["test_accuracy"]),
+                     format_si(s["energy_per_inference_j"], "J"), format_si(s["latency_per_inference_s"], "s"),
+                     format_count(s["synaptic_ops_per_inference"]), format_count(s["messages_per_inference"]),
+                     format_si(s["training_energy_per_sample_j"], "J")])
+    header = ["chip", "backend", "test accuracy", "energy / inference", "emulated latency / inference",
+              "synaptic ops / inference", "messages / inference", "training energy / sample"]
+    datasets = list(dict.fromkeys(_dataset_line(r) for r in results))
+    if len(datasets) == 1:
+        ds = f"Dataset: {datasets[0]}."
+    else:
+        ds = "Datasets: " + "; ".join(f"{r.chip}: {_dataset_line(r)}" for r in results) + "."
+    return (f"# {heading(results)}\n\n{ds}\n\n"
+            + table(header, rows, "llrrrrrr") + "\n\n![Comparison](comparison.png)\n")
+
+
+def comparison(results: Sequence[RunResult]) -> dict[str, Any]:
+    """The content of ``comparison.json``: ``workload`` (the common workload's name, or a list when
+    they differ), ``chips``, ``summary`` (one :func:`summarize` row per run) and the full ``results``."""
+    workloads = list(dict.fromkeys(r.workload for r in results))
+    return {"workload": workloads[0] if len(workloads) == 1 else workloads,
+            "chips": [r.chip for r in results],
+            "summary": [summarize(r) for r in results],
+            "results": [r.to_dict() for r in results]}
+
+
+def plot_comparison(results: Sequence[RunResult], path: Path) -> Path:
+    """Save grouped bars per chip, energy per inference (left axis, log) beside test accuracy (right), to ``path``."""
+    summaries = [summarize(r) for r in results]
+    fig = Figure(figsize=WIDE_FIGSIZE)
+    ax_e = fig.subplots()
+    x = np.arange(len(summaries))
+    w = 0.38
+    ax_a = ax_e.twinx()
+    e_vals = [e if e > 0 else np.nan for e in (s["energy_per_inference_j"] for s in summaries)]
+    bars_e = ax_e.bar(x - w / 2, e_vals, w, color="tab:blue", label="energy per inference (J)")
+    a_vals = [100 * s["test_accuracy"] for s in summaries]
+    bars_a = ax_a.bar(x + w / 2, a_vals, w, color="tab:green", label="test accuracy (%)")
+    if any(np.isfinite(e_vals)):
+        ax_e.set_yscale("log")
+        ax_e.set_ylim(np.nanmin(e_vals) / 10, np.nanmax(e_vals) * 100)  # headroom for the value labels and the legend
+    for xi, e in zip(x, e_vals):
+        if np.isfinite(e):
+            ax_e.text(xi - w / 2, e * 1.1, format_si(e, "J"), ha="center", va="bottom", fontsize=8)
+    for xi, a in zip(x, a_vals):
+        ax_a.text(xi + w / 2, a + 1, f"{a:.1f} %", ha="center", va="bottom", fontsize=8)
+    ax_a.set_ylim(0, 125)
+    ax_e.set_xticks(x, [s["chip"] for s in summaries])
+    ax_e.set_ylabel("energy per inference (J, log scale)")
+    ax_a.set_ylabel("test accuracy (%)")
+    ax_e.legend(handles=[bars_e, bars_a], loc="upper center", ncol=2, fontsize=8, frameon=False)
+    ax_e.set_title(heading(results))
+    return save(fig, path)
