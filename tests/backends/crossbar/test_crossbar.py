@@ -321,16 +321,16 @@ def test_crossbar_rram_extends_crossbar_pcm_and_loads_as_its_full_file_did():
     assert chip.energy == {
         "array_macs": Constant(value=0.177, unit="pJ", source=(
             "assumed: the PCM chip's derived figure (Le Gallo 2023, 1-phase, minus its ADCs); NeuRRAM's TOPS/W "
-            "are unconfirmed in the research notes")),
+            "(Wan et al., Nature 2022) are not given per array MAC")),
         "adc_conversions": Constant(value=7.1, unit="pJ", source=(
             "Murmann ADC survey (ADCsurvey_latest.xlsx, ISSCC 2025 update): median energy per conversion of 7-9 "
             "bit Nyquist ADCs published 2015 or later (n = 38)")),
         "dac_conversions": Constant(value=0.7, unit="pJ", source=(
-            "assumed: a tenth of an 8-bit ADC conversion; no published DAC figure in the research notes")),
+            "assumed: a tenth of an 8-bit ADC conversion; no published DAC figure found")),
         "digital_adds": Constant(value=0.1, unit="pJ", source="Horowitz, ISSCC 2014 (45 nm): 32-bit integer add"),
         "cell_writes": Constant(value=100.0, unit="pJ", source=(
             "assumed: a few program-and-verify SET/RESET pulses of tens of pJ each per RRAM device; no published "
-            "figure in the research notes"))}
+            "figure found"))}
     assert chip.time == {
         **{op: Constant(value=0.0, unit="ns", source=inside_dt)
            for op in ("array_macs", "adc_conversions", "dac_conversions", "digital_adds")},
@@ -340,7 +340,7 @@ def test_crossbar_rram_extends_crossbar_pcm_and_loads_as_its_full_file_did():
     assert list(chip.energy) == list(chip.time) == [  # the order of the tables in the reports
         "array_macs", "adc_conversions", "dac_conversions", "digital_adds", "cell_writes"]
     assert chip.static_power == Constant(value=10.0, unit="mW", source=(
-        "assumed: order of magnitude of the periphery's leakage; no published figure in the research notes"))
+        "assumed: order of magnitude of the periphery's leakage; no published figure found"))
 
 
 @pytest.mark.parametrize("name, models", [
