@@ -6,6 +6,7 @@ runs from an empty folder: the chips and workloads must come from the installed 
 """
 import configparser
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -34,8 +35,10 @@ def test_setup_cfg_lists_every_package():
 def installed(tmp_path_factory):
     """A new environment with the emulator's wheel installed; the path of its ``emulator`` command."""
     tmp = tmp_path_factory.mktemp("wheel")
+    source = tmp / "source"  # a copy: the build writes its own folders next to the sources
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".*", "runs", "build", "*.egg-info", "__pycache__"))
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
-                            "-w", str(tmp / "dist"), str(ROOT)], capture_output=True, text=True, timeout=600)
+                            "-w", str(tmp / "dist"), str(source)], capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr[-2000:]
     wheel = next((tmp / "dist").glob("*.whl"))
     env_dir = tmp / "venv"

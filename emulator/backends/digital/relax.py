@@ -24,7 +24,7 @@ from emulator.errors import DivergenceError
 DENSE_ABOVE = 0.5
 #: batches: messages per unit of the sending layer above which the host uses a matrix product (BLAS
 #: GEMM packs the weights, so it pays off only when each weight row serves many messages);
-#: measured in benchmarks/engine_results.md
+#: measured in benchmarks/speed/engine_results.md
 DENSE_ABOVE_BATCHED = 6.0
 
 

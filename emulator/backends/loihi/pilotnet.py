@@ -4,7 +4,7 @@
 Loihi 2 figure set at hand is lava-dl's PilotNet LIF benchmark (1 chip, 74 cores, 16 steps per
 frame). This module counts, for that network's shape and a given spiking activity, the
 operations :class:`~emulator.backends.loihi.backend.LoihiBackend` counts, so that
-``benchmarks/pilotnet_check.py`` can price them with the chip file and compare with the
+``benchmarks/experiments/pilotnet_check.py`` can price them with the chip file and compare with the
 measurement. Counting is pure numpy on shapes.
 
 Counting model (one time step, steady state):

@@ -33,7 +33,7 @@ quadrature part), and learning became faster and steadier. A cost with targets a
 would put a wrong output sitting at ``phi = 0`` on the unstable point of its nudge, where the
 torque, and so the update, vanishes: targets at 0 and pi/2 keep every torque finite. The
 measurements behind both choices are in ``benchmarks/RESULTS.md``, section "Why the phase
-mapping" (``benchmarks/oim_mapping.py`` compares mappings on an idealised XY network).
+mapping" (``benchmarks/experiments/oim_mapping.py`` compares mappings on an idealised XY network).
 Phases start at 0 (the biases' reference) before a free phase.
 
 The learning rule is ``-dE/dtheta`` of this energy (:meth:`OimBackend.contrastive_update`):

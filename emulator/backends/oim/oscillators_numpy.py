@@ -1,7 +1,7 @@
 """The oscillator integrator of :mod:`emulator.backends.oim.oscillators` on whole batches in plain numpy.
 
 The reference the numba kernels equal (tests compare them), and the speed baseline of
-``benchmarks/bench_oim.py``. Same method, same step control, same lazy coupling.
+``benchmarks/speed/bench_oim.py``. Same method, same step control, same lazy coupling.
 """
 from __future__ import annotations
 

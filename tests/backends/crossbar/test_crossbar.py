@@ -138,18 +138,6 @@ def test_reprogramming_writes_only_changed_cells():
     assert first.programming["cell_writes"] == 4 and again.programming["cell_writes"] == 1
 
 
-def test_same_seed_same_counts_and_states():
-    net, rng = random_network([16, 20, 5], theta=0.01)
-    x = rng.random((4, 16))
-    runs = []
-    for _ in range(2):
-        program = BACKEND.compile(net, chip())
-        runs.append(BACKEND.relax(program, x, max_steps=30))
-    (a, ca), (b, cb) = runs
-    assert ca == cb
-    np.testing.assert_array_equal(a.output, b.output)
-
-
 @pytest.mark.parametrize("parameters, message", [
     ({"g_max_us": 5.0, "g_min_us": 5.0}, "conductance range"),
     ({"forward": {"adc_bits": 17}}, "forward.adc_bits"),

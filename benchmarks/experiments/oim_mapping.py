@@ -15,8 +15,8 @@ Input encodings (``--input``):
 Biases: ``--bias real`` (references at psi = 0) or ``complex`` (in-phase and quadrature parts
 both trained, i.e. amplitude and phase psi; ``--bias-quadrature`` is the initial quadrature part).
 
-    python benchmarks/oim_mapping.py --input clamp --epochs 12
-    python benchmarks/oim_mapping.py --dataset mnist --hidden 500 --epochs 3
+    python -m benchmarks.experiments.oim_mapping --input clamp --epochs 12
+    python -m benchmarks.experiments.oim_mapping --dataset mnist --hidden 500 --epochs 3
 """
 from __future__ import annotations
 

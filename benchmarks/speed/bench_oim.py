@@ -13,31 +13,31 @@ otherwise). Prints one Markdown row per load and integrator (wall and CPU second
 kernels spread a batch's samples over numba's threads), and the largest phase difference
 between the two where there is no noise.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_oim.py [--batches 5] [--runs 2] [--trained RUN_DIR]
+    OMP_NUM_THREADS=1 python -m benchmarks.speed.bench_oim [--batches 5] [--runs 2] [--trained RUN_DIR]
 """
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from pathlib import Path
 from unittest import mock
 
 import numpy as np
 
+from benchmarks._machine import print_machine
 from emulator.backends.oim import backend as oim
-from emulator.chip import load_chip
-from emulator.datasets import load_dataset
 from emulator.backends.oim.oscillators import relax_phases
 from emulator.backends.oim.oscillators_numpy import relax_phases_numpy
-from emulator.training.eqprop import eqprop_gradient, one_hot
+from emulator.chip import load_chip
+from emulator.datasets import load_dataset
 from emulator.graphs import read_gset
 from emulator.network import init_network
 from emulator.tasks.checkpoint import load_trained
 from emulator.tasks.classification import load_data, phases_of
+from emulator.training.eqprop import eqprop_gradient, one_hot
 from emulator.workload import load_workload
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ENGINES = {"numpy": relax_phases_numpy, "numba": relax_phases}
 
 
@@ -90,7 +90,7 @@ def main():
     args = p.parse_args()
     relax_phases(oim.Couplings.dense(np.zeros((1, 1))), np.zeros((1, 1), complex), np.zeros((1, 1)),
                  oim.Settings(t_max=1.0))  # compile (or load) the kernels before timing
-    print(f"machine: {platform.processor() or platform.machine()}, {platform.python_version()}, numpy {np.__version__}")
+    print_machine()
     print("| load | integrator | wall s | CPU s | unit |\n|---|---|---:|---:|---|")
     for name, workload, network, data in [initial_digits()] + ([trained(args.trained)] if args.trained else []):
         phases = {}

@@ -2,8 +2,8 @@
 
 Run from the repository root::
 
-    .venv/bin/python benchmarks/bench_engine.py            # full run (a few minutes)
-    .venv/bin/python benchmarks/bench_engine.py --quick    # smoke run, small sizes, prints only
+    .venv/bin/python -m benchmarks.speed.bench_engine            # full run (a few minutes)
+    .venv/bin/python -m benchmarks.speed.bench_engine --quick    # smoke run, small sizes, prints only
 
 What is measured (all float32, weights much larger than the last-level cache):
 
@@ -46,12 +46,7 @@ weight), shown as a percentage of the measured memory read bandwidth.
 from __future__ import annotations
 
 import argparse
-import datetime
 import importlib
-import os
-import platform
-import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -59,9 +54,10 @@ from pathlib import Path
 import numba as nb
 import numpy as np
 
-from emulator.reference import relax_dense
+from benchmarks._machine import cache_size, load_average, machine_lines
 from emulator.backends.digital.kernels import deliver_events, encode_layer
 from emulator.backends.digital.relax import LayeredNet
+from emulator.reference import relax_dense
 
 engine_relax = importlib.import_module("emulator.backends.digital.relax")  # the module (the package exports relax())
 
@@ -69,89 +65,8 @@ ISSUE_SPEEDUP_AT_5 = 3.0      # engine >= 3x faster than dense at 5 % activity
 ISSUE_SLOWDOWN_AT_100 = 1.25  # engine <= 1.25x slower than dense at 100 % activity
 ISSUE_BANDWIDTH_SHARE = 0.30  # event kernel >= 30 % of the memory read bandwidth
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_OUT = REPO / "benchmarks" / "engine_results.md"
-
-
-# --------------------------------------------------------------------------------------------
-# machine description
-# --------------------------------------------------------------------------------------------
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def cache_size(level: int = 3) -> int:
-    """Size in bytes of the CPU's cache of the given level (0 if unknown)."""
-    base = Path("/sys/devices/system/cpu/cpu0/cache")
-    for index in sorted(base.glob("index*")):
-        try:
-            if int((index / "level").read_text()) == level:
-                text = (index / "size").read_text().strip().upper()
-                unit = {"K": 2 ** 10, "M": 2 ** 20, "G": 2 ** 30}.get(text[-1], 1)
-                return int(text.rstrip("KMG")) * unit
-        except (OSError, ValueError):
-            continue
-    return 0
-
-
-def blas_name() -> str:
-    try:
-        cfg = np.show_config(mode="dicts")
-        blas = cfg["Build Dependencies"]["blas"]
-        return f"{blas.get('name', '?')} {blas.get('version', '')}".strip()
-    except Exception:  # older numpy: no mode="dicts"
-        return "unknown"
-
-
-def load_average() -> str:
-    try:
-        return " / ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
-
-
-def code_version() -> str:
-    """Git commit of the repository, and whether the engine's files differ from it."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                                text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "emulator/engine"], cwd=REPO,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown (no git)"
-    if not commit:
-        return "unknown (no git)"
-    return f"commit {commit}" + (", emulator/engine modified since" if dirty else ", emulator/engine as committed")
-
-
-def machine_lines(argv) -> list[str]:
-    l3 = cache_size(3)
-    return [
-        f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
-        f"- command: `{' '.join(shlex.quote(a) for a in [Path(sys.executable).name] + argv)}`",
-        f"- code: {code_version()}",
-        f"- CPU: {cpu_model()}, {os.cpu_count()} logical cores"
-        + (f", L3 {l3 // 2 ** 20} MB" if l3 else ""),
-        f"- Python {platform.python_version()}, numpy {np.__version__} ({blas_name()}), "
-        f"numba {nb.__version__} (threading layer `{_threading_layer()}`, "
-        f"{nb.get_num_threads()} threads)",
-        f"- load average at start (1/5/15 min): {load_average()}",
-    ]
-
-
-def _threading_layer() -> str:
-    try:
-        return nb.threading_layer()
-    except ValueError:  # no parallel region has run yet
-        _par_sum(np.ones(16, np.float32))
-        return nb.threading_layer()
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_OUT = REPO / "benchmarks" / "speed" / "engine_results.md"
 
 
 # --------------------------------------------------------------------------------------------
@@ -570,7 +485,7 @@ def main(argv=None) -> int:
     out_path = args.out if args.out is not None else (None if args.quick else DEFAULT_OUT)
 
     lines = ["# Engine speed: event-driven delivery vs. dense numpy relaxation", "",
-             "## Machine", ""] + machine_lines(["benchmarks/bench_engine.py"] + argv)
+             "## Machine", ""] + machine_lines(["-m", "benchmarks.speed.bench_engine"] + argv)
     print("\n".join(lines), flush=True)
     bw_repeats = 3 if args.quick else 9
     bandwidth_start = memory_bandwidth(bw_mb, bw_repeats)

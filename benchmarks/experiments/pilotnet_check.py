@@ -7,8 +7,8 @@ script counts, with :mod:`emulator.backends.loihi.pilotnet`, for that network's 
 Loihi back-end counts (same op names as :class:`emulator.backends.loihi.LoihiBackend`), prices
 them with the chip file and prints the ratio of the estimate to the measurement::
 
-    .venv/bin/python benchmarks/pilotnet_check.py
-    .venv/bin/python benchmarks/pilotnet_check.py --rates 0.01,0.02,0.05,0.1,0.2 --chip chips/loihi2.yaml
+    .venv/bin/python -m benchmarks.experiments.pilotnet_check
+    .venv/bin/python -m benchmarks.experiments.pilotnet_check --rates 0.01,0.02,0.05,0.1,0.2 --chip chips/loihi2.yaml
 
 The per-layer spike rates of the benchmark run were not published as numbers (the notebook's
 activity profiler output is plots only), so the activity is swept: every neuron of every layer
@@ -25,10 +25,23 @@ import argparse
 import math
 from pathlib import Path
 
-
-from emulator.backends.loihi.pilotnet import (BENCHMARK_COMMIT, BENCHMARK_NB, MEASURED, OPS, REPO, RUN_COMMIT,
-                                              RUN_NB, Wiring, core_work_s, dynamic_energy_j, pilotnet_snn,
-                                              step_counts, step_time_s, uniform_activity, wire)
+from emulator.backends.loihi.pilotnet import (
+    BENCHMARK_COMMIT,
+    BENCHMARK_NB,
+    MEASURED,
+    OPS,
+    REPO,
+    RUN_COMMIT,
+    RUN_NB,
+    Wiring,
+    core_work_s,
+    dynamic_energy_j,
+    pilotnet_snn,
+    step_counts,
+    step_time_s,
+    uniform_activity,
+    wire,
+)
 from emulator.chip import load_chip
 
 
@@ -127,7 +140,7 @@ def report(wiring: Wiring, chip, rates, chip_path: str) -> str:
                f"the measured step time: {_rate(r_time)}")
 
     md = ["## Loihi 2 energy proxy vs. the measured PilotNet SNN (lava-dl benchmark)\n",
-          f"Command: `.venv/bin/python benchmarks/pilotnet_check.py --rates {','.join(f'{r:g}' for r in rates)}` "
+          f"Command: `.venv/bin/python -m benchmarks.experiments.pilotnet_check --rates {','.join(f'{r:g}' for r in rates)}` "
           f"(chip file `{chip_path}`). Pure counting on the network's shapes, a few seconds; every number "
           "below is machine-independent.\n",
           f"**Measured** (one Loihi 2 chip, partition `oheogulch`; `{REPO}` `{BENCHMARK_NB}` at commit "

@@ -6,23 +6,23 @@ simulated-annealing runs (``SimulatedAnnealingSampler``, its default geometric s
 ``--sweeps`` on the host CPU. Prints one Markdown row per solver: best and mean cut, their ratio to
 the best-known cut, the fraction of runs reaching it, and the times.
 
-    OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python benchmarks/maxcut_vs_sa.py [--sweeps 100,1000]
+    OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python -m benchmarks.experiments.maxcut_vs_sa [--sweeps 100,1000]
 """
 from __future__ import annotations
 
 import argparse
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks._machine import print_machine
 from emulator.chip import load_chip
-from emulator.tasks.maxcut import load_graph, repetitions, run_maxcut
 from emulator.report import format_si
+from emulator.tasks.maxcut import load_graph, repetitions, run_maxcut
 from emulator.workload import load_workload
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 WORKLOADS = ("maxcut_rand20", "maxcut_rand100", "maxcut_rand800")
 
 
@@ -52,7 +52,7 @@ def main():
     p.add_argument("--sweeps", default="100,1000", help="comma-separated SA sweep counts")
     args = p.parse_args()
     chip = load_chip(ROOT / "chips" / "oim-cmos.yaml")
-    print(f"machine: {platform.machine()}, Python {platform.python_version()}, numpy {np.__version__}")
+    print_machine()
     for name in args.workloads.split(","):
         workload = load_workload(ROOT / "workloads" / f"{name}.yaml")
         graph, best_known, runs = load_graph(workload), workload.best_known.cut, workload.anneal.runs

@@ -5,7 +5,7 @@ The 20-node graph's maximum cut is exact (brute force over 2^19 assignments); fo
 ones the best-known cut is the best of many long simulated-annealing runs (``dwave-samplers``,
 the ``bench`` extra), which is a lower bound on the maximum, not a proof of it.
 
-    python benchmarks/make_graphs.py [--reads 100] [--sweeps 20000]
+    python -m benchmarks.data.make_graphs [--reads 100] [--sweeps 20000]
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ GRAPHS = {  # file -> (nodes, density, weights, seed)
     "rand100.txt": (100, 0.1, "unit", 100),
     "rand800.txt": (800, 0.06, "unit", 800),
 }
-FOLDER = Path(__file__).resolve().parents[1] / "workloads" / "graphs"
+FOLDER = Path(__file__).resolve().parents[2] / "workloads" / "graphs"
 
 
 def sa_best_cut(graph, reads: int, sweeps: int, seed: int) -> tuple[float, float]:

@@ -7,7 +7,7 @@ time_per_step). Prints, per budget: the fraction settled (no phase faster than t
 settle_tolerance), the fraction whose class (argmax of the output read-outs) is the one at
 ``--t-max``, the largest output read-out change, and the slowest oscillators' fields.
 
-    OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python benchmarks/oim_settling.py [--run DIR] [--t-max 2000]
+    OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 python -m benchmarks.experiments.oim_settling [--run DIR] [--t-max 2000]
 """
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ from pathlib import Path
 import numpy as np
 
 from emulator.backends.oim import OimBackend, input_field
+from emulator.backends.oim.oscillators import field
 from emulator.chip import load_chip
 from emulator.datasets import load_dataset
-from emulator.backends.oim.oscillators import field
 from emulator.network import init_network
 from emulator.tasks.checkpoint import read_checkpoint
 from emulator.workload import load_workload
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def main():

@@ -13,9 +13,9 @@ weights), ``programming_noise`` (the chip's programming-noise model scaled), ``a
 ``device_variation`` (a fixed per-cell gain, relative std). Every run is saved under ``--out``
 and reused when the script is run again, so an interrupted sweep loses only the run in progress.
 
-    python benchmarks/crossbar_robustness.py digits_snn --chip crossbar-pcm --in-the-loop
-    python benchmarks/crossbar_robustness.py fashion_mnist_snn --chip crossbar-pcm --trained runs/fashion-digital
-    python benchmarks/crossbar_robustness.py fashion_mnist_snn --in-the-loop --sweeps read_noise --values 0,0.05,0.1 \\
+    python -m benchmarks.experiments.crossbar_robustness digits_snn --chip crossbar-pcm --in-the-loop
+    python -m benchmarks.experiments.crossbar_robustness fashion_mnist_snn --chip crossbar-pcm --trained runs/fashion-digital
+    python -m benchmarks.experiments.crossbar_robustness fashion_mnist_snn --in-the-loop --sweeps read_noise --values 0,0.05,0.1 \\
         --set dataset.n_train=10000 --set training.epochs=3 --out runs/robustness-short
 
 Prints one Markdown table per sweep and writes them, with the settings, to ``<out>/results.json``.
@@ -29,8 +29,8 @@ from pathlib import Path
 
 import yaml
 
-from emulator.chip import load_chip
 from emulator.catalog import resolve
+from emulator.chip import load_chip
 from emulator.report import write_report
 from emulator.results import REPORT, RunResult
 from emulator.tasks.checkpoint import load_trained

@@ -12,19 +12,19 @@ second (fired spikes times fan-out) and the speed-up.
 The table gives the fraction of relaxing neurons that fire per step; ``--weight-exps`` runs
 other coupling strengths (weight exponents), which changes it.
 
-Usage: python benchmarks/bench_lava.py [--steps 200] [--sizes 256,1024,4096] [--weight-exps -6]
+Usage: python -m benchmarks.speed.bench_lava [--steps 200] [--sizes 256,1024,4096] [--weight-exps -6]
 """
 from __future__ import annotations
 
 import argparse
 import itertools
-import platform
 import time
 
 import numpy as np
 
-from emulator.backends.loihi.sigma_delta import FixedNet, relax_fixed
+from benchmarks._machine import print_machine
 from emulator.backends.loihi.quantise import as_stored
+from emulator.backends.loihi.sigma_delta import FixedNet, relax_fixed
 
 INPUT_RATE = 0.05
 SPARSE_DENSITY = 0.1
@@ -92,7 +92,8 @@ def main(argv=None):
     parser.add_argument("--weight-exps", default="-6", help="coupling strengths to run (weight exponents)")
     parser.add_argument("--pair", action="store_true", help="units as pairs of ReLU neurons (the loihi2 chip)")
     args = parser.parse_args(argv)
-    print(f"machine: {platform.processor() or platform.machine()}, {platform.system()}; steps: {args.steps}; "
+    print_machine()
+    print(f"steps: {args.steps}; "
           f"input: {INPUT_RATE:.0%} of input neurons send per step; "
           f"{'pairs of ReLU neurons' if args.pair else 'clipped neurons'}")
     header = ("neurons", "connectivity", "weight_exp", "firing / step", "events/step", "emulator s", "Lava s",

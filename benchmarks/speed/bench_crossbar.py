@@ -11,25 +11,25 @@ and the host times, interleaved and best of ``--reps``:
 
 The issue's target: the crossbar costs at most 2x digital's wall time.
 
-    python benchmarks/bench_crossbar.py digits_snn --trained runs/digits-digital
-    python benchmarks/bench_crossbar.py fashion_mnist_snn --samples 2000 --batches 50
+    python -m benchmarks.speed.bench_crossbar digits_snn --trained runs/digits-digital
+    python -m benchmarks.speed.bench_crossbar fashion_mnist_snn --samples 2000 --batches 50
 """
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
-from emulator.chip import get_backend, load_chip
+from benchmarks._machine import print_machine
 from emulator.catalog import resolve
-from emulator.training.eqprop import eqprop_gradient, one_hot, sgd_step
+from emulator.chip import get_backend, load_chip
 from emulator.network import init_network
 from emulator.tasks.checkpoint import load_trained
 from emulator.tasks.classification import evaluate, load_data, phases_of
+from emulator.training.eqprop import eqprop_gradient, one_hot, sgd_step
 from emulator.workload import load_workload
 
 
@@ -78,8 +78,8 @@ def main():
         inference_s(b, prog, workload, data, 8)
         training_s(b, c, network, workload, data, 1)
     best = {c.name: [np.inf, np.inf] for c in chips}
-    print(f"# {workload.name}: {args.samples} test samples, {args.batches} training batches; "
-          f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
+    print_machine()
+    print(f"# {workload.name}: {args.samples} test samples, {args.batches} training batches")
     for rep in range(args.reps):
         for b, c, prog in zip(backends, chips, programs):
             t_inf = inference_s(b, prog, workload, data, args.samples)

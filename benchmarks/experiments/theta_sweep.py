@@ -4,8 +4,8 @@ Trains and evaluates one workload on one chip for each theta (the shipped value 
 default) and prints a Markdown table: the issue's figure is that the shipped theta cuts
 synaptic ops per inference by >= 50 % against theta = 0 for <= 0.5 points of accuracy.
 
-    python benchmarks/theta_sweep.py digits_snn --chip digital
-    python benchmarks/theta_sweep.py fashion_mnist_snn --thetas 0.01,0 --set training.epochs=10
+    python -m benchmarks.experiments.theta_sweep digits_snn --chip digital
+    python -m benchmarks.experiments.theta_sweep fashion_mnist_snn --thetas 0.01,0 --set training.epochs=10
 
 With ``--trained RUN_DIR`` nothing is trained: the network saved in that run's checkpoint is
 evaluated on the test set at each theta (the inference-time effect of the threshold alone).
@@ -18,8 +18,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from emulator.chip import load_chip
 from emulator.catalog import resolve
+from emulator.chip import load_chip
 from emulator.energy import account
 from emulator.report import write_report
 from emulator.tasks.checkpoint import read_checkpoint

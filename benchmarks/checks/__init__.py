@@ -1,0 +1,1 @@
+"""Checks across revisions: the same runs give the same reports."""

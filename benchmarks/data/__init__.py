@@ -1,0 +1,1 @@
+"""Generators of the data that ship with the emulator."""

@@ -1,0 +1,1 @@
+"""Experiments: what the emulated chips do (accuracy, energy, robustness), with their settings."""

@@ -1,0 +1,1 @@
+"""Speed benchmarks: the emulator timed against references, on this machine."""
