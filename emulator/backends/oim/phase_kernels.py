@@ -47,29 +47,8 @@ class Csr(NamedTuple):
 
 
 class Integration(NamedTuple):
-    """How the kernels integrate (:class:`~emulator.backends.oim.oscillators.Settings` without the
-    trace's bin count, which the trace's shape gives); times are dimensionless (1 / coupling rate).
-
-    Attributes
-    ----------
-    theta : float
-        Lazy threshold, radians.
-    shil, shil_ramp : float
-        SHIL strength, reached linearly at time ``shil_ramp`` (0: constant).
-    noise, noise_decay : float
-        Phase-noise amplitude, radians per sqrt(time unit), falling linearly to 0 at time
-        ``noise_decay`` (0: constant).
-    t_max : float
-        Time limit.
-    settle_tolerance : float
-        ``max |dphi/dtau|`` below which a sample has settled, radians per time unit.
-    step_tolerance : float
-        Largest local error of a phase per step, radians.
-    max_phase_step : float
-        Largest change of a phase in one step, radians.
-    bin_width : float
-        Width of a time bin of the broadcast trace.
-    """
+    """How the kernels integrate: the fields of :class:`~emulator.backends.oim.oscillators.Settings`
+    (same names, meanings and units) but its trace's bin count, which the trace's shape gives.    """
 
     theta: float
     shil: float
