@@ -1,10 +1,13 @@
-"""Numba kernels of one synchronous step of the lazy (sigma-delta) relaxation.
+"""Numba kernels of the lazy (sigma-delta) relaxation: every step of a batch in one call.
 
 A step has two halves, as on a barrier-synchronised chip: every unit first updates its state
-from the drive it has heard (:func:`encode_layer`), then the messages are delivered
-(:func:`deliver_events`). Arrays are C-contiguous, batch first.
+from the drive it has heard (:func:`encode_layer`), then the messages are delivered, layer by
+layer from the input side (:func:`deliver_events`, or a matrix product when many units sent:
+the host's choice, which changes no count). Arrays are C-contiguous, batch first; per-layer
+arrays travel as tuples indexed by relaxing layer (index ``r - 1`` for layer ``r = 1..L``).
 """
 import numba as nb
+import numpy as np
 
 
 @nb.njit(cache=True)
@@ -27,8 +30,8 @@ def encode_layer(drive, state, heard, delta, senders, n_sent, unsettled, running
         ``|clip(target) - s_hat| > theta``.
     running : (B,) bool
         Samples still relaxing; others are left untouched.
-    target : (B, n) float or (0, 0)
-        Nudging target ``y`` of the output layer; empty for hidden layers.
+    target : (B, n) float or (B, 0)
+        Nudging target ``y`` of the output layer; no columns for hidden layers.
     beta, damping, theta : float
         Nudging strength, state damping and lazy threshold.
 
@@ -36,7 +39,7 @@ def encode_layer(drive, state, heard, delta, senders, n_sent, unsettled, running
     for a nudged output unit: the minimiser of ``E + beta*C`` along that unit.
     """
     batch, n = state.shape
-    nudged = target.shape[0] > 0
+    nudged = target.shape[1] > 0
     for b in range(batch):
         n_sent[b] = 0
         if not running[b]:
@@ -79,3 +82,93 @@ def deliver_events(drive, weights, delta, senders, n_sent):
             d = delta[b, i]
             for j in range(m):
                 drive[b, j] += d * weights[i, j]
+
+
+@nb.njit(cache=True)
+def deliver(drive, weights, delta, senders, n_sent, dense_above):
+    """Deliver one layer's messages: with :func:`deliver_events`, or with the host's matrix product
+    ``drive += delta @ weights`` once there are more than ``dense_above`` messages per sending unit
+    (BLAS packs the weights, so the product pays only when each weight row serves many messages)."""
+    n_messages = n_sent.sum()
+    if n_messages == 0:
+        return
+    if n_messages > dense_above * delta.shape[1]:
+        with nb.objmode():  # numpy's product, the same arithmetic as outside the kernel
+            drive += delta @ weights
+    else:
+        deliver_events(drive, weights, delta, senders, n_sent)
+
+
+@nb.njit(cache=True)
+def relax_batch(ups, downs, drives, states, heards, target, beta, damping, theta, max_steps, fan_out,
+                dense_above, steps, quiescent, trace, counts):
+    """Relax a batch for at most ``max_steps`` steps, in place; a sample stops at quiescence.
+
+    Parameters
+    ----------
+    ups : tuple of (n_k, n_{k+1}) float, k = 0..L-1
+        ``W_k^T``: row ``i`` is the forward fan-out of unit ``i`` of layer ``k``.
+    downs : tuple of (n_{k+1}, n_k) float, k = 0..L-1
+        ``W_k``: row ``i`` is the feedback fan-out of unit ``i`` of layer ``k + 1``.
+    drives, states, heards : tuples of (B, n_r) float, r = 1..L, updated in place
+        The relaxing layers' drive, state and last-heard values.
+    target : (B, n_L) float or (B, 0)
+        Nudging target of the output layer; no columns without a nudge.
+    beta, damping, theta : float
+        Nudging strength, state damping and lazy threshold.
+    max_steps : int
+        Step limit.
+    fan_out : (L,) int64
+        Receivers of one message of each relaxing layer.
+    dense_above : float
+        Messages per sending unit above which a layer's messages go through a matrix product.
+    steps : (B,) int64; quiescent : (B,) bool; trace : (max_steps,) int64, written
+        Steps each sample ran; whether it stopped at quiescence (no message sent, and no unit
+        left that would send without new input); messages sent at each step, over the batch.
+    counts : (3,) int64, added to
+        Steps run (summed over samples), messages and synaptic ops.
+    """
+    depth = len(states)
+    batch = states[0].shape[0]
+    delta = [np.zeros_like(states[r]) for r in range(depth)]
+    senders = [np.zeros(states[r].shape, np.int32) for r in range(depth)]
+    n_sent = [np.zeros(batch, np.int64) for _ in range(depth)]
+    running = np.ones(batch, np.bool_)
+    unsettled = np.zeros(batch, np.bool_)
+    no_target = target[:, :0]
+    for t in range(max_steps):
+        unsettled[:] = False
+        for r in range(depth):
+            encode_layer(drives[r], states[r], heards[r], delta[r], senders[r], n_sent[r], unsettled, running,
+                         target if r == depth - 1 else no_target, beta, damping, theta)
+        n_running = 0
+        for b in range(batch):
+            if running[b]:
+                n_running += 1
+                steps[b] += 1
+        sent = 0
+        for r in range(depth):
+            messages = n_sent[r].sum()
+            sent += messages
+            counts[2] += messages * fan_out[r]
+        trace[t] = sent
+        counts[0] += n_running
+        counts[1] += sent
+        for r in range(depth):
+            if r + 1 < depth:  # layer r + 1 sends up through W_{r+1}^T
+                deliver(drives[r + 1], ups[r + 1], delta[r], senders[r], n_sent[r], dense_above)
+            if r >= 1:  # and down through W_r
+                deliver(drives[r - 1], downs[r], delta[r], senders[r], n_sent[r], dense_above)
+        any_running = False
+        for b in range(batch):
+            if running[b]:
+                total = 0
+                for r in range(depth):
+                    total += n_sent[r][b]
+                if total == 0 and not unsettled[b]:
+                    quiescent[b] = True
+                    running[b] = False
+                else:
+                    any_running = True
+        if not any_running:
+            break

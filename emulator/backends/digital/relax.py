@@ -6,8 +6,10 @@ message, which costs one synaptic op per receiver (its fan-out). Receivers integ
 messages into their drive. Steps are synchronous: all units update from what they heard at
 the previous step, then all messages are delivered.
 
-The host may deliver a step's messages with an event list (:func:`~.kernels.deliver_events`)
-or, when many units send, with a dense matrix product; the counts are the same either way.
+The clamped input's drive, constant through a phase, is one matrix product per batch; every
+step after it runs in :func:`~emulator.backends.digital.kernels.relax_batch`, one call per phase.
+The host delivers a step's messages with an event list or, when many units send, with a dense
+matrix product; the counts are the same either way.
 """
 from __future__ import annotations
 
@@ -16,15 +18,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from emulator.backends.base import Equilibrium, Nudge
-from emulator.backends.digital.kernels import deliver_events, encode_layer
+from emulator.backends.digital.kernels import relax_batch
 from emulator.counters import Counters
 from emulator.errors import DivergenceError
 
-#: one sample: fraction of a layer's units sending above which the host delivers with a matrix product
+#: one sample: messages per unit of the sending layer above which the host uses a matrix product
 DENSE_ABOVE = 0.5
-#: batches: messages per unit of the sending layer above which the host uses a matrix product (BLAS
-#: GEMM packs the weights, so it pays off only when each weight row serves many messages);
-#: measured in benchmarks/speed/engine_results.md
+#: batches: the same, higher (BLAS GEMM packs the weights, so it pays off only when each weight row
+#: serves many messages); measured in benchmarks/speed/engine_results.md
 DENSE_ABOVE_BATCHED = 6.0
 
 
@@ -132,49 +133,17 @@ def _relax(net, x, max_steps, nudge, init):
         heard = [x] + [np.array(s, dtype=dtype) for s in init.heard[1:]]
     drive = [None] + (drive_of(net, heard) if init is None else [np.array(h, dtype=dtype) for h in init.drive])
 
-    delta = [None] + [np.zeros((batch, n), dtype) for n in sizes[1:]]
-    senders = [None] + [np.zeros((batch, n), np.int32) for n in sizes[1:]]
-    n_sent = [None] + [np.zeros(batch, np.int64) for _ in sizes[1:]]
-    no_target = np.zeros((0, 0), dtype)
-    target = no_target if nudge is None else np.ascontiguousarray(nudge.target, dtype)
+    target = np.zeros((batch, 0), dtype) if nudge is None else np.ascontiguousarray(nudge.target, dtype)
     beta = 0.0 if nudge is None else float(nudge.beta)
-
-    running = np.ones(batch, bool)
-    quiescent = np.zeros(batch, bool)
+    fan_out = np.array([net.fan_out(k) for k in range(1, depth + 1)], np.int64)
     steps = np.zeros(batch, np.int64)
+    quiescent = np.zeros(batch, bool)
     trace = np.zeros(max_steps, np.int64)
-    n_units = sum(sizes[1:])
-    for t in range(max_steps):
-        unsettled = np.zeros(batch, bool)
-        for k in range(1, depth + 1):
-            encode_layer(drive[k], state[k], heard[k], delta[k], senders[k], n_sent[k], unsettled,
-                         running, target if k == depth else no_target, beta, net.damping, net.theta)
-        sent = sum(n_sent[k] for k in range(1, depth + 1))
-        n_running = int(running.sum())
-        trace[t] = sent.sum()
-        steps += running
-        counters += {"steps": n_running, "unit_updates": n_running * n_units, "messages": int(trace[t]),
-                     "synaptic_ops": sum(int(n_sent[k].sum()) * net.fan_out(k) for k in range(1, depth + 1))}
-        for k in range(1, depth + 1):
-            _deliver(drive, k + 1, net.up[k] if k < depth else None, delta[k], senders[k], n_sent[k])
-            _deliver(drive, k - 1, net.down[k - 1] if k >= 2 else None, delta[k], senders[k], n_sent[k])
-        done = running & (sent == 0) & ~unsettled
-        quiescent |= done
-        running &= ~done
-        if not running.any():
-            break
+    counts = np.zeros(3, np.int64)  # steps, messages, synaptic ops
+    dense_above = DENSE_ABOVE if batch == 1 else DENSE_ABOVE_BATCHED
+    relax_batch(net.up, net.down, tuple(drive[1:]), tuple(state[1:]), tuple(heard[1:]), target, beta, net.damping,
+                net.theta, max_steps, fan_out, dense_above, steps, quiescent, trace, counts)
+    n_steps, messages, synaptic_ops = (int(n) for n in counts)
+    counters += {"steps": n_steps, "unit_updates": n_steps * sum(sizes[1:]), "messages": messages,
+                 "synaptic_ops": synaptic_ops}
     return Equilibrium(state, heard, drive[1:], steps, quiescent, trace), counters
-
-
-def _deliver(drive, receiver, weights, delta, senders, n_sent):
-    """Deliver one layer's messages to ``drive[receiver]`` (nothing if ``weights`` is None)."""
-    if weights is None:
-        return
-    n_messages = int(n_sent.sum())
-    if n_messages == 0:
-        return
-    batch, n_units = delta.shape
-    if n_messages > (DENSE_ABOVE if batch == 1 else DENSE_ABOVE_BATCHED) * n_units:
-        drive[receiver] += delta @ weights
-    else:
-        deliver_events(drive[receiver], weights, delta, senders, n_sent)
