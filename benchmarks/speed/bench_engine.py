@@ -18,7 +18,7 @@ What is measured (all float32, weights much larger than the last-level cache):
    :func:`~emulator.backends.digital.kernels.encode_layer` writes them. Timed:
 
    * *event*:  ``deliver_events(drive, W, delta, senders, n_sent)`` (the event kernel);
-   * *engine*: ``relax._deliver``, the path the engine takes (switches to ``delta @ W``
+   * *engine*: ``kernels.deliver``, the path the engine takes (switches to ``delta @ W``
      above ``DENSE_ABOVE`` of the layer sending);
    * *dense*:  ``state @ W``, what :func:`~emulator.reference.relax_dense` computes for
      that layer pair at every step.
@@ -29,7 +29,7 @@ What is measured (all float32, weights much larger than the last-level cache):
    product), as in a relaxation where the previous kernel has just run. The three methods are
    interleaved within each repetition; the best of ``--reps`` is reported (and the median).
 3. **One full step** of a 3-layer network (input, hidden, output; both non-input layers at the
-   same activity): engine = ``encode_layer`` of layers 1 and 2 + ``_deliver`` of their
+   same activity): engine = ``encode_layer`` of layers 1 and 2 + ``deliver`` of their
    messages, exactly as :func:`~emulator.backends.digital.relax.relax` calls them; dense = one step of
    ``relax_dense`` (which also recomputes the constant input drive ``x @ W_0^T``) and a
    minimal dense step (two products + clip/damp update, the input drive cached).
@@ -55,8 +55,9 @@ import numba as nb
 import numpy as np
 
 from benchmarks._machine import cache_size, load_average, machine_lines
-from emulator.backends.digital.kernels import deliver_events, encode_layer
+from emulator.backends.digital.kernels import deliver, deliver_events, encode_layer
 from emulator.backends.digital.relax import LayeredNet
+from emulator.network import Network
 from emulator.reference import relax_dense
 
 engine_relax = importlib.import_module("emulator.backends.digital.relax")  # the module (the package exports relax())
@@ -149,7 +150,7 @@ def random_weights(rng, shape, dtype=np.float32):
 
 
 def engine_uses_dense(n_messages: int, delta_size: int, n_rows: int) -> bool:
-    """Whether ``relax._deliver`` takes its dense (GEMM) branch: its rule, for the table's label."""
+    """Whether ``kernels.deliver`` takes its dense (GEMM) branch: its rule, for the table's label."""
     return n_messages > engine_relax.DENSE_ABOVE * delta_size
 
 
@@ -186,13 +187,12 @@ def bench_delivery(n: int, m: int, batch: int, activities, reps: int, flush, see
     weights = random_weights(rng, (n, m))
     state = rng.uniform(0.0, 1.0, (batch, n)).astype(np.float32)
     drive = np.zeros((batch, m), np.float32)
-    drives = [drive]
 
     def event(delta, senders, n_sent):
         deliver_events(drive, weights, delta, senders, n_sent)
 
     def engine(delta, senders, n_sent):
-        engine_relax._deliver(drives, 0, weights, delta, senders, n_sent)
+        deliver(drive, weights, delta, senders, n_sent, engine_relax.DENSE_ABOVE)
 
     def dense():
         return state @ weights
@@ -212,7 +212,7 @@ def bench_delivery(n: int, m: int, batch: int, activities, reps: int, flush, see
     def warm():
         """Runs every path's code without touching ``weights``: no message, and a tiny product."""
         deliver_events(drive, weights, *silent)
-        engine_relax._deliver(drives, 0, weights, *silent)
+        deliver(drive, weights, *silent, engine_relax.DENSE_ABOVE)
         small[0] @ small[1]
 
     # compile / warm up every path (including the dense branch of _deliver)
@@ -251,10 +251,11 @@ def bench_full_step(sizes, batch: int, activities, reps: int, flush, seed: int):
     weights = [random_weights(rng, (sizes[k + 1], sizes[k])) for k in range(len(sizes) - 1)]
     biases = [np.zeros(sizes[k + 1], np.float32) for k in range(len(sizes) - 1)]
     net = LayeredNet.from_parameters(weights, biases, theta, damping, np.float32)
+    network = Network(tuple(weights), tuple(biases), theta, damping)
     depth = len(sizes) - 1
     dtype = net.dtype
     x = rng.uniform(0.0, 1.0, (batch, sizes[0])).astype(dtype)
-    no_target = np.zeros((0, 0), dtype)
+    no_target = np.zeros((batch, 0), dtype)
     running = np.ones(batch, bool)
     delta = [None] + [np.zeros((batch, s), dtype) for s in sizes[1:]]
     senders = [None] + [np.zeros((batch, s), np.int32) for s in sizes[1:]]
@@ -282,13 +283,13 @@ def bench_full_step(sizes, batch: int, activities, reps: int, flush, seed: int):
             encode_layer(drive[k], state[k], heard[k], delta[k], senders[k], n_sent[k], unsettled,
                          running, no_target, 0.0, net.damping, net.theta)
         for k in range(1, depth + 1):
-            engine_relax._deliver(drive, k + 1, net.up[k] if k < depth else None,
-                                  delta[k], senders[k], n_sent[k])
-            engine_relax._deliver(drive, k - 1, net.down[k - 1] if k >= 2 else None,
-                                  delta[k], senders[k], n_sent[k])
+            if k < depth:
+                deliver(drive[k + 1], net.up[k], delta[k], senders[k], n_sent[k], engine_relax.DENSE_ABOVE_BATCHED)
+            if k >= 2:
+                deliver(drive[k - 1], net.down[k - 1], delta[k], senders[k], n_sent[k], engine_relax.DENSE_ABOVE_BATCHED)
 
     def dense_step(drive, state, heard):
-        relax_dense(net, x, steps=1, init=state)
+        relax_dense(network, x, steps=1, init=state, dtype=np.float32)
 
     input_drive = np.ascontiguousarray(x @ net.up[0] + net.bias[0])
 
@@ -550,7 +551,7 @@ def main(argv=None) -> int:
         overhead_steps = 200 if args.quick else 2000
         overhead = bench_relax_overhead(overhead_steps, repeats=3 if args.quick else 9)
         f_lines = ["", f"## One full step, network {sizes} (best of {reps}, weights cold, code warm)", "",
-                   "Engine: `encode_layer` of both non-input layers + `_deliver` of their messages, "
+                   "Engine: `encode_layer` of both non-input layers + `deliver` of their messages, "
                    "as `relax()` calls them (each layer at the given activity). *relax_dense*: one "
                    "step of `relax_dense` (3 products: it recomputes the constant input drive); "
                    "*minimal dense*: 2 products + clip/damp update.", ""]
