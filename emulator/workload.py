@@ -101,7 +101,8 @@ class GraphSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class BestKnownSpec:
-    cut: float = spec("best cut known for the graph (the exact maximum where known)")
+    cut: float = spec("best cut known for the graph (the exact maximum where known; 0 if no edge weight is "
+                      "positive)", ge=0)
     source: str = spec("how it was obtained (brute force, a paper, the best of many long runs of a solver)")
 
 

@@ -217,6 +217,14 @@ def test_maxcut_workload_errors(tmp_path, text, words):
     assert str(info.value).startswith(str(tmp_path)) and words in str(info.value)
 
 
+def cli_error(capsys, args) -> str:
+    """The one `error:` line of a CLI run that must exit with status 2."""
+    assert main([str(a) for a in args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
 def test_cli_errors_for_maxcut(tmp_path, capsys):
     write(tmp_path, "2 1\n1 3 1\n")
     workload = write(tmp_path, "name: r\nkind: maxcut\ngraph: {file: g.txt}\nanneal: {duration: 1, shil: 1}\n",
@@ -226,6 +234,63 @@ def test_cli_errors_for_maxcut(tmp_path, capsys):
               "does not solve Ising problems"),
              (["compare", ROOT / "workloads" / "maxcut_rand20.yaml"], "compare puts chips side by side")]
     for args, words in cases:
-        assert main([str(a) for a in args]) == 2
-        err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and err[0].startswith("error: ") and words in err[0], err
+        assert words in cli_error(capsys, args)
+
+
+# -- bad graphs and best-known cuts ----------------------------------------------------------------------
+
+def maxcut_yaml(tmp_path, graph_file: str, extra: str = "") -> Path:
+    return write(tmp_path, f"name: t\nkind: maxcut\ngraph: {{file: {graph_file}}}\n{extra}"
+                           "anneal: {runs: 2, duration: 5, shil: 1}\n", "w.yaml")
+
+
+@pytest.mark.parametrize("matrix, words", [
+    (np.array([["0", "1"], ["1", "0"]]), "got strings (dtype <U1)"),
+    (np.array([["0", "a"], ["a", "0"]]), "got strings (dtype <U1)"),
+    (np.array([[0, 1j], [1j, 0]]), "got complex numbers (dtype complex128)"),
+    (np.array([[0, 1 + 0j], [1 + 0j, 0]]), "got complex numbers (dtype complex128)"),
+    (np.array([[(0, 1)]], dtype=[("a", "i4"), ("b", "i4")]), "got records"),
+])
+def test_a_npy_graph_that_does_not_hold_real_numbers_is_one_error_naming_the_file(tmp_path, capsys, matrix, words):
+    np.save(tmp_path / "m.npy", matrix)
+    line = cli_error(capsys, ["run", maxcut_yaml(tmp_path, "m.npy"), "--chip", OIM, "--out", tmp_path / "out"])
+    assert line.startswith(f"error: {tmp_path / 'm.npy'}: a coupling matrix holds real numbers") and words in line
+
+
+def test_a_boolean_npy_matrix_is_an_unweighted_graph(tmp_path):
+    np.save(tmp_path / "m.npy", np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], bool))
+    result = run_maxcut(load_workload(maxcut_yaml(tmp_path, "m.npy")), load_chip(OIM))
+    assert result.graph.edges == 2 and result.graph.total_weight == 2.0
+
+
+def test_weights_whose_sum_overflows_are_one_error(tmp_path):
+    with pytest.raises(GraphFormatError, match=r"g.txt: the absolute edge weights sum beyond 1.8e\+308.*divide every "
+                                                r"weight by a common factor"):
+        read_gset(write(tmp_path, "3 2\n1 2 1e308\n2 3 1e308\n"))
+
+
+@pytest.mark.parametrize("best_known, words", [
+    ("-5.2", "w.yaml:4: best_known.cut: must be >= 0"),
+    ("3", "w.yaml:4: best_known.cut is 3 but no cut of"),  # the positive weights sum to 2
+])
+def test_an_impossible_best_known_cut_is_refused(tmp_path, capsys, best_known, words):
+    write(tmp_path, "3 3\n1 2 1\n2 3 1\n1 3 -4\n")
+    workload = maxcut_yaml(tmp_path, "g.txt", f"best_known: {{cut: {best_known}, source: a guess}}\n")
+    line = cli_error(capsys, ["run", workload, "--chip", OIM, "--out", tmp_path / "out"])
+    assert words in line and "best_known.cut" in line
+
+
+def test_a_best_known_cut_of_zero_is_the_maximum_of_a_graph_without_positive_weights(tmp_path):
+    write(tmp_path, "3 2\n1 2 -1\n2 3 -2\n")
+    result = run_maxcut(load_workload(maxcut_yaml(tmp_path, "g.txt", "best_known: {cut: 0, source: by hand}\n")),
+                        load_chip(OIM))
+    m = result.metrics
+    assert m.target_cut == 0 and m.best_ratio is None and m.mean_ratio is None
+    assert m.best_cut <= 0 and m.success_probability == float(np.mean([r.cut >= 0 for r in result.runs]))
+
+
+def test_comments_are_allowed_anywhere_in_a_graph_file(tmp_path):
+    g = read_gset(write(tmp_path, "# a triangle\n3 3  # n m\n1 2 1\n# the heavy edge:\n2 3 5 # here\n1 3 1\n"))
+    assert g.edges.tolist() == [[0, 1], [0, 2], [1, 2]] and g.weights.tolist() == [1.0, 1.0, 5.0]
+    with pytest.raises(GraphFormatError, match=r"g.txt:5: expected an edge `i j w` .* got '2 3'"):
+        read_gset(write(tmp_path, "3 2\n1 2 1\n# the next line lost its weight\n\n2 3 # 5\n"))

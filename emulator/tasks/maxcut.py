@@ -24,7 +24,7 @@ import numpy as np
 import emulator
 from emulator.chip import Chip, get_backend
 from emulator.energy import account, chip_constants
-from emulator.errors import GraphFormatError
+from emulator.errors import ConfigError, GraphFormatError
 from emulator.graphs import Graph, from_matrix, random_graph, read_gset
 from emulator.results import (AnnealEnergy, AnnealRun, AnnealTime, EnergyReport, GraphSummary, MaxCutMetrics,
                               MaxCutResult, ProgrammingEnergy)
@@ -32,6 +32,8 @@ from emulator.workload import MaxCutWorkload
 
 #: confidence of the time- and energy-to-solution
 CONFIDENCE = 0.99
+#: rounding allowed in comparing cuts, relative to the total absolute weight of the graph's edges
+ROUNDING = 1e-9
 
 
 def load_graph(workload: MaxCutWorkload) -> Graph:
@@ -51,6 +53,19 @@ def load_graph(workload: MaxCutWorkload) -> Graph:
     return read_gset(path)
 
 
+def check_best_known(workload: MaxCutWorkload, graph: Graph):
+    """:class:`ConfigError` if ``best_known.cut`` is above the sum of the graph's positive weights,
+    which no cut exceeds (the schema refuses a negative one)."""
+    if workload.best_known is None:
+        return
+    bound = math.fsum(graph.weights[graph.weights > 0])
+    cut = workload.best_known.cut
+    if cut > bound + ROUNDING * graph.abs_weight():
+        raise ConfigError(f"{workload.where('best_known', 'cut')}: best_known.cut is {cut:g} but no cut of "
+                          f"{graph.name} exceeds {bound:g}, the sum of its positive edge weights; correct "
+                          "best_known.cut")
+
+
 def repetitions(p: float) -> float | None:
     """Runs needed to reach the target at least once with probability :data:`CONFIDENCE`,
     ``ln(1 - c) / ln(1 - p)`` (at least 1); None if ``p = 0``."""
@@ -65,6 +80,7 @@ def run_maxcut(workload: MaxCutWorkload, chip: Chip) -> MaxCutResult:
     """Anneal ``workload`` on ``chip``; the cuts and their figures of merit, counters and energy."""
     start = time.perf_counter()
     graph = load_graph(workload)
+    check_best_known(workload, graph)
     backend = get_backend(chip.backend)
     a = workload.anneal
     program = backend.compile_ising(graph, chip, theta=a.theta)
