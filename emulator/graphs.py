@@ -9,7 +9,9 @@ edge given twice, a wrong edge count, a malformed line) with one :class:`GraphFo
 naming the file and line.
 
 The cut of a spin assignment ``s`` in {-1, +1}^n is ``sum_(i,j) w_ij (1 - s_i s_j) / 2``: the
-weight of the edges whose ends have different spins.
+weight of the edges whose ends have different spins. A partition is written as text with
+:func:`partition_text`, one character per node in the graph's node order (node 1 of a G-set file,
+row 0 of a matrix, first): ``1`` for spin +1, ``0`` for spin -1.
 """
 from __future__ import annotations
 
@@ -61,6 +63,10 @@ class Graph:
         """Neighbours of each node, (n,) int64."""
         return np.bincount(self.edges.ravel(), minlength=self.n).astype(np.int64)
 
+    def isolated(self) -> np.ndarray:
+        """The nodes in no edge, 0-based, ascending, (k,) int64."""
+        return np.flatnonzero(self.degrees() == 0)
+
     def abs_weight(self) -> float:
         """``sum_e |w_e|``, exactly rounded (:func:`math.fsum`), in the weights' units."""
         return math.fsum(np.abs(self.weights))
@@ -77,6 +83,16 @@ class Graph:
         for (i, j), w in zip(self.edges.tolist(), self.weights.tolist()):
             lines.append(f"{i + 1} {j + 1} {int(w) if float(w).is_integer() else repr(w)}")
         return "\n".join(lines) + "\n"
+
+
+#: how :func:`partition_text` writes a partition, as the report states it
+PARTITION_ENCODING = ("one character per node, in the graph's node order (node 1 of a G-set file, row 0 of a "
+                      ".npy matrix, first): 1 for spin +1, 0 for spin -1")
+
+
+def partition_text(spins: np.ndarray) -> str:
+    """Spins (n,) in {-1, +1} as text: one character per node, ``1`` for +1 and ``0`` for -1."""
+    return np.where(np.asarray(spins) > 0, ord("1"), ord("0")).astype(np.uint8).tobytes().decode("ascii")
 
 
 def _sorted_graph(n: int, edges: np.ndarray, weights: np.ndarray, name: str) -> Graph:

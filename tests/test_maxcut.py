@@ -294,3 +294,53 @@ def test_comments_are_allowed_anywhere_in_a_graph_file(tmp_path):
     assert g.edges.tolist() == [[0, 1], [0, 2], [1, 2]] and g.weights.tolist() == [1.0, 1.0, 5.0]
     with pytest.raises(GraphFormatError, match=r"g.txt:5: expected an edge `i j w` .* got '2 3'"):
         read_gset(write(tmp_path, "3 2\n1 2 1\n# the next line lost its weight\n\n2 3 # 5\n"))
+
+# -- results a user can check ------------------------------------------------------------------------
+
+def cut_from_file(path: Path, spins: str) -> float:
+    """The cut of a partition string, from a G-set file, without the emulator: an independent check."""
+    rows = [line.split("#")[0].split() for line in path.read_text().splitlines()]
+    rows = [r for r in rows if r]
+    (n, m), edges = map(int, rows[0]), rows[1:]
+    assert len(spins) == n and len(edges) == m and set(spins) <= {"0", "1"}
+    return sum(float(w) for i, j, w in edges if spins[int(i) - 1] != spins[int(j) - 1])
+
+
+@pytest.mark.parametrize("name, sets", [("maxcut_rand20", []), ("maxcut_rand100", ["anneal.runs=5"]),
+                                        ("maxcut_rand800", ["anneal.runs=2", "anneal.duration=10",
+                                                            "anneal.shil_ramp=10"])])
+def test_every_reported_cut_is_the_cut_of_its_reported_spins_in_the_graph_file(tmp_path, name, sets):
+    workload = ROOT / "workloads" / f"{name}.yaml"
+    args = ["run", str(workload), "--chip", str(OIM), "--out", str(tmp_path), "--quiet"]
+    assert main(args + [a for s in sets for a in ("--set", s)]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    graph_file = workload.parent / report["graph"]["name"]
+    for run in report["runs"]:
+        assert cut_from_file(graph_file, run["spins"]) == run["cut"]
+    best = report["partition"]
+    assert best["cut"] == cut_from_file(graph_file, best["spins"]) == report["metrics"]["best_cut"]
+    assert best["spins"] == report["runs"][best["run"]]["spins"]
+    assert max(r["cut"] for r in report["runs"]) == best["cut"]
+    assert "`partition.spins`" in (tmp_path / "report.md").read_text()
+
+
+def test_a_report_from_before_partitions_were_recorded_still_reads_and_renders():
+    result = MaxCutResult.from_dict(json.loads((ROOT / "tests" / "data" / "old_maxcut_report.json").read_text()))
+    assert result.partition is None and result.runs[0].spins is None and result.graph.isolated_nodes is None
+    assert "written before partitions were recorded" in render_markdown(result)
+
+
+
+def test_isolated_nodes_are_warned_about_in_both_reports(tmp_path):
+    write(tmp_path, "7 2\n1 2 1\n2 3 1\n")
+    out = tmp_path / "out"
+    assert main(["run", str(maxcut_yaml(tmp_path, "g.txt")), "--chip", str(OIM), "--out", str(out), "--quiet"]) == 0
+    graph = json.loads((out / "report.json").read_text())["graph"]
+    assert graph["isolated_nodes"] == 4
+    assert graph["note"].startswith("4 of the 7 nodes are in no edge (numbered from 1: 4, 5, 6, 7): each runs as an "
+                                    "oscillator, and is counted in oscillator_seconds")
+    assert f"> **Warning:** {graph['note']}" in (out / "report.md").read_text()
+    shipped = run_maxcut(load_workload(ROOT / "workloads" / "maxcut_rand20.yaml",
+                                       ["anneal.runs=1", "anneal.duration=1"]), load_chip(OIM))
+    assert shipped.graph.isolated_nodes == 0 and shipped.graph.note is None
+

@@ -25,15 +25,17 @@ import emulator
 from emulator.chip import Chip, get_backend
 from emulator.energy import account, chip_constants
 from emulator.errors import ConfigError, GraphFormatError
-from emulator.graphs import Graph, from_matrix, random_graph, read_gset
+from emulator.graphs import PARTITION_ENCODING, Graph, from_matrix, partition_text, random_graph, read_gset
 from emulator.results import (AnnealEnergy, AnnealRun, AnnealTime, EnergyReport, GraphSummary, MaxCutMetrics,
-                              MaxCutResult, ProgrammingEnergy)
+                              MaxCutResult, Partition, ProgrammingEnergy)
 from emulator.workload import MaxCutWorkload
 
 #: confidence of the time- and energy-to-solution
 CONFIDENCE = 0.99
 #: rounding allowed in comparing cuts, relative to the total absolute weight of the graph's edges
 ROUNDING = 1e-9
+#: isolated nodes a report's warning lists by number
+LISTED_NODES = 5
 
 
 def load_graph(workload: MaxCutWorkload) -> Graph:
@@ -66,6 +68,17 @@ def check_best_known(workload: MaxCutWorkload, graph: Graph):
                           "best_known.cut")
 
 
+def isolated_note(graph: Graph) -> str | None:
+    """A warning naming the graph's nodes in no edge (numbered from 1); None if there is none."""
+    nodes = graph.isolated()
+    if not nodes.size:
+        return None
+    listed = ", ".join(str(k + 1) for k in nodes[:LISTED_NODES]) + (", ..." if nodes.size > LISTED_NODES else "")
+    return (f"{nodes.size:,} of the {graph.n:,} nodes are in no edge (numbered from 1: {listed}): each runs as an "
+            "oscillator, and is counted in oscillator_seconds and the energy, but cannot change the cut; if they "
+            "are not meant to be there, lower the node count (the first line of a G-set file)")
+
+
 def repetitions(p: float) -> float | None:
     """Runs needed to reach the target at least once with probability :data:`CONFIDENCE`,
     ``ln(1 - c) / ln(1 - p)`` (at least 1); None if ``p = 0``."""
@@ -86,6 +99,7 @@ def run_maxcut(workload: MaxCutWorkload, chip: Chip) -> MaxCutResult:
     program = backend.compile_ising(graph, chip, theta=a.theta)
     spins, counters = backend.anneal(program, a, runs=a.runs, seed=a.seed)
     cuts = graph.cut(spins)
+    best = int(np.argmax(cuts))
     best_known = workload.best_known.cut if workload.best_known else None
     target = best_known if best_known is not None else float(cuts.max())
     p = float(np.mean(cuts >= target - 1e-9))
@@ -103,7 +117,8 @@ def run_maxcut(workload: MaxCutWorkload, chip: Chip) -> MaxCutResult:
         created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         graph=GraphSummary(name=workload.graph.file or graph.name, nodes=graph.n, edges=graph.m,
                            total_weight=float(graph.weights.sum()), best_known_cut=best_known,
-                           best_known_source=workload.best_known.source if workload.best_known else None),
+                           best_known_source=workload.best_known.source if workload.best_known else None,
+                           isolated_nodes=int(graph.isolated().size), note=isolated_note(graph)),
         anneal={"runs": a.runs, "seed": a.seed, "duration": a.duration, "noise": a.noise, "shil": a.shil,
                 "shil_ramp": a.shil_ramp, "theta": a.theta},
         metrics=MaxCutMetrics(best_cut=float(cuts.max()), mean_cut=float(cuts.mean()),
@@ -112,7 +127,10 @@ def run_maxcut(workload: MaxCutWorkload, chip: Chip) -> MaxCutResult:
                               success_probability=p, repetitions_99=reps,
                               time_to_solution_s=t_run * reps if reps else None,
                               energy_to_solution_j=e_run * reps if reps else None),
-        runs=tuple(AnnealRun(run=k, cut=float(c), ratio=ratio(float(c))) for k, c in enumerate(cuts)),
+        partition=Partition(encoding=PARTITION_ENCODING, run=best, cut=float(cuts[best]),
+                            spins=partition_text(spins[best])),
+        runs=tuple(AnnealRun(run=k, cut=float(c), ratio=ratio(float(c)), spins=partition_text(s))
+                   for k, (c, s) in enumerate(zip(cuts, spins))),
         counters={"anneal": counters.totals(), "programming": program.programming.totals()},
         energy=AnnealEnergy(**chip_constants(chip), anneal=EnergyReport.from_dict(anneal),
                             programming=ProgrammingEnergy.from_dict(programming)),
