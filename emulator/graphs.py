@@ -71,6 +71,16 @@ class Graph:
         """``sum_e |w_e|``, exactly rounded (:func:`math.fsum`), in the weights' units."""
         return math.fsum(np.abs(self.weights))
 
+    def weight_scale(self) -> float:
+        """The mean absolute edge weight ``sum_e |w_e| / m``, in the weights' units; 1 for a graph
+        without edges or whose weights are all 0.
+
+        As the sum is exactly rounded, a graph whose weights all have the same magnitude ``c`` has
+        scale ``c`` exactly, and ``weights / weight_scale()`` is exactly +-1.
+        """
+        total = self.abs_weight()
+        return total / self.m if total > 0 else 1.0
+
     def cut(self, spins: np.ndarray) -> np.ndarray:
         """Cut value of spin assignments ``spins`` (..., n) in {-1, +1}; shape (...,)."""
         s = np.asarray(spins, np.float64)
@@ -103,7 +113,7 @@ def _sorted_graph(n: int, edges: np.ndarray, weights: np.ndarray, name: str) -> 
     if not np.isfinite(total):
         raise GraphFormatError(f"{name}: the absolute edge weights sum beyond {np.finfo(np.float64).max:.3g}, so "
                                "no cut can be computed; divide every weight by a common factor (the cuts scale "
-                               "with it)")
+                               "with it, and the anneal does not depend on it)")
     edges = np.sort(np.asarray(edges, np.int64).reshape(-1, 2), axis=1)
     order = np.lexsort((edges[:, 1], edges[:, 0]))
     return Graph(n, edges[order], np.asarray(weights, np.float64)[order], name)

@@ -622,7 +622,8 @@ class MaxCutResult(Result):
     ----------
     graph : GraphSummary
     anneal : dict
-        The workload's anneal schedule (runs, seed, duration, noise, SHIL...).
+        The workload's anneal schedule (runs, seed, duration, noise, SHIL...) and ``weight_scale``,
+        the mean absolute edge weight, which the couplings are divided by.
     metrics : MaxCutMetrics
     partition : Partition or None
         The best partition; None in reports written before partitions were recorded.

@@ -125,7 +125,8 @@ class MaxCutWorkload:
 
     name: str = spec("workload name used in reports")
     graph: GraphSpec = spec("graph section: `file` or `random`")
-    anneal: AnnealSpec = spec("anneal section: runs, schedule of phase noise and SHIL")
+    anneal: AnnealSpec = spec("anneal section: runs, schedule of phase noise and SHIL, relative to couplings that "
+                              "are the edge weights over their mean magnitude (so the weights' scale does not matter)")
     best_known: BestKnownSpec | None = spec("the best cut known, to report the ratio to it", default=None)
     description: str = spec("one line shown by `emulator workloads`", default="")
     origin: Source | None = field(default=None, compare=False, repr=False, metadata={"internal": True})

@@ -344,3 +344,51 @@ def test_isolated_nodes_are_warned_about_in_both_reports(tmp_path):
                                        ["anneal.runs=1", "anneal.duration=1"]), load_chip(OIM))
     assert shipped.graph.isolated_nodes == 0 and shipped.graph.note is None
 
+
+# -- the weights' scale --------------------------------------------------------------------------------
+
+def scaled_workload(tmp_path, name: str, factor: float, overrides=()):
+    """The shipped workload ``name`` with every weight of its graph file times ``factor``."""
+    path = ROOT / "workloads" / f"{name}.yaml"
+    workload = load_workload(path)
+    g = read_gset(workload.graph_path())
+    scaled = write(tmp_path, replace(g, weights=g.weights * factor).to_gset(), f"x{factor:g}.txt")
+    return load_workload(path, [f"graph.file={scaled}", f"best_known.cut={workload.best_known.cut * factor!r}",
+                                *overrides])
+
+
+@pytest.mark.parametrize("name", ["maxcut_rand20", "maxcut_rand100"])
+def test_scaling_every_weight_of_a_shipped_graph_changes_no_bit_of_the_anneal(tmp_path, name):
+    """Unit and +-1 weights become couplings of exactly +-1 whatever their scale: same spins, counters,
+    emulated time and energy, and the cuts scale with the weights."""
+    chip = load_chip(OIM)
+    results = {c: run_maxcut(scaled_workload(tmp_path, name, c), chip) for c in (1.0, 0.1, 100.0)}
+    reference = results[1.0]
+    for c, r in results.items():
+        assert r.anneal["weight_scale"] == c
+        assert [run.spins for run in r.runs] == [run.spins for run in reference.runs]
+        assert r.metrics.success_probability == reference.metrics.success_probability
+        assert r.metrics.mean_ratio == pytest.approx(reference.metrics.mean_ratio, rel=1e-12)
+        assert r.metrics.best_cut == pytest.approx(c * reference.metrics.best_cut, rel=1e-12)
+        assert (r.counters, r.energy, r.time.emulated_s_per_run) == \
+               (reference.counters, reference.energy, reference.time.emulated_s_per_run)
+
+
+def test_scaling_real_weights_keeps_the_success_rate_within_sampling_noise(tmp_path):
+    """Weights of many magnitudes are divided by their mean with rounding, so runs may part; the
+    success rate must stay within two standard errors of the difference of two rates."""
+    g = random_graph(16, 0.5, "unit", seed=7)
+    g = replace(g, weights=np.random.default_rng(1).uniform(0.2, 2.0, g.m))
+    best, _ = brute_force_maxcut(g)
+    chip, runs, rates = load_chip(OIM), 40, {}
+    for c in (1.0, 0.1, 100.0, 1 / 3):
+        np.save(tmp_path / "w.npy", c * g.adjacency())
+        workload = write(tmp_path, f"name: s\nkind: maxcut\ngraph: {{file: w.npy}}\n"
+                                   f"best_known: {{cut: {c * best!r}, source: brute force}}\n"
+                                   f"anneal: {{runs: {runs}, duration: 20, noise: 0.5, shil: 1.0, shil_ramp: 20, "
+                                   f"theta: 0.05}}\n", "w.yaml")
+        rates[c] = run_maxcut(load_workload(workload), chip).metrics.success_probability
+    p = rates[1.0]
+    assert 0 < p < 1
+    for c, rate in rates.items():
+        assert abs(rate - p) <= 2 * np.sqrt(2 * p * (1 - p) / runs), (c, rates)
