@@ -2,15 +2,20 @@
 
 The G-set format (Helmberg & Rendl's ``rudy`` graphs) is plain text: the first line holds the
 node and edge counts ``n m``, each of the next ``m`` lines one edge ``i j w`` (nodes numbered
-1..n, weight ``w``). :func:`read_gset` rejects anything else (an edge to a missing node, a
-self-loop, an edge given twice, a wrong edge count, a malformed line) with one
-:class:`GraphFormatError` naming the file and line.
+1..n, weight ``w``). A ``#`` starts a comment that runs to the end of its line, anywhere in the
+file (G-set files have none, but hand-written and converted ones often do); blank lines are
+skipped. :func:`read_gset` rejects anything else (an edge to a missing node, a self-loop, an
+edge given twice, a wrong edge count, a malformed line) with one :class:`GraphFormatError`
+naming the file and line.
 
 The cut of a spin assignment ``s`` in {-1, +1}^n is ``sum_(i,j) w_ij (1 - s_i s_j) / 2``: the
-weight of the edges whose ends have different spins.
+weight of the edges whose ends have different spins. A partition is written as text with
+:func:`partition_text`, one character per node in the graph's node order (node 1 of a G-set file,
+row 0 of a matrix, first): ``1`` for spin +1, ``0`` for spin -1.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +63,24 @@ class Graph:
         """Neighbours of each node, (n,) int64."""
         return np.bincount(self.edges.ravel(), minlength=self.n).astype(np.int64)
 
+    def isolated(self) -> np.ndarray:
+        """The nodes in no edge, 0-based, ascending, (k,) int64."""
+        return np.flatnonzero(self.degrees() == 0)
+
+    def abs_weight(self) -> float:
+        """``sum_e |w_e|``, exactly rounded (:func:`math.fsum`), in the weights' units."""
+        return math.fsum(np.abs(self.weights))
+
+    def weight_scale(self) -> float:
+        """The mean absolute edge weight ``sum_e |w_e| / m``, in the weights' units; 1 for a graph
+        without edges or whose weights are all 0.
+
+        As the sum is exactly rounded, a graph whose weights all have the same magnitude ``c`` has
+        scale ``c`` exactly, and ``weights / weight_scale()`` is exactly +-1.
+        """
+        total = self.abs_weight()
+        return total / self.m if total > 0 else 1.0
+
     def cut(self, spins: np.ndarray) -> np.ndarray:
         """Cut value of spin assignments ``spins`` (..., n) in {-1, +1}; shape (...,)."""
         s = np.asarray(spins, np.float64)
@@ -72,7 +95,25 @@ class Graph:
         return "\n".join(lines) + "\n"
 
 
+#: how :func:`partition_text` writes a partition, as the report states it
+PARTITION_ENCODING = ("one character per node, in the graph's node order (node 1 of a G-set file, row 0 of a "
+                      ".npy matrix, first): 1 for spin +1, 0 for spin -1")
+
+
+def partition_text(spins: np.ndarray) -> str:
+    """Spins (n,) in {-1, +1} as text: one character per node, ``1`` for +1 and ``0`` for -1."""
+    return np.where(np.asarray(spins) > 0, ord("1"), ord("0")).astype(np.uint8).tobytes().decode("ascii")
+
+
 def _sorted_graph(n: int, edges: np.ndarray, weights: np.ndarray, name: str) -> Graph:
+    """The graph with its edges sorted; :class:`GraphFormatError` if its weights' magnitudes sum
+    beyond the largest float (no cut could be computed)."""
+    with np.errstate(over="ignore"):
+        total = np.abs(np.asarray(weights, np.float64)).sum()
+    if not np.isfinite(total):
+        raise GraphFormatError(f"{name}: the absolute edge weights sum beyond {np.finfo(np.float64).max:.3g}, so "
+                               "no cut can be computed; divide every weight by a common factor (the cuts scale "
+                               "with it, and the anneal does not depend on it)")
     edges = np.sort(np.asarray(edges, np.int64).reshape(-1, 2), axis=1)
     order = np.lexsort((edges[:, 1], edges[:, 0]))
     return Graph(n, edges[order], np.asarray(weights, np.float64)[order], name)
@@ -91,12 +132,13 @@ def read_gset(path: str | Path) -> Graph:
     def fail(line: int, message: str):
         raise GraphFormatError(f"{path}:{line}: {message}")
 
-    numbered = [(k, text.split()) for k, text in enumerate(lines, start=1) if text.strip()]
+    data = [text.split("#", 1)[0] for text in lines]  # comments dropped
+    numbered = [(k, text.split()) for k, text in enumerate(data, start=1) if text.strip()]
     if not numbered:
         fail(1, "empty; the first line must be `n m` (node and edge counts)")
     first, header = numbered[0]
     if len(header) != 2 or not all(_is_int(v) for v in header):
-        fail(first, f"expected `n m` (node and edge counts, two integers), got {lines[first - 1].strip()!r}")
+        fail(first, f"expected `n m` (node and edge counts, two integers), got {data[first - 1].strip()!r}")
     n, m = int(header[0]), int(header[1])
     if n < 1:
         fail(first, f"the node count n must be at least 1, got {n}")
@@ -110,7 +152,7 @@ def read_gset(path: str | Path) -> Graph:
     edges, weights, seen = np.zeros((m, 2), np.int64), np.zeros(m), {}
     for e, (line, fields) in enumerate(body):
         if len(fields) != 3 or not (_is_int(fields[0]) and _is_int(fields[1]) and _is_number(fields[2])):
-            fail(line, f"expected an edge `i j w` (two node numbers and a weight), got {lines[line - 1].strip()!r}")
+            fail(line, f"expected an edge `i j w` (two node numbers and a weight), got {data[line - 1].strip()!r}")
         i, j, w = int(fields[0]), int(fields[1]), float(fields[2])
         for node in (i, j):
             if not 1 <= node <= n:
@@ -140,13 +182,24 @@ def _is_number(text: str) -> bool:
         return False
 
 
+#: what a ``.npy`` array of each numpy dtype kind that is not a real number holds, for error messages
+_DTYPE_KINDS = {"c": "complex numbers", "U": "strings", "S": "byte strings", "O": "Python objects",
+                "V": "records (a structured dtype)", "M": "dates", "m": "time spans"}
+
+
 def from_matrix(w: np.ndarray, name: str) -> Graph:
     """The graph of a symmetric weight matrix ``w`` (n, n) with zero diagonal (e.g. a ``.npy`` file).
 
-    :class:`GraphFormatError` naming ``name`` and the first offending entry if ``w`` is not
-    square, not finite, not symmetric, or has a non-zero diagonal.
+    :class:`GraphFormatError` naming ``name`` (and the first offending entry) if ``w`` does not hold
+    real numbers (booleans, integers or floats), or is not square, not finite, not symmetric, or
+    has a non-zero diagonal.
     """
-    w = np.asarray(w, np.float64)
+    w = np.asarray(w)
+    if w.dtype.kind not in "biuf":
+        what = _DTYPE_KINDS.get(w.dtype.kind, "values that are not real numbers")
+        raise GraphFormatError(f"{name}: a coupling matrix holds real numbers (the edge weights), got {what} "
+                               f"(dtype {w.dtype}); save the weights as a float or integer array")
+    w = w.astype(np.float64)
     if w.ndim != 2 or w.shape[0] != w.shape[1] or w.shape[0] < 1:
         raise GraphFormatError(f"{name}: a coupling matrix must be square (n, n), got shape {w.shape}")
     bad = np.argwhere(~np.isfinite(w))

@@ -463,6 +463,12 @@ class GraphSummary(Node):
         The best cut known for it; None when the workload gives none.
     best_known_source : str or None
         Where ``best_known_cut`` comes from; None with it.
+    isolated_nodes : int or None
+        Nodes in no edge: they run as oscillators (and are charged for) but cannot change the
+        cut; None in reports written before it was recorded.
+    note : str or None
+        A warning about the graph (isolated nodes); None (and left out of the JSON) when there
+        is nothing to warn about.
     """
 
     name: str
@@ -471,6 +477,8 @@ class GraphSummary(Node):
     total_weight: float
     best_known_cut: float | None
     best_known_source: str | None
+    isolated_nodes: int | None = field(metadata=omitted_if_none())
+    note: str | None = field(metadata=omitted_if_none())
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -522,11 +530,38 @@ class AnnealRun(Node):
         The cut it read out.
     ratio : float or None
         ``cut`` over the best-known cut; None when there is none.
+    spins : str or None
+        The partition it read out, as :attr:`Partition.encoding` says; None in reports written
+        before partitions were recorded.
     """
 
     run: int
     cut: float
     ratio: float | None
+    spins: str | None = field(metadata=omitted_if_none())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Partition(Node):
+    """The best partition of the runs, written out so that its cut can be checked from the graph file.
+
+    Attributes
+    ----------
+    encoding : str
+        How ``spins`` (and each run's) reads: one character per node, in the graph's node order
+        (node 1 of a G-set file first), ``1`` for spin +1 and ``0`` for spin -1.
+    run : int
+        The first run that read out the best cut.
+    cut : float
+        Its cut, the best of the runs.
+    spins : str
+        The spin of every node.
+    """
+
+    encoding: str
+    run: int
+    cut: float
+    spins: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -587,8 +622,11 @@ class MaxCutResult(Result):
     ----------
     graph : GraphSummary
     anneal : dict
-        The workload's anneal schedule (runs, seed, duration, noise, SHIL...).
+        The workload's anneal schedule (runs, seed, duration, noise, SHIL...) and ``weight_scale``,
+        the mean absolute edge weight, which the couplings are divided by.
     metrics : MaxCutMetrics
+    partition : Partition or None
+        The best partition; None in reports written before partitions were recorded.
     runs : tuple of AnnealRun
         One per anneal, in order.
     counters : dict of str to dict
@@ -604,6 +642,7 @@ class MaxCutResult(Result):
     graph: GraphSummary
     anneal: dict[str, Any]
     metrics: MaxCutMetrics
+    partition: Partition | None = field(metadata=omitted_if_none())
     runs: tuple[AnnealRun, ...]
     counters: dict[str, dict[str, float]]
     energy: AnnealEnergy

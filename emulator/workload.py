@@ -101,7 +101,8 @@ class GraphSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class BestKnownSpec:
-    cut: float = spec("best cut known for the graph (the exact maximum where known)")
+    cut: float = spec("best cut known for the graph (the exact maximum where known; 0 if no edge weight is "
+                      "positive)", ge=0)
     source: str = spec("how it was obtained (brute force, a paper, the best of many long runs of a solver)")
 
 
@@ -124,7 +125,8 @@ class MaxCutWorkload:
 
     name: str = spec("workload name used in reports")
     graph: GraphSpec = spec("graph section: `file` or `random`")
-    anneal: AnnealSpec = spec("anneal section: runs, schedule of phase noise and SHIL")
+    anneal: AnnealSpec = spec("anneal section: runs, schedule of phase noise and SHIL, relative to couplings that "
+                              "are the edge weights over their mean magnitude (so the weights' scale does not matter)")
     best_known: BestKnownSpec | None = spec("the best cut known, to report the ratio to it", default=None)
     description: str = spec("one line shown by `emulator workloads`", default="")
     origin: Source | None = field(default=None, compare=False, repr=False, metadata={"internal": True})

@@ -217,6 +217,14 @@ def test_maxcut_workload_errors(tmp_path, text, words):
     assert str(info.value).startswith(str(tmp_path)) and words in str(info.value)
 
 
+def cli_error(capsys, args) -> str:
+    """The one `error:` line of a CLI run that must exit with status 2."""
+    assert main([str(a) for a in args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    return err[0]
+
+
 def test_cli_errors_for_maxcut(tmp_path, capsys):
     write(tmp_path, "2 1\n1 3 1\n")
     workload = write(tmp_path, "name: r\nkind: maxcut\ngraph: {file: g.txt}\nanneal: {duration: 1, shil: 1}\n",
@@ -226,6 +234,161 @@ def test_cli_errors_for_maxcut(tmp_path, capsys):
               "does not solve Ising problems"),
              (["compare", ROOT / "workloads" / "maxcut_rand20.yaml"], "compare puts chips side by side")]
     for args, words in cases:
-        assert main([str(a) for a in args]) == 2
-        err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and err[0].startswith("error: ") and words in err[0], err
+        assert words in cli_error(capsys, args)
+
+
+# -- bad graphs and best-known cuts ----------------------------------------------------------------------
+
+def maxcut_yaml(tmp_path, graph_file: str, extra: str = "") -> Path:
+    return write(tmp_path, f"name: t\nkind: maxcut\ngraph: {{file: {graph_file}}}\n{extra}"
+                           "anneal: {runs: 2, duration: 5, shil: 1}\n", "w.yaml")
+
+
+@pytest.mark.parametrize("matrix, words", [
+    (np.array([["0", "1"], ["1", "0"]]), "got strings (dtype <U1)"),
+    (np.array([["0", "a"], ["a", "0"]]), "got strings (dtype <U1)"),
+    (np.array([[0, 1j], [1j, 0]]), "got complex numbers (dtype complex128)"),
+    (np.array([[0, 1 + 0j], [1 + 0j, 0]]), "got complex numbers (dtype complex128)"),
+    (np.array([[(0, 1)]], dtype=[("a", "i4"), ("b", "i4")]), "got records"),
+])
+def test_a_npy_graph_that_does_not_hold_real_numbers_is_one_error_naming_the_file(tmp_path, capsys, matrix, words):
+    np.save(tmp_path / "m.npy", matrix)
+    line = cli_error(capsys, ["run", maxcut_yaml(tmp_path, "m.npy"), "--chip", OIM, "--out", tmp_path / "out"])
+    assert line.startswith(f"error: {tmp_path / 'm.npy'}: a coupling matrix holds real numbers") and words in line
+
+
+def test_a_boolean_npy_matrix_is_an_unweighted_graph(tmp_path):
+    np.save(tmp_path / "m.npy", np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], bool))
+    result = run_maxcut(load_workload(maxcut_yaml(tmp_path, "m.npy")), load_chip(OIM))
+    assert result.graph.edges == 2 and result.graph.total_weight == 2.0
+
+
+def test_weights_whose_sum_overflows_are_one_error(tmp_path):
+    with pytest.raises(GraphFormatError, match=r"g.txt: the absolute edge weights sum beyond 1.8e\+308.*divide every "
+                                                r"weight by a common factor"):
+        read_gset(write(tmp_path, "3 2\n1 2 1e308\n2 3 1e308\n"))
+
+
+@pytest.mark.parametrize("best_known, words", [
+    ("-5.2", "w.yaml:4: best_known.cut: must be >= 0"),
+    ("3", "w.yaml:4: best_known.cut is 3 but no cut of"),  # the positive weights sum to 2
+])
+def test_an_impossible_best_known_cut_is_refused(tmp_path, capsys, best_known, words):
+    write(tmp_path, "3 3\n1 2 1\n2 3 1\n1 3 -4\n")
+    workload = maxcut_yaml(tmp_path, "g.txt", f"best_known: {{cut: {best_known}, source: a guess}}\n")
+    line = cli_error(capsys, ["run", workload, "--chip", OIM, "--out", tmp_path / "out"])
+    assert words in line and "best_known.cut" in line
+
+
+def test_a_best_known_cut_of_zero_is_the_maximum_of_a_graph_without_positive_weights(tmp_path):
+    write(tmp_path, "3 2\n1 2 -1\n2 3 -2\n")
+    result = run_maxcut(load_workload(maxcut_yaml(tmp_path, "g.txt", "best_known: {cut: 0, source: by hand}\n")),
+                        load_chip(OIM))
+    m = result.metrics
+    assert m.target_cut == 0 and m.best_ratio is None and m.mean_ratio is None
+    assert m.best_cut <= 0 and m.success_probability == float(np.mean([r.cut >= 0 for r in result.runs]))
+
+
+def test_comments_are_allowed_anywhere_in_a_graph_file(tmp_path):
+    g = read_gset(write(tmp_path, "# a triangle\n3 3  # n m\n1 2 1\n# the heavy edge:\n2 3 5 # here\n1 3 1\n"))
+    assert g.edges.tolist() == [[0, 1], [0, 2], [1, 2]] and g.weights.tolist() == [1.0, 1.0, 5.0]
+    with pytest.raises(GraphFormatError, match=r"g.txt:5: expected an edge `i j w` .* got '2 3'"):
+        read_gset(write(tmp_path, "3 2\n1 2 1\n# the next line lost its weight\n\n2 3 # 5\n"))
+
+# -- results a user can check ------------------------------------------------------------------------
+
+def cut_from_file(path: Path, spins: str) -> float:
+    """The cut of a partition string, from a G-set file, without the emulator: an independent check."""
+    rows = [line.split("#")[0].split() for line in path.read_text().splitlines()]
+    rows = [r for r in rows if r]
+    (n, m), edges = map(int, rows[0]), rows[1:]
+    assert len(spins) == n and len(edges) == m and set(spins) <= {"0", "1"}
+    return sum(float(w) for i, j, w in edges if spins[int(i) - 1] != spins[int(j) - 1])
+
+
+@pytest.mark.parametrize("name, sets", [("maxcut_rand20", []), ("maxcut_rand100", ["anneal.runs=5"]),
+                                        ("maxcut_rand800", ["anneal.runs=2", "anneal.duration=10",
+                                                            "anneal.shil_ramp=10"])])
+def test_every_reported_cut_is_the_cut_of_its_reported_spins_in_the_graph_file(tmp_path, name, sets):
+    workload = ROOT / "workloads" / f"{name}.yaml"
+    args = ["run", str(workload), "--chip", str(OIM), "--out", str(tmp_path), "--quiet"]
+    assert main(args + [a for s in sets for a in ("--set", s)]) == 0
+    report = json.loads((tmp_path / "report.json").read_text())
+    graph_file = workload.parent / report["graph"]["name"]
+    for run in report["runs"]:
+        assert cut_from_file(graph_file, run["spins"]) == run["cut"]
+    best = report["partition"]
+    assert best["cut"] == cut_from_file(graph_file, best["spins"]) == report["metrics"]["best_cut"]
+    assert best["spins"] == report["runs"][best["run"]]["spins"]
+    assert max(r["cut"] for r in report["runs"]) == best["cut"]
+    assert "`partition.spins`" in (tmp_path / "report.md").read_text()
+
+
+def test_a_report_from_before_partitions_were_recorded_still_reads_and_renders():
+    result = MaxCutResult.from_dict(json.loads((ROOT / "tests" / "data" / "old_maxcut_report.json").read_text()))
+    assert result.partition is None and result.runs[0].spins is None and result.graph.isolated_nodes is None
+    assert "written before partitions were recorded" in render_markdown(result)
+
+
+
+def test_isolated_nodes_are_warned_about_in_both_reports(tmp_path):
+    write(tmp_path, "7 2\n1 2 1\n2 3 1\n")
+    out = tmp_path / "out"
+    assert main(["run", str(maxcut_yaml(tmp_path, "g.txt")), "--chip", str(OIM), "--out", str(out), "--quiet"]) == 0
+    graph = json.loads((out / "report.json").read_text())["graph"]
+    assert graph["isolated_nodes"] == 4
+    assert graph["note"].startswith("4 of the 7 nodes are in no edge (numbered from 1: 4, 5, 6, 7): each runs as an "
+                                    "oscillator, and is counted in oscillator_seconds")
+    assert f"> **Warning:** {graph['note']}" in (out / "report.md").read_text()
+    shipped = run_maxcut(load_workload(ROOT / "workloads" / "maxcut_rand20.yaml",
+                                       ["anneal.runs=1", "anneal.duration=1"]), load_chip(OIM))
+    assert shipped.graph.isolated_nodes == 0 and shipped.graph.note is None
+
+
+# -- the weights' scale --------------------------------------------------------------------------------
+
+def scaled_workload(tmp_path, name: str, factor: float, overrides=()):
+    """The shipped workload ``name`` with every weight of its graph file times ``factor``."""
+    path = ROOT / "workloads" / f"{name}.yaml"
+    workload = load_workload(path)
+    g = read_gset(workload.graph_path())
+    scaled = write(tmp_path, replace(g, weights=g.weights * factor).to_gset(), f"x{factor:g}.txt")
+    return load_workload(path, [f"graph.file={scaled}", f"best_known.cut={workload.best_known.cut * factor!r}",
+                                *overrides])
+
+
+@pytest.mark.parametrize("name", ["maxcut_rand20", "maxcut_rand100"])
+def test_scaling_every_weight_of_a_shipped_graph_changes_no_bit_of_the_anneal(tmp_path, name):
+    """Unit and +-1 weights become couplings of exactly +-1 whatever their scale: same spins, counters,
+    emulated time and energy, and the cuts scale with the weights."""
+    chip = load_chip(OIM)
+    results = {c: run_maxcut(scaled_workload(tmp_path, name, c), chip) for c in (1.0, 0.1, 100.0)}
+    reference = results[1.0]
+    for c, r in results.items():
+        assert r.anneal["weight_scale"] == c
+        assert [run.spins for run in r.runs] == [run.spins for run in reference.runs]
+        assert r.metrics.success_probability == reference.metrics.success_probability
+        assert r.metrics.mean_ratio == pytest.approx(reference.metrics.mean_ratio, rel=1e-12)
+        assert r.metrics.best_cut == pytest.approx(c * reference.metrics.best_cut, rel=1e-12)
+        assert (r.counters, r.energy, r.time.emulated_s_per_run) == \
+               (reference.counters, reference.energy, reference.time.emulated_s_per_run)
+
+
+def test_scaling_real_weights_keeps_the_success_rate_within_sampling_noise(tmp_path):
+    """Weights of many magnitudes are divided by their mean with rounding, so runs may part; the
+    success rate must stay within two standard errors of the difference of two rates."""
+    g = random_graph(16, 0.5, "unit", seed=7)
+    g = replace(g, weights=np.random.default_rng(1).uniform(0.2, 2.0, g.m))
+    best, _ = brute_force_maxcut(g)
+    chip, runs, rates = load_chip(OIM), 40, {}
+    for c in (1.0, 0.1, 100.0, 1 / 3):
+        np.save(tmp_path / "w.npy", c * g.adjacency())
+        workload = write(tmp_path, f"name: s\nkind: maxcut\ngraph: {{file: w.npy}}\n"
+                                   f"best_known: {{cut: {c * best!r}, source: brute force}}\n"
+                                   f"anneal: {{runs: {runs}, duration: 20, noise: 0.5, shil: 1.0, shil_ramp: 20, "
+                                   f"theta: 0.05}}\n", "w.yaml")
+        rates[c] = run_maxcut(load_workload(workload), chip).metrics.success_probability
+    p = rates[1.0]
+    assert 0 < p < 1
+    for c, rate in rates.items():
+        assert abs(rate - p) <= 2 * np.sqrt(2 * p * (1 - p) / runs), (c, rates)

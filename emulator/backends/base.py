@@ -155,6 +155,9 @@ class Backend(abc.ABC):
     def compile_ising(self, graph, chip, *, theta: float = 0.0) -> Program:
         """Map the Ising problem of MaxCut on ``graph`` (minimise ``sum_(i,j) w_ij s_i s_j``) onto ``chip``.
 
+        The MaxCut task passes the graph with its weights divided by their mean magnitude, the
+        unit of the anneal's schedule (:mod:`emulator.tasks.maxcut`).
+
         Families that do not solve Ising problems keep this default, which says so."""
         raise ConfigError(f"chip {chip.name!r} (back-end family {self.family!r}) does not solve Ising problems; "
                           "run MaxCut workloads on a chip of a family that does, such as oim (--chip oim-cmos)")

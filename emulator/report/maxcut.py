@@ -89,20 +89,39 @@ def _energy(result: MaxCutResult) -> str:
             + f"\n\n- energy per run: **{format_si(anneal.per_sample_j, 'J')}**")
 
 
+def _graph(result: MaxCutResult) -> str:
+    """The graph's table, then its note as a warning."""
+    rows = [(k.replace("_", " "), format_value(v)) for k, v in result.graph.to_dict().items() if k != "note"]
+    text = "## Graph\n\n" + table(["item", "value"], rows, "ll")
+    if result.graph.note:
+        text += f"\n\n> **Warning:** {result.graph.note}"
+    return text
+
+
+def _partition(result: MaxCutResult) -> str:
+    """Where the partitions are, to check a cut without the emulator."""
+    p = result.partition
+    if p is None:
+        return "## Partition\n\nThis report was written before partitions were recorded."
+    return (f"## Partition\n\nThe best partition (run {p.run}, cut {format_cut(p.cut)}) is `partition.spins` in "
+            f"`report.json`, and each run's is `runs[k].spins`: {p.encoding}. The cut is the sum of the weights of "
+            "the edges whose two nodes have different characters.")
+
+
 def render_markdown(result: MaxCutResult) -> str:
     """The Markdown report of a MaxCut run.
 
-    Sections: title, run line, summary paragraph, graph, anneal schedule, results (figures of
-    merit), runs, operation counters, energy, program summary and the figure link.
+    Sections: title, run line, summary paragraph, graph (its note as a warning), anneal schedule,
+    results (figures of merit), runs, where the partitions are, operation counters, energy,
+    program summary and the figure link.
     """
-    graph = [(k.replace("_", " "), format_value(v)) for k, v in result.graph.to_dict().items()]
     anneal = [(k, format_value(v)) for k, v in result.anneal.items()]
     runs = [(r.run, format_value(r.cut), format_value(r.ratio)) for r in result.runs]
     sections = [f"# {title(result)}", run_info(result), _summary(result),
-                "## Graph\n\n" + table(["item", "value"], graph, "ll"),
+                _graph(result),
                 "## Anneal\n\n" + table(["setting", "value"], anneal, "lr"),
                 _results(result),
-                "## Runs\n\n" + table(["run", "cut", "cut / best known"], runs),
+                "## Runs\n\n" + table(["run", "cut", "cut / best known"], runs), _partition(result),
                 _counters(result), _energy(result)]
     if result.program:
         sections.append(program_section(result.program))
