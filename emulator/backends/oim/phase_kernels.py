@@ -210,8 +210,10 @@ def rhs(y, heard, theta, shil_t, couplings, out, scratch):
     with its cos, sin and field, :func:`heard_field`), or ``y_j`` where ``y_j`` moved more than
     ``theta`` from it. Only those moved oscillators' couplings are summed (event-driven); the cos
     and sin of phases near the heard ones are :func:`rotated` from those. ``shil_t`` is the SHIL
-    strength now, ``couplings`` a :class:`Csr`. ``scratch`` (4, n) receives the field, cos y and
-    sin y.
+    strength now, ``couplings`` a :class:`Csr`. ``scratch`` (4, n) receives the field the
+    oscillators feel (the heard field plus the moved oscillators' couplings, added in the
+    order of their indices), cos y and sin y (the library's for every oscillator further
+    than ``min(theta, ROTATE_MAX)`` from its heard phase, so for every moved one).
     """
     phase, hc, hs = heard.phase, heard.cos, heard.sin
     n = y.shape[0]
@@ -285,14 +287,17 @@ def relax_one(phases, couplings, settings, rng):
         dt = min(d * factor, STABLE / max(slope / max(jump, 1e-300), 1e-300))
         if not accept:
             continue
+        # commit the broadcasts: the last stage, at y_new, summed exactly their couplings
+        # (same oscillators, same order), so its field and cos and sin are the new heard ones
         sent = 0
         for j in range(n):
             if moved_past(y_new[j] - heard.phase[j], theta):
-                c, s = math.cos(y_new[j]), math.sin(y_new[j])
-                couple(j, c - heard.cos[j], s - heard.sin[j], heard.field_re, heard.field_im, couplings)
-                heard.phase[j], heard.cos[j], heard.sin[j] = y_new[j], c, s
+                heard.phase[j], heard.cos[j], heard.sin[j] = y_new[j], scratch[2, j], scratch[3, j]
                 events[j] += 1
                 sent += 1
+        if sent:
+            heard.field_re[:] = scratch[0]
+            heard.field_im[:] = scratch[1]
         amplitude = noise_at(t, noise, noise_decay)
         t += d
         steps += 1
