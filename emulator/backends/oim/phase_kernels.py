@@ -222,27 +222,28 @@ def rhs(y, heard, theta, shil_t, couplings, out, scratch, moved):
     ``theta`` from it. Only those moved oscillators' couplings are summed (event-driven); the cos
     and sin of phases near the heard ones are :func:`rotated` from those. ``shil_t`` is the SHIL
     strength now, ``couplings`` a :class:`Csr`. ``scratch`` (4, n) receives the field the
-    oscillators feel (the heard field plus the moved oscillators' couplings, added in the
-    order of their indices), cos y and sin y (the library's for every oscillator further
+    oscillators feel if any oscillator moved (the heard field plus the moved oscillators'
+    couplings, added in the order of their indices), cos y and sin y (the library's for every oscillator further
     than ``min(theta, ROTATE_MAX)`` from its heard phase, so for every moved one); ``moved``
     (n,) int64 receives the indices of the moved oscillators, ascending.
     """
     phase, hc, hs = heard.phase, heard.cos, heard.sin
     indptr, indices, data = couplings
     n = y.shape[0]
-    fc, fs, cy, sy = scratch[0], scratch[1], scratch[2], scratch[3]
-    fc[:] = heard.field_re
-    fs[:] = heard.field_im
+    cy, sy = scratch[2], scratch[3]
     reach = min(theta, ROTATE_MAX)
     far = 0
     for j in range(n):  # as if no oscillator had moved far (branch-free, so the compiler may vectorise it)
         d = y[j] - phase[j]
         cy[j], sy[j] = rotated(hc[j], hs[j], d)
         far += abs(d) > reach
+    count = 0
     if far == 0:
-        count = 0
+        fc, fs = heard.field_re, heard.field_im  # nothing moved: the heard field
     else:
-        count = 0
+        fc, fs = scratch[0], scratch[1]
+        fc[:] = heard.field_re
+        fs[:] = heard.field_im
         for j in range(n):
             moved[count] = j  # the candidates, ascending, without a branch
             count += abs(y[j] - phase[j]) > reach
@@ -288,7 +289,7 @@ def relax_one(phases, couplings, settings, rng):
     dt = min(max(t_max, 1e-12), max_phase_step / max(speed, 1e-12)) * 0.5
     t, steps = 0.0, 0
     for _ in range(MAX_ITERATIONS):
-        d = min(dt, t_max - t, max_phase_step / max(max_abs(k1), 1e-300))
+        d = min(dt, t_max - t, max_phase_step / max(speed, 1e-300))
         for i in range(n):
             y[i] = phi[i] + C2 * d * k1[i]
         rhs(y, heard, theta, shil_at(t + C2 * d, shil, shil_ramp), couplings, a2, scratch, moved)
@@ -335,8 +336,9 @@ def relax_one(phases, couplings, settings, rng):
             rhs(phi, heard, theta, shil_at(t, shil, shil_ramp), couplings, k1, scratch, moved)
         else:
             phi[:] = y_new
-            k1[:] = a4  # first same as last: the broadcasts just committed are what a4 saw
-        if max_abs(k1) < settle_tolerance:
+            k1, a4 = a4, k1  # first same as last: the broadcasts just committed are what a4 saw
+        speed = max_abs(k1)
+        if speed < settle_tolerance:
             return Outcome(t, True, steps)
         if t >= t_max:
             return Outcome(t, False, steps)
