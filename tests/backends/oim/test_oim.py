@@ -171,10 +171,15 @@ def test_the_event_driven_right_hand_side_couples_to_what_is_heard(theta, proble
     assert found.tolist() == np.flatnonzero(moved).tolist()
 
 
-@given(st.floats(-100, 100), st.floats(-phase_kernels.ROTATE_MAX, phase_kernels.ROTATE_MAX))
-def test_rotating_a_heard_phase_gives_cos_and_sin(a, d):
-    """Against the angle-sum identity with library cos and sin of d (``a + d`` itself would round)."""
-    c, s = phase_kernels.rotated(np.cos(a), np.sin(a), d)
+@pytest.mark.parametrize("rotate, reach", [(phase_kernels.rotated, phase_kernels.ROTATE_MAX),
+                                           (phase_kernels.rotated_near, phase_kernels.NEAR_MAX)],
+                         ids=["rotated", "rotated_near"])
+@given(a=st.floats(-100, 100), fraction=st.floats(-1.0, 1.0))
+def test_rotating_a_heard_phase_gives_cos_and_sin(rotate, reach, a, fraction):
+    """Against the angle-sum identity with library cos and sin of d (``a + d`` itself would round),
+    over each polynomial's range."""
+    d = fraction * reach
+    c, s = rotate(np.cos(a), np.sin(a), d)
     assert abs(c - (np.cos(a) * np.cos(d) - np.sin(a) * np.sin(d))) < 1e-15
     assert abs(s - (np.sin(a) * np.cos(d) + np.cos(a) * np.sin(d))) < 1e-15
 
