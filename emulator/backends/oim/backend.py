@@ -238,8 +238,11 @@ def input_phases(x: np.ndarray, scale: float) -> np.ndarray:
 
 
 def input_field(program: "OimProgram", x: np.ndarray) -> np.ndarray:
-    """The complex field the clamped inputs put on layer 1, ``W_0 exp(i phi_in)``, (B, n_1)."""
-    return np.exp(1j * input_phases(x, program.input_phase_scale)) @ program.w_in.T
+    """The complex field the clamped inputs put on layer 1, ``W_0 exp(i phi_in)``, (B, n_1): one
+    real product of the stacked cos and sin (``W_0`` is real)."""
+    phi = input_phases(x, program.input_phase_scale)
+    parts = np.concatenate([np.cos(phi), np.sin(phi)]) @ program.w_in.T
+    return parts[:len(phi)] + 1j * parts[len(phi):]
 
 
 def _cos_diff_change(upper_a, lower_a, upper_b, lower_b):
@@ -396,8 +399,8 @@ class OimBackend(Backend):
         edges = program.edges
         states = [x] + [np.cos(state.phi[:, a:b]) for a, b in zip(edges[:-1], edges[1:])]
         heard = [x] + [np.cos(state.heard[:, a:b]) for a, b in zip(edges[:-1], edges[1:])]
-        drive = [bias.real[:, a:b] + program.couplings.apply(np.cos(state.heard))[:, a:b]
-                 for a, b in zip(edges[:-1], edges[1:])]
+        heard_drive = bias.real + program.couplings.apply(np.cos(state.heard))
+        drive = [heard_drive[:, a:b] for a, b in zip(edges[:-1], edges[1:])]
         steps = np.ceil(state.t / program.time_per_step - 1e-9).astype(np.int64)  # in the workload's steps
         return OimEquilibrium(states, heard, drive, steps, state.settled, state.trace,
                               phases=state.phi, heard_phases=state.heard, settle_time=state.t,
