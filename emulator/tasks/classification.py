@@ -25,7 +25,9 @@ from emulator.errors import ConfigError, DatasetError
 from emulator.network import init_network, lipschitz
 from emulator.results import (DatasetSummary, Deployment, EnergyReport, EpochRecord, Metrics, NetworkShape,
                               Relaxation, RunResult, TrainingEnergy, TrainingTime)
-from emulator.tasks.checkpoint import CHECKPOINT, TrainedRun, read_checkpoint, saved_workload
+from emulator.schema import Source, dotted
+from emulator.tasks.checkpoint import (CHECKPOINT, STATE, Identity, TrainedRun, damaged, first_difference,
+                                       read_checkpoint, saved_workload)
 from emulator.training.eqprop import Phases, PowerIteration, eqprop_gradient, one_hot, sgd_step
 from emulator.workload import Workload, check_against_dataset
 
@@ -126,22 +128,35 @@ class Run:
         w["training"] = {k: v for k, v in w["training"].items() if k != "epochs"}
         return {"workload": w, "chip": self.chip.name, "chip_parameters": self.chip.parameters}
 
-    def is_identity_of_this_run(self, saved: dict) -> bool:
-        """Whether a checkpoint's :meth:`identity` is this run's, compared with every default filled
-        in: a setting added to the emulator after the checkpoint was written matches while it keeps
-        its default; a setting since removed does not match."""
-        here = json.loads(json.dumps(self.identity()))  # the checkpoint's types: lists, not tuples
-        if saved.get("chip") != here["chip"]:
-            return False
-        try:
-            return self._with_defaults(saved) == self._with_defaults(here)
-        except ConfigError:
-            return False
+    def difference(self, saved: Identity) -> str | None:
+        """The first setting in which a checkpoint's identity differs from this run's, in words
+        (``"eqprop.theta: 0.01 in the checkpoint, 0.02 now"``), or None if it is this run's.
 
-    def _with_defaults(self, identity: dict) -> tuple:
-        workload = saved_workload(identity, self.workload.training.epochs, self.out_dir)
-        chip = replace(self.chip, parameters=self.backend.upgrade(identity.get("chip_parameters", {})))
-        return asdict(workload), asdict(self.backend.parameters_of(chip))
+        Settings are compared with every default filled in: a setting added to the emulator after
+        the checkpoint was written matches while it keeps its default; one since removed differs.
+        """
+        here = json.loads(json.dumps(self.identity()))  # the checkpoint's types: lists, not tuples
+        if saved.chip != here["chip"]:
+            return f"chip: {saved.chip!r} in the checkpoint, {here['chip']!r} now"
+        try:
+            theirs = self._with_defaults(saved.workload, saved.chip_parameters or {})
+        except ConfigError as exc:  # a setting this emulator does not know, or one it needs missing
+            return str(exc)
+        ours = self._with_defaults(here["workload"], here["chip_parameters"])
+        for (what, a), b in zip(theirs.items(), ours.values()):
+            found = first_difference(a, b)
+            if found:
+                path, old, new = found
+                return f"{what}{dotted(path)}: {old!r} in the checkpoint, {new!r} now"
+        return None
+
+    def _with_defaults(self, workload: dict, chip_parameters: dict) -> dict:
+        """A run's identity with every default filled in: ``{"": workload settings, "the chip's
+        parameters.": chip parameters}``, keyed by how a difference in them is named."""
+        source = Source(f"{self.out_dir / CHECKPOINT} entry {STATE!r}")
+        settings = asdict(saved_workload(workload, self.workload.training.epochs, source))
+        chip = replace(self.chip, parameters=self.backend.upgrade(chip_parameters), origin=source)
+        return {"": settings, "the chip's parameters.": asdict(self.backend.parameters_of(chip))}
 
     def save(self):
         state = {"identity": self.identity(), "epoch": self.epoch, "history": [h.to_dict() for h in self.history],
@@ -154,18 +169,36 @@ class Run:
         tmp.replace(self.out_dir / CHECKPOINT)
 
     def restore(self):
-        """Continue from the checkpoint in ``out_dir``; ConfigError if it is another run's."""
-        path = self.out_dir / CHECKPOINT
-        if not path.exists():
-            raise ConfigError(f"--resume {self.out_dir}: no {CHECKPOINT} there; start a new run instead")
-        state, weights, biases = read_checkpoint(self.out_dir, len(self.network.weights))
-        if not self.is_identity_of_this_run(state["identity"]):
-            raise ConfigError(f"--resume {self.out_dir}: that run used other workload settings or another "
-                              "chip; resume it with the same workload file, --chip and --set options")
-        self.network = self.network.with_parameters(weights, biases)
-        self.epoch, self.n_trained = state["epoch"], state["n_trained"]
-        self.history = [EpochRecord.from_dict(h) for h in state["history"]]
-        self.training = Counters.from_dict(state["training"])
+        """Continue from the checkpoint in ``out_dir``.
+
+        Raises
+        ------
+        ConfigError
+            If there is none, if it is damaged or another run's (naming the first setting that
+            differs), or if it holds more finished epochs than this run's ``training.epochs``.
+        """
+        option = f"--resume {self.out_dir}"
+        if not (self.out_dir / CHECKPOINT).exists():
+            raise ConfigError(f"{option}: no {CHECKPOINT} there; start a new run instead")
+        checkpoint = read_checkpoint(self.out_dir)
+        difference = self.difference(checkpoint.state.identity)
+        if difference:
+            raise ConfigError(f"{option}: that run used other settings ({difference}); resume it with the same "
+                              "workload file, --chip, --set and --chip-set options")
+        saved, epochs = checkpoint.epoch, self.workload.training.epochs
+        finished = f"{saved} finished epoch{'s' * (saved != 1)}"
+        if saved > epochs:
+            raise ConfigError(f"{option}: the checkpoint holds {finished}, more than training.epochs = {epochs} "
+                              f"({self.workload.where('training', 'epochs')}); set training.epochs to {saved} or "
+                              f"more (--set training.epochs={saved}) to finish that run")
+        if checkpoint.state.n_trained != saved * self.data.n_train:
+            raise damaged(self.out_dir, "--resume", f"entry {STATE!r}: n_trained: {checkpoint.state.n_trained} "
+                          f"samples, not {finished} of {self.data.n_train}", "start a new run with another --out")
+        self.network = self.network.with_parameters(checkpoint.weights, checkpoint.biases)
+        self.epoch = saved
+        self.n_trained = checkpoint.state.n_trained
+        self.history = list(checkpoint.history)
+        self.training = checkpoint.training
         # re-programmed over the initial program, as the run was: a chip that fixes its scales at the
         # first programming (the crossbar's full-scale weights) keeps the run's
         self.program = self.backend.compile(self.network, self.chip, previous=self.program)
