@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -64,6 +65,20 @@ def user_error(capsys, *args) -> str:
     assert len(lines) == 1, f"expected one error line, got: {err!r}"
     assert lines[0].startswith("error: "), err
     return lines[0][len("error: "):]
+
+
+#: what a run prints on stderr besides an error: its progress
+PROGRESS = re.compile(r"(epoch \d+: train .* test .*|== .*|resuming .* after epoch \d+)")
+
+
+def run_error(capsys, *args) -> str:
+    """Run the CLI expecting a user error after some work (whose progress lines are let through);
+    returns the message after ``error: ``."""
+    status, out, err = cli(capsys, *args)
+    assert status == 2, (status, out, err)
+    errors = [line for line in err.splitlines() if not PROGRESS.fullmatch(line)]
+    assert len(errors) == 1 and errors[0].startswith("error: "), f"expected one error line, got: {err!r}"
+    return errors[0][len("error: "):]
 
 
 def run_subprocess(*args, cwd: Path) -> subprocess.CompletedProcess:
@@ -315,6 +330,20 @@ def test_resume_with_fewer_epochs_than_the_checkpoint_holds(capsys, tiny_run, tm
     assert message == (f"--resume {folder}: the checkpoint holds 1 finished epoch, more than training.epochs = 0 "
                        "(--set training.epochs=0); set training.epochs to 1 or more (--set training.epochs=1) to "
                        "finish that run")
+
+
+def test_ctrl_c_in_the_first_epoch_says_nothing_was_saved(capsys, tmp_path, monkeypatch):
+    import emulator.tasks.classification as runner
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "eqprop_gradient", interrupt)
+    status, _, err = cli(capsys, "run", "digits_snn", "--chip", "digital", *TINY, "--out", tmp_path / "r", "--quiet")
+    assert status == 130
+    assert err.splitlines() == ["interrupted before the first epoch finished; nothing was saved; "
+                                "run the same command again"]
+    assert not (tmp_path / "r").exists()
 
 
 def test_a_resumed_report_counts_the_earlier_epochs_wall_time(tiny_run, tmp_path, monkeypatch):

@@ -22,6 +22,7 @@ from emulator.catalog import resolve
 from emulator.chip import Chip, get_backend, load_chip
 from emulator.counters import Counters
 from emulator.errors import ConfigError
+from emulator.files import write_arrays
 from emulator.network import Network
 from emulator.results import REPORT, EpochRecord, RunResult
 from emulator.schema import Source, build, fail, spec
@@ -82,6 +83,13 @@ class Checkpoint:
     @property
     def epoch(self) -> int:
         return self.state.epoch
+
+
+def write_checkpoint(run_dir: Path, state: dict, network: Network) -> Path:
+    """Write ``state`` (the JSON-ready :class:`State` of a run) and ``network``'s parameters to
+    ``run_dir/checkpoint.npz``, atomically; returns its path."""
+    arrays = {f"w{k}": w for k, w in enumerate(network.weights)} | {f"b{k}": b for k, b in enumerate(network.biases)}
+    return write_arrays(Path(run_dir) / CHECKPOINT, {STATE: np.array(json.dumps(state))} | arrays)
 
 
 def read_checkpoint(run_dir: Path, option: str = "--resume",

@@ -22,12 +22,13 @@ from emulator.counters import Counters
 from emulator.datasets import Dataset, load_dataset
 from emulator.energy import account, check_priced, chip_constants
 from emulator.errors import ConfigError, DatasetError
+from emulator.files import make_folder, remove
 from emulator.network import init_network, lipschitz
-from emulator.results import (DatasetSummary, Deployment, EnergyReport, EpochRecord, Metrics, NetworkShape,
+from emulator.results import (REPORT, DatasetSummary, Deployment, EnergyReport, EpochRecord, Metrics, NetworkShape,
                               Relaxation, RunResult, TrainingEnergy, TrainingTime)
 from emulator.schema import Source, dotted
 from emulator.tasks.checkpoint import (CHECKPOINT, STATE, Identity, TrainedRun, damaged, first_difference,
-                                       read_checkpoint, saved_workload)
+                                       read_checkpoint, saved_workload, write_checkpoint)
 from emulator.training.eqprop import Phases, PowerIteration, eqprop_gradient, one_hot, sgd_step
 from emulator.workload import Workload, check_against_dataset
 
@@ -94,7 +95,10 @@ def evaluate_trained(trained: TrainedRun, chip: Chip, out_dir: Path, progress: b
 
 
 class Run:
-    """Training and evaluation of one workload on one chip, checkpointed in ``out_dir``."""
+    """Training and evaluation of one workload on one chip, checkpointed in ``out_dir``.
+
+    ``epoch`` counts the finished epochs, ``saved_epoch`` those in the checkpoint on disk.
+    """
 
     def __init__(self, workload: Workload, chip: Chip, out_dir: Path, data: Dataset | None = None):
         self.workload, self.chip, self.out_dir = workload, chip, Path(out_dir)
@@ -103,7 +107,7 @@ class Run:
         w = workload
         self.network = init_network(w.network.layers, np.random.default_rng(w.training.seed),
                                     theta=w.eqprop.theta, damping=w.eqprop.damping, gain=w.network.init_gain)
-        self.epoch = 0
+        self.epoch = self.saved_epoch = 0
         self.history: list[EpochRecord] = []
         self.training = Counters()
         self.n_trained = 0
@@ -159,14 +163,14 @@ class Run:
         return {"": settings, "the chip's parameters.": asdict(self.backend.parameters_of(chip))}
 
     def save(self):
+        """Checkpoint the finished epochs, atomically. A report of an earlier run in the folder is
+        removed first: a ``report.json`` always belongs to the checkpoint beside it."""
         state = {"identity": self.identity(), "epoch": self.epoch, "history": [h.to_dict() for h in self.history],
                  "training": self.training.to_dict(), "n_trained": self.n_trained}
-        arrays = {f"w{k}": w for k, w in enumerate(self.network.weights)}
-        arrays.update({f"b{k}": b for k, b in enumerate(self.network.biases)})
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.out_dir / (CHECKPOINT + ".tmp.npz")
-        np.savez(tmp, state=json.dumps(state), **arrays)
-        tmp.replace(self.out_dir / CHECKPOINT)
+        make_folder(self.out_dir)
+        remove(self.out_dir / REPORT)
+        write_checkpoint(self.out_dir, state, self.network)
+        self.saved_epoch = self.epoch
 
     def restore(self):
         """Continue from the checkpoint in ``out_dir``.
@@ -195,7 +199,7 @@ class Run:
             raise damaged(self.out_dir, "--resume", f"entry {STATE!r}: n_trained: {checkpoint.state.n_trained} "
                           f"samples, not {finished} of {self.data.n_train}", "start a new run with another --out")
         self.network = self.network.with_parameters(checkpoint.weights, checkpoint.biases)
-        self.epoch = saved
+        self.epoch = self.saved_epoch = saved
         self.n_trained = checkpoint.state.n_trained
         self.history = list(checkpoint.history)
         self.training = checkpoint.training
