@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from emulator.catalog import available, resolve
-from emulator.errors import ConfigError, EmulatorError, OutputError
+from emulator.errors import ConfigError, DivergenceError, EmulatorError, OutputError
 
 if TYPE_CHECKING:
     from emulator.results import RunResult
@@ -27,7 +27,7 @@ def _run_one(workload, chip, out_dir: Path, *, resume: bool, progress: bool, dat
              again: str | None = None) -> RunResult:
     """Train (or continue) one run in ``out_dir`` and write its report.
 
-    A write failure or Ctrl-C stops it with a message that says what is kept;
+    A write failure, a divergence or Ctrl-C stops it with a message that says what is kept;
     ``again`` says how to go on (default: the same command with ``--resume``).
     """
     from emulator.report import write_report
@@ -51,6 +51,8 @@ def _run_one(workload, chip, out_dir: Path, *, resume: bool, progress: bool, dat
         raise Interrupted(f"interrupted{before}; {_kept(run)}; {_again(run, again)}") from None
     except OutputError as exc:
         raise exc.explained(_kept(run), _again(run, again)) from None
+    except DivergenceError as exc:
+        raise DivergenceError(f"{exc}; {_kept(run)}") from None
     return result
 
 

@@ -1,7 +1,7 @@
 """User-facing errors.
 
 Every error a user can cause (a bad file, an unknown name, a network that does not fit a
-chip, a diverging relaxation, an output that cannot be written) is an :class:`EmulatorError` whose message says what to
+chip, a diverging training, an output that cannot be written) is an :class:`EmulatorError` whose message says what to
 change. The CLI prints the message and exits with status 2, without a traceback.
 """
 
@@ -34,7 +34,7 @@ class CapacityError(EmulatorError):
 
 
 class DivergenceError(EmulatorError):
-    """A relaxation or a training step produced NaN or overflowed."""
+    """A relaxation or a training step produced NaN or overflowed, or a training diverged."""
 
 
 class OutputError(EmulatorError):

@@ -2,7 +2,9 @@
 
 Finished epochs are checkpointed in the run folder (``checkpoint.npz``) so an interrupted run
 loses nothing and ``resume`` continues it to the same result as an uninterrupted run: the
-shuffling of epoch ``e`` depends only on ``(seed, e)``.
+shuffling of epoch ``e`` depends only on ``(seed, e)``. An epoch after which the training has
+diverged (:mod:`emulator.training.divergence`) is not checkpointed: the run stops with the epochs
+before it kept.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from emulator.results import (REPORT, DatasetSummary, Deployment, EnergyReport, 
 from emulator.schema import Source, dotted
 from emulator.tasks.checkpoint import (CHECKPOINT, STATE, Identity, TrainedRun, damaged, first_difference,
                                        read_checkpoint, saved_workload, write_checkpoint)
+from emulator.training.divergence import chance_level, check_divergence
 from emulator.training.eqprop import Phases, PowerIteration, eqprop_gradient, one_hot, sgd_step
 from emulator.workload import Workload, check_against_dataset
 
@@ -107,6 +110,7 @@ class Run:
         w = workload
         self.network = init_network(w.network.layers, np.random.default_rng(w.training.seed),
                                     theta=w.eqprop.theta, damping=w.eqprop.damping, gain=w.network.init_gain)
+        self.initial_norms = tuple(lipschitz(self.network))
         self.epoch = self.saved_epoch = 0
         self.history: list[EpochRecord] = []
         self.training = Counters()
@@ -236,10 +240,11 @@ class Run:
         train_s = time.perf_counter() - start
         train_acc, _, _ = self.evaluate("train")
         test_acc, _, _ = self.evaluate("test")
+        norms = tuple(lipschitz(self.network))
+        check_divergence(epoch, test_acc, chance_level(data.y_test), norms, self.initial_norms)
         self.epoch = epoch
         self.history.append(EpochRecord(epoch=epoch, train_accuracy=train_acc, test_accuracy=test_acc,
-                                        lipschitz=tuple(lipschitz(self.network)), train_wall_s=train_s,
-                                        wall_s=time.perf_counter() - start))
+                                        lipschitz=norms, train_wall_s=train_s, wall_s=time.perf_counter() - start))
         self.save()
         return self.history[-1]
 
