@@ -1,26 +1,35 @@
 """Command line: ``python -m emulator run|compare|evaluate|deploy|chips|workloads``.
 
-User errors (bad files, unknown names, networks that do not fit, diverging training) print
-one ``error:`` line and exit with status 2; Ctrl-C keeps the finished epochs and says how to
-resume.
+User errors (bad files, unknown names, networks that do not fit, diverging training, output
+that cannot be written) print one ``error:`` line and exit with status 2; a failed or interrupted
+run keeps its finished epochs and says where they are and how to go on.
 """
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from emulator.catalog import available, resolve
-from emulator.errors import ConfigError, EmulatorError
+from emulator.errors import ConfigError, DivergenceError, EmulatorError, OutputError
 
 if TYPE_CHECKING:
     from emulator.results import RunResult
+    from emulator.tasks.classification import Run
 
 
-def _run_one(workload, chip, out_dir: Path, *, resume: bool, progress: bool, data=None) -> RunResult:
+def _run_one(workload, chip, out_dir: Path, *, resume: bool, progress: bool, data=None,
+             again: str | None = None) -> RunResult:
+    """Train (or continue) one run in ``out_dir`` and write its report.
+
+    A write failure, a divergence or Ctrl-C stops it with a message that says what is kept;
+    ``again`` says how to go on (default: the same command with ``--resume``).
+    """
     from emulator.report import write_report
     from emulator.tasks.classification import Run
 
@@ -35,17 +44,38 @@ def _run_one(workload, chip, out_dir: Path, *, resume: bool, progress: bool, dat
         run.train(progress=progress, on_epoch=lambda r: print(
             f"epoch {r.epoch}: train {r.train_accuracy:.4f}  test {r.test_accuracy:.4f}  "
             f"({r.wall_s:.1f} s)", file=sys.stderr))
+        result = run.result(earlier_s + time.perf_counter() - start, progress=progress)
+        write_report(result, out_dir)
     except KeyboardInterrupt:
-        raise Interrupted(out_dir, run.epoch) from None
-    result = run.result(earlier_s + time.perf_counter() - start, progress=progress)
-    write_report(result, out_dir)
+        before = " before the first epoch finished" if run.epoch == 0 else ""
+        raise Interrupted(f"interrupted{before}; {_kept(run)}; {_again(run, again)}") from None
+    except OutputError as exc:
+        raise exc.explained(_kept(run), _again(run, again)) from None
+    except DivergenceError as exc:
+        raise DivergenceError(f"{exc}; {_kept(run)}") from None
     return result
 
 
+def _kept(run: Run) -> str:
+    """What a stopped run leaves on disk, in words: the epochs in its checkpoint."""
+    from emulator.tasks.checkpoint import CHECKPOINT
+
+    n = run.saved_epoch
+    if n == 0:
+        return "nothing was saved"
+    return f"the {n} finished epoch{'s are' if n > 1 else ' is'} kept in {run.out_dir / CHECKPOINT}"
+
+
+def _again(run: Run, again: str | None) -> str:
+    """How to go on after a stopped run: ``again``, or by default from its checkpoint with ``--resume``."""
+    if again:
+        return again
+    return f"continue with the same command and --resume {run.out_dir}" if run.saved_epoch else \
+        "run the same command again"
+
+
 class Interrupted(Exception):
-    def __init__(self, out_dir, epoch):
-        super().__init__(f"interrupted; the {epoch} finished epoch(s) are saved in {out_dir}; "
-                         f"continue with the same command and --resume {out_dir}")
+    """Ctrl-C: the message says what is kept and how to go on."""
 
 
 def cmd_run(args) -> int:
@@ -74,7 +104,10 @@ def _run_maxcut(workload, chip, args) -> int:
                           "run it again without --resume")
     out = _out_dir(args.out or _default_out(workload.name, chip.name))
     result = run_maxcut(workload, chip)
-    write_report(result, out)
+    try:
+        write_report(result, out)
+    except OutputError as exc:
+        raise exc.explained("the anneals' results are not kept", "run it again") from None
     m = result.metrics
     ratio = f" ({m.best_ratio:.4f} of the best known)" if m.best_ratio is not None else ""
     tts = (f"time-to-solution {format_si(m.time_to_solution_s, 's')}, energy-to-solution "
@@ -103,8 +136,12 @@ def cmd_compare(args) -> int:
     results = []
     for chip in chips:
         print(f"== {chip.name}", file=sys.stderr)
-        results.append(_run_one(workload, chip, out / chip.name, resume=False, progress=not args.quiet, data=data))
-    write_comparison(results, out)
+        results.append(_run_one(workload, chip, out / chip.name, resume=False, progress=not args.quiet, data=data,
+                                again="run compare again"))
+    try:
+        write_comparison(results, out)
+    except OutputError as exc:
+        raise exc.explained(f"each chip's checkpoint is kept in its folder in {out}", "run compare again") from None
     for r in results:
         _summary(r, out / r.chip)
     print(f"comparison: {out / 'comparison.md'}")
@@ -121,7 +158,10 @@ def cmd_evaluate(args) -> int:
     chip = load_chip(resolve("chips", args.chip), args.chip_set)
     out = _out_dir(args.out or _default_out(trained.workload.name, f"{chip.name}-from-{trained.chip.name}"))
     result = evaluate_trained(trained, chip, out, progress=not args.quiet)
-    write_report(result, out)
+    try:
+        write_report(result, out)
+    except OutputError as exc:
+        raise exc.explained(f"the trained run in {args.run_dir} is untouched", "run evaluate again") from None
     _summary(result, out)
     return 0
 
@@ -146,9 +186,13 @@ def cmd_deploy(args) -> int:
                           f"{', '.join(targets[args.to])} back-end: train one with `python -m emulator run "
                           f"{trained.workload.name} --chip {chips[0] if chips else 'CHIP'}` and deploy that run")
     out = _out_dir(args.out)
-    deployed = backend.deploy_targets[args.to](backend, trained, load_data(trained.workload), out,
-                                               samples=args.samples, hardware=args.hw,
-                                               on_line=lambda line: print(line, end="", flush=True))
+    try:
+        deployed = backend.deploy_targets[args.to](backend, trained, load_data(trained.workload), out,
+                                                   samples=args.samples, hardware=args.hw,
+                                                   on_line=lambda line: print(line, end="", flush=True))
+    except OutputError as exc:
+        raise exc.explained(f"the bundle in {out} is incomplete (the run in {args.run_dir} is untouched)",
+                            "deploy again") from None
     print(deployed.summary)
     if deployed.passed is False:
         print(deployed.problem, file=sys.stderr)
@@ -199,11 +243,18 @@ def cmd_workloads(args) -> int:
 
 
 def _out_dir(name: str, option: str = "--out") -> Path:
-    """The report folder, checked before any work is done (made later, by the first save)."""
+    """The output folder, checked before any work is done: a folder (or none yet) in which files
+    can be written. It is left as it was (made later, by the first file written)."""
+    from emulator.files import check_writable
+
     out = Path(name)
     existing = next(p for p in (out, *out.parents) if p.exists())
     if not existing.is_dir():
         raise ConfigError(f"{option} {name}: {existing} is a file; choose a folder name")
+    try:
+        check_writable(out)
+    except OutputError as exc:
+        raise OutputError(f"{option} {name}: {exc.failure}", f"choose another folder or {exc.remedy}") from None
     return out
 
 
@@ -267,6 +318,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    if hasattr(signal, "SIGXFSZ") and threading.current_thread() is threading.main_thread():
+        # past a file-size limit (ulimit -f), a write fails with EFBIG, reported as a user error,
+        # instead of the signal killing the process
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     args = parser().parse_args(argv)
     try:
         return args.func(args)

@@ -19,6 +19,9 @@ import numpy as np
 
 from emulator.errors import DivergenceError
 
+#: what to change when a training diverges
+TO_CONVERGE = "lower training.learning_rates or eqprop.beta, or enable training.spectral_norm"
+
 
 @dataclass(frozen=True)
 class Network:
@@ -60,9 +63,7 @@ class Network:
         """A copy with new parameters; raises :class:`DivergenceError` if any is not finite."""
         for k, (w, b) in enumerate(zip(weights, biases)):
             if not (np.isfinite(w).all() and np.isfinite(b).all()):
-                raise DivergenceError(
-                    f"the parameters of layer {k} -> {k + 1} became NaN or infinite: "
-                    "lower training.learning_rates or eqprop.beta, or enable training.spectral_norm")
+                raise DivergenceError(f"the parameters of layer {k} -> {k + 1} became NaN or infinite: {TO_CONVERGE}")
         return replace(self, weights=tuple(weights), biases=tuple(biases))
 
 

@@ -1,5 +1,7 @@
 """Shared test set-up: nothing downloads, and figures render off-screen."""
+import io
 import os
+from contextlib import redirect_stderr
 
 import pytest
 
@@ -33,5 +35,27 @@ def trained_digits(tmp_path_factory):
             write_report(result, folder)
             results[chip] = result, folder
         return results[chip]
+
+    return train
+
+
+@pytest.fixture(scope="session")
+def tiny_run_on(tmp_path_factory):
+    """``tiny_run_on(chip)``: the folder of a finished tiny digits_snn run on a chip (one epoch on
+    100 training samples, tested on 50), trained once per session; copy it before changing it."""
+    from emulator.cli import main
+
+    folders = {}
+
+    def train(chip: str):
+        if chip not in folders:
+            out = tmp_path_factory.mktemp(f"tiny-{chip}") / "run"
+            with pytest.MonkeyPatch.context() as mp, redirect_stderr(io.StringIO()):  # its progress
+                mp.setenv("EMULATOR_OFFLINE", "1")
+                status = main(["run", "digits_snn", "--chip", chip, "--set", "training.epochs=1", "--set",
+                               "dataset.n_train=100", "--set", "dataset.n_test=50", "--out", str(out), "--quiet"])
+            assert status == 0
+            folders[chip] = out
+        return folders[chip]
 
     return train
