@@ -15,7 +15,8 @@ from pathlib import Path
 
 from emulator import catalog
 from emulator.errors import ConfigError
-from emulator.schema import OverriddenSource, Source, apply_overrides, build, extend, fail, load_yaml, spec
+from emulator.schema import (OverriddenSource, Source, apply_overrides, build, extend, fail, load_yaml, shown,
+                             spec)
 
 ENTRY_POINT_GROUP = "emulator.backends"
 BUILTIN_BACKENDS = {"digital": "emulator.backends.digital:DigitalBackend",
@@ -104,7 +105,7 @@ def read_chip_file(path: Path, extended_by: tuple[Path, ...] = ()) -> tuple[dict
         return data, source
     name = data.pop("extends")
     if not isinstance(name, str):
-        fail(source, ("extends",), f"must be a chip name or a path to a YAML file, got {name!r}")
+        fail(source, ("extends",), f"must be a chip name or a path to a YAML file, got {shown(name)}")
     if "name" not in data:
         fail(source, (), f"a chip that extends {name!r} needs its own name; add `name: {path.stem}`")
     try:
@@ -139,7 +140,7 @@ def get_backend(family: str, where: str = ""):
     names = backend_names()
     if family not in names:
         prefix = f"{where}: " if where else ""
-        raise ConfigError(f"{prefix}unknown back-end family {family!r}; known: {', '.join(sorted(names))} "
+        raise ConfigError(f"{prefix}unknown back-end family {shown(family)}; known: {', '.join(sorted(names))} "
                           f"(a plug-in registers one in the {ENTRY_POINT_GROUP!r} entry-point group)")
     module, _, attr = names[family].partition(":")
     return getattr(importlib.import_module(module), attr)()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from emulator.errors import ConfigError
-from emulator.schema import OverriddenSource, Source, apply_overrides, build, fail, load_yaml, spec
+from emulator.schema import OverriddenSource, Source, apply_overrides, build, fail, load_yaml, shown, spec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,8 +151,8 @@ def load_workload(path: str | Path, overrides: list[str] = ()) -> Workload | Max
         data, origin = apply_overrides(data, list(overrides))
         source = OverriddenSource(source, origin)
     kind = data.pop("kind", "classification")
-    if kind not in KINDS:
-        fail(source, ("kind",), f"must be one of {', '.join(map(repr, KINDS))}, got {kind!r}")
+    if not isinstance(kind, str) or kind not in KINDS:
+        fail(source, ("kind",), f"must be one of {', '.join(map(repr, KINDS))}, got {shown(kind)}")
     if kind == "maxcut":
         workload = build(MaxCutWorkload, data, source)
         if (workload.graph.file is None) == (workload.graph.random is None):
