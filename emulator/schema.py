@@ -39,6 +39,14 @@ def spec(doc: str, *, default=dataclasses.MISSING, ge=None, gt=None, le=None, lt
     return dataclasses.field(default=default, metadata=meta)
 
 
+#: longest name of a chip or workload: a name becomes part of folder names, which have at most 255 bytes
+NAME_CHARS = 100
+#: longest description: one line of the listings of ``emulator chips`` and ``emulator workloads``
+LINE_CHARS = 200
+#: largest seed: seeds are 32-bit unsigned integers, as most random generators take them
+SEED_MAX = 2**32 - 1
+
+
 class Source:
     """Where a mapping came from: a file (with the line of each key path) or a ``--set`` option.
 

@@ -25,7 +25,8 @@ DTYPES = {"float32": np.float32, "float64": np.float64}
 @dataclass(frozen=True, kw_only=True)
 class DigitalParameters:
     precision: Literal["float32", "float64"] = spec("number format of weights and states", default="float32")
-    sram_bytes: int = spec("on-chip memory for weights, biases and unit state", ge=1)
+    sram_bytes: int = spec("on-chip memory for weights, biases and unit state; a tebibyte is far beyond any "
+                           "chip's SRAM", ge=1, le=2**40)
 
 
 @dataclass(frozen=True, kw_only=True)

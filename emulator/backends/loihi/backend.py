@@ -53,19 +53,21 @@ class LoihiParameters:
                          ge=4, le=16)
     state_exp: int = spec("right shift from a fired delta to its graded spike (Lava's state_exp)", default=2,
                           ge=0, le=7)
-    weight_bits: int = spec("bits of a Dense weight (Lava's num_weight_bits)", default=8, ge=1, le=8)
+    weight_bits: int = spec("bits of a Dense weight (Lava's num_weight_bits); a weight matrix of mixed signs "
+                            "loses its lowest bit, so 1 bit stores no weight of either sign", default=8, ge=2,
+                            le=8)
     neuron: Literal["clipped", "relu_pair"] = spec(
         "a unit is one clipped sigma-delta neuron (a Lava process the emulator adds), or a pair of Lava's "
         "standard ReLU SigmaDelta neurons (runs on Loihi 2's neuro-cores)", default="clipped")
     max_clipped_fraction: float = spec("fraction of a layer's weights quantisation may clip", default=1e-3,
                                        ge=0, lt=1)
-    neurons_per_core: int = spec("neurons one core holds", ge=1)
-    synapse_bytes_per_core: int = spec("synaptic memory of one core, bytes", ge=1)
-    axons_in_per_core: int = spec("distinct source neurons one core can receive from", ge=1)
-    axons_out_per_core: int = spec("output routes (neuron x destination core) one core holds", ge=1)
-    cores_per_chip: int = spec("neuro-cores per chip", ge=1)
-    mesh_columns: int = spec("cores per row of a chip's mesh", ge=1)
-    max_chips: int = spec("chips the system joins", ge=1)
+    neurons_per_core: int = spec("neurons one core holds (Loihi 2: 8,192)", ge=1, le=2**20)
+    synapse_bytes_per_core: int = spec("synaptic memory of one core, bytes (Loihi 2: 128 KiB)", ge=1, le=2**30)
+    axons_in_per_core: int = spec("distinct source neurons one core can receive from", ge=1, le=2**20)
+    axons_out_per_core: int = spec("output routes (neuron x destination core) one core holds", ge=1, le=2**20)
+    cores_per_chip: int = spec("neuro-cores per chip (Loihi 2: 128)", ge=1, le=4096)
+    mesh_columns: int = spec("cores per row of a chip's mesh", ge=1, le=4096)
+    max_chips: int = spec("chips the system joins (Hala Point joins 1,152 Loihi 2)", ge=1, le=4096)
 
     def limits(self) -> CoreLimits:
         names = {f.name for f in fields(CoreLimits)}
