@@ -205,16 +205,20 @@ class CrossbarBackend(Backend):
         return p
 
     # -- programming ----------------------------------------------------------------------------
-    def compile(self, network, chip, previous: CrossbarProgram | None = None) -> CrossbarProgram:
+    def check_fits(self, layers, chip) -> None:
         p = self.parameters_of(chip)
-        layers = network.layers
-        tilings = [Tiling.of(n_in, n_out, p.tile_rows, p.tile_cols) for n_in, n_out in zip(layers, layers[1:])]
-        needed = sum(t.n_tiles for t in tilings)
+        needed = sum(-(-n_in // p.tile_rows) * -(-n_out // p.tile_cols) for n_in, n_out in zip(layers, layers[1:]))
         if needed > p.n_tiles:
             raise CapacityError(
                 f"the network {list(layers)} needs {needed} tiles of {p.tile_rows} x {p.tile_cols} but chip "
                 f"{chip.name!r} has {p.n_tiles} ({chip.where('parameters', 'n_tiles')}); use smaller "
                 "network.layers or a chip with more parameters.n_tiles")
+
+    def compile(self, network, chip, previous: CrossbarProgram | None = None) -> CrossbarProgram:
+        self.check_fits(network.layers, chip)
+        p = self.parameters_of(chip)
+        layers = network.layers
+        tilings = [Tiling.of(n_in, n_out, p.tile_rows, p.tile_cols) for n_in, n_out in zip(layers, layers[1:])]
         generation = 0 if previous is None else previous.generation + 1
         prog_rng = _rng(p.seed, 1, generation)
         arrays, writes = [], 0

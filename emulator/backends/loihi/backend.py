@@ -34,17 +34,20 @@ from typing import Literal
 
 import numpy as np
 
-from emulator.backends.base import Backend, Equilibrium, Program
+from emulator.backends.base import Backend, Equilibrium, Memory, Program
 from emulator.counters import Counters
 from emulator.backends.loihi.deploy import deploy_to_lava
-from emulator.backends.loihi.sigma_delta import FixedNet, FixedState, relax_fixed
-from emulator.backends.loihi.mapping import CoreLimits, Mapping, map_network, neighbours
+from emulator.backends.loihi.sigma_delta import FixedNet, FixedState, neurons, relax_fixed
+from emulator.backends.loihi.mapping import CoreLimits, Mapping, count_cores, map_network, neighbours
 from emulator.backends.loihi.quantise import (LayerQuantisation, as_stored, bias_clipped_fraction, quantise_bias,
                                               quantise_weights)
 from emulator.schema import spec
 
 #: per-core counts kept as (n_cores,) vectors beside the totals
 PER_CORE = ("neuron_updates_active", "neuron_updates_idle", "spikes", "synaptic_ops")
+#: bytes of the logs of one core in one step of one sample: what fired and what was active as the kernel
+#: writes them (int32), and the per-step work of :func:`count` (int64 and float64 arrays)
+LOG_BYTES = 80
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,6 +139,20 @@ class LoihiBackend(Backend):
     measures = ("critical_path_s",) + tuple(f"{op}_per_core" for op in PER_CORE)
     Parameters = LoihiParameters
     deploy_targets = {"lava": deploy_to_lava}
+
+    def check_fits(self, layers, chip) -> None:
+        self._cores(layers, chip)
+
+    def memory(self, layers, chip, *, batch: int, max_steps: int) -> Memory:
+        """The default estimate, plus the per-core logs of every step and sample (:data:`LOG_BYTES`)."""
+        default = super().memory(layers, chip, batch=batch, max_steps=max_steps)
+        logs = LOG_BYTES * max_steps * batch * self._cores(layers, chip)
+        return default._replace(relaxation=default.relaxation + logs)
+
+    def _cores(self, layers, chip) -> int:
+        """Cores a network of these layer sizes needs at least on ``chip``; CapacityError if they are too many."""
+        p = self.parameters_of(chip)
+        return count_cores(neurons(layers, p.neuron == "relu_pair"), p.limits(), where=f"chip {chip.name!r}")
 
     def compile(self, network, chip, previous: LoihiProgram | None = None) -> LoihiProgram:
         p = self.parameters_of(chip)

@@ -72,6 +72,7 @@ from emulator.backends.base import Backend, Equilibrium, Program
 from emulator.counters import Counters
 from emulator.backends.oim.oscillators import Couplings, PhaseState, Settings, relax_phases
 from emulator.errors import CapacityError, DivergenceError
+from emulator.network import synapses
 from emulator.schema import SEED_MAX, spec
 
 
@@ -266,21 +267,26 @@ class OimBackend(Backend):
     measures = ("settle_s",)
     Parameters = OimParameters
 
-    def compile(self, network, chip, previous: OimProgram | None = None) -> OimProgram:
+    def check_fits(self, layers, chip) -> None:
         p = self.parameters_of(chip)
-        layers = tuple(network.layers)
-        n = sum(layers[1:])  # relaxing oscillators; the clamped inputs run too
-        if n + layers[0] > p.max_oscillators:
+        oscillators = sum(layers)  # one per relaxing unit; the clamped inputs run too
+        if oscillators > p.max_oscillators:
             raise CapacityError(
-                f"the network {list(layers)} needs {n + layers[0]:,} oscillators (one per unit, the clamped inputs included) but chip "
-                f"{chip.name!r} has {p.max_oscillators:,} ({chip.where('parameters', 'max_oscillators')}); "
-                "use smaller network.layers or a chip with more parameters.max_oscillators")
-        n_couplings = network.n_synapses
-        if n_couplings > p.max_couplings:
+                f"the network {list(layers)} needs {oscillators:,} oscillators (one per unit, the clamped inputs "
+                f"included) but chip {chip.name!r} has {p.max_oscillators:,} "
+                f"({chip.where('parameters', 'max_oscillators')}); use smaller network.layers or a chip with more "
+                "parameters.max_oscillators")
+        if synapses(layers) > p.max_couplings:
             raise CapacityError(
-                f"the network {list(layers)} needs {n_couplings:,} coupling cells but chip {chip.name!r} has "
+                f"the network {list(layers)} needs {synapses(layers):,} coupling cells but chip {chip.name!r} has "
                 f"{p.max_couplings:,} ({chip.where('parameters', 'max_couplings')}); use smaller "
                 "network.layers or a chip with more parameters.max_couplings")
+
+    def compile(self, network, chip, previous: OimProgram | None = None) -> OimProgram:
+        self.check_fits(network.layers, chip)
+        p = self.parameters_of(chip)
+        layers = tuple(network.layers)
+        n = sum(layers[1:])  # relaxing oscillators
         for w, b in zip(network.weights, network.biases):
             if not (np.isfinite(w).all() and np.isfinite(b).all()):
                 raise DivergenceError("a coupling or bias is NaN or infinite: lower training.learning_rates, "
