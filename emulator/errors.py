@@ -35,3 +35,7 @@ class CapacityError(EmulatorError):
 
 class DivergenceError(EmulatorError):
     """A relaxation or a training step produced NaN or overflowed."""
+
+
+class ReportError(EmulatorError, ValueError):
+    """A result holds a figure that is not a finite number: no report is written (or read) with it."""

@@ -105,7 +105,7 @@ def check_counters_are_priced(backend: Backend, chip: Chip):
     for op in backend.ops:
         n = np.asarray(counters.get(op, 0))
         assert np.all(np.isfinite(n)) and np.all(n >= 0), f"count of {op!r} is {n!r}: it must be finite and >= 0"
-    energy = account(counters, chip, backend, BATCH)
+    energy = account(counters, chip, backend, BATCH, phase="inference")
     assert math.isfinite(energy["total_j"]) and energy["total_j"] >= 0, f"energy {energy['total_j']!r} J"
     assert math.isfinite(energy["emulated_s"]) and energy["emulated_s"] >= 0, f"time {energy['emulated_s']!r} s"
 

@@ -275,8 +275,8 @@ class Run:
             _, _, reference = self.evaluate("test", program=exact, limit=THETA0_SAMPLES)
             relaxation = replace(relaxation, messages_per_step_theta0=reference.messages_per_step,
                                  theta0_samples=min(THETA0_SAMPLES, data.n_test))
-        e_inf = account(inference, self.chip, self.backend, data.n_test)
-        e_train = account(self.training, self.chip, self.backend, self.n_trained)
+        e_inf = account(inference, self.chip, self.backend, data.n_test, phase="inference")
+        e_train = account(self.training, self.chip, self.backend, self.n_trained, phase="training")
         return RunResult(
             workload=w.name, chip=self.chip.name, backend=self.chip.backend, seed=w.training.seed,
             emulator_version=emulator.__version__,
