@@ -17,7 +17,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from emulator.errors import ConfigError
-from emulator.schema import shown
+from emulator.schema import printable, shown
 
 KINDS = ("chips", "workloads")
 #: entry-point group of each kind: ``name = package`` whose folder holds that kind's YAML files
@@ -68,8 +68,8 @@ def resolve(kind: str, name: str) -> Path:
     try:
         if path.suffix in (".yaml", ".yml") or path.exists():
             if not path.is_file():
-                raise ConfigError(f"{kind[:-1]} file {name} " + ("is a folder, not a YAML file" if path.is_dir()
-                                                                  else "does not exist"))
+                raise ConfigError(f"{kind[:-1]} file {printable(name)} " + (
+                    "is a folder, not a YAML file" if path.is_dir() else "does not exist"))
             return path
     except OSError as exc:  # e.g. a name longer than a path may be
         raise ConfigError(f"{kind[:-1]} {shown(name)}: {exc.strerror}; give a {kind[:-1]} name or the path to "

@@ -65,7 +65,14 @@ class Source:
 
 
 def dotted(path: Path_) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "(top level)"
+    """A key path as messages show it, e.g. ``training.learning_rates[1]``."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{printable(str(p))}" for p in path).lstrip(".") \
+        or "(top level)"
+
+
+def printable(text: str, limit: int = 80) -> str:
+    """``text`` for a one-line message: as it is if it is printable and short, else quoted and cut."""
+    return text if text.isprintable() and len(text) <= limit else shown(text, limit)
 
 
 def fail(source: Source, path: Path_, message: str):
@@ -73,12 +80,8 @@ def fail(source: Source, path: Path_, message: str):
 
 
 def shown(value, limit: int = 80) -> str:
-    """``repr(value)`` for a message, cut to ``limit`` characters."""
-    return cut(repr(value), limit)
-
-
-def cut(text: str, limit: int = 80) -> str:
-    """``text`` cut to ``limit`` characters (ending in ``...`` if it was longer)."""
+    """``repr(value)`` for a message, cut to ``limit`` characters (ending in ``...`` if it was longer)."""
+    text = repr(value)
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
@@ -362,7 +365,7 @@ def apply_overrides(data: dict, overrides: list[str], option: str = "--set") -> 
                               f"items; use an index below {len(node)} or set the whole list")
         else:
             raise ConfigError(f"{option} {shown(item)}: {'.'.join(map(str, parts[:-1]))} is not a mapping")
-        origin[tuple(parts)] = f"{option} {cut(item, 1000)}"  # as typed, up to a screenful
+        origin[tuple(parts)] = f"{option} {printable(item, 1000)}"  # as typed, up to a screenful
     return data, origin
 
 

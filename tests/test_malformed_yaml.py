@@ -106,3 +106,12 @@ def test_the_workloads_listing_survives_a_malformed_file(capsys, tmp_path):
     assert "(invalid)" in lines["broken"] and "kind: must be one of" in lines["broken"]
     assert "(invalid)" in lines["bomb"] and "values" in lines["bomb"]
     assert "digits_snn" in lines and "Traceback" not in err
+
+
+def test_keys_and_values_that_are_not_printable_stay_on_one_line(user_error, tmp_path):
+    args = run_with("workload", "name: x\n\"a\\nb\": 1\n", tmp_path)
+    assert user_error(*args).startswith(f"{args[1]}:2: 'a\\nb': unknown key; allowed keys here: name, ")
+    message = user_error("run", ROOT / "workloads" / "digits_snn.yaml", "--chip", "digital", "--set",
+                         "training.epochs=a\nb")
+    assert message == "--set 'training.epochs=a\\nb': training.epochs: must be an integer, got 'a b'"
+    assert user_error("run", "a\nb.yaml", "--chip", "digital") == "workload file 'a\\nb.yaml' does not exist"
