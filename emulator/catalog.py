@@ -68,7 +68,7 @@ def resolve(kind: str, name: str) -> Path:
     try:
         if path.suffix in (".yaml", ".yml") or path.exists():
             if not path.is_file():
-                raise ConfigError(f"{kind[:-1]} file {printable(name)} " + (
+                raise ConfigError(f"{kind[:-1]} file {printable(name, 1000)} " + (
                     "is a folder, not a YAML file" if path.is_dir() else "does not exist"))
             return path
     except OSError as exc:  # e.g. a name longer than a path may be
