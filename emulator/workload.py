@@ -36,9 +36,9 @@ class DatasetSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class NetworkSpec:
-    layers: list[int] = spec("layer sizes, input first, output (one unit per class) last; a layer of a million "
-                             "units is a whole Loihi 2 chip's neurons, and 64 layers far deeper than EqProp "
-                             "networks relax", ge=1, le=1_000_000, min_len=2, max_len=64)
+    layers: list[int] = spec("layer sizes, input first, output (one unit per class) last; at most a million "
+                             "units (a Loihi 2 chip's neurons) in at most 64 layers", ge=1, le=1_000_000, min_len=2,
+                             max_len=64)
     activation: Literal["hard_sigmoid"] = spec("unit activation rho(s) = clip(s, 0, 1)", default="hard_sigmoid")
     init_gain: float = spec("scale of the Glorot-uniform initial weights; at 100 every unit saturates at the "
                             "first step", default=1.0, gt=0, le=100)
