@@ -17,6 +17,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from emulator.errors import ConfigError
+from emulator.schema import printable, shown
 
 KINDS = ("chips", "workloads")
 #: entry-point group of each kind: ``name = package`` whose folder holds that kind's YAML files
@@ -64,13 +65,17 @@ def available(kind: str) -> dict[str, Path]:
 def resolve(kind: str, name: str) -> Path:
     """A YAML file given as a path or as a name in ``chips/`` or ``workloads/``."""
     path = Path(name)
-    if path.suffix in (".yaml", ".yml") or path.exists():
-        if not path.is_file():
-            raise ConfigError(f"{kind[:-1]} file {name} " + ("is a folder, not a YAML file" if path.is_dir()
-                                                              else "does not exist"))
-        return path
+    try:
+        if path.suffix in (".yaml", ".yml") or path.exists():
+            if not path.is_file():
+                raise ConfigError(f"{kind[:-1]} file {printable(name, 1000)} " + (
+                    "is a folder, not a YAML file" if path.is_dir() else "does not exist"))
+            return path
+    except OSError as exc:  # e.g. a name longer than a path may be
+        raise ConfigError(f"{kind[:-1]} {shown(name)}: {exc.strerror}; give a {kind[:-1]} name or the path to "
+                          "its YAML file") from None
     names = available(kind)
     if name not in names:
-        raise ConfigError(f"unknown {kind[:-1]} {name!r}; known: {', '.join(names) or '(none)'} "
+        raise ConfigError(f"unknown {kind[:-1]} {shown(name)}; known: {', '.join(names) or '(none)'} "
                           f"(or give a path to a YAML file)")
     return names[name]

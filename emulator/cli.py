@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from emulator.catalog import available, resolve
 from emulator.errors import ConfigError, DivergenceError, EmulatorError, OutputError
+from emulator.schema import shown
 
 if TYPE_CHECKING:
     from emulator.results import RunResult
@@ -129,8 +130,8 @@ def cmd_compare(args) -> int:
     if workload.kind != "classification":
         raise ConfigError(f"compare puts chips side by side on classification workloads; {workload.name} is a "
                           f"{workload.kind} workload: run it with `run {workload.name} --chip CHIP`")
-    names = args.chips.split(",") if args.chips else list(available("chips"))
-    chips = [load_chip(resolve("chips", n.strip())) for n in names if n.strip()]
+    names = _chip_names(args.chips) if args.chips is not None else list(available("chips"))
+    chips = [load_chip(resolve("chips", name)) for name in names]
     out = _out_dir(args.out or _default_out(workload.name, "compare"))
     data = load_data(workload)
     results = []
@@ -146,6 +147,18 @@ def cmd_compare(args) -> int:
         _summary(r, out / r.chip)
     print(f"comparison: {out / 'comparison.md'}")
     return 0
+
+
+def _chip_names(option: str) -> list[str]:
+    """The chips of ``--chips``: comma-separated names, each once, at least one."""
+    names = [name.strip() for name in option.split(",") if name.strip()]
+    if not names:
+        raise ConfigError(f"--chips {shown(option)} names no chip; give comma-separated chip names, e.g. "
+                          "--chips digital,loihi2, or leave --chips out for every chip")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ConfigError(f"--chips {shown(option)}: {', '.join(twice)} given twice; name each chip once")
+    return names
 
 
 def cmd_evaluate(args) -> int:

@@ -52,3 +52,7 @@ class OutputError(EmulatorError):
     def explained(self, kept: str, then: str = "") -> "OutputError":
         """This error with what was kept and how to go on."""
         return OutputError(self.failure, self.remedy, kept, then)
+
+
+class ReportError(EmulatorError, ValueError):
+    """A result holds a figure that is not a finite number: no report is written (or read) with it."""

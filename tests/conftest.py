@@ -59,3 +59,21 @@ def tiny_run_on(tmp_path_factory):
         return folders[chip]
 
     return train
+
+
+@pytest.fixture
+def user_error(capsys):
+    """``user_error(*args)``: run the command line in-process expecting a user error: exit status 2,
+    one ``error: ...`` line on stderr, no traceback. Returns the message after ``error: ``."""
+    from emulator.cli import main
+
+    def run(*args) -> str:
+        status = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        assert "Traceback" not in err + out
+        assert status == 2, (status, out, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), f"expected one error line, got: {err!r}"
+        return lines[0][len("error: "):]
+
+    return run

@@ -25,7 +25,8 @@ from emulator.datasets import Dataset, load_dataset
 from emulator.energy import account, check_priced, chip_constants
 from emulator.errors import ConfigError, DatasetError
 from emulator.files import make_folder, remove
-from emulator.network import init_network, lipschitz
+from emulator.memory import in_words, machine_bytes
+from emulator.network import init_network, lipschitz, synapses
 from emulator.results import (REPORT, DatasetSummary, Deployment, EnergyReport, EpochRecord, Metrics, NetworkShape,
                               Relaxation, RunResult, TrainingEnergy, TrainingTime)
 from emulator.schema import Source, dotted
@@ -37,6 +38,11 @@ from emulator.workload import Workload, check_against_dataset
 
 #: test samples relaxed without threshold to draw the theta = 0 traffic beside the lazy one
 THETA0_SAMPLES = 500
+#: programs and relaxations alive at once: the program, the one it replaces and the counter check's; the
+#: free, +beta and -beta equilibria of an update
+ALIVE = 3
+#: float64 copies of the host's weights alive at once: the master weights, their update, the updated ones
+HOST_COPIES = 3
 
 
 def phases_of(workload: Workload) -> Phases:
@@ -53,6 +59,38 @@ def load_data(workload: Workload) -> Dataset:
         raise DatasetError(f"{workload.where(*path)}: {'.'.join(path)}: {exc}", key=exc.key) from None
     check_against_dataset(workload, data.n_features, data.n_classes, d.name)
     return data
+
+
+def check_memory(workload: Workload, chip: Chip, backend, data: Dataset):
+    """Raise :class:`ConfigError`, naming the key to change, if the run would need more memory than the
+    machine has (:func:`emulator.memory.machine_bytes`): estimated from the layers, the batch sizes and
+    the step budgets (:meth:`Backend.memory <emulator.backends.base.Backend.memory>`), before the network
+    is allocated."""
+    available = machine_bytes()
+    if available is None:
+        return
+    w, ev = workload, workload.evaluation
+    evaluated = max(data.n_test, min(ev.train_subset or data.n_train, data.n_train))
+    batch = max(min(w.training.batch_size, data.n_train), min(ev.batch_size, evaluated))
+    steps = max(w.eqprop.free_steps, w.eqprop.nudged_steps)
+    need = backend.memory(w.network.layers, chip, batch=batch, max_steps=steps)
+    network = ALIVE * need.program + HOST_COPIES * 8 * synapses(w.network.layers)
+    relaxations = ALIVE * need.relaxation
+    data_bytes = data.x_train.nbytes + data.x_test.nbytes
+    total = network + relaxations + data_bytes
+    if total <= available:
+        return
+    if network >= relaxations:
+        key, change = ("network", "layers"), "use fewer or smaller network.layers"
+    else:
+        key = ("training", "batch_size") if batch == min(w.training.batch_size, data.n_train) else \
+            ("evaluation", "batch_size")
+        change = f"use a smaller {'.'.join(key)}, or fewer eqprop steps"
+    raise ConfigError(
+        f"{w.where(*key)}: {'.'.join(key)}: this run on chip {chip.name!r} needs about {in_words(total)} of memory, "
+        f"more than the {in_words(available)} this machine has (the network and its programs {in_words(network)}, "
+        f"relaxations of {batch:,} samples x {steps:,} steps {in_words(relaxations)}, the data "
+        f"{in_words(data_bytes)}); {change}")
 
 
 def evaluate(backend, program, x, y, *, steps: int, batch_size: int,
@@ -107,6 +145,8 @@ class Run:
         self.workload, self.chip, self.out_dir = workload, chip, Path(out_dir)
         self.backend = get_backend(chip.backend)
         self.data = data if data is not None else load_data(workload)
+        self.backend.check_fits(workload.network.layers, chip)
+        check_memory(workload, chip, self.backend, self.data)
         w = workload
         self.network = init_network(w.network.layers, np.random.default_rng(w.training.seed),
                                     theta=w.eqprop.theta, damping=w.eqprop.damping, gain=w.network.init_gain)
@@ -277,8 +317,8 @@ class Run:
             _, _, reference = self.evaluate("test", program=exact, limit=THETA0_SAMPLES)
             relaxation = replace(relaxation, messages_per_step_theta0=reference.messages_per_step,
                                  theta0_samples=min(THETA0_SAMPLES, data.n_test))
-        e_inf = account(inference, self.chip, self.backend, data.n_test)
-        e_train = account(self.training, self.chip, self.backend, self.n_trained)
+        e_inf = account(inference, self.chip, self.backend, data.n_test, phase="inference")
+        e_train = account(self.training, self.chip, self.backend, self.n_trained, phase="training")
         return RunResult(
             workload=w.name, chip=self.chip.name, backend=self.chip.backend, seed=w.training.seed,
             emulator_version=emulator.__version__,

@@ -123,8 +123,8 @@ def run_maxcut(workload: MaxCutWorkload, chip: Chip) -> MaxCutResult:
     target = best_known if best_known is not None else float(cuts.max())
     p = float(np.mean(cuts >= target - ROUNDING * graph.abs_weight()))
     reps = repetitions(p)
-    anneal = account(counters, chip, backend, a.runs)
-    programming = account(program.programming, chip, backend, 1)
+    anneal = account(counters, chip, backend, a.runs, phase="anneal")
+    programming = account(program.programming, chip, backend, 1, phase="programming")
     t_run, e_run = anneal["emulated_s_per_sample"], anneal["per_sample_j"]
 
     def ratio(value):

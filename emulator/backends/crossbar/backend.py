@@ -30,7 +30,7 @@ import numpy as np
 
 from emulator.backends.base import Backend, Equilibrium, Program, patched
 from emulator.backends.crossbar import devices as analog, tiled
-from emulator.backends.crossbar.noise import PowerLawDrift
+from emulator.backends.crossbar.noise import Pcm1fReadNoise, PowerLawDrift
 from emulator.backends.crossbar.parameters import CrossbarParameters, upgrade_flat, with_backward_defaults
 from emulator.counters import Counters
 from emulator.errors import CapacityError, ConfigError, DivergenceError
@@ -193,19 +193,32 @@ class CrossbarBackend(Backend):
             if len(getattr(p.drift, key)) != 4:
                 raise ConfigError(f"{chip.where('parameters', 'drift', key)}: parameters.drift.{key} needs 4 numbers "
                                   f"[a, b, lo, hi], got {len(getattr(p.drift, key))}")
+        if p.dt_s > p.tau_s:
+            raise ConfigError(f"{chip.where('parameters', 'dt_s')}: parameters.dt_s ({p.dt_s:g} s) is longer than "
+                              f"tau_s ({p.tau_s:g} s): dt/tau plays the role of 1 - damping, which must be at most 1, "
+                              "or the units overshoot; lower dt_s")
+        if isinstance(p.read_noise, Pcm1fReadNoise) and p.read_noise.t_read_s > p.read_time_s:
+            raise ConfigError(f"{chip.where('parameters', 'read_noise', 't_read_s')}: parameters.read_noise.t_read_s "
+                              f"({p.read_noise.t_read_s:g} s) is longer than read_time_s ({p.read_time_s:g} s): "
+                              "the 1/f noise model reads after the read has ended; lower t_read_s or raise "
+                              "read_time_s")
         return p
 
     # -- programming ----------------------------------------------------------------------------
-    def compile(self, network, chip, previous: CrossbarProgram | None = None) -> CrossbarProgram:
+    def check_fits(self, layers, chip) -> None:
         p = self.parameters_of(chip)
-        layers = network.layers
-        tilings = [Tiling.of(n_in, n_out, p.tile_rows, p.tile_cols) for n_in, n_out in zip(layers, layers[1:])]
-        needed = sum(t.n_tiles for t in tilings)
+        needed = sum(-(-n_in // p.tile_rows) * -(-n_out // p.tile_cols) for n_in, n_out in zip(layers, layers[1:]))
         if needed > p.n_tiles:
             raise CapacityError(
                 f"the network {list(layers)} needs {needed} tiles of {p.tile_rows} x {p.tile_cols} but chip "
                 f"{chip.name!r} has {p.n_tiles} ({chip.where('parameters', 'n_tiles')}); use smaller "
                 "network.layers or a chip with more parameters.n_tiles")
+
+    def compile(self, network, chip, previous: CrossbarProgram | None = None) -> CrossbarProgram:
+        self.check_fits(network.layers, chip)
+        p = self.parameters_of(chip)
+        layers = network.layers
+        tilings = [Tiling.of(n_in, n_out, p.tile_rows, p.tile_cols) for n_in, n_out in zip(layers, layers[1:])]
         generation = 0 if previous is None else previous.generation + 1
         prog_rng = _rng(p.seed, 1, generation)
         arrays, writes = [], 0
