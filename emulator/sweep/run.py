@@ -57,7 +57,8 @@ def run_sweep(plan: Plan, out: Path, *, resume: bool = False, scheduler: str | N
                 folder.record(i, outcome)
                 bar.update()
                 left = len(todo) - bar.n
-                bar.set_postfix(running=min(runner.running(), left), failed=folder.counts()["failed"], refresh=False)
+                bar.set_postfix({"running": min(runner.running(), left), "failed": folder.counts()["failed"]},
+                                refresh=False)
                 if not outcome.done:
                     bar.write(f"point {folder.rows[i]['folder']} failed: {outcome.error}", file=sys.stderr)
         except KeyboardInterrupt:

@@ -4,13 +4,15 @@
 (``tcp://host:8786``, or Dask's own ``scheduler-address`` setting, e.g. from
 ``DASK_SCHEDULER_ADDRESS``) connects to a running cluster; otherwise an embedded
 ``LocalCluster`` starts, one single-threaded worker process per core, on the loopback interface,
-with no dashboard unless one is asked for. Each runs *jobs* ``(point index, task, trained)``
+with no dashboard unless one is asked for and only Dask's errors logged (a sweep reports its
+points itself). Each runs *jobs* ``(point index, task, trained)``
 where ``trained`` is None, the reference's :class:`~emulator.sweep.task.Outcome`, or the index
 of the job that makes it, and yields ``(point index, outcome)`` as points finish.
 """
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import signal
 import sys
@@ -77,8 +79,9 @@ class DaskRunner:
         return Outcome({}, error=error, details=error)
 
     def running(self) -> int:
-        """Points running now (assigned to a worker)."""
-        return sum(len(keys) for keys in self.client.processing().values())
+        """Points running now: those the workers hold, at most one per worker thread."""
+        return min(sum(len(keys) for keys in self.client.processing().values()),
+                   sum(self.client.nthreads().values()))
 
 
 @contextmanager
@@ -112,7 +115,7 @@ def connect(scheduler: str | None = None, workers: int | None = None,
     with _workers_ignore_ctrl_c():
         # without a dashboard, the scheduler's plain HTTP routes (health, metrics) take a free loopback port
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=dashboard, env={"NUMBA_NUM_THREADS": "1"},
+                               dashboard_address=dashboard, env={"NUMBA_NUM_THREADS": "1"}, silence_logs=logging.ERROR,
                                scheduler_kwargs=None if dashboard else {"dashboard_address": "127.0.0.1:0"})
     with cluster, Client(cluster) as client:
         yield DaskRunner(client, f"a local Dask cluster of {n} worker process{'es' if n > 1 else ''}",
