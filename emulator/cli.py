@@ -311,7 +311,8 @@ def parser() -> argparse.ArgumentParser:
     w.add_argument("--scheduler", metavar="ADDRESS",
                    help="a running Dask scheduler (tcp://host:8786), or none to run the points here one after "
                         "another (default: Dask's scheduler-address setting, else a local cluster)")
-    w.add_argument("--workers", type=int, metavar="N", help="worker processes of the local cluster (default: one per core)")
+    w.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes of the local cluster (default: one per core)")
     w.add_argument("--dashboard", nargs="?", const="127.0.0.1:8787", metavar="ADDRESS",
                    help="serve the local cluster's Dask dashboard (default address 127.0.0.1:8787; needs bokeh)")
     w.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -15,13 +15,15 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 import emulator.sweep.schedulers as schedulers
 from emulator.catalog import available, resolve
 from emulator.cli import main
+from emulator.errors import ConfigError
 from emulator.sweep import load_sweep, plan
 from emulator.sweep.spec import Vary, combinations
+from emulator.sweep.task import DatasetCache
+from emulator.workload import load_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"dataset.n_train": 60, "dataset.n_test": 30, "training.epochs": 1}
@@ -30,7 +32,8 @@ TINY_SET = [a for k, v in TINY.items() for a in ("--set", f"{k}={v}")]
 
 def quick(thetas: str = "0,0.02") -> list[str]:
     """A command-line sweep of tiny digits runs on the digital chip, one per threshold."""
-    return ["digits_snn", "--chips", "digital", "--grid", f"eqprop.theta={thetas}", "--seeds", "1", "--quiet", *TINY_SET]
+    return ["digits_snn", "--chips", "digital", "--grid", f"eqprop.theta={thetas}", "--seeds", "1", "--quiet",
+            *TINY_SET]
 
 
 QUICK = quick()
@@ -166,7 +169,8 @@ def test_a_bad_sweep_file_is_one_error_naming_file_line_and_key(capsys, tmp_path
     (["--grid", "eqprop.theta"], "--grid 'eqprop.theta': expected key.path=value,value,..."),
     (["--grid", "eqprop.theta=[0,"], "--grid eqprop.theta=[0,: the values are not a valid YAML list"),
     (["--chip-grid", "parameters.adc_bits=4,6"],
-     "--chip-grid parameters.adc_bits=4,6: parameters.adc_bits: this key moved; write it as parameters.forward.adc_bits"),
+     "--chip-grid parameters.adc_bits=4,6: parameters.adc_bits: this key moved; write it as "
+     "parameters.forward.adc_bits"),
     (["--seeds", "0,x"], "--seeds 0,x: seeds[1]: must be"),
     (["--grid", "eqprop.theta=0", "--grid", "eqprop.theta=1"], "--grid eqprop.theta=1: eqprop.theta is given twice"),
 ])
@@ -180,8 +184,19 @@ def test_a_workload_given_as_a_sweep_says_how_to_sweep_it(capsys):
 
 
 def test_the_dashboard_needs_bokeh(capsys, monkeypatch):
-    monkeypatch.setattr(schedulers.importlib.util, "find_spec", lambda name: None)
+    real = schedulers.importlib.util.find_spec
+    monkeypatch.setattr(schedulers.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "bokeh" else real(name, *a))
     assert "bokeh" in error_line(capsys, "sweep", *QUICK, "--dashboard")
+
+
+def test_a_process_loads_each_dataset_once_and_checks_every_network_against_it():
+    cache = DatasetCache()
+    workload = load_workload(resolve("workloads", "digits_snn"), ["dataset.n_train=50"])
+    assert cache.get(workload) is cache.get(workload)
+    nine_classes = load_workload(resolve("workloads", "digits_snn"), ["dataset.n_train=50", "network.layers=[64,16,9]"])
+    with pytest.raises(ConfigError, match=r"network.layers\[2\] is 9"):
+        cache.get(nine_classes)
 
 
 # -- running --------------------------------------------------------------------------------------

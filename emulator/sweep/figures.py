@@ -7,11 +7,13 @@ report package's atomic :func:`~emulator.report.figures.save`.
 """
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from emulator.report.figures import FIGSIZE, no_data, save
 from emulator.report.format import json_text
@@ -24,6 +26,8 @@ LOG_METRICS = ("energy_per_inference_j", "latency_per_inference_s", "synaptic_op
 #: percent metrics, drawn as percentages
 PERCENT_METRICS = ("test_accuracy", "train_accuracy", "best_test_accuracy")
 LEGEND = dict(fontsize=7, frameon=False)
+#: characters per line of a tick label that names a value which is not a number
+TICK_WIDTH = 20
 
 
 def _panels(n: int, rows: int = 1) -> tuple[Figure, np.ndarray]:
@@ -71,15 +75,16 @@ def plot_metric_against_key(rows: Sequence[dict], metric: str, key: Key, path: P
         if not lines:
             no_data(ax)
             continue
-        if not numeric:
-            ax.set_xticks(range(len(order)), [setting_text(v) for v in order], rotation=20, ha="right", fontsize=8)
+        if not numeric:  # long values (a noise model's section) wrapped under their tick
+            ax.set_xticks(range(len(order)), ["\n".join(textwrap.wrap(setting_text(v), TICK_WIDTH)) for v in order],
+                          fontsize=7)
         if metric in LOG_METRICS and all(p.mean > 0 for pts in lines.values() for p in pts.values()):
             ax.set_yscale("log")
         ax.set_xlabel(key_label(key))
         ax.set_ylabel(_axis_label(metric))
         ax.grid(True, alpha=0.3)
         ax.legend(**LEGEND)
-        ax.set_title(f"{workload}: {METRICS[metric].label} against {name}", fontsize=10)
+        ax.set_title(workload, fontsize=10)
     fig.suptitle("mean over seeds; bars: standard deviation", fontsize=8)
     return save(fig, path)
 
@@ -144,6 +149,7 @@ def plot_lipschitz(rows: Sequence[dict], path: Path) -> Path:
                 no_data(ax)
                 continue
             ax.axhline(1.0, color="0.3", linestyle="--", linewidth=1)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xlabel("epoch")
             ax.set_ylabel(f"Lipschitz constant of layer {layer + 1}")
             ax.grid(True, alpha=0.3)

@@ -133,7 +133,8 @@ class SweepFolder:
         def identity(row):
             return {k: row.get(k) for k in ("folder", "workload", "chip", "deployment", "seed", "set", "chip_set")}
 
-        if saved.get("fixed") != self.plan.fixed or [identity(r) for r in saved["points"]] != [identity(r) for r in fresh]:
+        same_points = [identity(r) for r in saved["points"]] == [identity(r) for r in fresh]
+        if saved.get("fixed") != self.plan.fixed or not same_points:
             raise ConfigError(f"--resume {self.path}: that sweep has other points or settings; resume it with the "
                               "same sweep file and options, or start this one with another --out")
 

@@ -62,8 +62,9 @@ def render_markdown(content: dict, figures: list[str]) -> str:
         cells.append(str(len(group)))
         for m in metrics:
             s = spread([r["metrics"][m] for r in group])
-            cells.append("" if s is None else METRICS[m].show(s.mean) + (f" ± {METRICS[m].show(s.std)}" if s.n > 1 else "")
-                         + (f" {first['metrics']['costliest_op']}" if m == "costliest_ops_per_inference" else ""))
+            spread_text = f" ± {METRICS[m].show(s.std)}" if s is not None and s.n > 1 else ""
+            op = f" {first['metrics']['costliest_op']}" if m == "costliest_ops_per_inference" else ""
+            cells.append("" if s is None else METRICS[m].show(s.mean) + spread_text + op)
         lines.append(cells)
     parts += ["## Results", table(header, lines, "lll" + "l" * len(keys) + "r" * (1 + len(metrics)))
               if lines else "No point has finished yet."]
@@ -80,14 +81,14 @@ def render_markdown(content: dict, figures: list[str]) -> str:
 
 
 def _fixed(fixed: dict) -> str:
-    """The settings every point shares, as a list."""
-    items = []
-    for option in ("set", "chip_set"):
-        items += [f"- `{option}` {key}: `{setting_text(value)}`" for key, value in fixed[option].items()]
-        items += [f"- `--{option.replace('_', '-')} {item}` (command line)" for item in fixed["command_line"][option]]
+    """The settings every point shares, in the order they apply (a later one wins)."""
+    items = [f"- `{option}` {key}: `{setting_text(value)}`" for option in ("set", "chip_set")
+             for key, value in fixed[option].items()]
     for key, entry, option in (("workloads", "workload", "set"), ("chips", "chip", "chip_set")):
-        for e in fixed[key]:
-            items += [f"- {e[entry]}: `{option}` {k}: `{setting_text(v)}`" for k, v in e[option].items()]
+        items += [f"- {e[entry]}: `{option}` {k}: `{setting_text(v)}`" for e in fixed[key] for k, v in e[option].items()]
+    items += [f"- `--{option.replace('_', '-')} {item}` (command line)" for option in ("set", "chip_set")
+              for item in fixed["command_line"][option]]
     if fixed["naive_from"]:
         items.append(f"- naive points deploy networks trained on {fixed['naive_from']}")
-    return "Settings of every point:\n\n" + "\n".join(items) if items else ""
+    return ("Settings of every point, in the order they apply (a later one wins):\n\n" + "\n".join(items)
+            if items else "")

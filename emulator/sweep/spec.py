@@ -208,7 +208,8 @@ def _check_block(block: Vary, source: Source, path: Path_):
         _check_keys(values, source, path + (option,))
         for key, value in values.items():
             if not isinstance(value, list) or not value:
-                fail(source, path + (option, key), f"must be a list of the values to run, e.g. [0, 0.01], got {value!r}")
+                fail(source, path + (option, key),
+                     f"must be a list of the values to run, e.g. [0, 0.01], got {value!r}")
             lengths[key] = len(value)
     if not lengths:
         fail(source, path, "varies nothing; give the values of at least one key under set or chip_set")
