@@ -67,7 +67,10 @@ def plot_metric_against_key(rows: Sequence[dict], metric: str, key: Key, path: P
         for group in by_setting(w_rows).values():
             s = spread([r["metrics"][metric] for r in group])
             x = group[0][option][name]
-            lines.setdefault(line_label(group[0], key), {})[x if numeric else order.index(x)] = s
+            label = line_label(group[0], key)
+            if metric == "costliest_ops_per_inference":  # which op the line counts
+                label += f" ({group[0]['metrics'].get('costliest_op')})"
+            lines.setdefault(label, {})[x if numeric else order.index(x)] = s
         for label, points in lines.items():
             xs = sorted(points)
             ax.errorbar(xs, [points[x].mean * _scale(metric) for x in xs],

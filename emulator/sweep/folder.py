@@ -10,7 +10,8 @@ loses only the points in flight; a point's folder is written before its row says
 
 ``status`` is ``done``, ``failed`` (``error`` holds its line, ``error.txt`` in its folder the
 traceback) or ``missing`` (not run yet); ``trained_in`` is the folder of the run a naive point
-deploys.
+deploys; ``metrics`` are :func:`~emulator.sweep.metrics.point_metrics` and the chip's costliest
+op (:func:`~emulator.sweep.metrics.with_costliest_op`).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from typing import Any
 from emulator.errors import ConfigError
 from emulator.report.files import replaced, write_json
 from emulator.results import REPORT, RunResult
-from emulator.sweep.metrics import point_metrics
+from emulator.sweep.metrics import point_metrics, with_costliest_op
 from emulator.sweep.points import Plan
 from emulator.sweep.task import Outcome
 from emulator.tasks.checkpoint import CHECKPOINT
@@ -102,7 +103,7 @@ class SweepFolder:
         spec = self.plan.spec
         return {"schema_version": SCHEMA_VERSION, "name": spec.name, "description": spec.description,
                 "fixed": self.plan.fixed, "keys": varied_keys(self.rows), "plot": list(spec.plot),
-                "points": self.rows}
+                "points": with_costliest_op(self.rows)}
 
     def counts(self) -> dict[str, int]:
         """How many points are done, failed and missing."""

@@ -40,21 +40,39 @@ DEFAULT_PLOT = ("test_accuracy", "energy_per_inference_j", "costliest_ops_per_in
 LIPSCHITZ = "lipschitz"
 
 
-def costliest_op(result: RunResult) -> str | None:
-    """The operation that takes the largest share of the inference energy (static power aside);
-    None if no operation costs energy."""
-    breakdown = {op: j for op, j in result.energy.inference.breakdown_j.items() if op != "static" and j > 0}
-    return max(breakdown, key=breakdown.get) if breakdown else None
-
-
 def point_metrics(result: RunResult) -> dict[str, Any]:
-    """The :data:`METRICS` of a run, with ``costliest_op`` (the op that
-    ``costliest_ops_per_inference`` counts) and ``lipschitz`` (one list per epoch of each
-    layer's Lipschitz constant; empty for a deployed network)."""
-    op = costliest_op(result)
+    """The :data:`METRICS` of a run (``costliest_ops_per_inference`` is left for
+    :func:`with_costliest_op`), with ``lipschitz`` (one list per epoch of each layer's Lipschitz
+    constant; empty for a deployed network), and each operation's count and energy per inference
+    (``ops_per_inference``, ``op_energy_per_inference_j``; static power aside)."""
+    n = sample_count(result, "inference")
     lipschitz = [list(h.lipschitz) for h in result.history]
     values = summarize(result) | {
         "best_test_accuracy": max((h.test_accuracy for h in result.history), default=None),
-        "costliest_ops_per_inference": per(result.counters["inference"].get(op), sample_count(result, "inference")),
+        "costliest_ops_per_inference": None,
         "max_lipschitz": max((v for epoch in lipschitz for v in epoch), default=None)}
-    return {name: values[name] for name in METRICS} | {"costliest_op": op, LIPSCHITZ: lipschitz}
+    energy = result.energy.inference.breakdown_j
+    return {name: values[name] for name in METRICS} | {
+        LIPSCHITZ: lipschitz,
+        "ops_per_inference": {op: per(count, n) for op, count in result.counters["inference"].items()},
+        "op_energy_per_inference_j": {op: per(j, n) for op, j in energy.items() if op != "static"}}
+
+
+def with_costliest_op(rows: list[dict]) -> list[dict]:
+    """``rows`` with each finished point's ``costliest_op`` and ``costliest_ops_per_inference``: the
+    chip's costliest op is the operation that takes the largest share of the inference energy over
+    all the finished points of its workload on its chip (static power aside), so that one line of
+    a figure counts one operation."""
+    totals: dict[tuple[str, str], dict[str, float]] = {}
+    for row in rows:
+        if row["status"] == "done":
+            ops = totals.setdefault((row["workload"], row["chip"]), {})
+            for op, j in row["metrics"]["op_energy_per_inference_j"].items():
+                ops[op] = ops.get(op, 0.0) + (j or 0.0)
+    costliest = {key: max(ops, key=ops.get) for key, ops in totals.items() if any(ops.values())}
+    out = []
+    for row in rows:
+        op = costliest.get((row["workload"], row["chip"])) if row["status"] == "done" else None
+        out.append(row if op is None else row | {"metrics": row["metrics"] | {
+            "costliest_op": op, "costliest_ops_per_inference": row["metrics"]["ops_per_inference"].get(op)}})
+    return out

@@ -63,7 +63,7 @@ def render_markdown(content: dict, figures: list[str]) -> str:
         for m in metrics:
             s = spread([r["metrics"][m] for r in group])
             spread_text = f" ± {METRICS[m].show(s.std)}" if s is not None and s.n > 1 else ""
-            op = f" {first['metrics']['costliest_op']}" if m == "costliest_ops_per_inference" else ""
+            op = f" {first['metrics'].get('costliest_op')}" if m == "costliest_ops_per_inference" else ""
             cells.append("" if s is None else METRICS[m].show(s.mean) + spread_text + op)
         lines.append(cells)
     parts += ["## Results", table(header, lines, "lll" + "l" * len(keys) + "r" * (1 + len(metrics)))

@@ -4,10 +4,12 @@
 (``tcp://host:8786``, or Dask's own ``scheduler-address`` setting, e.g. from
 ``DASK_SCHEDULER_ADDRESS``) connects to a running cluster; otherwise an embedded
 ``LocalCluster`` starts, one single-threaded worker process per core, on the loopback interface,
-with no dashboard unless one is asked for and only Dask's errors logged (a sweep reports its
-points itself). Each runs *jobs* ``(point index, task, trained)``
-where ``trained`` is None, the reference's :class:`~emulator.sweep.task.Outcome`, or the index
-of the job that makes it, and yields ``(point index, outcome)`` as points finish.
+with no dashboard unless one is asked for, logging only Dask's errors (a sweep reports its points
+itself).
+
+A runner runs *jobs* ``(point index, task, trained)``, where ``trained`` is None, the reference's
+:class:`~emulator.sweep.task.Outcome`, or the point index of the job that makes it, and yields
+``(point index, outcome)`` as points finish.
 """
 from __future__ import annotations
 
