@@ -48,7 +48,7 @@ class LinearBeta:
     """beta annealed in equal steps, from ``eqprop.beta`` in the first epoch to ``final`` in the last."""
 
     model: Literal["linear"] = spec("beta annealed linearly over the epochs", default="linear")
-    final: float = spec("beta of the last epoch", gt=0, le=1)
+    final: float = spec("beta of the last epoch", gt=0, lt=1)
 
     def at(self, beta: float, epoch: int, epochs: int) -> float:
         """The nudging strength of ``epoch`` (1-based) of ``epochs``."""
@@ -57,7 +57,7 @@ class LinearBeta:
 
 @dataclass(frozen=True, kw_only=True)
 class EqPropSpec:
-    beta: float = spec("nudging strength", gt=0, le=1)
+    beta: float = spec("nudging strength", gt=0, lt=1)
     beta_schedule: ConstantBeta | LinearBeta = spec("how beta changes over the epochs of training",
                                                     default=ConstantBeta())
     symmetric: bool = spec("nudge with +beta and -beta (Laborieux et al. 2021) instead of +beta only",

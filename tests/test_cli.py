@@ -393,6 +393,6 @@ def test_subprocess_bad_set_and_usage_errors(tmp_path):
     result = run_subprocess("run", "digits_snn", "--chip", "digital", "--set", "eqprop.beta=2", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
-        "error: --set eqprop.beta=2: eqprop.beta: must be <= 1 (nudging strength), got 2"]
+        "error: --set eqprop.beta=2: eqprop.beta: must be < 1 (nudging strength), got 2"]
     usage = run_subprocess("run", "digits_snn", cwd=tmp_path)  # --chip is required
     assert usage.returncode == 2 and "Traceback" not in usage.stderr and "--chip" in usage.stderr

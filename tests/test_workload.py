@@ -285,8 +285,8 @@ def test_section_that_is_not_a_mapping(write, section, value, shown):
 
 # -- out of range --------------------------------------------------------------------------------
 @pytest.mark.parametrize("old, new, key, expected", [
-    ("beta: 0.5", "beta: 1.01", "eqprop.beta", "must be <= 1 (nudging strength), got 1.01"),
-    ("beta: 0.5", "beta: 1.5", "eqprop.beta", "must be <= 1 (nudging strength), got 1.5"),
+    ("beta: 0.5", "beta: 1", "eqprop.beta", "must be < 1 (nudging strength), got 1"),
+    ("beta: 0.5", "beta: 1.5", "eqprop.beta", "must be < 1 (nudging strength), got 1.5"),
     ("beta: 0.5", "beta: 0", "eqprop.beta", "must be > 0 (nudging strength), got 0"),
     ("beta: 0.5", "beta: .nan", "eqprop.beta", "must be a finite number, got nan"),
     ("theta: 0.01", "theta: -0.1", "eqprop.theta", "must be >= 0"),
@@ -495,8 +495,8 @@ def test_override_bad_type(write):
 
 
 def test_override_out_of_range(write):
-    message = error_of(write(BASE), ["eqprop.beta=1.5"])
-    assert message.startswith("--set eqprop.beta=1.5: eqprop.beta: must be <= 1")
+    message = error_of(write(BASE), ["eqprop.beta=1"])
+    assert message.startswith("--set eqprop.beta=1: eqprop.beta: must be < 1")
 
 
 def test_override_unknown_literal(write):
