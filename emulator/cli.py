@@ -1,4 +1,4 @@
-"""Command line: ``python -m emulator run|compare|evaluate|deploy|chips|workloads``.
+"""Command line: ``python -m emulator run|compare|evaluate|deploy|sweep|chips|workloads``.
 
 User errors (bad files, unknown names, networks that do not fit, diverging training, output
 that cannot be written) print one ``error:`` line and exit with status 2; a failed or interrupted
@@ -213,6 +213,38 @@ def cmd_deploy(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from emulator.sweep import SweepInterrupted, command_line_sweep, load_sweep, plan, run_sweep
+
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers {args.workers}: give at least 1")
+    if args.scheduler and (args.workers or args.dashboard):
+        raise ConfigError(f"--scheduler {args.scheduler}: --workers and --dashboard are for the embedded local "
+                          "cluster; a running cluster has its own workers and dashboard")
+    if args.chips:
+        sweep = command_line_sweep(args.sweep, args.chips, args.grid, args.chip_grid, args.seeds)
+    elif args.grid or args.chip_grid or args.seeds:
+        raise ConfigError("--grid, --chip-grid and --seeds sweep workloads without a sweep file: give the chips "
+                          "with --chips too")
+    else:
+        if args.sweep not in available("sweeps") and args.sweep in available("workloads"):
+            raise ConfigError(f"{args.sweep} is a workload, not a sweep file; sweep it without a file with "
+                              f"`sweep {args.sweep} --chips CHIP,CHIP --grid KEY=VALUE,VALUE`")
+        sweep = load_sweep(resolve("sweeps", args.sweep))
+    points = plan(sweep, args.set, args.chip_set)
+    out = _out_dir(args.resume, "--resume") if args.resume else _out_dir(args.out or _default_out("sweep", sweep.name))
+    try:
+        folder = run_sweep(points, out, resume=bool(args.resume), scheduler=args.scheduler, workers=args.workers,
+                           dashboard=args.dashboard, progress=not args.quiet)
+    except SweepInterrupted as exc:
+        print(str(exc), file=sys.stderr)
+        return 130
+    counts = folder.counts()
+    print(f"sweep {sweep.name}: {counts['done']} of {len(folder.rows)} points done, {counts['failed']} failed; "
+          f"report in {out / 'sweep.md'}")
+    return 0 if counts["failed"] == 0 else 1
+
+
 def _chips_of_families(families) -> list[str]:
     """Names of the known chips whose back-end family is one of ``families``."""
     from emulator.chip import load_chip
@@ -325,6 +357,30 @@ def parser() -> argparse.ArgumentParser:
                    help="make the bundle run on Loihi 2 hardware (needs Intel's lava-loihi); skips the check here")
     d.add_argument("--samples", type=int, default=10, metavar="N", help="test samples to bundle and check (default 10)")
     d.set_defaults(func=cmd_deploy)
+    w = sub.add_parser("sweep", help="run many points (workloads x chips x settings x seeds) on a Dask cluster "
+                                     "and report them together")
+    w.add_argument("sweep", metavar="SWEEP", help="sweep name (in workloads/sweeps/) or YAML path; with --chips, "
+                                                 "comma-separated workload names instead")
+    w.add_argument("--chips", help="comma-separated chip names: sweep the workloads SWEEP names without a sweep file")
+    w.add_argument("--grid", action="append", default=[], metavar="KEY.PATH=V1,V2",
+                   help="without a sweep file: a workload key and its values (repeatable; the points are every "
+                        "combination)")
+    w.add_argument("--chip-grid", action="append", default=[], metavar="KEY.PATH=V1,V2",
+                   help="without a sweep file: a chip key and its values (repeatable)")
+    w.add_argument("--seeds", metavar="S1,S2", help="without a sweep file: values of training.seed")
+    w.add_argument("--set", **overrides)
+    w.add_argument("--chip-set", **chip_overrides)
+    w.add_argument("--out", help="sweep folder (default runs/sweep-<name>-<time>)")
+    w.add_argument("--resume", metavar="DIR", help="run only the points of the sweep in DIR that are missing or failed")
+    w.add_argument("--scheduler", metavar="ADDRESS",
+                   help="a running Dask scheduler (tcp://host:8786), or none to run the points here one after "
+                        "another (default: Dask's scheduler-address setting, else a local cluster)")
+    w.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes of the local cluster (default: one per core)")
+    w.add_argument("--dashboard", nargs="?", const="127.0.0.1:8787", metavar="ADDRESS",
+                   help="serve the local cluster's Dask dashboard (default address 127.0.0.1:8787; needs bokeh)")
+    w.add_argument("--quiet", action="store_true", help="no progress bar")
+    w.set_defaults(func=cmd_sweep)
     sub.add_parser("chips", help="list the known chips").set_defaults(func=cmd_chips)
     sub.add_parser("workloads", help="list the workloads").set_defaults(func=cmd_workloads)
     return p

@@ -323,27 +323,31 @@ def extend(parent: dict, parent_source: Source, child: dict, child_source: Sourc
     return data, Source(child_source.name, lines, files)
 
 
-def apply_overrides(data: dict, overrides: list[str], option: str = "--set") -> tuple[dict, dict]:
-    """Apply ``key.path=value`` strings (values parsed as YAML) to a copy of ``data``.
+class Override(typing.NamedTuple):
+    """A ``key.path: value`` override given somewhere else than on the command line (a sweep file),
+    with the place errors name (``sweep.yaml:12``, or the option that listed it)."""
 
-    Returns the new mapping and ``{key path: "<option> ..."}`` so errors can point at the
-    command-line ``option`` that gave them.
+    key: str
+    value: Any
+    where: str
+
+
+def apply_overrides(data: dict, overrides: list[str | Override], option: str = "--set") -> tuple[dict, dict]:
+    """Apply ``key.path=value`` strings (values parsed as YAML), or :class:`Override` items, to a
+    copy of ``data``.
+
+    Returns the new mapping and ``{key path: "<option> ..."}`` (an :class:`Override`'s ``where``)
+    so errors can point at the command-line ``option``, or the file line, that gave them.
     """
     import copy
 
     data = copy.deepcopy(data)
     origin = {}
     for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"{option} {shown(item)}: expected key.path=value, e.g. "
-                              + ("--set training.epochs=1" if option == "--set" else f"{option} parameters.seed=1"))
-        try:
-            value = parse_yaml(text)
-        except LimitError as exc:
-            raise ConfigError(f"{option} {shown(item)}: {exc.problem}") from None
-        except yaml.YAMLError:
-            raise ConfigError(f"{option} {shown(item)}: the value is not valid YAML") from None
+        if isinstance(item, Override):
+            key, value, label = item.key, copy.deepcopy(item.value), f"{item.where}: {item.key}"
+        else:
+            key, value, label = _parse_override(item, option)
         # a list index is a few digits (a list holds fewer than MAX_NODES items); anything else is a key
         parts = [int(p) if p.isdecimal() and len(p) < 9 else p for p in key.strip().split(".")]
         node = data
@@ -353,7 +357,7 @@ def apply_overrides(data: dict, overrides: list[str], option: str = "--set") -> 
             if child is None:
                 child = {}
                 if not isinstance(node, dict):
-                    raise ConfigError(f"{option} {shown(item)}: {'.'.join(map(str, parts[:i + 1]))} is not a mapping")
+                    raise ConfigError(f"{label}: {'.'.join(map(str, parts[:i + 1]))} is not a mapping")
                 node[part] = child
             node = child
         if isinstance(node, list) and isinstance(parts[-1], int) and parts[-1] < len(node):
@@ -361,12 +365,26 @@ def apply_overrides(data: dict, overrides: list[str], option: str = "--set") -> 
         elif isinstance(node, dict):
             node[parts[-1]] = value
         elif isinstance(node, list):
-            raise ConfigError(f"{option} {shown(item)}: {'.'.join(map(str, parts[:-1]))} is a list of {len(node)} "
+            raise ConfigError(f"{label}: {'.'.join(map(str, parts[:-1]))} is a list of {len(node)} "
                               f"items; use an index below {len(node)} or set the whole list")
         else:
-            raise ConfigError(f"{option} {shown(item)}: {'.'.join(map(str, parts[:-1]))} is not a mapping")
-        origin[tuple(parts)] = f"{option} {printable(item, 1000)}"  # as typed, up to a screenful
+            raise ConfigError(f"{label}: {'.'.join(map(str, parts[:-1]))} is not a mapping")
+        origin[tuple(parts)] = item.where if isinstance(item, Override) else f"{option} {printable(item, 1000)}"
     return data, origin
+
+
+def _parse_override(item: str, option: str) -> tuple[str, Any, str]:
+    """The key, the YAML value and the error label of a ``key.path=value`` option."""
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"{option} {shown(item)}: expected key.path=value, e.g. "
+                          + ("--set training.epochs=1" if option == "--set" else f"{option} parameters.seed=1"))
+    try:
+        return key, parse_yaml(text), f"{option} {shown(item)}"
+    except LimitError as exc:
+        raise ConfigError(f"{option} {shown(item)}: {exc.problem}") from None
+    except yaml.YAMLError:
+        raise ConfigError(f"{option} {shown(item)}: the value is not valid YAML") from None
 
 
 class OverriddenSource(Source):

@@ -45,8 +45,33 @@ class NetworkSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ConstantBeta:
+    """beta stays ``eqprop.beta`` for the whole training."""
+
+    model: Literal["constant"] = spec("beta fixed at eqprop.beta", default="constant")
+
+    def at(self, beta: float, epoch: int, epochs: int) -> float:
+        """The nudging strength of ``epoch`` (1-based) of ``epochs``: ``beta``."""
+        return beta
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinearBeta:
+    """beta annealed in equal steps, from ``eqprop.beta`` in the first epoch to ``final`` in the last."""
+
+    model: Literal["linear"] = spec("beta annealed linearly over the epochs", default="linear")
+    final: float = spec("beta of the last epoch", gt=0, lt=1)
+
+    def at(self, beta: float, epoch: int, epochs: int) -> float:
+        """The nudging strength of ``epoch`` (1-based) of ``epochs``."""
+        return beta + (self.final - beta) * (epoch - 1) / max(epochs - 1, 1)
+
+
+@dataclass(frozen=True, kw_only=True)
 class EqPropSpec:
     beta: float = spec("nudging strength", gt=0, lt=1)
+    beta_schedule: ConstantBeta | LinearBeta = spec("how beta changes over the epochs of training",
+                                                    default=ConstantBeta())
     symmetric: bool = spec("nudge with +beta and -beta (Laborieux et al. 2021) instead of +beta only",
                            default=True)
     free_steps: int = spec("step limit of the free phase; the shipped workloads need 30-40", ge=1, le=MAX_STEPS)

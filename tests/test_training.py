@@ -9,7 +9,7 @@ from emulator.cli import main
 from emulator.results import RunResult
 from emulator.schema import Source, build
 from emulator.tasks.checkpoint import Identity
-from emulator.tasks.classification import Run
+from emulator.tasks.classification import Run, phases_of
 from emulator.workload import load_workload
 
 SMALL = ["dataset.n_train=300", "dataset.n_test=100", "training.epochs=2"]
@@ -123,6 +123,18 @@ def test_spectral_normalisation_bounds_each_layer(tmp_path):
     unconstrained = small_run(tmp_path, "free", ["training.epochs=1"])
     unconstrained.train(progress=False)
     assert max(unconstrained.history[-1].lipschitz) > 1.0
+
+
+def test_a_linear_beta_schedule_anneals_beta_from_the_first_epoch_to_the_last(tmp_path, monkeypatch):
+    annealed = ["training.epochs=3", "eqprop.beta=0.3", "eqprop.beta_schedule={model: linear, final: 0.2}"]
+    assert [phases_of(load_workload("workloads/digits_snn.yaml", annealed), e).beta for e in (1, 2, 3)] == \
+        pytest.approx([0.3, 0.25, 0.2])
+    fixed = load_workload("workloads/digits_snn.yaml", ["eqprop.beta=0.3"])
+    assert fixed.eqprop.beta_schedule.model == "constant" and phases_of(fixed, 20).beta == 0.3
+    betas, real = [], runner.eqprop_gradient
+    monkeypatch.setattr(runner, "eqprop_gradient", lambda *a, **k: betas.append(a[-1].beta) or real(*a, **k))
+    small_run(tmp_path, "annealed", annealed + ["dataset.n_train=20"]).train(progress=False)
+    assert betas == pytest.approx([0.3, 0.25, 0.2])  # one batch per epoch
 
 
 def test_compare_writes_one_report_per_chip_and_a_table(tmp_path, capsys):

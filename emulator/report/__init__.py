@@ -49,7 +49,7 @@ def write_report(result: RunResult | MaxCutResult, out_dir: str | Path) -> dict[
     files = {"markdown": write_text(out / "report.md", renderer.render_markdown(result))}
     for key, name, plot in renderer.FIGURES:
         files[key] = plot(result, out / name)
-    return {"json": _write_json(out / REPORT, result.to_dict()), **files}
+    return {"json": write_json(out / REPORT, result.to_dict()), **files}
 
 
 def write_comparison(results: Sequence[RunResult], out_dir: str | Path) -> dict[str, Path]:
@@ -79,10 +79,10 @@ def write_comparison(results: Sequence[RunResult], out_dir: str | Path) -> dict[
     remove(out / "comparison.json")
     markdown = write_text(out / "comparison.md", render_comparison_markdown(results, folders))
     figure = plot_comparison(results, out / "comparison.png")
-    return {"json": _write_json(out / "comparison.json", comparison(results)), "markdown": markdown,
+    return {"json": write_json(out / "comparison.json", comparison(results)), "markdown": markdown,
             "figure": figure, **{f"chip:{folder}": out / folder for folder in folders}}
 
 
-def _write_json(path: Path, obj) -> Path:
+def write_json(path: Path, obj) -> Path:
     """Write ``obj`` as indented JSON to ``path`` atomically; returns ``path``."""
     return write_text(path, json_text(obj, indent=2))

@@ -45,9 +45,11 @@ ALIVE = 3
 HOST_COPIES = 3
 
 
-def phases_of(workload: Workload) -> Phases:
+def phases_of(workload: Workload, epoch: int = 1) -> Phases:
+    """The relaxation settings of training epoch ``epoch`` (1-based), beta as ``eqprop.beta_schedule`` has it."""
     e = workload.eqprop
-    return Phases(e.beta, e.symmetric, e.free_steps, e.nudged_steps)
+    beta = e.beta_schedule.at(e.beta, epoch, workload.training.epochs)
+    return Phases(beta, e.symmetric, e.free_steps, e.nudged_steps)
 
 
 def load_data(workload: Workload) -> Dataset:
@@ -260,7 +262,7 @@ class Run:
         rates = [lr * w.training.lr_decay ** (epoch - 1) for lr in w.training.learning_rates]
         sn = w.training.spectral_norm
         power = PowerIteration(self.network.weights, rng) if sn.enabled else None
-        phases = phases_of(w)
+        phases = phases_of(w, epoch)
         targets = one_hot(data.y_train, data.n_classes)
         start = time.perf_counter()
         bs = w.training.batch_size
