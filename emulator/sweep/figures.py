@@ -18,7 +18,16 @@ from matplotlib.ticker import MaxNLocator
 from emulator.report.figures import FIGSIZE, no_data, save
 from emulator.report.format import json_text
 from emulator.sweep.metrics import LIPSCHITZ, METRICS
-from emulator.sweep.summary import Key, by_setting, done, is_numeric, key_label, line_label, setting_text, spread
+from emulator.sweep.summary import (
+    Key,
+    by_setting,
+    done,
+    is_numeric,
+    key_label,
+    line_label,
+    setting_text,
+    spread,
+)
 
 #: the metrics drawn on a log axis (they span decades across chips and settings)
 LOG_METRICS = ("energy_per_inference_j", "latency_per_inference_s", "synaptic_ops_per_inference",

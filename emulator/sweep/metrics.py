@@ -10,7 +10,13 @@ from typing import Any, NamedTuple
 
 from emulator.report.classification import sample_count
 from emulator.report.compare import summarize
-from emulator.report.format import format_count, format_fixed, format_percent, format_si, per
+from emulator.report.format import (
+    format_count,
+    format_fixed,
+    format_percent,
+    format_si,
+    per,
+)
 from emulator.results import RunResult
 
 

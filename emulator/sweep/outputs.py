@@ -6,7 +6,11 @@ from pathlib import Path
 
 from emulator.files import write_text
 from emulator.report.format import format_si, table
-from emulator.sweep.figures import plot_accuracy_against_energy, plot_lipschitz, plot_metric_against_key
+from emulator.sweep.figures import (
+    plot_accuracy_against_energy,
+    plot_lipschitz,
+    plot_metric_against_key,
+)
 from emulator.sweep.folder import SWEEP, SweepFolder
 from emulator.sweep.metrics import LIPSCHITZ, METRICS
 from emulator.sweep.summary import Key, by_setting, key_label, setting_text, spread

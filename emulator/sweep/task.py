@@ -137,7 +137,7 @@ def _trained(task: Task, trained: Outcome | None, folder: Path) -> TrainedRun:
         raise RuntimeError(f"the network to deploy, trained on {task.trained_on.name}, is missing ({why})")
     folder.mkdir()
     (folder / CHECKPOINT).write_bytes(trained.files[CHECKPOINT])
-    state, weights, biases = read_checkpoint(folder, len(task.workload.network.layers) - 1, option="sweep")
+    checkpoint = read_checkpoint(folder, option="sweep")
     eqprop = task.workload.eqprop
-    network = Network(weights, biases, theta=eqprop.theta, damping=eqprop.damping)
-    return TrainedRun(Path(task.trained_folder), task.workload, task.trained_on, network, state["epoch"])
+    network = Network(checkpoint.weights, checkpoint.biases, theta=eqprop.theta, damping=eqprop.damping)
+    return TrainedRun(Path(task.trained_folder), task.workload, task.trained_on, network, checkpoint.state.epoch)
