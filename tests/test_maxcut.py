@@ -331,11 +331,12 @@ def test_a_report_from_before_partitions_were_recorded_still_reads_and_renders()
 
 
 
-def test_isolated_nodes_are_warned_about_in_both_reports(tmp_path):
+def test_isolated_nodes_are_warned_about_in_both_reports_and_on_the_terminal(tmp_path, capsys):
     write(tmp_path, "7 2\n1 2 1\n2 3 1\n")
     out = tmp_path / "out"
     assert main(["run", str(maxcut_yaml(tmp_path, "g.txt")), "--chip", str(OIM), "--out", str(out), "--quiet"]) == 0
     graph = json.loads((out / "report.json").read_text())["graph"]
+    assert capsys.readouterr().err == f"warning: {graph['note']}\n"
     assert graph["isolated_nodes"] == 4
     assert graph["note"].startswith("4 of the 7 nodes are in no edge (numbered from 1: 4, 5, 6, 7): each runs as an "
                                     "oscillator, and is counted in oscillator_seconds")
