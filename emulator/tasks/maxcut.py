@@ -65,10 +65,15 @@ def load_graph(workload: MaxCutWorkload) -> Graph:
     path = workload.graph_path()
     if path.suffix == ".npy":
         try:
-            matrix = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
+            # mapped before it is read: a header that announces more data than the file holds (a damaged or
+            # cut-short file) is refused here, not allocated
+            matrix = np.array(np.load(path, mmap_mode="r", allow_pickle=False))
+        except OSError as exc:
             raise GraphFormatError(f"{workload.where('graph', 'file')}: cannot read {path} as a .npy "
                                    f"matrix: {exc}") from None
+        except ValueError as exc:
+            raise GraphFormatError(f"{workload.where('graph', 'file')}: cannot read {path} as a .npy "
+                                   f"matrix ({exc}); save the matrix again with numpy.save") from None
         return from_matrix(matrix, str(path))
     return read_gset(path)
 
