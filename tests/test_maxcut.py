@@ -1,5 +1,6 @@
 """MaxCut workloads: the G-set parser and its errors, exact cuts, the OIM anneal, its counters, the CLI."""
 import json
+import tracemalloc
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -192,6 +193,32 @@ def test_the_report_gives_cuts_with_thousands_separators(tmp_path):
     md = render_markdown(replace(result, metrics=replace(result.metrics, best_cut=11674.0, mean_cut=11657.6)))
     assert "best cut **11,674**" in md and "mean 11,657.6 over 2 runs" in md
     assert "| mean cut | 11,657.6 |" in md
+
+
+@pytest.mark.parametrize("name, n, density, weights, seed", [("rand20_pm1.txt", 20, 0.5, "pm1", 20),
+                                                              ("rand100.txt", 100, 0.1, "unit", 100)])
+def test_a_random_graph_is_the_one_its_seed_made_before(name, n, density, weights, seed):
+    """The shipped graphs were generated with the seeds the graphs' README gives: they still are, bit for bit."""
+    assert random_graph(n, density, weights, seed).to_gset() == (ROOT / "workloads" / "graphs" / name).read_text()
+
+
+def test_a_sparse_random_graph_takes_the_memory_of_its_edges_not_of_its_pairs():
+    tracemalloc.start()
+    try:
+        graph = random_graph(4000, 0.0005, "pm1", 0)  # 8 million pairs: 200 MB as arrays of pairs
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert 3000 < graph.m < 5000 and peak < 5e6
+
+
+def test_a_random_graph_of_too_many_edges_is_refused_before_it_is_generated(tmp_path, user_error):
+    path = write(tmp_path, "name: r\nkind: maxcut\ngraph:\n  random: {nodes: 20000, density: 1}\n"
+                           "anneal: {runs: 2, duration: 5, shil: 1}\n", "w.yaml")
+    message = user_error("run", path, "--chip", OIM, "--out", tmp_path / "out")
+    assert message == (f"{path}:4: graph.random.density: 20,000 nodes at density 1 make about 199,990,000 edges, more "
+                       "than the 10,000,000 a generated graph may have; lower graph.random.density or "
+                       "graph.random.nodes")
 
 
 def test_a_random_graph_workload(tmp_path):
