@@ -43,6 +43,7 @@ import emulator
 from emulator.chip import Chip, get_backend
 from emulator.energy import account, chip_constants
 from emulator.errors import ConfigError, GraphFormatError
+from emulator.files import DAMAGED_ARRAYS
 from emulator.graphs import PARTITION_ENCODING, Graph, from_matrix, partition_text, random_graph, read_gset
 from emulator.results import (AnnealEnergy, AnnealRun, AnnealTime, EnergyReport, GraphSummary, MaxCutMetrics,
                               MaxCutResult, Partition, ProgrammingEnergy)
@@ -71,7 +72,7 @@ def load_graph(workload: MaxCutWorkload) -> Graph:
         except OSError as exc:
             raise GraphFormatError(f"{workload.where('graph', 'file')}: cannot read {path} as a .npy "
                                    f"matrix: {exc}") from None
-        except ValueError as exc:
+        except DAMAGED_ARRAYS as exc:
             raise GraphFormatError(f"{workload.where('graph', 'file')}: cannot read {path} as a .npy "
                                    f"matrix ({exc}); save the matrix again with numpy.save") from None
         return from_matrix(matrix, str(path))
