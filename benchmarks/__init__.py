@@ -2,6 +2,7 @@
 ``python -m benchmarks.speed.bench_engine``; their results are in ``benchmarks/RESULTS.md``.
 
 ``speed/`` times the emulator (against references: Lava, dense numpy, simulated annealing);
-``experiments/`` measures what the emulated chips do (accuracy, energy, robustness); ``data/``
+``experiments/`` measures what the emulated chips do (accuracy, energy; sweeps over many settings
+are sweep files, ``workloads/sweeps/``, run with ``python -m emulator sweep``); ``data/``
 generates shipped data (the MaxCut graphs); ``checks/`` compares revisions (behaviour unchanged).
 """

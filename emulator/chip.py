@@ -15,7 +15,8 @@ from pathlib import Path
 
 from emulator import catalog
 from emulator.errors import ConfigError
-from emulator.schema import OverriddenSource, Source, apply_overrides, build, extend, fail, load_yaml, spec
+from emulator.schema import (LINE_CHARS, NAME_CHARS, OverriddenSource, Source, apply_overrides, build, extend, fail,
+                             load_yaml, shown, spec)
 
 ENTRY_POINT_GROUP = "emulator.backends"
 BUILTIN_BACKENDS = {"digital": "emulator.backends.digital:DigitalBackend",
@@ -28,6 +29,13 @@ UNITS = {
     "time": {"ps": 1e-12, "ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0},
     "power": {"nW": 1e-9, "uW": 1e-6, "µW": 1e-6, "mW": 1e-3, "W": 1.0},
 }
+#: largest constant of each kind, in the SI unit of :data:`UNITS` (the one of factor 1), and why no chip
+#: comes near it: the energies and times of an operation, the static power
+CEILINGS = {
+    "energy": (10.0, "ten joules per operation are ten billion DRAM accesses of about 1 nJ"),
+    "time": (10.0, "ten seconds per operation are ten million PCM cell writes of about 1 us"),
+    "power": (1e3, "a kilowatt is a rack of chips"),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,7 +44,7 @@ class Constant:
 
     value: float = spec("the number, in `unit`", ge=0)
     unit: str = spec("unit of value")
-    source: str = spec("paper, year and table; or 'assumed: why' or 'derived: how'")
+    source: str = spec("paper, year and table; or 'assumed: why' or 'derived: how'", max_len=2000)
 
     def si(self, kind: str) -> float:
         return self.value * UNITS[kind][self.unit]
@@ -44,12 +52,13 @@ class Constant:
 
 @dataclass(frozen=True, kw_only=True)
 class Chip:
-    name: str = spec("chip name used on the command line and in reports")
+    name: str = spec("chip name used on the command line, in reports and run folders", min_len=1,
+                     max_len=NAME_CHARS)
     backend: str = spec("back-end family that emulates it")
     energy: dict[str, Constant] = spec("energy per counted operation")
     time: dict[str, Constant] = spec("time per counted operation")
     static_power: Constant = spec("static (leakage) power while the workload runs")
-    description: str = spec("one line shown by `emulator chips`", default="")
+    description: str = spec("one line shown by `emulator chips`", default="", max_len=LINE_CHARS)
     parameters: dict = spec("back-end parameters", default={})
     origin: Source | None = field(default=None, compare=False, repr=False, metadata={"internal": True})
 
@@ -81,12 +90,12 @@ def load_chip(path: str | Path, overrides: list[str] = ()) -> Chip:
             if op not in backend.ops:
                 fail(source, (table, op), f"back-end {chip.backend!r} counts no such operation; "
                                           f"it counts: {', '.join(backend.ops)}")
-            _check_unit(constant, kind, source, (table, op))
+            _check_constant(constant, kind, source, (table, op))
         for op in backend.ops:
             if op not in entries:
                 fail(source, (table,), f"no entry for {op!r}, which back-end {chip.backend!r} counts; "
                                        f"add it with value, unit and source (it counts: {', '.join(backend.ops)})")
-    _check_unit(chip.static_power, "power", source, ("static_power",))
+    _check_constant(chip.static_power, "power", source, ("static_power",))
     backend.parameters_of(chip)  # validates the back-end parameters now, with file and line
     return chip
 
@@ -104,7 +113,7 @@ def read_chip_file(path: Path, extended_by: tuple[Path, ...] = ()) -> tuple[dict
         return data, source
     name = data.pop("extends")
     if not isinstance(name, str):
-        fail(source, ("extends",), f"must be a chip name or a path to a YAML file, got {name!r}")
+        fail(source, ("extends",), f"must be a chip name or a path to a YAML file, got {shown(name)}")
     if "name" not in data:
         fail(source, (), f"a chip that extends {name!r} needs its own name; add `name: {path.stem}`")
     try:
@@ -119,10 +128,16 @@ def read_chip_file(path: Path, extended_by: tuple[Path, ...] = ()) -> tuple[dict
     return extend(*read_chip_file(parent, chain), data, source)
 
 
-def _check_unit(constant: Constant, kind: str, source: Source, path):
+def _check_constant(constant: Constant, kind: str, source: Source, path):
+    """A known unit of ``kind``, a value below its ceiling (:data:`CEILINGS`), a source."""
     if constant.unit not in UNITS[kind]:
-        fail(source, path + ("unit",), f"unknown {kind} unit {constant.unit!r}; use one of "
+        fail(source, path + ("unit",), f"unknown {kind} unit {shown(constant.unit)}; use one of "
                                        f"{', '.join(UNITS[kind])}")
+    ceiling, reason = CEILINGS[kind]
+    if constant.si(kind) > ceiling:
+        si_unit = next(unit for unit, factor in UNITS[kind].items() if factor == 1.0)
+        fail(source, path + ("value",), f"{constant.value:g} {constant.unit} is more than {ceiling:g} {si_unit} "
+                                        f"({reason}); check the value and its unit")
     if not constant.source.strip():
         fail(source, path + ("source",), "must say where the number comes from")
 
@@ -139,7 +154,7 @@ def get_backend(family: str, where: str = ""):
     names = backend_names()
     if family not in names:
         prefix = f"{where}: " if where else ""
-        raise ConfigError(f"{prefix}unknown back-end family {family!r}; known: {', '.join(sorted(names))} "
+        raise ConfigError(f"{prefix}unknown back-end family {shown(family)}; known: {', '.join(sorted(names))} "
                           f"(a plug-in registers one in the {ENTRY_POINT_GROUP!r} entry-point group)")
     module, _, attr = names[family].partition(":")
     return getattr(importlib.import_module(module), attr)()

@@ -1,26 +1,37 @@
-"""Command line: ``python -m emulator run|compare|evaluate|deploy|chips|workloads``.
+"""Command line: ``python -m emulator run|compare|evaluate|deploy|sweep|chips|workloads``.
 
-User errors (bad files, unknown names, networks that do not fit, diverging training) print
-one ``error:`` line and exit with status 2; Ctrl-C keeps the finished epochs and says how to
-resume.
+User errors (bad files, unknown names, networks that do not fit, diverging training, output
+that cannot be written) print one ``error:`` line and exit with status 2; a failed or interrupted
+run keeps its finished epochs and says where they are and how to go on. What a finished run's
+report warns about (a MaxCut graph's isolated nodes) is also one ``warning:`` line on stderr.
 """
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from emulator.catalog import available, resolve
-from emulator.errors import ConfigError, EmulatorError
+from emulator.errors import ConfigError, DivergenceError, EmulatorError, OutputError
+from emulator.schema import shown
 
 if TYPE_CHECKING:
     from emulator.results import RunResult
+    from emulator.tasks.classification import Run
 
 
-def _run_one(workload, chip, out_dir: Path, *, resume: bool, progress: bool, data=None) -> RunResult:
+def _run_one(workload, chip, out_dir: Path, *, resume: bool, progress: bool, data=None,
+             again: str | None = None) -> RunResult:
+    """Train (or continue) one run in ``out_dir`` and write its report.
+
+    A write failure, a divergence or Ctrl-C stops it with a message that says what is kept;
+    ``again`` says how to go on (default: the same command with ``--resume``).
+    """
     from emulator.report import write_report
     from emulator.tasks.classification import Run
 
@@ -35,17 +46,38 @@ def _run_one(workload, chip, out_dir: Path, *, resume: bool, progress: bool, dat
         run.train(progress=progress, on_epoch=lambda r: print(
             f"epoch {r.epoch}: train {r.train_accuracy:.4f}  test {r.test_accuracy:.4f}  "
             f"({r.wall_s:.1f} s)", file=sys.stderr))
+        result = run.result(earlier_s + time.perf_counter() - start, progress=progress)
+        write_report(result, out_dir)
     except KeyboardInterrupt:
-        raise Interrupted(out_dir, run.epoch) from None
-    result = run.result(earlier_s + time.perf_counter() - start, progress=progress)
-    write_report(result, out_dir)
+        before = " before the first epoch finished" if run.epoch == 0 else ""
+        raise Interrupted(f"interrupted{before}; {_kept(run)}; {_again(run, again)}") from None
+    except OutputError as exc:
+        raise exc.explained(_kept(run), _again(run, again)) from None
+    except DivergenceError as exc:
+        raise DivergenceError(f"{exc}; {_kept(run)}") from None
     return result
 
 
+def _kept(run: Run) -> str:
+    """What a stopped run leaves on disk, in words: the epochs in its checkpoint."""
+    from emulator.tasks.checkpoint import CHECKPOINT
+
+    n = run.saved_epoch
+    if n == 0:
+        return "nothing was saved"
+    return f"the {n} finished epoch{'s are' if n > 1 else ' is'} kept in {run.out_dir / CHECKPOINT}"
+
+
+def _again(run: Run, again: str | None) -> str:
+    """How to go on after a stopped run: ``again``, or by default from its checkpoint with ``--resume``."""
+    if again:
+        return again
+    return f"continue with the same command and --resume {run.out_dir}" if run.saved_epoch else \
+        "run the same command again"
+
+
 class Interrupted(Exception):
-    def __init__(self, out_dir, epoch):
-        super().__init__(f"interrupted; the {epoch} finished epoch(s) are saved in {out_dir}; "
-                         f"continue with the same command and --resume {out_dir}")
+    """Ctrl-C: the message says what is kept and how to go on."""
 
 
 def cmd_run(args) -> int:
@@ -74,7 +106,12 @@ def _run_maxcut(workload, chip, args) -> int:
                           "run it again without --resume")
     out = _out_dir(args.out or _default_out(workload.name, chip.name))
     result = run_maxcut(workload, chip)
-    write_report(result, out)
+    try:
+        write_report(result, out)
+    except OutputError as exc:
+        raise exc.explained("the anneals' results are not kept", "run it again") from None
+    if result.graph.note:
+        print(f"warning: {result.graph.note}", file=sys.stderr)
     m = result.metrics
     ratio = f" ({m.best_ratio:.4f} of the best known)" if m.best_ratio is not None else ""
     tts = (f"time-to-solution {format_si(m.time_to_solution_s, 's')}, energy-to-solution "
@@ -96,19 +133,35 @@ def cmd_compare(args) -> int:
     if workload.kind != "classification":
         raise ConfigError(f"compare puts chips side by side on classification workloads; {workload.name} is a "
                           f"{workload.kind} workload: run it with `run {workload.name} --chip CHIP`")
-    names = args.chips.split(",") if args.chips else list(available("chips"))
-    chips = [load_chip(resolve("chips", n.strip())) for n in names if n.strip()]
+    names = _chip_names(args.chips) if args.chips is not None else list(available("chips"))
+    chips = [load_chip(resolve("chips", name)) for name in names]
     out = _out_dir(args.out or _default_out(workload.name, "compare"))
     data = load_data(workload)
     results = []
     for chip in chips:
         print(f"== {chip.name}", file=sys.stderr)
-        results.append(_run_one(workload, chip, out / chip.name, resume=False, progress=not args.quiet, data=data))
-    write_comparison(results, out)
+        results.append(_run_one(workload, chip, out / chip.name, resume=False, progress=not args.quiet, data=data,
+                                again="run compare again"))
+    try:
+        write_comparison(results, out)
+    except OutputError as exc:
+        raise exc.explained(f"each chip's checkpoint is kept in its folder in {out}", "run compare again") from None
     for r in results:
         _summary(r, out / r.chip)
     print(f"comparison: {out / 'comparison.md'}")
     return 0
+
+
+def _chip_names(option: str) -> list[str]:
+    """The chips of ``--chips``: comma-separated names, each once, at least one."""
+    names = [name.strip() for name in option.split(",") if name.strip()]
+    if not names:
+        raise ConfigError(f"--chips {shown(option)} names no chip; give comma-separated chip names, e.g. "
+                          "--chips digital,loihi2, or leave --chips out for every chip")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ConfigError(f"--chips {shown(option)}: {', '.join(twice)} given twice; name each chip once")
+    return names
 
 
 def cmd_evaluate(args) -> int:
@@ -121,7 +174,10 @@ def cmd_evaluate(args) -> int:
     chip = load_chip(resolve("chips", args.chip), args.chip_set)
     out = _out_dir(args.out or _default_out(trained.workload.name, f"{chip.name}-from-{trained.chip.name}"))
     result = evaluate_trained(trained, chip, out, progress=not args.quiet)
-    write_report(result, out)
+    try:
+        write_report(result, out)
+    except OutputError as exc:
+        raise exc.explained(f"the trained run in {args.run_dir} is untouched", "run evaluate again") from None
     _summary(result, out)
     return 0
 
@@ -146,14 +202,50 @@ def cmd_deploy(args) -> int:
                           f"{', '.join(targets[args.to])} back-end: train one with `python -m emulator run "
                           f"{trained.workload.name} --chip {chips[0] if chips else 'CHIP'}` and deploy that run")
     out = _out_dir(args.out)
-    deployed = backend.deploy_targets[args.to](backend, trained, load_data(trained.workload), out,
-                                               samples=args.samples, hardware=args.hw,
-                                               on_line=lambda line: print(line, end="", flush=True))
+    try:
+        deployed = backend.deploy_targets[args.to](backend, trained, load_data(trained.workload), out,
+                                                   samples=args.samples, hardware=args.hw,
+                                                   on_line=lambda line: print(line, end="", flush=True))
+    except OutputError as exc:
+        raise exc.explained(f"the bundle in {out} is incomplete (the run in {args.run_dir} is untouched)",
+                            "deploy again") from None
     print(deployed.summary)
     if deployed.passed is False:
         print(deployed.problem, file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_sweep(args) -> int:
+    from emulator.sweep import SweepInterrupted, command_line_sweep, load_sweep, plan, run_sweep
+
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers {args.workers}: give at least 1")
+    if args.scheduler and (args.workers or args.dashboard):
+        raise ConfigError(f"--scheduler {args.scheduler}: --workers and --dashboard are for the embedded local "
+                          "cluster; a running cluster has its own workers and dashboard")
+    if args.chips:
+        sweep = command_line_sweep(args.sweep, args.chips, args.grid, args.chip_grid, args.seeds)
+    elif args.grid or args.chip_grid or args.seeds:
+        raise ConfigError("--grid, --chip-grid and --seeds sweep workloads without a sweep file: give the chips "
+                          "with --chips too")
+    else:
+        if args.sweep not in available("sweeps") and args.sweep in available("workloads"):
+            raise ConfigError(f"{args.sweep} is a workload, not a sweep file; sweep it without a file with "
+                              f"`sweep {args.sweep} --chips CHIP,CHIP --grid KEY=VALUE,VALUE`")
+        sweep = load_sweep(resolve("sweeps", args.sweep))
+    points = plan(sweep, args.set, args.chip_set)
+    out = _out_dir(args.resume, "--resume") if args.resume else _out_dir(args.out or _default_out("sweep", sweep.name))
+    try:
+        folder = run_sweep(points, out, resume=bool(args.resume), scheduler=args.scheduler, workers=args.workers,
+                           dashboard=args.dashboard, progress=not args.quiet)
+    except SweepInterrupted as exc:
+        print(str(exc), file=sys.stderr)
+        return 130
+    counts = folder.counts()
+    print(f"sweep {sweep.name}: {counts['done']} of {len(folder.rows)} points done, {counts['failed']} failed; "
+          f"report in {out / 'sweep.md'}")
+    return 0 if counts["failed"] == 0 else 1
 
 
 def _chips_of_families(families) -> list[str]:
@@ -199,11 +291,18 @@ def cmd_workloads(args) -> int:
 
 
 def _out_dir(name: str, option: str = "--out") -> Path:
-    """The report folder, checked before any work is done (made later, by the first save)."""
+    """The output folder, checked before any work is done: a folder (or none yet) in which files
+    can be written. It is left as it was (made later, by the first file written)."""
+    from emulator.files import check_writable
+
     out = Path(name)
     existing = next(p for p in (out, *out.parents) if p.exists())
     if not existing.is_dir():
         raise ConfigError(f"{option} {name}: {existing} is a file; choose a folder name")
+    try:
+        check_writable(out)
+    except OutputError as exc:
+        raise OutputError(f"{option} {name}: {exc.failure}", f"choose another folder or {exc.remedy}") from None
     return out
 
 
@@ -261,12 +360,40 @@ def parser() -> argparse.ArgumentParser:
                    help="make the bundle run on Loihi 2 hardware (needs Intel's lava-loihi); skips the check here")
     d.add_argument("--samples", type=int, default=10, metavar="N", help="test samples to bundle and check (default 10)")
     d.set_defaults(func=cmd_deploy)
+    w = sub.add_parser("sweep", help="run many points (workloads x chips x settings x seeds) on a Dask cluster "
+                                     "and report them together")
+    w.add_argument("sweep", metavar="SWEEP", help="sweep name (in workloads/sweeps/) or YAML path; with --chips, "
+                                                 "comma-separated workload names instead")
+    w.add_argument("--chips", help="comma-separated chip names: sweep the workloads SWEEP names without a sweep file")
+    w.add_argument("--grid", action="append", default=[], metavar="KEY.PATH=V1,V2",
+                   help="without a sweep file: a workload key and its values (repeatable; the points are every "
+                        "combination)")
+    w.add_argument("--chip-grid", action="append", default=[], metavar="KEY.PATH=V1,V2",
+                   help="without a sweep file: a chip key and its values (repeatable)")
+    w.add_argument("--seeds", metavar="S1,S2", help="without a sweep file: values of training.seed")
+    w.add_argument("--set", **overrides)
+    w.add_argument("--chip-set", **chip_overrides)
+    w.add_argument("--out", help="sweep folder (default runs/sweep-<name>-<time>)")
+    w.add_argument("--resume", metavar="DIR", help="run only the points of the sweep in DIR that are missing or failed")
+    w.add_argument("--scheduler", metavar="ADDRESS",
+                   help="a running Dask scheduler (tcp://host:8786), or none to run the points here one after "
+                        "another (default: Dask's scheduler-address setting, else a local cluster)")
+    w.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes of the local cluster (default: one per core)")
+    w.add_argument("--dashboard", nargs="?", const="127.0.0.1:8787", metavar="ADDRESS",
+                   help="serve the local cluster's Dask dashboard (default address 127.0.0.1:8787; needs bokeh)")
+    w.add_argument("--quiet", action="store_true", help="no progress bar")
+    w.set_defaults(func=cmd_sweep)
     sub.add_parser("chips", help="list the known chips").set_defaults(func=cmd_chips)
     sub.add_parser("workloads", help="list the workloads").set_defaults(func=cmd_workloads)
     return p
 
 
 def main(argv=None) -> int:
+    if hasattr(signal, "SIGXFSZ") and threading.current_thread() is threading.main_thread():
+        # past a file-size limit (ulimit -f), a write fails with EFBIG, reported as a user error,
+        # instead of the signal killing the process
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     args = parser().parse_args(argv)
     try:
         return args.func(args)

@@ -317,7 +317,7 @@ def _describe(folders: list[Path]) -> str:
 
 
 def _read_idx_folder(folder: Path) -> tuple[np.ndarray, ...]:
-    """Read and validate the four IDX files: 28x28 ubyte images, one label 0..9 per image."""
+    """Read and validate the four IDX files: 28x28 ubyte images (at least one), one label 0..9 per image."""
     paths = _idx_paths(folder)
     x_train, y_train, x_test, y_test = (read_idx(p) for p in paths)
     for images, labels, image_path, label_path in ((x_train, y_train, paths[0], paths[1]),
@@ -325,6 +325,8 @@ def _read_idx_folder(folder: Path) -> tuple[np.ndarray, ...]:
         if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
             raise DatasetError(f"{image_path} holds {images.dtype} data of shape {images.shape}, expected "
                                "unsigned-byte images of 28x28; replace it with the standard file")
+        if len(images) == 0:
+            raise DatasetError(f"{image_path} holds no images; replace it with the standard file")
         if labels.ndim != 1 or len(labels) != len(images):
             raise DatasetError(f"{label_path} holds labels of shape {labels.shape} for {len(images)} images in "
                                f"{image_path.name}; replace it with the matching standard file")

@@ -6,6 +6,8 @@ Dynamic energy is ``sum_op count[op] * energy[op]``; emulated time is the back-e
 """
 from __future__ import annotations
 
+import math
+
 from emulator.counters import Counters
 from emulator.errors import EmulatorError
 
@@ -22,13 +24,19 @@ def check_priced(counters: Counters, chip, backend):
             "family, with value, unit and source) or to its `measures`")
 
 
-def account(counters: Counters, chip, backend, n_samples: int) -> dict:
+def account(counters: Counters, chip, backend, n_samples: int, *, phase: str) -> dict:
     """Energy and time of ``counters`` (totals over ``n_samples`` samples) on ``chip``, run by ``backend``.
 
     Returns
     -------
     dict with ``total_j``, ``per_sample_j``, ``breakdown_j`` (op -> J, plus ``static``),
     ``emulated_s`` and ``emulated_s_per_sample``.
+
+    Raises
+    ------
+    EmulatorError
+        If a figure is not a finite number, naming it as the report would (``energy.<phase>.total_j``)
+        and the chip constant that made it.
     """
     check_priced(counters, chip, backend)
     per_op = chip.energy_per_op()
@@ -37,8 +45,28 @@ def account(counters: Counters, chip, backend, n_samples: int) -> dict:
     breakdown["static"] = chip.static_power.si("power") * emulated_s
     total = sum(breakdown.values())
     n = max(n_samples, 1)
-    return {"total_j": total, "per_sample_j": total / n, "breakdown_j": breakdown,
-            "emulated_s": emulated_s, "emulated_s_per_sample": emulated_s / n}
+    figures = {"total_j": total, "per_sample_j": total / n, "breakdown_j": breakdown,
+               "emulated_s": emulated_s, "emulated_s_per_sample": emulated_s / n}
+    flat = {f"energy.{phase}.{key}": figures[key] for key in ("total_j", "per_sample_j")}
+    flat.update({f"energy.{phase}.breakdown_j.{op}": joules for op, joules in breakdown.items()})
+    flat.update({f"the emulated time of the {phase} ({key})": figures[key]
+                 for key in ("emulated_s", "emulated_s_per_sample")})
+    for name, value in flat.items():
+        if not math.isfinite(value):
+            raise EmulatorError(f"{name} is {value}: {_largest_term(counters, chip, emulated_s)} is too large")
+    return figures
+
+
+def _largest_term(counters: Counters, chip, emulated_s: float) -> str:
+    """The chip constant whose product with its count (or, for static power, with the emulated time) is
+    largest, with where it is given: what to blame for a figure that is not finite."""
+    terms = [(counters.get(op, 0) * constant.si(kind), (table, op), constant, f" x {counters.get(op, 0):,}")
+             for table, kind in (("energy", "energy"), ("time", "time"))
+             for op, constant in getattr(chip, table).items()]
+    terms.append((chip.static_power.si("power") * emulated_s, ("static_power",), chip.static_power,
+                  f" x {emulated_s:g} s"))
+    _, path, constant, times = max(terms, key=lambda term: math.inf if not math.isfinite(term[0]) else term[0])
+    return f"{chip.where(*path, 'value')} {'.'.join(path)} ({constant.value:g} {constant.unit}){times}"
 
 
 def chip_constants(chip) -> dict:

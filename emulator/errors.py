@@ -1,7 +1,7 @@
 """User-facing errors.
 
 Every error a user can cause (a bad file, an unknown name, a network that does not fit a
-chip, a diverging relaxation) is an :class:`EmulatorError` whose message says what to
+chip, a diverging training, an output that cannot be written) is an :class:`EmulatorError` whose message says what to
 change. The CLI prints the message and exits with status 2, without a traceback.
 """
 
@@ -34,4 +34,25 @@ class CapacityError(EmulatorError):
 
 
 class DivergenceError(EmulatorError):
-    """A relaxation or a training step produced NaN or overflowed."""
+    """A relaxation or a training step produced NaN or overflowed, or a training diverged."""
+
+
+class OutputError(EmulatorError):
+    """A file or folder could not be written: a full disk, a file-size limit, no permission.
+
+    ``failure`` says what failed and why (``cannot write runs/x/report.md: No space left on
+    device``) and ``remedy`` what to change; ``kept`` says what is kept, and where, and ``then``
+    how to go on once the remedy is applied. :meth:`explained` adds the last two.
+    """
+
+    def __init__(self, failure: str, remedy: str, kept: str = "", then: str = ""):
+        self.failure, self.remedy, self.kept, self.then = failure, remedy, kept, then
+        super().__init__("; ".join(filter(None, (failure, kept, f"{remedy} and {then}" if then else remedy))))
+
+    def explained(self, kept: str, then: str = "") -> "OutputError":
+        """This error with what was kept and how to go on."""
+        return OutputError(self.failure, self.remedy, kept, then)
+
+
+class ReportError(EmulatorError, ValueError):
+    """A result holds a figure that is not a finite number: no report is written (or read) with it."""

@@ -19,6 +19,9 @@ import numpy as np
 
 from emulator.errors import DivergenceError
 
+#: what to change when a training diverges
+TO_CONVERGE = "lower training.learning_rates or eqprop.beta, or enable training.spectral_norm"
+
 
 @dataclass(frozen=True)
 class Network:
@@ -54,16 +57,19 @@ class Network:
 
     @property
     def n_synapses(self) -> int:
-        return sum(w.size for w in self.weights)
+        return synapses(self.layers)
 
     def with_parameters(self, weights, biases) -> "Network":
         """A copy with new parameters; raises :class:`DivergenceError` if any is not finite."""
         for k, (w, b) in enumerate(zip(weights, biases)):
             if not (np.isfinite(w).all() and np.isfinite(b).all()):
-                raise DivergenceError(
-                    f"the parameters of layer {k} -> {k + 1} became NaN or infinite: "
-                    "lower training.learning_rates or eqprop.beta, or enable training.spectral_norm")
+                raise DivergenceError(f"the parameters of layer {k} -> {k + 1} became NaN or infinite: {TO_CONVERGE}")
         return replace(self, weights=tuple(weights), biases=tuple(biases))
+
+
+def synapses(layers) -> int:
+    """Weights of a layered network of these layer sizes: ``sum_k n_k n_{k+1}``."""
+    return sum(n_in * n_out for n_in, n_out in zip(layers[:-1], layers[1:]))
 
 
 def init_network(layers, rng: np.random.Generator, *, theta=0.0, damping=0.5, gain=1.0) -> Network:

@@ -15,12 +15,15 @@ dicts.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import UnionType
 from typing import Any, ClassVar, Union, get_args, get_origin, get_type_hints
 
 import numpy as np
+
+from emulator.errors import ReportError
 
 #: the layout version written into every ``report.json``; reports without one are version 0
 SCHEMA_VERSION = 1
@@ -86,6 +89,26 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
     return value
+
+
+def non_finite(value: Any, path: tuple = ()) -> tuple[tuple, float] | None:
+    """The key path and value of the first number in ``value`` (a node, mapping, list or number) that is
+    not finite, in the JSON layout (``("energy", "inference", "total_j")``); None if every number is."""
+    if isinstance(value, Node):
+        items = ((f.metadata.get("key", f.name), getattr(value, f.name)) for f in fields(value))
+    elif isinstance(value, Mapping):
+        items = value.items()
+    elif isinstance(value, (list, tuple, np.ndarray)):
+        items = enumerate(value)
+    elif isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        return path, float(value)
+    else:
+        return None
+    for key, item in items:
+        found = non_finite(item, path + (key,))
+        if found is not None:
+            return found
+    return None
 
 
 def _optional(hint: Any) -> bool:
@@ -186,6 +209,14 @@ class Result(Node):
     emulator_version: str
     created: str
 
+    def __post_init__(self):
+        found = non_finite(self)
+        if found is not None:
+            path, value = found
+            raise ReportError(f"the {self.kind} result of {self.workload} on {self.chip}: {'.'.join(map(str, path))} "
+                              f"is {value}, not a finite number; no report is written with it: check the chip's "
+                              f"energy and time tables and the back-end family {self.backend!r}")
+
     def to_dict(self) -> dict[str, Any]:
         """The ``report.json`` layout, led by ``schema_version`` and (except classification) ``kind``."""
         head = {"schema_version": SCHEMA_VERSION} | ({} if self.kind == DEFAULT_KIND else {"kind": self.kind})
@@ -199,7 +230,7 @@ class Result(Node):
         ------
         ValueError
             If ``data`` is another kind's report, was written by a newer emulator, or lacks a
-            required key.
+            required key; a :class:`~emulator.errors.ReportError` if a figure in it is not finite.
         """
         if not isinstance(data, Mapping):
             raise ValueError(f"a report is a JSON object, not {type(data).__name__}")

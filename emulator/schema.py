@@ -14,8 +14,8 @@ mapping into the dataclass or raises one :class:`ConfigError`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
-import re
 import types
 import typing
 from pathlib import Path
@@ -23,17 +23,35 @@ from typing import Any, Literal
 
 import yaml
 
+from emulator.bounded_yaml import MAX_CHARS, LimitError, compose, parse_yaml, problem
 from emulator.errors import ConfigError
+
+@functools.lru_cache(maxsize=None)
+def type_hints(cls) -> dict:
+    """``typing.get_type_hints`` of a schema class, resolved once (schemas are built per compile)."""
+    return typing.get_type_hints(cls)
+
 
 Path_ = tuple  # a key path such as ("eqprop", "theta") or ("training", "learning_rates", 1)
 
 
-def spec(doc: str, *, default=dataclasses.MISSING, ge=None, gt=None, le=None, lt=None, min_len=None):
-    """A dataclass field with a description and an allowed range (checked on numbers and list items)."""
-    meta = {"doc": doc, "ge": ge, "gt": gt, "le": le, "lt": lt, "min_len": min_len}
+def spec(doc: str, *, default=dataclasses.MISSING, ge=None, gt=None, le=None, lt=None, min_len=None,
+         max_len=None):
+    """A dataclass field with a description and an allowed range: ``ge``, ``gt``, ``le``, ``lt`` of a
+    number (of each item, for a list of numbers), ``min_len`` and ``max_len`` of a list (items) or
+    a string (characters)."""
+    meta = {"doc": doc, "ge": ge, "gt": gt, "le": le, "lt": lt, "min_len": min_len, "max_len": max_len}
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
+
+
+#: longest name of a chip or workload: a name becomes part of folder names, which have at most 255 bytes
+NAME_CHARS = 100
+#: longest description: one line of the listings of ``emulator chips`` and ``emulator workloads``
+LINE_CHARS = 200
+#: largest seed: seeds are 32-bit unsigned integers, as most random generators take them
+SEED_MAX = 2**32 - 1
 
 
 class Source:
@@ -54,67 +72,71 @@ class Source:
 
 
 def dotted(path: Path_) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".") or "(top level)"
+    """A key path as messages show it, e.g. ``training.learning_rates[1]``."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{printable(str(p))}" for p in path).lstrip(".") \
+        or "(top level)"
+
+
+def printable(text: str, limit: int = 80) -> str:
+    """``text`` for a one-line message: as it is if it is printable and short, else quoted and cut."""
+    return text if text.isprintable() and len(text) <= limit else shown(text, limit)
 
 
 def fail(source: Source, path: Path_, message: str):
     raise ConfigError(f"{source.where(path)}: {dotted(path)}: {message}")
 
 
-class Loader(yaml.SafeLoader):
-    """Safe YAML loader that also reads ``1e-3`` (no dot) as a float, as YAML 1.2 does."""
-
-
-Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"""^[-+]?(?:[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?|\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-                  |[0-9][0-9_]*[eE][-+]?[0-9]+|\.(?:inf|Inf|INF)|[-+]\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$""",
-               re.X),
-    list("-+0123456789."))
-
-
-def parse_yaml(text: str):
-    """A YAML value, with :class:`Loader`'s typing."""
-    return yaml.load(text, Loader=Loader)
+def shown(value, limit: int = 80) -> str:
+    """``repr(value)`` for a message, cut to ``limit`` characters (ending in ``...`` if it was longer)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def load_yaml(path: str | Path) -> tuple[dict, Source]:
-    """Parse a YAML mapping and the line (1-based) of every key path in it."""
+    """Parse a YAML mapping and the line (1-based) of every key path in it.
+
+    The file is read with :class:`emulator.bounded_yaml.Loader`: malformed YAML, and YAML beyond
+    its bounds (size, nesting, values after alias expansion, recursive aliases), is one
+    :class:`ConfigError` naming the file and line.
+    """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            raw = file.read(MAX_CHARS + 1)
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    if len(raw) > MAX_CHARS:
+        raise ConfigError(f"{path}: more than {MAX_CHARS:,} bytes, far more than a configuration needs; "
+                          "is it the right file?")
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not a text file in UTF-8 (byte {exc.start}); save it as UTF-8 YAML") from None
-    try:
-        node = yaml.compose(text, Loader=Loader)
-        data = parse_yaml(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(exc)}") from None
     source = Source(str(path))
+    try:
+        node, loader = compose(text)
+        if node is not None:
+            _record_lines(node, (), source)
+        data = None if node is None else loader.construct_document(node)
+    except LimitError as exc:
+        raise ConfigError(f"{path}:{exc.problem_mark.line + 1}: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {problem(exc, text)}") from None
     if not isinstance(data, dict):
         fail(source, (), "the file must be a YAML mapping of keys to values")
-    _record_lines(node, (), source)
     return data, source
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    """PyYAML's error as one line: the problem and its line, and the construct it was in."""
-    problem, mark = getattr(exc, "problem", None) or str(exc), getattr(exc, "problem_mark", None)
-    text = f"line {mark.line + 1}: {problem}" if mark else problem
-    context, cmark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
-    if context and cmark:
-        text += f" ({context} that starts on line {cmark.line + 1})"
-    return text
-
-
 def _record_lines(node, path, source: Source):
-    """Record the line of each key (of each item, for lists); reject keys given twice."""
+    """Record the line of each key (of each item, for lists); reject keys given twice, and keys that
+    are lists or mappings."""
     source.lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen = set()
         for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                raise ConfigError(f"{source.name}:{key.start_mark.line + 1}: {dotted(path)}: a key must be a name, "
+                                  "not a list or a mapping")
             if key.value in seen:
                 source.lines[path + (key.value,)] = key.start_mark.line + 1
                 fail(source, path + (key.value,), "given twice; keep one")
@@ -130,7 +152,7 @@ def tags(tp) -> tuple:
     """The models a schema dataclass stands for: the values of its ``model: Literal[...]`` field, or ()."""
     if not dataclasses.is_dataclass(tp):
         return ()
-    hint = typing.get_type_hints(tp).get("model")
+    hint = type_hints(tp).get("model")
     return typing.get_args(hint) if typing.get_origin(hint) is Literal else ()
 
 
@@ -171,8 +193,8 @@ def describe(tp) -> str:
 def build(cls, data: Any, source: Source, path: Path_ = ()):
     """Validate ``data`` against the schema dataclass ``cls`` and build it (defaults filled in)."""
     if not isinstance(data, dict):
-        fail(source, path, f"must be {describe(cls)}, got {data!r}")
-    hints = typing.get_type_hints(cls)
+        fail(source, path, f"must be {describe(cls)}, got {shown(data)}")
+    hints = type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init and not f.metadata.get("internal")}
     for key in data:
         if key in getattr(cls, "MOVED", {}):
@@ -198,7 +220,7 @@ def _new_place(cls, path: Path_, new: str) -> str:
         if members:
             tag, tp = next((tag, m) for tag, m in members.items() if part in {f.name for f in dataclasses.fields(m)})
             needs.append(f"{dotted(path + parts[:i] + ('model',))}: {tag}")
-        tp = typing.get_type_hints(tp)[part] if dataclasses.is_dataclass(tp) else None
+        tp = type_hints(tp)[part] if dataclasses.is_dataclass(tp) else None
     return dotted(path + parts) + "".join(f", with {n}" for n in needs)
 
 
@@ -217,17 +239,16 @@ def convert(tp, value, source: Source, path: Path_, meta=None):
         return build(tp, value, source, path)
     if origin is Literal:
         if value not in args:
-            fail(source, path, f"must be {describe(tp)}, got {value!r}")
+            fail(source, path, f"must be {describe(tp)}, got {shown(value)}")
         return value
     if origin is list:
         if not isinstance(value, list):
-            fail(source, path, f"must be {describe(tp)}, got {value!r}")
-        if meta.get("min_len") and len(value) < meta["min_len"]:
-            fail(source, path, f"must have at least {meta['min_len']} items, got {len(value)}")
+            fail(source, path, f"must be {describe(tp)}, got {shown(value)}")
+        _check_length(value, "items", source, path, meta)
         return [convert(args[0], v, source, path + (i,), meta) for i, v in enumerate(value)]
     if tp is dict or origin is dict:
         if not isinstance(value, dict):
-            fail(source, path, f"must be a mapping, got {value!r}")
+            fail(source, path, f"must be a mapping, got {shown(value)}")
         if not args:
             return dict(value)
         return {str(k): convert(args[1], v, source, path + (k,), meta) for k, v in value.items()}
@@ -235,26 +256,36 @@ def convert(tp, value, source: Source, path: Path_, meta=None):
           float: isinstance(value, (int, float)) and not isinstance(value, bool),
           bool: isinstance(value, bool), str: isinstance(value, str)}[tp]
     if not ok:
-        fail(source, path, f"must be {meta.get('expect') or describe(tp)}, got {value!r}")
-    if tp is float and not math.isfinite(value):
-        fail(source, path, f"must be a finite number, got {value!r}")
+        fail(source, path, f"must be {meta.get('expect') or describe(tp)}, got {shown(value)}")
+    if tp is float and not _finite(value):
+        fail(source, path, f"must be a finite number, got {shown(value)}")
     if tp in (int, float):
         _check_range(value, source, path, meta)
         return tp(value)
+    if tp is str:
+        _check_length(value, "characters", source, path, meta)
     return value
+
+
+def _finite(number: int | float) -> bool:
+    """Whether ``number`` is a finite float, or an int a float can hold."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an int beyond the largest float
+        return False
 
 
 def _build_tagged(tp, value, source: Source, path: Path_):
     """The member of tagged union ``tp`` that ``value["model"]`` names, built from ``value``."""
     members = tagged_members(tp)
     if not isinstance(value, dict):
-        fail(source, path, f"must be {describe(tp)}, got {value!r}")
+        fail(source, path, f"must be {describe(tp)}, got {shown(value)}")
     models = ", ".join(map(repr, members))
     if "model" not in value:
         fail(source, path, f"missing model; it must be one of {models}")
     model = value["model"]
     if not isinstance(model, str) or model not in members:
-        fail(source, path + ("model",), f"must be one of {models}, got {model!r}")
+        fail(source, path + ("model",), f"must be one of {models}, got {shown(model)}")
     return build(members[model], value, source, path)
 
 
@@ -264,7 +295,15 @@ def _check_range(value, source, path, meta):
         bound = meta.get(key)
         if bound is not None and not test(value, bound):
             doc = f" ({meta['doc']})" if meta.get("doc") else ""
-            fail(source, path, f"must be {words} {bound}{doc}, got {value!r}")
+            fail(source, path, f"must be {words} {bound}{doc}, got {shown(value)}")
+
+
+def _check_length(value: list | str, unit: str, source, path, meta):
+    """``value`` has at least ``min_len`` and at most ``max_len`` ``unit`` (items or characters)."""
+    if meta.get("min_len") and len(value) < meta["min_len"]:
+        fail(source, path, f"must have at least {meta['min_len']} {unit}, got {len(value):,}")
+    if meta.get("max_len") is not None and len(value) > meta["max_len"]:
+        fail(source, path, f"must have at most {meta['max_len']:,} {unit}, got {len(value):,}")
 
 
 def extend(parent: dict, parent_source: Source, child: dict, child_source: Source) -> tuple[dict, Source]:
@@ -291,26 +330,38 @@ def extend(parent: dict, parent_source: Source, child: dict, child_source: Sourc
     return data, Source(child_source.name, lines, files)
 
 
-def apply_overrides(data: dict, overrides: list[str], option: str = "--set") -> tuple[dict, dict]:
-    """Apply ``key.path=value`` strings (values parsed as YAML) to a copy of ``data``.
+class Override(typing.NamedTuple):
+    """A ``key.path: value`` override given somewhere else than on the command line (a sweep file),
+    with the place errors name (``sweep.yaml:12``, or the option that listed it)."""
 
-    Returns the new mapping and ``{key path: "<option> ..."}`` so errors can point at the
-    command-line ``option`` that gave them.
+    key: str
+    value: Any
+    where: str
+
+
+def apply_overrides(data: dict, overrides: list[str | Override], option: str = "--set") -> tuple[dict, dict]:
+    """Apply ``key.path=value`` strings (values parsed as YAML), or :class:`Override` items, to a
+    copy of ``data``.
+
+    Returns the new mapping and ``{key path: "<option> ..."}`` (an :class:`Override`'s ``where``)
+    so errors can point at the command-line ``option``, or the file line, that gave them.
     """
     import copy
 
     data = copy.deepcopy(data)
     origin = {}
     for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"{option} {item!r}: expected key.path=value, e.g. "
-                              + ("--set training.epochs=1" if option == "--set" else f"{option} parameters.seed=1"))
-        try:
-            value = parse_yaml(text)
-        except yaml.YAMLError:
-            raise ConfigError(f"{option} {item!r}: the value is not valid YAML") from None
-        parts = [int(p) if p.isdigit() else p for p in key.strip().split(".")]
+        if isinstance(item, Override):
+            key, value, label = item.key, copy.deepcopy(item.value), f"{item.where}: {printable(item.key)}"
+        else:
+            key, value, label = _parse_override(item, option)
+        # a list index is a few digits (a list holds fewer than MAX_NODES items); anything else is a key
+        parts = [int(p) if p.isdecimal() and len(p) < 9 else p for p in key.strip().split(".")]
+
+        def first(n: int) -> str:
+            """The first ``n`` keys of the path, as the option wrote them, for a one-line message."""
+            return printable(".".join(map(str, parts[:n])))
+
         node = data
         for i, part in enumerate(parts[:-1]):
             child = node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) \
@@ -318,7 +369,7 @@ def apply_overrides(data: dict, overrides: list[str], option: str = "--set") -> 
             if child is None:
                 child = {}
                 if not isinstance(node, dict):
-                    raise ConfigError(f"{option} {item!r}: {'.'.join(map(str, parts[:i + 1]))} is not a mapping")
+                    raise ConfigError(f"{label}: {first(i)} is not a mapping")
                 node[part] = child
             node = child
         if isinstance(node, list) and isinstance(parts[-1], int) and parts[-1] < len(node):
@@ -326,16 +377,35 @@ def apply_overrides(data: dict, overrides: list[str], option: str = "--set") -> 
         elif isinstance(node, dict):
             node[parts[-1]] = value
         elif isinstance(node, list):
-            raise ConfigError(f"{option} {item!r}: {'.'.join(map(str, parts[:-1]))} is a list of {len(node)} "
-                              f"items; use an index below {len(node)} or set the whole list")
+            raise ConfigError(f"{label}: {first(-1)} is a list of {len(node)} items; use an index below {len(node)} "
+                              "or set the whole list")
         else:
-            raise ConfigError(f"{option} {item!r}: {'.'.join(map(str, parts[:-1]))} is not a mapping")
-        origin[tuple(parts)] = f"{option} {item}"
+            raise ConfigError(f"{label}: {first(-1)} is not a mapping")
+        origin[tuple(parts)] = item.where if isinstance(item, Override) else f"{option} {printable(item, 1000)}"
     return data, origin
 
 
+def _parse_override(item: str, option: str) -> tuple[str, Any, str]:
+    """The key, the YAML value and the error label of a ``key.path=value`` option."""
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"{option} {shown(item)}: expected key.path=value, e.g. "
+                          + ("--set training.epochs=1" if option == "--set" else f"{option} parameters.seed=1"))
+    try:
+        return key, parse_yaml(text), f"{option} {shown(item)}"
+    except LimitError as exc:
+        raise ConfigError(f"{option} {shown(item)}: {exc.problem}") from None
+    except yaml.YAMLError:
+        raise ConfigError(f"{option} {shown(item)}: the value is not valid YAML") from None
+
+
 class OverriddenSource(Source):
-    """A file source whose overridden key paths point at the ``--set`` option instead."""
+    """A file source whose overridden key paths point at the ``--set`` option instead.
+
+    A key path is the option's if the option set it or a section above it, or if the option
+    introduced it (a section the file does not have, such as a misspelt one); every other key
+    path, a section the option only set a key inside included, keeps its file and line.
+    """
 
     def __init__(self, base: Source, origin: dict):
         super().__init__(base.name, base.lines, base.files)
@@ -345,7 +415,8 @@ class OverriddenSource(Source):
         for n in range(len(path), 0, -1):
             if path[:n] in self.origin:
                 return self.origin[path[:n]]
-        for key, option in self.origin.items():  # an unknown key the option introduced
-            if key[:len(path)] == path:
-                return option
+        if path not in self.lines:
+            for key, option in self.origin.items():  # a section the option introduced
+                if key[:len(path)] == path:
+                    return option
         return super().where(path)

@@ -20,6 +20,8 @@ What every family must honour:
 - equilibria have the documented shapes (:class:`~emulator.backends.base.Equilibrium`);
 - ``compile`` refuses a network that does not fit with an :class:`~emulator.errors.EmulatorError`
   (not a traceback), and re-programming an unchanged network writes nothing;
+- the size estimates made before a run allocates (:meth:`Backend.check_fits`, :meth:`Backend.memory`)
+  accept a network that fits and grow with the batch;
 - the learning rule has the shapes of the parameters.
 """
 from __future__ import annotations
@@ -103,7 +105,7 @@ def check_counters_are_priced(backend: Backend, chip: Chip):
     for op in backend.ops:
         n = np.asarray(counters.get(op, 0))
         assert np.all(np.isfinite(n)) and np.all(n >= 0), f"count of {op!r} is {n!r}: it must be finite and >= 0"
-    energy = account(counters, chip, backend, BATCH)
+    energy = account(counters, chip, backend, BATCH, phase="inference")
     assert math.isfinite(energy["total_j"]) and energy["total_j"] >= 0, f"energy {energy['total_j']!r} J"
     assert math.isfinite(energy["emulated_s"]) and energy["emulated_s"] >= 0, f"time {energy['emulated_s']!r} s"
 
@@ -192,6 +194,15 @@ def check_too_large_is_an_emulator_error(backend: Backend, chip: Chip):
                          "must declare finite resources and compile must refuse what exceeds them")
 
 
+def check_size_estimates(backend: Backend, chip: Chip):
+    """``check_fits`` accepts the small network ``compile`` maps, and ``memory`` estimates non-negative
+    byte counts, a relaxation's growing with the batch."""
+    backend.check_fits(LAYERS, chip)
+    one, more = (backend.memory(LAYERS, chip, batch=batch, max_steps=STEPS) for batch in (1, 2 * BATCH))
+    assert all(isinstance(n, int) and n >= 0 for n in (*one, *more)), f"memory estimates {one}, {more}"
+    assert more.relaxation > one.relaxation, f"a relaxation of {2 * BATCH} samples is estimated as {one}'s"
+
+
 def check_learning_rule_shapes(backend: Backend, chip: Chip):
     """``contrastive_update`` of two equilibria is shaped like the weights and the biases, and finite."""
     network = _network()
@@ -206,7 +217,7 @@ def check_learning_rule_shapes(backend: Backend, chip: Chip):
 
 CHECKS = (check_ops_are_priced, check_counters_are_priced, check_equilibrium_shapes, check_same_seed_same_counts,
           check_host_kernels_change_no_count, check_reprogramming_an_unchanged_network_writes_nothing,
-          check_too_large_is_an_emulator_error, check_learning_rule_shapes)
+          check_too_large_is_an_emulator_error, check_size_estimates, check_learning_rule_shapes)
 
 
 # -- running them ----------------------------------------------------------------------------------

@@ -13,32 +13,72 @@ from pathlib import Path
 from typing import Literal
 
 from emulator.errors import ConfigError
-from emulator.schema import OverriddenSource, Source, apply_overrides, build, fail, load_yaml, spec
+from emulator.schema import (LINE_CHARS, NAME_CHARS, SEED_MAX, OverriddenSource, Source, apply_overrides, build, fail,
+                             load_yaml, shown, spec)
+
+#: most samples of a split: more than any dataset the emulator reads (MNIST has 60,000)
+MAX_SAMPLES = 10_000_000
+#: most samples in one batch: a whole training set of the largest dataset, and more
+MAX_BATCH = 100_000
+#: most edges a generated graph may be expected to have: five times those of the complete graph of 2,000 nodes
+#: (K2000, a benchmark of Ising machines); the edges are generated before a chip's capacity is checked
+MAX_EDGES = 10_000_000
+#: most steps of one relaxation phase: the step logs of a phase grow with it, and a relaxation that has not
+#: settled in 10,000 steps will not
+MAX_STEPS = 10_000
 
 
 @dataclass(frozen=True, kw_only=True)
 class DatasetSpec:
     name: Literal["digits", "mnist", "fashion_mnist"] = spec("dataset to train and test on")
     n_train: int | None = spec("training samples (the first n of the standard split); null for all",
-                               default=None, ge=1)
-    n_test: int | None = spec("test samples; null for all", default=None, ge=1)
+                               default=None, ge=1, le=MAX_SAMPLES)
+    n_test: int | None = spec("test samples; null for all", default=None, ge=1, le=MAX_SAMPLES)
     preprocessing: Literal["unit_range", "binarize"] = spec("pixel scaling", default="unit_range")
 
 
 @dataclass(frozen=True, kw_only=True)
 class NetworkSpec:
-    layers: list[int] = spec("layer sizes, input first, output (one unit per class) last", ge=1, min_len=2)
+    layers: list[int] = spec("layer sizes, input first, output (one unit per class) last; at most a million "
+                             "units (a Loihi 2 chip's neurons) in at most 64 layers", ge=1, le=1_000_000, min_len=2,
+                             max_len=64)
     activation: Literal["hard_sigmoid"] = spec("unit activation rho(s) = clip(s, 0, 1)", default="hard_sigmoid")
-    init_gain: float = spec("scale of the Glorot-uniform initial weights", default=1.0, gt=0)
+    init_gain: float = spec("scale of the Glorot-uniform initial weights; at 100 every unit saturates at the "
+                            "first step", default=1.0, gt=0, le=100)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConstantBeta:
+    """beta stays ``eqprop.beta`` for the whole training."""
+
+    model: Literal["constant"] = spec("beta fixed at eqprop.beta", default="constant")
+
+    def at(self, beta: float, epoch: int, epochs: int) -> float:
+        """The nudging strength of ``epoch`` (1-based) of ``epochs``: ``beta``."""
+        return beta
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinearBeta:
+    """beta annealed in equal steps, from ``eqprop.beta`` in the first epoch to ``final`` in the last."""
+
+    model: Literal["linear"] = spec("beta annealed linearly over the epochs", default="linear")
+    final: float = spec("beta of the last epoch", gt=0, lt=1)
+
+    def at(self, beta: float, epoch: int, epochs: int) -> float:
+        """The nudging strength of ``epoch`` (1-based) of ``epochs``."""
+        return beta + (self.final - beta) * (epoch - 1) / max(epochs - 1, 1)
 
 
 @dataclass(frozen=True, kw_only=True)
 class EqPropSpec:
     beta: float = spec("nudging strength", gt=0, lt=1)
+    beta_schedule: ConstantBeta | LinearBeta = spec("how beta changes over the epochs of training",
+                                                    default=ConstantBeta())
     symmetric: bool = spec("nudge with +beta and -beta (Laborieux et al. 2021) instead of +beta only",
                            default=True)
-    free_steps: int = spec("step limit of the free phase", ge=1)
-    nudged_steps: int = spec("step limit of each nudged phase", ge=1)
+    free_steps: int = spec("step limit of the free phase; the shipped workloads need 30-40", ge=1, le=MAX_STEPS)
+    nudged_steps: int = spec("step limit of each nudged phase", ge=1, le=MAX_STEPS)
     theta: float = spec("lazy threshold: a unit sends once its state moved more than theta", ge=0, lt=1)
     damping: float = spec("fraction of the old state a unit keeps each step", default=0.5, ge=0, lt=1)
 
@@ -46,34 +86,37 @@ class EqPropSpec:
 @dataclass(frozen=True, kw_only=True)
 class SpectralNormSpec:
     enabled: bool = spec("rescale each weight matrix whose spectral norm exceeds limit", default=False)
-    limit: float = spec("largest spectral norm allowed", default=1.0, gt=0)
+    limit: float = spec("largest spectral norm allowed; above 100 it limits nothing a trained layer reaches",
+                        default=1.0, gt=0, le=100)
 
 
 @dataclass(frozen=True, kw_only=True)
 class TrainingSpec:
-    epochs: int = spec("passes over the training set", ge=0)
-    batch_size: int = spec("samples per weight update", ge=1)
-    learning_rates: list[float] = spec("one learning rate per weight layer, input side first", gt=0, min_len=1)
+    epochs: int = spec("passes over the training set", ge=0, le=10_000)
+    batch_size: int = spec("samples per weight update", ge=1, le=MAX_BATCH)
+    learning_rates: list[float] = spec("one learning rate per weight layer, input side first; above 10 one update "
+                                       "moves a weight by more than 10 / beta, far past the scale of the weights",
+                                       gt=0, le=10, min_len=1)
     lr_decay: float = spec("learning rates are multiplied by this after each epoch", default=1.0, gt=0, le=1)
-    seed: int = spec("seed of initial weights and shuffling", default=0, ge=0)
+    seed: int = spec("seed of initial weights and shuffling", default=0, ge=0, le=SEED_MAX)
     spectral_norm: SpectralNormSpec = field(default_factory=SpectralNormSpec)
 
 
 @dataclass(frozen=True, kw_only=True)
 class EvaluationSpec:
-    batch_size: int = spec("samples relaxed at once during evaluation", default=500, ge=1)
+    batch_size: int = spec("samples relaxed at once during evaluation", default=500, ge=1, le=MAX_BATCH)
     train_subset: int | None = spec("training samples used to measure train accuracy; null for all",
-                                    default=2000, ge=1)
+                                    default=2000, ge=1, le=MAX_SAMPLES)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Workload:
-    name: str = spec("workload name used in reports")
+    name: str = spec("workload name used in reports and run folders", min_len=1, max_len=NAME_CHARS)
     dataset: DatasetSpec = spec("dataset section")
     network: NetworkSpec = spec("network section")
     eqprop: EqPropSpec = spec("EqProp relaxation section")
     training: TrainingSpec = spec("training section")
-    description: str = spec("one line shown by `emulator workloads`", default="")
+    description: str = spec("one line shown by `emulator workloads`", default="", max_len=LINE_CHARS)
     evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
     origin: Source | None = field(default=None, compare=False, repr=False, metadata={"internal": True})
 
@@ -86,10 +129,10 @@ class Workload:
 
 @dataclass(frozen=True, kw_only=True)
 class RandomGraphSpec:
-    nodes: int = spec("number of nodes", ge=2)
+    nodes: int = spec("number of nodes; G-set's largest graphs have 20,000", ge=2, le=20_000)
     density: float = spec("probability that a pair of nodes is an edge (Erdos-Renyi G(n, p))", gt=0, le=1)
     weights: Literal["unit", "pm1"] = spec("edge weights: all 1, or +1 / -1 at random", default="unit")
-    seed: int = spec("seed of the generator", default=0, ge=0)
+    seed: int = spec("seed of the generator", default=0, ge=0, le=SEED_MAX)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,13 +151,17 @@ class BestKnownSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class AnnealSpec:
-    runs: int = spec("independent anneals, each from its own random phases", default=10, ge=1)
-    seed: int = spec("seed of the initial phases and the phase noise", default=0, ge=0)
-    duration: float = spec("length of one anneal, in time units of the chip (1 / coupling_rate)", gt=0)
+    runs: int = spec("independent anneals, each from its own random phases", default=10, ge=1, le=10_000)
+    seed: int = spec("seed of the initial phases and the phase noise", default=0, ge=0, le=SEED_MAX)
+    duration: float = spec("length of one anneal, in time units of the chip (1 / coupling_rate); the integrator's "
+                           "work grows with it, and 1,000 is 10 times the shipped anneals", gt=0, le=1000)
     noise: float = spec("phase noise at the start, radians per sqrt(time unit); falls linearly to 0 at "
-                        "`duration`", default=0.0, ge=0)
-    shil: float = spec("second-harmonic injection-locking strength S (binarises the phases to 0 or pi)", ge=0)
-    shil_ramp: float = spec("time units over which S ramps up from 0 (0: S from the start)", default=0.0, ge=0)
+                        "`duration`; at 10 the phases are uniformly random within a time unit", default=0.0,
+                        ge=0, le=10)
+    shil: float = spec("second-harmonic injection-locking strength S (binarises the phases to 0 or pi); at 100 it "
+                       "pins every phase at once and the integrator's steps shrink as 1 / S", ge=0, le=100)
+    shil_ramp: float = spec("time units over which S ramps up from 0 (0: S from the start)", default=0.0, ge=0,
+                            le=1000)
     theta: float = spec("lazy threshold: an oscillator re-broadcasts its phase once it moved more than "
                         "theta radians", default=0.0, ge=0, lt=3.14159)
 
@@ -123,12 +170,12 @@ class AnnealSpec:
 class MaxCutWorkload:
     """A MaxCut problem annealed on an Ising machine (``kind: maxcut``)."""
 
-    name: str = spec("workload name used in reports")
+    name: str = spec("workload name used in reports and run folders", min_len=1, max_len=NAME_CHARS)
     graph: GraphSpec = spec("graph section: `file` or `random`")
     anneal: AnnealSpec = spec("anneal section: runs, schedule of phase noise and SHIL, relative to couplings that "
                               "are the edge weights over their mean magnitude (so the weights' scale does not matter)")
     best_known: BestKnownSpec | None = spec("the best cut known, to report the ratio to it", default=None)
-    description: str = spec("one line shown by `emulator workloads`", default="")
+    description: str = spec("one line shown by `emulator workloads`", default="", max_len=LINE_CHARS)
     origin: Source | None = field(default=None, compare=False, repr=False, metadata={"internal": True})
 
     kind = "maxcut"
@@ -153,12 +200,13 @@ def load_workload(path: str | Path, overrides: list[str] = ()) -> Workload | Max
         data, origin = apply_overrides(data, list(overrides))
         source = OverriddenSource(source, origin)
     kind = data.pop("kind", "classification")
-    if kind not in KINDS:
-        fail(source, ("kind",), f"must be one of {', '.join(map(repr, KINDS))}, got {kind!r}")
+    if not isinstance(kind, str) or kind not in KINDS:
+        fail(source, ("kind",), f"must be one of {', '.join(map(repr, KINDS))}, got {shown(kind)}")
     if kind == "maxcut":
         workload = build(MaxCutWorkload, data, source)
         if (workload.graph.file is None) == (workload.graph.random is None):
             fail(source, ("graph",), "give exactly one of `file` (a graph file) and `random` (a generated graph)")
+        _check_edges(workload.graph.random, source)
         return _with_origin(workload, source)
     workload = build(Workload, data, source)
     n_weights = len(workload.network.layers) - 1
@@ -167,6 +215,17 @@ def load_workload(path: str | Path, overrides: list[str] = ()) -> Workload | Max
              f"needs one learning rate per weight layer: {n_weights} for layers "
              f"{workload.network.layers}, got {len(workload.training.learning_rates)}")
     return _with_origin(workload, source)
+
+
+def _check_edges(spec: RandomGraphSpec | None, source: Source):
+    """Refuse a generated graph expected to have more than :data:`MAX_EDGES` edges."""
+    if spec is None:
+        return
+    expected = spec.density * spec.nodes * (spec.nodes - 1) / 2
+    if expected > MAX_EDGES:
+        fail(source, ("graph", "random", "density"),
+             f"{spec.nodes:,} nodes at density {spec.density:g} make about {expected:,.0f} edges, more than the "
+             f"{MAX_EDGES:,} a generated graph may have; lower graph.random.density or graph.random.nodes")
 
 
 def _with_origin(workload: Workload, source: Source) -> Workload:

@@ -1,5 +1,7 @@
 """Shared test set-up: nothing downloads, and figures render off-screen."""
+import io
 import os
+from contextlib import redirect_stderr
 
 import pytest
 
@@ -35,3 +37,56 @@ def trained_digits(tmp_path_factory):
         return results[chip]
 
     return train
+
+
+@pytest.fixture(scope="session")
+def tiny_run_on(tmp_path_factory):
+    """``tiny_run_on(chip)``: the folder of a finished tiny digits_snn run on a chip (one epoch on
+    100 training samples, tested on 50), trained once per session; copy it before changing it."""
+    from emulator.cli import main
+
+    folders = {}
+
+    def train(chip: str):
+        if chip not in folders:
+            out = tmp_path_factory.mktemp(f"tiny-{chip}") / "run"
+            with pytest.MonkeyPatch.context() as mp, redirect_stderr(io.StringIO()):  # its progress
+                mp.setenv("EMULATOR_OFFLINE", "1")
+                status = main(["run", "digits_snn", "--chip", chip, "--set", "training.epochs=1", "--set",
+                               "dataset.n_train=100", "--set", "dataset.n_test=50", "--out", str(out), "--quiet"])
+            assert status == 0
+            folders[chip] = out
+        return folders[chip]
+
+    return train
+
+
+@pytest.fixture
+def user_error(capsys):
+    """``user_error(*args)``: run the command line in-process expecting a user error: exit status 2,
+    one ``error: ...`` line on stderr, no traceback. Returns the message after ``error: ``."""
+    from emulator.cli import main
+
+    def run(*args) -> str:
+        status = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        assert "Traceback" not in err + out
+        assert status == 2, (status, out, err)
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), f"expected one error line, got: {err!r}"
+        return lines[0][len("error: "):]
+
+    return run
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How the fuzz cases of tests/test_fuzz.py ended, if any ran: clean errors and clean successes."""
+    import sys
+
+    fuzzing = sys.modules.get("fuzzing")
+    if fuzzing is None or not fuzzing.TALLY:
+        return
+    terminalreporter.section("fuzz cases")
+    for kind, outcomes in sorted(fuzzing.TALLY.items()):
+        terminalreporter.write_line(f"{kind}: {sum(outcomes.values())} cases, {outcomes['error']} clean errors, "
+                                    f"{outcomes['success']} clean successes")

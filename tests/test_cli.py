@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -64,6 +65,20 @@ def user_error(capsys, *args) -> str:
     assert len(lines) == 1, f"expected one error line, got: {err!r}"
     assert lines[0].startswith("error: "), err
     return lines[0][len("error: "):]
+
+
+#: what a run prints on stderr besides an error: its progress
+PROGRESS = re.compile(r"(epoch \d+: train .* test .*|== .*|resuming .* after epoch \d+)")
+
+
+def run_error(capsys, *args) -> str:
+    """Run the CLI expecting a user error after some work (whose progress lines are let through);
+    returns the message after ``error: ``."""
+    status, out, err = cli(capsys, *args)
+    assert status == 2, (status, out, err)
+    errors = [line for line in err.splitlines() if not PROGRESS.fullmatch(line)]
+    assert len(errors) == 1 and errors[0].startswith("error: "), f"expected one error line, got: {err!r}"
+    return errors[0][len("error: "):]
 
 
 def run_subprocess(*args, cwd: Path) -> subprocess.CompletedProcess:
@@ -293,14 +308,42 @@ def test_resume_without_a_checkpoint(capsys, tmp_path, where):
     assert message == f"--resume {folder}: no checkpoint.npz there; start a new run instead"
 
 
-@pytest.mark.parametrize("change", [["--set", "training.seed=1"], ["--set", "eqprop.theta=0.02"],
-                                    ["--set", "dataset.n_train=80"], ["--chip-set", "parameters.sram_bytes=4194304"]])
-def test_resume_with_other_settings(capsys, tiny_run, tmp_path, change):
+@pytest.mark.parametrize("change, difference", [
+    (["--set", "training.seed=1"], "training.seed: 0 in the checkpoint, 1 now"),
+    (["--set", "eqprop.theta=0.02"], "eqprop.theta: 0.01 in the checkpoint, 0.02 now"),
+    (["--set", "dataset.n_train=80"], "dataset.n_train: 100 in the checkpoint, 80 now"),
+    (["--set", "training.learning_rates=[0.1,0.06]"], "training.learning_rates[1]: 0.05 in the checkpoint, 0.06 now"),
+    (["--chip-set", "parameters.sram_bytes=4194304"],
+     "the chip's parameters.sram_bytes: 8388608 in the checkpoint, 4194304 now")])
+def test_resume_with_other_settings_names_the_first_that_differs(capsys, tiny_run, tmp_path, change, difference):
     folder = copy_of(tiny_run[1], tmp_path)
     message = user_error(capsys, "run", "digits_snn", "--chip", "digital", *TINY, *change,
                          "--resume", folder, "--quiet")
-    assert message.startswith(f"--resume {folder}: that run used other workload settings or another chip")
-    assert "same workload file, --chip and --set options" in message
+    assert message == (f"--resume {folder}: that run used other settings ({difference}); resume it with the same "
+                       "workload file, --chip, --set and --chip-set options")
+
+
+def test_resume_with_fewer_epochs_than_the_checkpoint_holds(capsys, tiny_run, tmp_path):
+    folder = copy_of(tiny_run[1], tmp_path)
+    message = user_error(capsys, "run", "digits_snn", "--chip", "digital", *TINY, "--set", "training.epochs=0",
+                         "--resume", folder, "--quiet")
+    assert message == (f"--resume {folder}: the checkpoint holds 1 finished epoch, more than training.epochs = 0 "
+                       "(--set training.epochs=0); set training.epochs to 1 or more (--set training.epochs=1) to "
+                       "finish that run")
+
+
+def test_ctrl_c_in_the_first_epoch_says_nothing_was_saved(capsys, tmp_path, monkeypatch):
+    import emulator.tasks.classification as runner
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "eqprop_gradient", interrupt)
+    status, _, err = cli(capsys, "run", "digits_snn", "--chip", "digital", *TINY, "--out", tmp_path / "r", "--quiet")
+    assert status == 130
+    assert err.splitlines() == ["interrupted before the first epoch finished; nothing was saved; "
+                                "run the same command again"]
+    assert not (tmp_path / "r").exists()
 
 
 def test_a_resumed_report_counts_the_earlier_epochs_wall_time(tiny_run, tmp_path, monkeypatch):
@@ -319,7 +362,8 @@ def test_resume_on_another_chip(capsys, tiny_run, tmp_path):
     folder = copy_of(tiny_run[1], tmp_path)
     chip = write_chip(tmp_path, "other_chip")
     message = user_error(capsys, "run", "digits_snn", "--chip", chip, *TINY, "--resume", folder, "--quiet")
-    assert message.startswith(f"--resume {folder}: that run used other workload settings or another chip")
+    assert message.startswith(f"--resume {folder}: that run used other settings (chip: 'digital' in the "
+                              "checkpoint, 'other_chip' now)")
 
 
 def test_resume_from_a_damaged_checkpoint(capsys, tmp_path):

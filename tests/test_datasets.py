@@ -167,6 +167,15 @@ def test_mismatched_label_count_is_an_error(tmp_path):
         load_dataset("mnist", data_dir=tmp_path / "m")
 
 
+@pytest.mark.parametrize("split", ["train", "t10k"])
+def test_a_split_with_no_images_is_an_error(tmp_path, split):
+    fake_mnist(tmp_path / "m", compress=(False,) * 4)
+    write_idx(tmp_path / "m" / f"{split}-images-idx3-ubyte", np.zeros((0, 28, 28), np.uint8))
+    write_idx(tmp_path / "m" / f"{split}-labels-idx1-ubyte", np.zeros(0, np.uint8))
+    with pytest.raises(DatasetError, match=f"{split}-images-idx3-ubyte holds no images; replace it"):
+        load_dataset("mnist", data_dir=tmp_path / "m")
+
+
 def test_wrong_image_size_is_an_error(tmp_path):
     fake_mnist(tmp_path / "m")
     write_idx(tmp_path / "m" / "train-images-idx3-ubyte", np.zeros((20, 8, 8), np.uint8))

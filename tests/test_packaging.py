@@ -69,6 +69,9 @@ def test_an_installed_emulator_lists_its_chips_and_workloads_from_any_folder(ins
                 "workload import load_workload; print(load_workload(resolve('workloads', 'maxcut_rand800')).graph_path())")
     assert "site-packages/emulator/data/workloads/graphs/rand800.txt" in graph.stdout, graph.stderr
     assert Path(graph.stdout.strip()).is_file()  # the graph files ship with the workloads
+    sweep = run(installed.with_name("python"), tmp_path, "-c", "from emulator.catalog import resolve; "
+                "print(resolve('sweeps', 'theta'))")
+    assert "site-packages/emulator/data/workloads/sweeps/theta.yaml" in sweep.stdout, sweep.stderr
 
 
 def test_an_installed_emulator_trains_and_reports(installed, tmp_path):

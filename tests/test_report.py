@@ -1,7 +1,9 @@
 """Tests for emulator.report: JSON / Markdown / PNG reports of a run's typed result."""
 from __future__ import annotations
 
+import errno
 import json
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -12,8 +14,9 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
+from emulator.errors import OutputError
+from emulator.files import replaced
 from emulator.report import format_count, format_si, render_markdown, write_comparison, write_report
-from emulator.report.files import replaced
 from emulator.results import RunResult, from_dict
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -341,11 +344,12 @@ def test_report_json_is_written_last_and_a_failure_leaves_no_report_json_nor_tem
 
     def fail_while_writing(fig, f, **kwargs):
         f.write(b"half a PNG")
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", fail_while_writing)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OutputError) as failed:
         write_report(RunResult.from_dict(make_minimal_dict()), tmp_path)
+    assert str(failed.value) == f"cannot write {tmp_path / 'accuracy.png'}: No space left on device; free some space"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md"]
 
 

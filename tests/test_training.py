@@ -7,7 +7,9 @@ import emulator.tasks.classification as runner
 from emulator.chip import load_chip
 from emulator.cli import main
 from emulator.results import RunResult
-from emulator.tasks.classification import Run
+from emulator.schema import Source, build
+from emulator.tasks.checkpoint import Identity
+from emulator.tasks.classification import Run, phases_of
 from emulator.workload import load_workload
 
 SMALL = ["dataset.n_train=300", "dataset.n_test=100", "training.epochs=2"]
@@ -60,16 +62,21 @@ def test_a_checkpoint_from_before_a_setting_existed_matches_while_the_setting_ke
     crossbar's ``backward`` ADCs, by default the forward ones) still resumes."""
     workload = load_workload("workloads/digits_snn.yaml", SMALL)
     run = Run(workload, load_chip("chips/crossbar-pcm.yaml"), tmp_path / "r")
+
+    def difference(identity: dict) -> str | None:
+        return run.difference(build(Identity, identity, Source("test")))
+
     saved = json.loads(json.dumps(run.identity()))
-    assert run.is_identity_of_this_run(saved)
+    assert difference(saved) is None
     del saved["chip_parameters"]["backward"], saved["workload"]["eqprop"]["symmetric"]
-    assert run.is_identity_of_this_run(saved)
-    different = [("chip_parameters", "forward", saved["chip_parameters"]["forward"] | {"adc_bits": 6}),  # another value
-                 ("chip_parameters", "adc_gain", 1.0),  # a setting this emulator does not know
-                 ("workload", "eqprop", {"beta": 0.5})]  # a setting without default, missing
-    for section, key, value in different:
-        assert not run.is_identity_of_this_run(saved | {section: saved[section] | {key: value}}), key
-    assert not run.is_identity_of_this_run(saved | {"chip": "crossbar-rram"})
+    assert difference(saved) is None
+    different = [("chip_parameters", "forward", saved["chip_parameters"]["forward"] | {"adc_bits": 6},
+                  "the chip's parameters.forward.adc_bits: 6 in the checkpoint, 8 now"),  # another value
+                 ("chip_parameters", "adc_gain", 1.0, "parameters.adc_gain: unknown key"),  # unknown here
+                 ("workload", "eqprop", {"beta": 0.5}, "identity.workload.eqprop.free_steps: missing")]  # no default
+    for section, key, value, words in different:
+        assert words in difference(saved | {section: saved[section] | {key: value}}), key
+    assert difference(saved | {"chip": "crossbar-rram"}) == "chip: 'crossbar-rram' in the checkpoint, 'crossbar-pcm' now"
 
 
 def test_energy_report_is_counters_times_constants(tmp_path):
@@ -116,6 +123,18 @@ def test_spectral_normalisation_bounds_each_layer(tmp_path):
     unconstrained = small_run(tmp_path, "free", ["training.epochs=1"])
     unconstrained.train(progress=False)
     assert max(unconstrained.history[-1].lipschitz) > 1.0
+
+
+def test_a_linear_beta_schedule_anneals_beta_from_the_first_epoch_to_the_last(tmp_path, monkeypatch):
+    annealed = ["training.epochs=3", "eqprop.beta=0.3", "eqprop.beta_schedule={model: linear, final: 0.2}"]
+    assert [phases_of(load_workload("workloads/digits_snn.yaml", annealed), e).beta for e in (1, 2, 3)] == \
+        pytest.approx([0.3, 0.25, 0.2])
+    fixed = load_workload("workloads/digits_snn.yaml", ["eqprop.beta=0.3"])
+    assert fixed.eqprop.beta_schedule.model == "constant" and phases_of(fixed, 20).beta == 0.3
+    betas, real = [], runner.eqprop_gradient
+    monkeypatch.setattr(runner, "eqprop_gradient", lambda *a, **k: betas.append(a[-1].beta) or real(*a, **k))
+    small_run(tmp_path, "annealed", annealed + ["dataset.n_train=20"]).train(progress=False)
+    assert betas == pytest.approx([0.3, 0.25, 0.2])  # one batch per epoch
 
 
 def test_compare_writes_one_report_per_chip_and_a_table(tmp_path, capsys):

@@ -1,1 +1,2 @@
-"""Experiments: what the emulated chips do (accuracy, energy, robustness), with their settings."""
+"""Experiments: what the emulated chips do (accuracy, energy), with their settings; sweeps over many
+settings are sweep files (``workloads/sweeps/``)."""

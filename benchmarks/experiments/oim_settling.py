@@ -38,8 +38,8 @@ def main():
     net = init_network(w.network.layers, np.random.default_rng(w.training.seed), theta=w.eqprop.theta,
                        damping=w.eqprop.damping, gain=w.network.init_gain)
     if args.run:
-        _, weights, biases = read_checkpoint(args.run, len(net.weights), "--run")
-        net = net.with_parameters(weights, biases)
+        checkpoint = read_checkpoint(args.run, "--run", "give --run a finished digits_snn run on oim-cmos")
+        net = net.with_parameters(checkpoint.weights, checkpoint.biases)
     program = backend.compile(net, chip)
     data = load_dataset("digits", preprocessing=w.dataset.preprocessing)
     x = data.x_test[:args.samples]

@@ -82,8 +82,8 @@ def row(theta, accuracy, counters, mean_steps, energy_per_inference_j, n_test, w
 def evaluate_trained(run_dir: Path, workload, chip, data, theta: float) -> dict:
     """Test-set inference of the network saved in ``run_dir`` with the lazy threshold ``theta``."""
     run = Run(workload, chip, run_dir, data=data)
-    _, weights, biases = read_checkpoint(run_dir, len(run.network.weights))
-    network = replace(run.network.with_parameters(weights, biases), theta=theta)
+    checkpoint = read_checkpoint(run_dir)
+    network = replace(run.network.with_parameters(checkpoint.weights, checkpoint.biases), theta=theta)
     start = time.perf_counter()
     accuracy, counters, relaxation = run.evaluate("test", program=run.backend.compile(network, chip))
     return row(theta, accuracy, counters, relaxation.mean_steps,

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import weakref
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 from emulator.counters import Counters
 from emulator.errors import ConfigError
-from emulator.network import contrastive_update
+from emulator.network import contrastive_update, synapses
 from emulator.schema import Source, build
 
 
@@ -63,6 +65,30 @@ class Equilibrium:
     def output(self) -> np.ndarray:
         """The output layer's states, (B, n_L)."""
         return self.states[-1]
+
+
+class Memory(NamedTuple):
+    """Host memory a back-end takes for a network, bytes: an estimate from the sizes alone, made before
+    anything is allocated (see :meth:`Backend.memory`).
+
+    Attributes
+    ----------
+    program : int
+        One program of the network on the chip.
+    relaxation : int
+        One relaxation of a batch, with what it logs.
+    """
+
+    program: int
+    relaxation: int
+
+
+#: float64 copies of the weights a program keeps, by default: as stored, their feedback copies, and the
+#: conductances, gains and noise variances of an analog array
+PROGRAM_COPIES = 12
+#: float64 arrays per unit and sample a relaxation keeps, by default: states, heard values, drives, their
+#: changes, what was sent, the nudge, scratch
+STATE_ARRAYS = 16
 
 
 @dataclass(frozen=True)
@@ -136,9 +162,36 @@ class Backend(abc.ABC):
         return parameters
 
     def parameters_of(self, chip):
-        """The chip's ``parameters`` section validated against :attr:`Parameters`."""
+        """The chip's ``parameters`` section validated against :attr:`Parameters` (:meth:`build_parameters`),
+        built once per chip object: a training compiles at every batch."""
+        built = self.__dict__.setdefault("_built_parameters", {})
+        key = id(chip)
+        if key not in built or built[key][0]() is not chip:  # a dead chip's id may be reused
+            forget = weakref.ref(chip, lambda _, key=key: built.pop(key, None))
+            built[key] = forget, self.build_parameters(chip)
+        return built[key][1]
+
+    def build_parameters(self, chip):
+        """Validate the chip's ``parameters`` section against :attr:`Parameters`; families that fill in
+        defaults or check across keys override it."""
         source = chip.origin or Source(chip.name)
         return build(self.Parameters, chip.parameters, source, ("parameters",))
+
+    def check_fits(self, layers, chip) -> None:
+        """Raise :class:`~emulator.errors.CapacityError`, naming the limit, if a network of these layer sizes
+        cannot fit ``chip``; from the sizes alone, before the network is allocated. By default nothing:
+        ``compile`` checks what it maps."""
+
+    def memory(self, layers, chip, *, batch: int, max_steps: int) -> Memory:
+        """Host memory of a program of a network of ``layers`` and of one relaxation of ``batch`` samples for up
+        to ``max_steps`` steps, estimated from the sizes alone (before anything is allocated).
+
+        By default :data:`PROGRAM_COPIES` float64 copies of the weights, and :data:`STATE_ARRAYS` float64
+        arrays per unit and sample plus a trace entry per step and sample; a family that keeps more
+        (per-core logs of every step) adds it.
+        """
+        return Memory(program=8 * PROGRAM_COPIES * synapses(layers),
+                      relaxation=8 * batch * (STATE_ARRAYS * sum(layers) + max_steps))
 
     def emulated_seconds(self, counters, chip) -> float:
         """Emulated time of ``counters``: by default every op in sequence, ``sum count * time``."""

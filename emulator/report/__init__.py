@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from emulator.files import make_folder, remove, write_text
 from emulator.report import classification, maxcut
 from emulator.report.compare import comparison, folder_names, plot_comparison, render_comparison_markdown
-from emulator.report.files import write_json, write_text
-from emulator.report.format import format_count, format_percent, format_si
+from emulator.report.format import format_count, format_percent, format_si, json_text
 from emulator.results import REPORT, MaxCutResult, RunResult
 
 __all__ = ["write_report", "render_markdown", "write_comparison", "format_si", "format_count", "format_percent"]
@@ -33,7 +33,8 @@ def write_report(result: RunResult | MaxCutResult, out_dir: str | Path) -> dict[
 
     ``report.md`` and the figures come first, ``report.json``
     (:meth:`~emulator.results.Result.to_dict`) last; a ``report.json`` already in ``out_dir`` is
-    removed before anything is written, so that a failure part-way leaves none.
+    removed before anything is written, so that a failure part-way leaves none. A file that
+    cannot be written raises :class:`~emulator.errors.OutputError`.
 
     Returns
     -------
@@ -42,10 +43,9 @@ def write_report(result: RunResult | MaxCutResult, out_dir: str | Path) -> dict[
         run ``accuracy`` (accuracy.png), ``energy`` (energy_breakdown.png), ``messages``
         (messages_per_step.png); for a MaxCut run ``cuts`` (cuts.png).
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_folder(Path(out_dir))
     renderer = RENDERERS[result.kind]
-    (out / REPORT).unlink(missing_ok=True)
+    remove(out / REPORT)
     files = {"markdown": write_text(out / "report.md", renderer.render_markdown(result))}
     for key, name, plot in renderer.FIGURES:
         files[key] = plot(result, out / name)
@@ -72,13 +72,17 @@ def write_comparison(results: Sequence[RunResult], out_dir: str | Path) -> dict[
     """
     if not results:
         raise ValueError("write_comparison needs at least one result")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = make_folder(Path(out_dir))
     folders = folder_names([r.chip for r in results])
     for folder, r in zip(folders, results):
         write_report(r, out / folder)
-    (out / "comparison.json").unlink(missing_ok=True)
+    remove(out / "comparison.json")
     markdown = write_text(out / "comparison.md", render_comparison_markdown(results, folders))
     figure = plot_comparison(results, out / "comparison.png")
     return {"json": write_json(out / "comparison.json", comparison(results)), "markdown": markdown,
             "figure": figure, **{f"chip:{folder}": out / folder for folder in folders}}
+
+
+def write_json(path: Path, obj) -> Path:
+    """Write ``obj`` as indented JSON to ``path`` atomically; returns ``path``."""
+    return write_text(path, json_text(obj, indent=2))

@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from emulator.report.files import replaced
+from emulator.files import replaced
 from emulator.report.format import format_percent, format_si, ordered_union
 from emulator.report.sections import title
 from emulator.results import RunResult

@@ -2,7 +2,9 @@
 
 Finished epochs are checkpointed in the run folder (``checkpoint.npz``) so an interrupted run
 loses nothing and ``resume`` continues it to the same result as an uninterrupted run: the
-shuffling of epoch ``e`` depends only on ``(seed, e)``.
+shuffling of epoch ``e`` depends only on ``(seed, e)``. An epoch after which the training has
+diverged (:mod:`emulator.training.divergence`) is not checkpointed: the run stops with the epochs
+before it kept.
 """
 from __future__ import annotations
 
@@ -22,20 +24,32 @@ from emulator.counters import Counters
 from emulator.datasets import Dataset, load_dataset
 from emulator.energy import account, check_priced, chip_constants
 from emulator.errors import ConfigError, DatasetError
-from emulator.network import init_network, lipschitz
-from emulator.results import (DatasetSummary, Deployment, EnergyReport, EpochRecord, Metrics, NetworkShape,
+from emulator.files import make_folder, remove
+from emulator.memory import in_words, machine_bytes
+from emulator.network import init_network, lipschitz, synapses
+from emulator.results import (REPORT, DatasetSummary, Deployment, EnergyReport, EpochRecord, Metrics, NetworkShape,
                               Relaxation, RunResult, TrainingEnergy, TrainingTime)
-from emulator.tasks.checkpoint import CHECKPOINT, TrainedRun, read_checkpoint, saved_workload
+from emulator.schema import Source, dotted
+from emulator.tasks.checkpoint import (CHECKPOINT, STATE, Identity, TrainedRun, damaged, first_difference,
+                                       read_checkpoint, saved_workload, write_checkpoint)
+from emulator.training.divergence import chance_level, check_divergence
 from emulator.training.eqprop import Phases, PowerIteration, eqprop_gradient, one_hot, sgd_step
 from emulator.workload import Workload, check_against_dataset
 
 #: test samples relaxed without threshold to draw the theta = 0 traffic beside the lazy one
 THETA0_SAMPLES = 500
+#: programs and relaxations alive at once: the program, the one it replaces and the counter check's; the
+#: free, +beta and -beta equilibria of an update
+ALIVE = 3
+#: float64 copies of the host's weights alive at once: the master weights, their update, the updated ones
+HOST_COPIES = 3
 
 
-def phases_of(workload: Workload) -> Phases:
+def phases_of(workload: Workload, epoch: int = 1) -> Phases:
+    """The relaxation settings of training epoch ``epoch`` (1-based), beta as ``eqprop.beta_schedule`` has it."""
     e = workload.eqprop
-    return Phases(e.beta, e.symmetric, e.free_steps, e.nudged_steps)
+    beta = e.beta_schedule.at(e.beta, epoch, workload.training.epochs)
+    return Phases(beta, e.symmetric, e.free_steps, e.nudged_steps)
 
 
 def load_data(workload: Workload) -> Dataset:
@@ -47,6 +61,38 @@ def load_data(workload: Workload) -> Dataset:
         raise DatasetError(f"{workload.where(*path)}: {'.'.join(path)}: {exc}", key=exc.key) from None
     check_against_dataset(workload, data.n_features, data.n_classes, d.name)
     return data
+
+
+def check_memory(workload: Workload, chip: Chip, backend, data: Dataset):
+    """Raise :class:`ConfigError`, naming the key to change, if the run would need more memory than the
+    machine has (:func:`emulator.memory.machine_bytes`): estimated from the layers, the batch sizes and
+    the step budgets (:meth:`Backend.memory <emulator.backends.base.Backend.memory>`), before the network
+    is allocated."""
+    available = machine_bytes()
+    if available is None:
+        return
+    w, ev = workload, workload.evaluation
+    evaluated = max(data.n_test, min(ev.train_subset or data.n_train, data.n_train))
+    batch = max(min(w.training.batch_size, data.n_train), min(ev.batch_size, evaluated))
+    steps = max(w.eqprop.free_steps, w.eqprop.nudged_steps)
+    need = backend.memory(w.network.layers, chip, batch=batch, max_steps=steps)
+    network = ALIVE * need.program + HOST_COPIES * 8 * synapses(w.network.layers)
+    relaxations = ALIVE * need.relaxation
+    data_bytes = data.x_train.nbytes + data.x_test.nbytes
+    total = network + relaxations + data_bytes
+    if total <= available:
+        return
+    if network >= relaxations:
+        key, change = ("network", "layers"), "use fewer or smaller network.layers"
+    else:
+        key = ("training", "batch_size") if batch == min(w.training.batch_size, data.n_train) else \
+            ("evaluation", "batch_size")
+        change = f"use a smaller {'.'.join(key)}, or fewer eqprop steps"
+    raise ConfigError(
+        f"{w.where(*key)}: {'.'.join(key)}: this run on chip {chip.name!r} needs about {in_words(total)} of memory, "
+        f"more than the {in_words(available)} this machine has (the network and its programs {in_words(network)}, "
+        f"relaxations of {batch:,} samples x {steps:,} steps {in_words(relaxations)}, the data "
+        f"{in_words(data_bytes)}); {change}")
 
 
 def evaluate(backend, program, x, y, *, steps: int, batch_size: int,
@@ -92,16 +138,22 @@ def evaluate_trained(trained: TrainedRun, chip: Chip, out_dir: Path, progress: b
 
 
 class Run:
-    """Training and evaluation of one workload on one chip, checkpointed in ``out_dir``."""
+    """Training and evaluation of one workload on one chip, checkpointed in ``out_dir``.
+
+    ``epoch`` counts the finished epochs, ``saved_epoch`` those in the checkpoint on disk.
+    """
 
     def __init__(self, workload: Workload, chip: Chip, out_dir: Path, data: Dataset | None = None):
         self.workload, self.chip, self.out_dir = workload, chip, Path(out_dir)
         self.backend = get_backend(chip.backend)
         self.data = data if data is not None else load_data(workload)
+        self.backend.check_fits(workload.network.layers, chip)
+        check_memory(workload, chip, self.backend, self.data)
         w = workload
         self.network = init_network(w.network.layers, np.random.default_rng(w.training.seed),
                                     theta=w.eqprop.theta, damping=w.eqprop.damping, gain=w.network.init_gain)
-        self.epoch = 0
+        self.initial_norms = tuple(lipschitz(self.network))
+        self.epoch = self.saved_epoch = 0
         self.history: list[EpochRecord] = []
         self.training = Counters()
         self.n_trained = 0
@@ -126,46 +178,77 @@ class Run:
         w["training"] = {k: v for k, v in w["training"].items() if k != "epochs"}
         return {"workload": w, "chip": self.chip.name, "chip_parameters": self.chip.parameters}
 
-    def is_identity_of_this_run(self, saved: dict) -> bool:
-        """Whether a checkpoint's :meth:`identity` is this run's, compared with every default filled
-        in: a setting added to the emulator after the checkpoint was written matches while it keeps
-        its default; a setting since removed does not match."""
-        here = json.loads(json.dumps(self.identity()))  # the checkpoint's types: lists, not tuples
-        if saved.get("chip") != here["chip"]:
-            return False
-        try:
-            return self._with_defaults(saved) == self._with_defaults(here)
-        except ConfigError:
-            return False
+    def difference(self, saved: Identity) -> str | None:
+        """The first setting in which a checkpoint's identity differs from this run's, in words
+        (``"eqprop.theta: 0.01 in the checkpoint, 0.02 now"``), or None if it is this run's.
 
-    def _with_defaults(self, identity: dict) -> tuple:
-        workload = saved_workload(identity, self.workload.training.epochs, self.out_dir)
-        chip = replace(self.chip, parameters=self.backend.upgrade(identity.get("chip_parameters", {})))
-        return asdict(workload), asdict(self.backend.parameters_of(chip))
+        Settings are compared with every default filled in: a setting added to the emulator after
+        the checkpoint was written matches while it keeps its default; one since removed differs.
+        """
+        here = json.loads(json.dumps(self.identity()))  # the checkpoint's types: lists, not tuples
+        if saved.chip != here["chip"]:
+            return f"chip: {saved.chip!r} in the checkpoint, {here['chip']!r} now"
+        try:
+            theirs = self._with_defaults(saved.workload, saved.chip_parameters or {})
+        except ConfigError as exc:  # a setting this emulator does not know, or one it needs missing
+            return str(exc)
+        ours = self._with_defaults(here["workload"], here["chip_parameters"])
+        for (what, a), b in zip(theirs.items(), ours.values()):
+            found = first_difference(a, b)
+            if found:
+                path, old, new = found
+                return f"{what}{dotted(path)}: {old!r} in the checkpoint, {new!r} now"
+        return None
+
+    def _with_defaults(self, workload: dict, chip_parameters: dict) -> dict:
+        """A run's identity with every default filled in: ``{"": workload settings, "the chip's
+        parameters.": chip parameters}``, keyed by how a difference in them is named."""
+        source = Source(f"{self.out_dir / CHECKPOINT} entry {STATE!r}")
+        settings = asdict(saved_workload(workload, self.workload.training.epochs, source))
+        chip = replace(self.chip, parameters=self.backend.upgrade(chip_parameters), origin=source)
+        return {"": settings, "the chip's parameters.": asdict(self.backend.parameters_of(chip))}
 
     def save(self):
+        """Checkpoint the finished epochs, atomically. A report of an earlier run in the folder is
+        removed first: a ``report.json`` always belongs to the checkpoint beside it."""
         state = {"identity": self.identity(), "epoch": self.epoch, "history": [h.to_dict() for h in self.history],
                  "training": self.training.to_dict(), "n_trained": self.n_trained}
-        arrays = {f"w{k}": w for k, w in enumerate(self.network.weights)}
-        arrays.update({f"b{k}": b for k, b in enumerate(self.network.biases)})
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.out_dir / (CHECKPOINT + ".tmp.npz")
-        np.savez(tmp, state=json.dumps(state), **arrays)
-        tmp.replace(self.out_dir / CHECKPOINT)
+        make_folder(self.out_dir)
+        remove(self.out_dir / REPORT)
+        write_checkpoint(self.out_dir, state, self.network)
+        self.saved_epoch = self.epoch
 
     def restore(self):
-        """Continue from the checkpoint in ``out_dir``; ConfigError if it is another run's."""
-        path = self.out_dir / CHECKPOINT
-        if not path.exists():
-            raise ConfigError(f"--resume {self.out_dir}: no {CHECKPOINT} there; start a new run instead")
-        state, weights, biases = read_checkpoint(self.out_dir, len(self.network.weights))
-        if not self.is_identity_of_this_run(state["identity"]):
-            raise ConfigError(f"--resume {self.out_dir}: that run used other workload settings or another "
-                              "chip; resume it with the same workload file, --chip and --set options")
-        self.network = self.network.with_parameters(weights, biases)
-        self.epoch, self.n_trained = state["epoch"], state["n_trained"]
-        self.history = [EpochRecord.from_dict(h) for h in state["history"]]
-        self.training = Counters.from_dict(state["training"])
+        """Continue from the checkpoint in ``out_dir``.
+
+        Raises
+        ------
+        ConfigError
+            If there is none, if it is damaged or another run's (naming the first setting that
+            differs), or if it holds more finished epochs than this run's ``training.epochs``.
+        """
+        option = f"--resume {self.out_dir}"
+        if not (self.out_dir / CHECKPOINT).exists():
+            raise ConfigError(f"{option}: no {CHECKPOINT} there; start a new run instead")
+        checkpoint = read_checkpoint(self.out_dir)
+        difference = self.difference(checkpoint.state.identity)
+        if difference:
+            raise ConfigError(f"{option}: that run used other settings ({difference}); resume it with the same "
+                              "workload file, --chip, --set and --chip-set options")
+        saved, epochs = checkpoint.epoch, self.workload.training.epochs
+        finished = f"{saved} finished epoch{'s' * (saved != 1)}"
+        if saved > epochs:
+            raise ConfigError(f"{option}: the checkpoint holds {finished}, more than training.epochs = {epochs} "
+                              f"({self.workload.where('training', 'epochs')}); set training.epochs to {saved} or "
+                              f"more (--set training.epochs={saved}) to finish that run")
+        if checkpoint.state.n_trained != saved * self.data.n_train:
+            raise damaged(self.out_dir, "--resume", f"entry {STATE!r}: n_trained: {checkpoint.state.n_trained} "
+                          f"samples, not {finished} of {self.data.n_train}", "start a new run with another --out")
+        self.network = self.network.with_parameters(checkpoint.weights, checkpoint.biases)
+        self.epoch = self.saved_epoch = saved
+        self.n_trained = checkpoint.state.n_trained
+        self.history = list(checkpoint.history)
+        self.training = checkpoint.training
         # re-programmed over the initial program, as the run was: a chip that fixes its scales at the
         # first programming (the crossbar's full-scale weights) keeps the run's
         self.program = self.backend.compile(self.network, self.chip, previous=self.program)
@@ -179,7 +262,7 @@ class Run:
         rates = [lr * w.training.lr_decay ** (epoch - 1) for lr in w.training.learning_rates]
         sn = w.training.spectral_norm
         power = PowerIteration(self.network.weights, rng) if sn.enabled else None
-        phases = phases_of(w)
+        phases = phases_of(w, epoch)
         targets = one_hot(data.y_train, data.n_classes)
         start = time.perf_counter()
         bs = w.training.batch_size
@@ -199,10 +282,11 @@ class Run:
         train_s = time.perf_counter() - start
         train_acc, _, _ = self.evaluate("train")
         test_acc, _, _ = self.evaluate("test")
+        norms = tuple(lipschitz(self.network))
+        check_divergence(epoch, test_acc, chance_level(data.y_test), norms, self.initial_norms)
         self.epoch = epoch
         self.history.append(EpochRecord(epoch=epoch, train_accuracy=train_acc, test_accuracy=test_acc,
-                                        lipschitz=tuple(lipschitz(self.network)), train_wall_s=train_s,
-                                        wall_s=time.perf_counter() - start))
+                                        lipschitz=norms, train_wall_s=train_s, wall_s=time.perf_counter() - start))
         self.save()
         return self.history[-1]
 
@@ -235,8 +319,8 @@ class Run:
             _, _, reference = self.evaluate("test", program=exact, limit=THETA0_SAMPLES)
             relaxation = replace(relaxation, messages_per_step_theta0=reference.messages_per_step,
                                  theta0_samples=min(THETA0_SAMPLES, data.n_test))
-        e_inf = account(inference, self.chip, self.backend, data.n_test)
-        e_train = account(self.training, self.chip, self.backend, self.n_trained)
+        e_inf = account(inference, self.chip, self.backend, data.n_test, phase="inference")
+        e_train = account(self.training, self.chip, self.backend, self.n_trained, phase="training")
         return RunResult(
             workload=w.name, chip=self.chip.name, backend=self.chip.backend, seed=w.training.seed,
             emulator_version=emulator.__version__,

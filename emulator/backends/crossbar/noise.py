@@ -19,6 +19,11 @@ import numpy as np
 from emulator.backends.crossbar import devices
 from emulator.schema import spec
 
+#: largest conductance, uS: 10 mS is beyond any memristive device (PCM 25 uS, RRAM 40 uS)
+MAX_CONDUCTANCE_US = 1e4
+#: longest time, s: ten years, the retention of non-volatile memory
+MAX_TIME_S = 3.2e8
+
 
 # -- read noise ------------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
@@ -43,10 +48,12 @@ class Pcm1fReadNoise:
     """
 
     model: Literal["pcm_1f"] = spec("PCM 1/f read noise", default="pcm_1f")
-    q: float = spec("numerator of Q_s", ge=0)
-    q_exp: float = spec("exponent of g/g_max in Q_s", ge=0)
-    q_max: float = spec("largest Q_s", ge=0)
-    t_read_s: float = spec("read duration t_read, s", gt=0)
+    q: float = spec("numerator of Q_s, a relative std (at 1 the noise is as large as the conductance)", ge=0, le=1)
+    q_exp: float = spec("exponent of g/g_max in Q_s (g/g_max is at least 1e-3 there, so at 5 Q_s reaches "
+                        "1e15 before q_max)", ge=0, le=5)
+    q_max: float = spec("largest Q_s, a relative std", ge=0, le=1)
+    t_read_s: float = spec("read duration t_read, s, at most the read time (a millisecond is slow for a read)",
+                           gt=0, le=1e-3)
     label: ClassVar[str] = "1/f"
 
     def sigma(self, g: np.ndarray, *, g_max: float, t: float) -> np.ndarray:
@@ -64,7 +71,8 @@ class ConstantReadNoise:
     """Additive read noise of one std on every cell pair's weight (the toolkit's ``w_noise``; RRAM)."""
 
     model: Literal["constant"] = spec("constant read noise", default="constant")
-    std: float = spec("read-noise std of a cell pair's weight, fraction of the full-scale weight", ge=0)
+    std: float = spec("read-noise std of a cell pair's weight, fraction of the full-scale weight (at 1 as "
+                      "large as the largest weight)", ge=0, le=1)
     label: ClassVar[str] = "constant"
 
     def variance(self, conductances, *, g_max: float, t: float, to_w: float, w_scale: float) -> np.ndarray:
@@ -95,8 +103,10 @@ class PolynomialProgrammingNoise:
     """
 
     model: Literal["polynomial"] = spec("programming-noise std polynomial in g/g_max", default="polynomial")
-    coeffs_us: list[float] = spec("coefficients c_0, c_1, ... (ascending powers), uS", min_len=1)
-    g_ref_us: float = spec("g_max at which coeffs_us were fitted, uS", gt=0)
+    coeffs_us: list[float] = spec("coefficients c_0, c_1, ... (ascending powers), uS, at most degree 10 (the "
+                                  "RRAM fit is of degree 4), each within the largest conductance",
+                                  ge=-MAX_CONDUCTANCE_US, le=MAX_CONDUCTANCE_US, min_len=1, max_len=11)
+    g_ref_us: float = spec("g_max at which coeffs_us were fitted, uS", gt=0, le=MAX_CONDUCTANCE_US)
 
     def sigma(self, g: np.ndarray, *, g_max: float) -> np.ndarray:
         """Programming-noise std (uS) of writes to targets ``g`` (uS, any shape)."""
@@ -133,9 +143,11 @@ class PowerLawDrift:
     """
 
     model: Literal["power_law"] = spec("power-law drift", default="power_law")
-    t0_s: float = spec("time of the first read after programming, t0, s", gt=0)
-    nu_mean: list[float] = spec("mean nu = clip(a ln(g/g_max) + b, lo, hi) as [a, b, lo, hi]")
-    nu_std: list[float] = spec("std of nu, the same form, [a, b, lo, hi]")
+    t0_s: float = spec("time of the first read after programming, t0, s", gt=0, le=MAX_TIME_S)
+    nu_mean: list[float] = spec("mean nu = clip(a ln(g/g_max) + b, lo, hi) as [a, b, lo, hi]; drift exponents "
+                                "of PCM are about 0.05, and one of 1 halves a conductance each time t doubles",
+                                ge=-1, le=1)
+    nu_std: list[float] = spec("std of nu, the same form, [a, b, lo, hi]", ge=-1, le=1)
 
     def drifted(self, g: np.ndarray, *, target: np.ndarray, g_max: float, t: float,
                 rng: np.random.Generator) -> np.ndarray:

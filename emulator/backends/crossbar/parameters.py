@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from emulator.backends.crossbar.noise import (Drift, NoDrift, NoProgrammingNoise, NoReadNoise, ProgrammingNoise,
-                                              ReadNoise)
-from emulator.schema import spec
+from emulator.backends.crossbar.noise import (MAX_CONDUCTANCE_US, MAX_TIME_S, Drift, NoDrift, NoProgrammingNoise,
+                                              NoReadNoise, ProgrammingNoise, ReadNoise)
+from emulator.schema import SEED_MAX, spec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,7 +29,8 @@ class Readout:
 
     adc_bits: int | None = spec("ADC resolution in bits; null: exact", default=None, ge=1, le=16)
     adc_range: float = spec("ADC full scale +-, in full-scale weights (the drive of one line at 1 through one "
-                            "cell pair at the array's largest weight)", default=10.0, gt=0)
+                            "cell pair at the array's largest weight); 4,096, every row of the largest tile at "
+                            "full scale, is the most a line can sum", default=10.0, gt=0, le=4096)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,7 +49,8 @@ class Forward(Readout):
     """
 
     dac_bits: int | None = spec("DAC resolution in bits; null: exact", default=None, ge=1, le=16)
-    dac_range: float = spec("DAC full scale, in state units (states are in [0, 1])", default=1.0, gt=0)
+    dac_range: float = spec("DAC full scale, in state units (states are in [0, 1], so at 10 they use a tenth "
+                            "of the levels)", default=1.0, gt=0, le=10)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,22 +60,25 @@ class CrossbarParameters:
     # -- arrays ---------------------------------------------------------------------------------
     tile_rows: int = spec("rows (driven lines) of one crossbar tile", ge=1, le=4096)
     tile_cols: int = spec("columns (sensed lines) of one crossbar tile", ge=1, le=4096)
-    n_tiles: int = spec("tiles on the chip", ge=1)
-    g_max_us: float = spec("largest programmable conductance, uS", gt=0)
-    g_min_us: float = spec("smallest programmable conductance, uS", default=0.0, ge=0)
+    n_tiles: int = spec("tiles on the chip", ge=1, le=2**16)
+    g_max_us: float = spec("largest programmable conductance, uS", gt=0, le=MAX_CONDUCTANCE_US)
+    g_min_us: float = spec("smallest programmable conductance, uS", default=0.0, ge=0, le=MAX_CONDUCTANCE_US)
     weight_headroom: float = spec("weight scale of a layer (mapped to g_max) over its largest |w| at the "
-                                  "first programming; larger weights clip", default=1.5, gt=0)
+                                  "first programming; larger weights clip; at 100 the initial weights use a "
+                                  "hundredth of the range", default=1.5, gt=0, le=100)
     write_threshold: float = spec("a cell is re-programmed when its target moved more than this fraction of the "
                                   "conductance range since its last write (0: whenever it changed)",
                                   default=0.0, ge=0, lt=1)
-    seed: int = spec("seed of this chip instance: fabrication variation and all noise draws", default=0, ge=0)
+    seed: int = spec("seed of this chip instance: fabrication variation and all noise draws", default=0, ge=0,
+                     le=SEED_MAX)
     # -- devices --------------------------------------------------------------------------------
     programming_noise: ProgrammingNoise = spec("noise of every cell write", default=NoProgrammingNoise())
     read_noise: ReadNoise = spec("noise of every array read", default=NoReadNoise())
     drift: Drift = spec("conductance drift from a write to the reads", default=NoDrift())
-    read_time_s: float = spec("time from programming to the reads (drift and 1/f noise), s", default=20.0, gt=0)
-    device_variation: float = spec("relative std of a per-cell conductance gain fixed at fabrication",
-                                   default=0.0, ge=0)
+    read_time_s: float = spec("time from programming to the reads (drift and 1/f noise), s", default=20.0, gt=0,
+                              le=MAX_TIME_S)
+    device_variation: float = spec("relative std of a per-cell conductance gain fixed at fabrication; at 1 a "
+                                   "cell's gain is as likely 0 as 2", default=0.0, ge=0, le=1)
     ir_drop: float = spec("first-order IR drop: attenuation of the farthest cell of a fully loaded line",
                           default=0.0, ge=0, le=1)
     # -- periphery ------------------------------------------------------------------------------
@@ -81,10 +86,11 @@ class CrossbarParameters:
     backward: Readout = spec("ADCs of the backward reads (columns driven, rows sensed); in a chip file, a key "
                              "left out is forward's", default=Readout())
     # -- dynamics -------------------------------------------------------------------------------
-    tau_s: float = spec("time constant of the units, s", gt=0)
-    dt_s: float = spec("integration step, s (dt/tau plays the role of 1 - damping)", gt=0)
-    tolerance: float = spec("a sample has settled when max |rho(h) - s| (= tau |ds/dt|) is below this",
-                            default=1e-4, gt=0)
+    tau_s: float = spec("time constant of the units, s (a picosecond to a second)", ge=1e-12, le=1)
+    dt_s: float = spec("integration step, s, at most tau_s (dt/tau plays the role of 1 - damping)", ge=1e-12,
+                       le=1)
+    tolerance: float = spec("a sample has settled when max |rho(h) - s| (= tau |ds/dt|) is below this (states "
+                            "are in [0, 1])", default=1e-4, gt=0, le=1)
 
     #: keys of the flat layout before the device models and converters had sections, and their places now
     MOVED: ClassVar[dict[str, str]] = {

@@ -17,6 +17,7 @@ from emulator.backends.digital import relax as engine
 from emulator.counters import Counters
 from emulator.backends.digital.relax import LayeredNet, relax
 from emulator.errors import CapacityError
+from emulator.network import synapses
 from emulator.schema import spec
 
 DTYPES = {"float32": np.float32, "float64": np.float64}
@@ -25,7 +26,8 @@ DTYPES = {"float32": np.float32, "float64": np.float64}
 @dataclass(frozen=True, kw_only=True)
 class DigitalParameters:
     precision: Literal["float32", "float64"] = spec("number format of weights and states", default="float32")
-    sram_bytes: int = spec("on-chip memory for weights, biases and unit state", ge=1)
+    sram_bytes: int = spec("on-chip memory for weights, biases and unit state; a tebibyte is far beyond any "
+                           "chip's SRAM", ge=1, le=2**40)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,24 +63,32 @@ class DigitalBackend(Backend):
         return {"dense products": lambda: patched(engine, DENSE_ABOVE=-1.0, DENSE_ABOVE_BATCHED=-1.0),
                 "event lists": lambda: patched(engine, DENSE_ABOVE=math.inf, DENSE_ABOVE_BATCHED=math.inf)}
 
-    def compile(self, network, chip, previous: DigitalProgram | None = None) -> DigitalProgram:
+    def check_fits(self, layers, chip) -> None:
         params = self.parameters_of(chip)
-        dtype = DTYPES[params.precision]
-        itemsize = np.dtype(dtype).itemsize
-        # weights, biases, and per unit: state, heard value and drive
-        memory = itemsize * (network.n_synapses + network.n_units + 3 * network.n_units)
+        memory = sram_needed(layers, params)
         if memory > params.sram_bytes:
             raise CapacityError(
-                f"the network {list(network.layers)} needs {memory:,} bytes of on-chip memory but chip "
+                f"the network {list(layers)} needs {memory:,} bytes of on-chip memory but chip "
                 f"{chip.name!r} has {params.sram_bytes:,} ({chip.where('parameters', 'sram_bytes')}); "
                 "use smaller network.layers or a chip with more parameters.sram_bytes")
+
+    def compile(self, network, chip, previous: DigitalProgram | None = None) -> DigitalProgram:
+        self.check_fits(network.layers, chip)
+        params = self.parameters_of(chip)
         net = LayeredNet.from_parameters(network.weights, network.biases, network.theta,
-                                         network.damping, dtype)
-        return DigitalProgram(programming=Counters(weight_writes=_changed(net, previous)),
-                              net=net, memory_bytes=memory, sram_bytes=params.sram_bytes)
+                                         network.damping, DTYPES[params.precision])
+        return DigitalProgram(programming=Counters(weight_writes=_changed(net, previous)), net=net,
+                              memory_bytes=sram_needed(network.layers, params), sram_bytes=params.sram_bytes)
 
     def relax(self, program: DigitalProgram, x, *, max_steps, nudge=None, init=None):
         return relax(program.net, x, max_steps=max_steps, nudge=nudge, init=init)
+
+
+def sram_needed(layers, params: DigitalParameters) -> int:
+    """On-chip memory of a network of these layer sizes, bytes: weights, biases, and per unit its state,
+    heard value and drive, in the chip's number format."""
+    units = sum(layers[1:])
+    return np.dtype(DTYPES[params.precision]).itemsize * (synapses(layers) + units + 3 * units)
 
 
 def _changed(net: LayeredNet, previous: DigitalProgram | None) -> int:

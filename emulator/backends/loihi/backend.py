@@ -34,17 +34,20 @@ from typing import Literal
 
 import numpy as np
 
-from emulator.backends.base import Backend, Equilibrium, Program
+from emulator.backends.base import Backend, Equilibrium, Memory, Program
 from emulator.counters import Counters
 from emulator.backends.loihi.deploy import deploy_to_lava
-from emulator.backends.loihi.sigma_delta import FixedNet, FixedState, relax_fixed
-from emulator.backends.loihi.mapping import CoreLimits, Mapping, map_network, neighbours
+from emulator.backends.loihi.sigma_delta import FixedNet, FixedState, neurons, relax_fixed
+from emulator.backends.loihi.mapping import CoreLimits, Mapping, count_cores, map_network, neighbours
 from emulator.backends.loihi.quantise import (LayerQuantisation, as_stored, bias_clipped_fraction, quantise_bias,
                                               quantise_weights)
 from emulator.schema import spec
 
 #: per-core counts kept as (n_cores,) vectors beside the totals
 PER_CORE = ("neuron_updates_active", "neuron_updates_idle", "spikes", "synaptic_ops")
+#: bytes of the logs of one core in one step of one sample: what fired and what was active as the kernel
+#: writes them (int32), and the per-step work of :func:`count` (int64 and float64 arrays)
+LOG_BYTES = 80
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,19 +56,21 @@ class LoihiParameters:
                          ge=4, le=16)
     state_exp: int = spec("right shift from a fired delta to its graded spike (Lava's state_exp)", default=2,
                           ge=0, le=7)
-    weight_bits: int = spec("bits of a Dense weight (Lava's num_weight_bits)", default=8, ge=1, le=8)
+    weight_bits: int = spec("bits of a Dense weight (Lava's num_weight_bits); a weight matrix of mixed signs "
+                            "loses its lowest bit, so 1 bit stores no weight of either sign", default=8, ge=2,
+                            le=8)
     neuron: Literal["clipped", "relu_pair"] = spec(
         "a unit is one clipped sigma-delta neuron (a Lava process the emulator adds), or a pair of Lava's "
         "standard ReLU SigmaDelta neurons (runs on Loihi 2's neuro-cores)", default="clipped")
     max_clipped_fraction: float = spec("fraction of a layer's weights quantisation may clip", default=1e-3,
                                        ge=0, lt=1)
-    neurons_per_core: int = spec("neurons one core holds", ge=1)
-    synapse_bytes_per_core: int = spec("synaptic memory of one core, bytes", ge=1)
-    axons_in_per_core: int = spec("distinct source neurons one core can receive from", ge=1)
-    axons_out_per_core: int = spec("output routes (neuron x destination core) one core holds", ge=1)
-    cores_per_chip: int = spec("neuro-cores per chip", ge=1)
-    mesh_columns: int = spec("cores per row of a chip's mesh", ge=1)
-    max_chips: int = spec("chips the system joins", ge=1)
+    neurons_per_core: int = spec("neurons one core holds (Loihi 2: 8,192)", ge=1, le=2**20)
+    synapse_bytes_per_core: int = spec("synaptic memory of one core, bytes (Loihi 2: 128 KiB)", ge=1, le=2**30)
+    axons_in_per_core: int = spec("distinct source neurons one core can receive from", ge=1, le=2**20)
+    axons_out_per_core: int = spec("output routes (neuron x destination core) one core holds", ge=1, le=2**20)
+    cores_per_chip: int = spec("neuro-cores per chip (Loihi 2: 128)", ge=1, le=4096)
+    mesh_columns: int = spec("cores per row of a chip's mesh", ge=1, le=4096)
+    max_chips: int = spec("chips the system joins (Hala Point joins 1,152 Loihi 2)", ge=1, le=4096)
 
     def limits(self) -> CoreLimits:
         names = {f.name for f in fields(CoreLimits)}
@@ -134,6 +139,20 @@ class LoihiBackend(Backend):
     measures = ("critical_path_s",) + tuple(f"{op}_per_core" for op in PER_CORE)
     Parameters = LoihiParameters
     deploy_targets = {"lava": deploy_to_lava}
+
+    def check_fits(self, layers, chip) -> None:
+        self._cores(layers, chip)
+
+    def memory(self, layers, chip, *, batch: int, max_steps: int) -> Memory:
+        """The default estimate, plus the per-core logs of every step and sample (:data:`LOG_BYTES`)."""
+        default = super().memory(layers, chip, batch=batch, max_steps=max_steps)
+        logs = LOG_BYTES * max_steps * batch * self._cores(layers, chip)
+        return default._replace(relaxation=default.relaxation + logs)
+
+    def _cores(self, layers, chip) -> int:
+        """Cores a network of these layer sizes needs at least on ``chip``; CapacityError if they are too many."""
+        p = self.parameters_of(chip)
+        return count_cores(neurons(layers, p.neuron == "relu_pair"), p.limits(), where=f"chip {chip.name!r}")
 
     def compile(self, network, chip, previous: LoihiProgram | None = None) -> LoihiProgram:
         p = self.parameters_of(chip)

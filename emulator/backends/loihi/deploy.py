@@ -18,7 +18,6 @@ A bundle for hardware runs ``Loihi2HwCfg`` by default and is not run: no Loihi 2
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 from emulator.backends.base import Deployment
 from emulator.backends.loihi import lava
 from emulator.errors import ConfigError, EmulatorError
+from emulator.files import make_folder, remove, write_arrays, write_text
 
 NETWORK, SCRIPT, CHECK = "network.npz", "run_lava.py", "lava_check.json"
 LAVA_DIR = Path(lava.__file__).resolve().parent
@@ -80,15 +80,16 @@ def check_out(out: Path):
 
 
 def write_bundle(out: Path, arrays: dict[str, np.ndarray], hardware: bool):
-    """Write ``network.npz`` and copy the templates to ``out``; ``hardware`` makes Loihi 2 the script's default."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / CHECK).unlink(missing_ok=True)  # a previous bundle's check
-    np.savez(out / NETWORK, **arrays)
+    """Write ``network.npz`` and copy the templates to ``out``, each file atomically; ``hardware``
+    makes Loihi 2 the script's default. :class:`~emulator.errors.OutputError` if a file cannot be written."""
+    make_folder(out)
+    remove(out / CHECK)  # a previous bundle's check
+    write_arrays(out / NETWORK, arrays)
     for template in TEMPLATES:
-        shutil.copyfile(template, out / template.name)
-    if hardware:
-        script = out / SCRIPT
-        script.write_text(script.read_text(encoding="utf-8").replace(*HARDWARE_DEFAULT), encoding="utf-8")
+        text = template.read_text(encoding="utf-8")
+        if hardware and template.name == SCRIPT:
+            text = text.replace(*HARDWARE_DEFAULT)
+        write_text(out / template.name, text)
 
 
 def run_check(out: Path, on_line=None) -> dict:

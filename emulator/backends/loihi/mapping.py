@@ -115,6 +115,25 @@ def map_network(layers, limits: CoreLimits, *, where: str = "the chip") -> Mappi
                 "network.layers")
 
 
+def count_cores(layers, limits: CoreLimits, *, where: str = "the chip") -> int:
+    """Cores a network of these layer sizes needs at least (each layer over as few cores as its neuron,
+    synapse and input-axon limits allow), without placing it; :class:`CapacityError` naming the limit
+    it exceeds."""
+    layers = tuple(int(n) for n in layers)
+    n_cores = sum(-(-n // _capacity(layers, k, limits, where)) for k, n in enumerate(layers))
+    _check_cores(n_cores, layers, limits, where)
+    return n_cores
+
+
+def _check_cores(n_cores: int, layers, limits: CoreLimits, where: str):
+    available = limits.cores_per_chip * limits.max_chips
+    if n_cores > available:
+        raise CapacityError(
+            f"the network {list(layers)} needs {n_cores:,} cores but {where} has {available:,} "
+            f"({limits.max_chips} chips x {limits.cores_per_chip} cores: parameters.max_chips, "
+            "parameters.cores_per_chip); use smaller network.layers")
+
+
 def _capacity(layers, k: int, limits: CoreLimits, where: str) -> int:
     """Neurons of layer ``k`` one core can hold."""
     f = fan_in(layers, k)
@@ -142,12 +161,7 @@ def _place(layers, capacity, limits: CoreLimits, where: str) -> Mapping:
         sizes += split
         synapses += [s * fan_in(layers, k) for s in split]
     n_cores = len(sizes)
-    available = limits.cores_per_chip * limits.max_chips
-    if n_cores > available:
-        raise CapacityError(
-            f"the network {list(layers)} needs {n_cores:,} cores but {where} has {available:,} "
-            f"({limits.max_chips} chips x {limits.cores_per_chip} cores: parameters.max_chips, "
-            "parameters.cores_per_chip); use smaller network.layers")
+    _check_cores(n_cores, layers, limits, where)
     ids = np.arange(n_cores)
     chip_of = ids // limits.cores_per_chip
     row, column = np.divmod(ids % limits.cores_per_chip, limits.mesh_columns)

@@ -96,9 +96,8 @@ class FixedNet:
 
     @property
     def neurons(self) -> tuple[int, ...]:
-        """Neurons per layer on the chip: two per relaxing unit with ``pair``, the input's one each."""
-        p = 2 if self.pair else 1
-        return self.layers[:1] + tuple(p * n for n in self.layers[1:])
+        """Neurons per layer on the chip (see :func:`neurons`)."""
+        return neurons(self.layers, self.pair)
 
     def neuron_bias(self, bias: np.ndarray) -> np.ndarray:
         """Biases (..., n) of a layer's units -> of its neurons (..., 2n with ``pair``: ``b``, ``b - act_max``)."""
@@ -111,6 +110,12 @@ class FixedNet:
             return values
         n = values.shape[-1] // 2
         return values[..., :n] - values[..., n:]
+
+
+def neurons(layers, pair: bool) -> tuple[int, ...]:
+    """Neurons per layer of a network of these layer sizes on the chip: two per relaxing unit with ``pair``
+    (a pair of ReLU neurons), the input's one each."""
+    return (layers[0],) + tuple((2 if pair else 1) * n for n in layers[1:])
 
 
 @dataclass(frozen=True)

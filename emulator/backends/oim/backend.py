@@ -72,29 +72,37 @@ from emulator.backends.base import Backend, Equilibrium, Program
 from emulator.counters import Counters
 from emulator.backends.oim.oscillators import Couplings, PhaseState, Settings, relax_phases
 from emulator.errors import CapacityError, DivergenceError
-from emulator.schema import spec
+from emulator.network import synapses
+from emulator.schema import SEED_MAX, spec
 
 
 @dataclass(frozen=True, kw_only=True)
 class OimParameters:
-    max_oscillators: int = spec("oscillators on the chip", ge=1)
-    max_couplings: int = spec("programmable coupling cells (oscillator pairs and input injections)", ge=1)
+    max_oscillators: int = spec("oscillators on the chip (Moy 2022: 1,968)", ge=1, le=2**20)
+    max_couplings: int = spec("programmable coupling cells (oscillator pairs and input injections)", ge=1,
+                              le=2**40)
     coupling_rate: float = spec("phase velocity per unit of coupling, 1/s: one time unit is 1/coupling_rate "
-                                "seconds", gt=0)
-    time_per_step: float = spec("time units one step of the workload's step budget buys", default=0.5, gt=0)
+                                "seconds; from a slow mechanical oscillator's 1/s to beyond any oscillator's THz",
+                                ge=1, le=1e12)
+    time_per_step: float = spec("time units one step of the workload's step budget buys; the integrator's work "
+                                "grows with it", default=0.5, gt=0, le=10)
     input_phase_scale: float = spec("phase of an input oscillator clamped to a pixel of 1, radians (a pixel x "
                                     "is clamped at x * input_phase_scale; the biases and the nudge are at psi = 0)",
                                     default=float(np.pi / 2), gt=0, le=np.pi)
-    shil: float = spec("second-harmonic injection-locking strength S (energy units)", default=0.0, ge=0)
-    shil_ramp: float = spec("time units over which S ramps up from 0 (0: constant)", default=0.0, ge=0)
-    phase_noise: float = spec("phase noise, radians per sqrt(time unit) (0: noiseless)", default=0.0, ge=0)
+    shil: float = spec("second-harmonic injection-locking strength S (energy units); at 100 it pins every phase "
+                       "at once and the integrator's steps shrink as 1 / S", default=0.0, ge=0, le=100)
+    shil_ramp: float = spec("time units over which S ramps up from 0 (0: constant)", default=0.0, ge=0, le=1000)
+    phase_noise: float = spec("phase noise, radians per sqrt(time unit) (0: noiseless); at 1 a phase diffuses a "
+                              "radian per time unit, as far as the couplings turn it: the read-out is noise",
+                              default=0.0, ge=0, le=1)
     settle_tolerance: float = spec("a relaxation has settled when no phase moves faster than this, "
-                                   "radians per time unit", default=1e-3, gt=0)
-    step_tolerance: float = spec("largest local integration error of a phase per step, radians",
-                                 default=1e-4, gt=0, lt=0.1)
-    max_phase_step: float = spec("largest phase change in one integration step, radians", default=0.1,
-                                 gt=0, le=1.0)
-    seed: int = spec("seed of the phase noise", default=0, ge=0)
+                                   "radians per time unit", default=1e-3, gt=0, le=1)
+    step_tolerance: float = spec("largest local integration error of a phase per step, radians; the steps "
+                                 "grow as its cube root, and below 1e-6 a relaxation takes 10 times the steps "
+                                 "of the shipped 1e-3", default=1e-4, ge=1e-6, lt=0.1)
+    max_phase_step: float = spec("largest phase change in one integration step, radians; the steps grow as its "
+                                 "inverse", default=0.1, ge=0.01, le=1.0)
+    seed: int = spec("seed of the phase noise", default=0, ge=0, le=SEED_MAX)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -271,21 +279,26 @@ class OimBackend(Backend):
     measures = ("settle_s",)
     Parameters = OimParameters
 
-    def compile(self, network, chip, previous: OimProgram | None = None) -> OimProgram:
+    def check_fits(self, layers, chip) -> None:
         p = self.parameters_of(chip)
-        layers = tuple(network.layers)
-        n = sum(layers[1:])  # relaxing oscillators; the clamped inputs run too
-        if n + layers[0] > p.max_oscillators:
+        oscillators = sum(layers)  # one per relaxing unit; the clamped inputs run too
+        if oscillators > p.max_oscillators:
             raise CapacityError(
-                f"the network {list(layers)} needs {n + layers[0]:,} oscillators (one per unit, the clamped inputs included) but chip "
-                f"{chip.name!r} has {p.max_oscillators:,} ({chip.where('parameters', 'max_oscillators')}); "
-                "use smaller network.layers or a chip with more parameters.max_oscillators")
-        n_couplings = network.n_synapses
-        if n_couplings > p.max_couplings:
+                f"the network {list(layers)} needs {oscillators:,} oscillators (one per unit, the clamped inputs "
+                f"included) but chip {chip.name!r} has {p.max_oscillators:,} "
+                f"({chip.where('parameters', 'max_oscillators')}); use smaller network.layers or a chip with more "
+                "parameters.max_oscillators")
+        if synapses(layers) > p.max_couplings:
             raise CapacityError(
-                f"the network {list(layers)} needs {n_couplings:,} coupling cells but chip {chip.name!r} has "
+                f"the network {list(layers)} needs {synapses(layers):,} coupling cells but chip {chip.name!r} has "
                 f"{p.max_couplings:,} ({chip.where('parameters', 'max_couplings')}); use smaller "
                 "network.layers or a chip with more parameters.max_couplings")
+
+    def compile(self, network, chip, previous: OimProgram | None = None) -> OimProgram:
+        self.check_fits(network.layers, chip)
+        p = self.parameters_of(chip)
+        layers = tuple(network.layers)
+        n = sum(layers[1:])  # relaxing oscillators
         for w, b in zip(network.weights, network.biases):
             if not (np.isfinite(w).all() and np.isfinite(b).all()):
                 raise DivergenceError("a coupling or bias is NaN or infinite: lower training.learning_rates, "

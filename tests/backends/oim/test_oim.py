@@ -278,7 +278,7 @@ def test_counters_of_a_tiny_network_by_hand(tmp_path):
     assert c2["coupling_events"] == 2 * 1 and c2["coupling_ops"] == 2 * 1  # the nudge's injection only
     assert c2["phase_readouts"] == 4
 
-    e = account(c, chip, OimBackend(), 2)
+    e = account(c, chip, OimBackend(), 2, phase="inference")
     assert e["breakdown_j"]["oscillator_seconds"] == pytest.approx(c["oscillator_seconds"] * 21.3e-6)
     assert e["emulated_s"] == pytest.approx(c["settle_s"] + 4 * 0.03125e-9)
 
