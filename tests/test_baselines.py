@@ -174,3 +174,20 @@ def test_compare_puts_a_backprop_baseline_beside_eqprop_and_evaluate_deploys_it(
     assert main(["compare", "digits_snn", "--chips", "digital", "--baseline", "backprop:loihi2", "--out",
                  str(tmp_path / "x")]) == 2
     assert "run it on digital" in capsys.readouterr().err
+
+
+def test_the_command_line_trains_with_each_algorithm_and_deploys_a_backprop_network_on_every_chip(tmp_path):
+    small = [a for s in ["dataset.n_train=40", "dataset.n_test=20", "training.epochs=1"] for a in ("--set", s)]
+    # implicit needs a free phase at its fixed point: a network of smaller weights settles in the step budget
+    runs = {"backprop": ("digital", []), "noise_injection": ("digital", []),
+            "implicit": ("crossbar-pcm", ["--set", "network.init_gain=0.5"])}
+    for algorithm, (chip, extra) in runs.items():
+        assert main(["run", "digits_snn", "--chip", chip, "--set", f"training.algorithm={algorithm}", "--quiet",
+                     "--out", str(tmp_path / algorithm)] + small + extra) == 0
+        report = json.loads((tmp_path / algorithm / "report.json").read_text())
+        assert (report["algorithm"], report["chip"]) == (algorithm, chip)
+    for chip in ("digital", "loihi2", "crossbar-pcm", "crossbar-rram", "oim-cmos"):
+        assert main(["evaluate", str(tmp_path / "backprop"), "--chip", chip, "--quiet",
+                     "--out", str(tmp_path / f"on-{chip}")]) == 0
+        deployed = json.loads((tmp_path / f"on-{chip}" / "report.json").read_text())
+        assert (deployed["chip"], deployed["algorithm"], deployed["inference"]) == (chip, "backprop", "relaxation")
