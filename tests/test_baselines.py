@@ -175,15 +175,29 @@ def test_compare_puts_a_backprop_baseline_beside_eqprop_and_evaluate_deploys_it(
                  str(tmp_path / "x")]) == 2
     assert "run it on digital" in capsys.readouterr().err
 
+#: a run of 40 training and 20 test samples, one epoch
+TINY = [a for s in ["dataset.n_train=40", "dataset.n_test=20", "training.epochs=1"] for a in ("--set", s)]
 
+
+def test_the_command_line_trains_with_noise_injection_and_deploys_the_network_on_a_crossbar(tmp_path):
+    assert main(["run", "digits_snn", "--chip", "digital", "--set", "training.algorithm=noise_injection",
+                 "--set", "noise_injection.drive_std=0.2", "--quiet", "--out", str(tmp_path / "noisy")] + TINY) == 0
+    report = json.loads((tmp_path / "noisy" / "report.json").read_text())
+    assert report["training"]["noise_injection"] == {"drive_std": 0.2} and report["inference"] == "feedforward"
+    assert main(["evaluate", str(tmp_path / "noisy"), "--chip", "crossbar-pcm", "--quiet",
+                 "--out", str(tmp_path / "deployed")]) == 0
+    deployed = json.loads((tmp_path / "deployed" / "report.json").read_text())
+    assert (deployed["algorithm"], deployed["inference"]) == ("noise_injection", "relaxation")
+
+
+@pytest.mark.slow
 def test_the_command_line_trains_with_each_algorithm_and_deploys_a_backprop_network_on_every_chip(tmp_path):
-    small = [a for s in ["dataset.n_train=40", "dataset.n_test=20", "training.epochs=1"] for a in ("--set", s)]
     # implicit needs a free phase at its fixed point: a network of smaller weights settles in the step budget
     runs = {"backprop": ("digital", []), "noise_injection": ("digital", []),
             "implicit": ("crossbar-pcm", ["--set", "network.init_gain=0.5"])}
     for algorithm, (chip, extra) in runs.items():
         assert main(["run", "digits_snn", "--chip", chip, "--set", f"training.algorithm={algorithm}", "--quiet",
-                     "--out", str(tmp_path / algorithm)] + small + extra) == 0
+                     "--out", str(tmp_path / algorithm)] + TINY + extra) == 0
         report = json.loads((tmp_path / algorithm / "report.json").read_text())
         assert (report["algorithm"], report["chip"]) == (algorithm, chip)
     for chip in ("digital", "loihi2", "crossbar-pcm", "crossbar-rram", "oim-cmos"):
