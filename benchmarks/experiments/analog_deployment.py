@@ -18,6 +18,8 @@ time per training epoch). Rows:
 Every row's run folder is kept (``--out``; digital rows are shared between chips and tags); a row whose
 ``report.json`` exists is read, not run again, so a stopped table continues where it stopped (give
 another ``--out`` with other ``--set`` values). A row whose training diverges is a line saying so.
+The implicit rows need a free phase that settles: ``benchmarks/RESULTS.md`` ran the table with
+``--set network.init_gain=0.5``, and again with ``--set training.spectral_norm.enabled=true``.
 
     python -m benchmarks.experiments.analog_deployment digits_snn --chip crossbar-pcm --tag shipped
     python -m benchmarks.experiments.analog_deployment digits_snn --chip crossbar-pcm --tag mismatch \\
