@@ -125,7 +125,7 @@ def _run_maxcut(workload, chip, args) -> int:
 
 def cmd_compare(args) -> int:
     from emulator.chip import load_chip
-    from emulator.report import write_comparison
+    from emulator.report import run_label, write_comparison
     from emulator.tasks.classification import load_data
     from emulator.workload import load_workload
 
@@ -134,22 +134,47 @@ def cmd_compare(args) -> int:
         raise ConfigError(f"compare puts chips side by side on classification workloads; {workload.name} is a "
                           f"{workload.kind} workload: run it with `run {workload.name} --chip CHIP`")
     names = _chip_names(args.chips) if args.chips is not None else list(available("chips"))
-    chips = [load_chip(resolve("chips", name)) for name in names]
+    runs = [(workload, load_chip(resolve("chips", name))) for name in names]
+    if args.baseline:
+        runs.insert(0, _baseline(args, load_workload, load_chip))
     out = _out_dir(args.out or _default_out(workload.name, "compare"))
     data = load_data(workload)
     results = []
-    for chip in chips:
-        print(f"== {chip.name}", file=sys.stderr)
-        results.append(_run_one(workload, chip, out / chip.name, resume=False, progress=not args.quiet, data=data,
+    for w, chip in runs:
+        label = run_label(chip.name, w.training.algorithm)
+        print(f"== {label}", file=sys.stderr)
+        results.append(_run_one(w, chip, out / label, resume=False, progress=not args.quiet, data=data,
                                 again="run compare again"))
     try:
-        write_comparison(results, out)
+        write_comparison(results, out, baseline=0 if args.baseline else None)
     except OutputError as exc:
         raise exc.explained(f"each chip's checkpoint is kept in its folder in {out}", "run compare again") from None
     for r in results:
-        _summary(r, out / r.chip)
+        _summary(r, out / run_label(r.chip, r.algorithm))
     print(f"comparison: {out / 'comparison.md'}")
     return 0
+
+
+def _baseline(args, load_workload, load_chip):
+    """The workload and chip of ``--baseline ALGORITHM[:CHIP]``: the compared workload trained with
+    ALGORITHM, on CHIP or else the first known chip that can run it."""
+    from emulator.schema import Override
+    from emulator.training.algorithms import chips_that_run
+    from emulator.workload import ALGORITHMS
+
+    option = f"--baseline {shown(args.baseline)}"
+    algorithm, _, chip = args.baseline.partition(":")
+    if algorithm not in ALGORITHMS:
+        raise ConfigError(f"{option}: unknown training algorithm {algorithm!r}; give one of {', '.join(ALGORITHMS)}, "
+                          "e.g. --baseline backprop (on digital) or --baseline backprop:digital")
+    if not chip:
+        able = chips_that_run(algorithm)
+        if not able:
+            raise ConfigError(f"{option}: no known chip can train with {algorithm}")
+        chip = able[0]
+    override = Override("training.algorithm", algorithm, option)
+    return (load_workload(resolve("workloads", args.workload), [*args.set, override]),
+            load_chip(resolve("chips", chip)))
 
 
 def _chip_names(option: str) -> list[str]:
@@ -311,10 +336,12 @@ def _default_out(workload: str, chip: str) -> str:
 
 
 def _summary(result: RunResult, out: Path):
+    from emulator.report import title
+
     m, e, t, deployed = result.metrics, result.energy.inference, result.time, result.deployed
     trained = (f"deployed from {deployed.epochs} epochs on {deployed.trained_on}" if deployed
                else f"after {m.epochs} epochs")
-    print(f"{result.workload} on {result.chip}: test accuracy {m.test_accuracy:.4f} {trained}; "
+    print(f"{title(result)}: test accuracy {m.test_accuracy:.4f} {trained}; "
           f"{e.per_sample_j:.3e} J and {t.emulated_s_per_inference:.3e} s "
           f"per inference (emulated); wall {t.wall_s:.1f} s; report in {out}")
 
@@ -340,6 +367,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("workload")
     c.add_argument("--chips", help="comma-separated chip names (default: every chip in chips/)")
     c.add_argument("--set", **overrides)
+    c.add_argument("--baseline", metavar="ALGORITHM[:CHIP]",
+                   help="also train the workload with ALGORITHM (e.g. backprop) on CHIP (default: the first chip "
+                        "that can run it: digital for backprop), first in the table, and give every run's energy "
+                        "as a ratio of its")
     c.add_argument("--out")
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(func=cmd_compare)

@@ -425,6 +425,12 @@ class RunResult(Result):
 
     Attributes
     ----------
+    algorithm : str
+        How the network was trained (``training.algorithm``): ``eqprop``, ``backprop``,
+        ``noise_injection`` or ``implicit``; for a deployed network, on the chip it trained on.
+    inference : str
+        How this chip evaluated it: ``relaxation`` (to the free equilibrium) or ``feedforward`` (one
+        pass, a network trained by backprop or noise injection on the chip it trained on).
     dataset : DatasetSummary
     network : NetworkShape
     eqprop : dict
@@ -452,6 +458,8 @@ class RunResult(Result):
 
     kind: ClassVar[str] = "classification"
 
+    algorithm: str
+    inference: str
     dataset: DatasetSummary
     network: NetworkShape
     eqprop: dict[str, Any]
@@ -469,9 +477,10 @@ class RunResult(Result):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunResult:
         """Read a loaded classification ``report.json``; reports written before per-core counters
-        were recorded read as having none."""
-        if isinstance(data, Mapping) and "per_core" not in data:
-            data = {**data, "per_core": {"inference": {}}}
+        were recorded read as having none, and those written before the training algorithm was
+        recorded as EqProp runs, evaluated by relaxation."""
+        if isinstance(data, Mapping):
+            data = {"algorithm": "eqprop", "inference": "relaxation", "per_core": {"inference": {}}} | dict(data)
         return super().from_dict(data)
 
 

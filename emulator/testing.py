@@ -22,7 +22,9 @@ What every family must honour:
   (not a traceback), and re-programming an unchanged network writes nothing;
 - the size estimates made before a run allocates (:meth:`Backend.check_fits`, :meth:`Backend.memory`)
   accept a network that fits and grow with the batch;
-- the learning rule has the shapes of the parameters.
+- the learning rule has the shapes of the parameters;
+- what the training algorithms other than EqProp use (:attr:`Backend.capabilities`, and the counts of
+  :meth:`Backend.count_update`) is priced, and shaped like the network.
 """
 from __future__ import annotations
 
@@ -215,9 +217,42 @@ def check_learning_rule_shapes(backend: Backend, chip: Chip):
     assert all(np.isfinite(g).all() for g in dw + db), "the update is not finite"
 
 
+def check_training_capabilities(backend: Backend, chip: Chip):
+    """The arithmetic of an update (``count_update``), and what the family's capabilities give (a feed-forward
+    pass and its backward pass; a calibration), count only priced ops and are shaped like the network."""
+    network = _network()
+    x, y = _inputs()
+    program = backend.compile(network, chip)
+    counters = backend.count_update(program, 2 * BATCH)
+    weights = [w.shape for w in network.weights]
+    if "feedforward" in backend.capabilities:
+        states, c = backend.feedforward(program, x, drive_noise=[np.zeros((BATCH, n)) for n in LAYERS[1:]])
+        assert [np.shape(s) for s in states] == [(BATCH, n) for n in LAYERS], \
+            f"feed-forward states have shapes {[np.shape(s) for s in states]}"
+        assert all(np.all((s >= 0) & (s <= 1)) for s in states[1:]), "feed-forward states leave [0, 1]"
+        dw, db, backward = backend.backpropagate(program, states, states[-1] - y)
+        assert [np.shape(g) for g in dw] == weights and [np.shape(g) for g in db] == [(n,) for n in LAYERS[1:]], \
+            f"backprop gradients have shapes {[np.shape(g) for g in dw + db]}"
+        counters += c + backward
+    if "calibrate" in backend.capabilities:
+        calibration, c = backend.calibrate(program)
+        assert len(calibration.arrays) == len(weights) and len(calibration.bias) == len(weights)
+        for k, (a, shape) in enumerate(zip(calibration.arrays, weights)):
+            for name in ("forward", "backward", "gain") + (("read_variance",) if a.read_variance is not None else ()):
+                assert np.shape(getattr(a, name)) == shape, f"calibration of array {k}: {name} is not shaped {shape}"
+            assert list(a.row_edges[[0, -1]]) == [0, shape[1]] and list(a.col_edges[[0, -1]]) == [0, shape[0]], \
+                f"calibration of array {k}: its blocks do not cover the layers"
+        counters += c
+    try:
+        check_priced(counters, chip, backend)
+    except EmulatorError as exc:
+        raise AssertionError(str(exc)) from None
+
+
 CHECKS = (check_ops_are_priced, check_counters_are_priced, check_equilibrium_shapes, check_same_seed_same_counts,
           check_host_kernels_change_no_count, check_reprogramming_an_unchanged_network_writes_nothing,
-          check_too_large_is_an_emulator_error, check_size_estimates, check_learning_rule_shapes)
+          check_too_large_is_an_emulator_error, check_size_estimates, check_learning_rule_shapes,
+          check_training_capabilities)
 
 
 # -- running them ----------------------------------------------------------------------------------

@@ -1,13 +1,14 @@
 """Workload files (``workloads/*.yaml``): what to run on a chip, and how.
 
-A workload has a ``kind``: ``classification`` (the default: train an EqProp network, relax it,
-evaluate it; :class:`Workload`) or ``maxcut`` (anneal a MaxCut / Ising problem from several
+A workload has a ``kind``: ``classification`` (the default: train a layered network with
+``training.algorithm``, EqProp unless it says otherwise, and evaluate it; :class:`Workload`) or ``maxcut`` (anneal a MaxCut / Ising problem from several
 seeded starts; :class:`MaxCutWorkload`). Each section is a schema dataclass;
 :func:`load_workload` validates a file (and ``--set`` overrides) against them and raises one
 :class:`~emulator.errors.ConfigError` naming file, line, key path and what is allowed.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -90,6 +91,10 @@ class SpectralNormSpec:
                         default=1.0, gt=0, le=100)
 
 
+#: the training algorithms: what each does is in :mod:`emulator.training.algorithms`
+ALGORITHMS = ("eqprop", "backprop", "noise_injection", "implicit")
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainingSpec:
     epochs: int = spec("passes over the training set", ge=0, le=10_000)
@@ -100,6 +105,34 @@ class TrainingSpec:
     lr_decay: float = spec("learning rates are multiplied by this after each epoch", default=1.0, gt=0, le=1)
     seed: int = spec("seed of initial weights and shuffling", default=0, ge=0, le=SEED_MAX)
     spectral_norm: SpectralNormSpec = field(default_factory=SpectralNormSpec)
+    algorithm: Literal["eqprop", "backprop", "noise_injection", "implicit"] = spec(
+        "eqprop: free and nudged phases on the chip, the local contrastive rule; backprop: the same network "
+        "feed-forward, trained by backpropagation; noise_injection: backprop with Gaussian noise on every drive "
+        "(section noise_injection); implicit: the free phase on the chip, the exact implicit gradient through a "
+        "differentiable proxy of the chip (section implicit)", default="eqprop")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoiseInjectionSpec:
+    drive_std: float = spec("std of the Gaussian noise added to every unit's drive in each training pass, drive units "
+                            "(a drive of 1 takes a unit from 0 to full activation); at 10 the noise drowns every "
+                            "signal", default=0.1, gt=0, le=10)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImplicitSpec:
+    gains: bool = spec("the proxy uses the weights and per-device gains the chip reports after programming (false: "
+                       "the host's weights)", default=True)
+    quantisation: bool = spec("the proxy models the chip's converters, as straight-through estimators", default=True)
+    noise: bool = spec("the proxy models the read noise of the drives (its mean effect on the activations)",
+                       default=True)
+    read_noise_std: float | None = spec("the read noise the proxy believes, std per weight and read as a fraction of "
+                                        "the full-scale weight; null: the chip's own statistics", default=None,
+                                        ge=0, le=1)
+    tolerance: float = spec("relative residual at which the adjoint solve of a sample stops", default=1e-6, gt=0,
+                            lt=1)
+    max_iterations: int = spec("iterations of the adjoint solve at most; it converges in tens on the shipped "
+                               "networks", default=200, ge=1, le=10_000)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,6 +151,8 @@ class Workload:
     training: TrainingSpec = spec("training section")
     description: str = spec("one line shown by `emulator workloads`", default="", max_len=LINE_CHARS)
     evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
+    noise_injection: NoiseInjectionSpec = field(default_factory=NoiseInjectionSpec)
+    implicit: ImplicitSpec = field(default_factory=ImplicitSpec)
     origin: Source | None = field(default=None, compare=False, repr=False, metadata={"internal": True})
 
     kind = "classification"
@@ -214,7 +249,29 @@ def load_workload(path: str | Path, overrides: list[str] = ()) -> Workload | Max
         fail(source, ("training", "learning_rates"),
              f"needs one learning rate per weight layer: {n_weights} for layers "
              f"{workload.network.layers}, got {len(workload.training.learning_rates)}")
+    _check_used(workload, source)
     return _with_origin(workload, source)
+
+
+#: settings only some algorithms use (a section: all its keys), and which
+USED_BY = {("eqprop", "beta_schedule"): ("eqprop",), ("eqprop", "symmetric"): ("eqprop",),
+           ("noise_injection",): ("noise_injection",), ("implicit",): ("implicit",)}
+
+
+def _check_used(workload: Workload, source: Source):
+    """Refuse a setting the workload's ``training.algorithm`` does not use, set to another value than its default."""
+    algorithm = workload.training.algorithm
+    for path, users in USED_BY.items():
+        if algorithm in users:
+            continue
+        section = getattr(workload, path[0])
+        for f in dataclasses.fields(section):
+            default = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+            if path[1:] in ((), (f.name,)) and getattr(section, f.name) != default:
+                fail(source, (path[0], f.name),
+                     f"{shown(getattr(section, f.name))} is used only by training.algorithm {' or '.join(users)}, and "
+                     f"this workload's is {algorithm}; remove the key (its default is {shown(default)}), or set "
+                     f"training.algorithm: {users[0]}")
 
 
 def _check_edges(spec: RandomGraphSpec | None, source: Source):

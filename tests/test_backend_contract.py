@@ -72,4 +72,4 @@ def test_a_compile_that_raises_a_traceback_error_when_too_large_fails_the_contra
 
 def test_the_checks_are_named_and_bound_to_the_chip():
     names = [name for name, _ in backend_checks("digital")]
-    assert names[0] == "check_ops_are_priced" and len(names) == len(set(names)) == 9
+    assert names[0] == "check_ops_are_priced" and len(names) == len(set(names)) == 10

@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "chips").glob("*.yaml"))
 DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml when present: faster
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-DIGITAL_OPS = ("steps", "unit_updates", "messages", "synaptic_ops", "weight_writes")
+DIGITAL_OPS = ("steps", "unit_updates", "messages", "synaptic_ops", "weight_writes", "forward_macs", "backward_macs",
+               "gradient_macs", "activation_writes", "activation_reads")
 
 # independent of emulator.chip.UNITS: what each unit is in SI
 ENERGY = {"fJ": 1e-15, "pJ": 1e-12, "nJ": 1e-9, "uJ": 1e-6, "µJ": 1e-6, "mJ": 1e-3, "J": 1.0}

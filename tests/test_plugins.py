@@ -90,7 +90,7 @@ def test_a_plugin_backend_trains_digits_end_to_end(site, tmp_path):
     assert status == 0, err
     report = (tmp_path / "run" / "report.json").read_text()
     assert '"chip": "echo-chip"' in report and '"backend": "echo"' in report
-    assert "digits_snn on echo-chip: test accuracy" in out
+    assert "digits_snn on echo-chip (EqProp): test accuracy" in out
 
 
 def test_a_plugin_that_counts_an_unpriced_op_fails_before_its_first_epoch(site, tmp_path):

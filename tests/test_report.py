@@ -216,7 +216,7 @@ def test_markdown_content(written):
     result, paths = written
     md = paths["markdown"].read_text(encoding="utf-8")
     assert md == render_markdown(result)
-    assert md.startswith("# digits_snn on digital\n")
+    assert md.startswith("# digits_snn on digital (EqProp)\n")
     assert "97.2 %" in md  # test accuracy 0.9725
     energy_per_inference = format_si(result.energy.inference.per_sample_j, "J")
     assert energy_per_inference.endswith(" nJ")

@@ -65,8 +65,8 @@ training:
   learning_rates: [1]
 """
 
-TOP_KEYS = ("name", "dataset", "network", "eqprop", "training", "description", "evaluation")
-TRAINING_KEYS = ("epochs", "batch_size", "learning_rates", "lr_decay", "seed", "spectral_norm")
+TOP_KEYS = ("name", "dataset", "network", "eqprop", "training", "description", "evaluation", "noise_injection", "implicit")
+TRAINING_KEYS = ("epochs", "batch_size", "learning_rates", "lr_decay", "seed", "spectral_norm", "algorithm")
 
 
 @pytest.fixture(autouse=True)

@@ -8,11 +8,17 @@ trainer, the energy accounting and the reports use nothing else, except
 the learning rule needs (the layered Hopfield energy's unless a family overrides it), and, for
 the families that solve Ising problems (MaxCut workloads), :meth:`Backend.compile_ising` and
 :meth:`Backend.anneal`.
+
+Training algorithms other than EqProp use a family's optional :attr:`Backend.capabilities`:
+``"feedforward"`` (:meth:`Backend.feedforward` and :meth:`Backend.backpropagate`: backprop on
+the chip) and ``"calibrate"`` (:meth:`Backend.calibrate`: the programmed network as the chip
+reports it, a :class:`Calibration`, from which a differentiable proxy of the chip is built).
 """
 from __future__ import annotations
 
 import abc
 import contextlib
+import math
 import weakref
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -83,6 +89,94 @@ class Memory(NamedTuple):
     relaxation: int
 
 
+class Converter(NamedTuple):
+    """A data converter (DAC or ADC) as a proxy of the chip models it: clip to ``[low, high]``, then
+    round to a multiple of ``1 / steps`` (``steps`` per unit of the converted quantity).
+
+    ``steps = 0`` is an exact converter: neither clipped nor rounded (the default).
+    """
+
+    steps: float = 0.0
+    low: float = -math.inf
+    high: float = math.inf
+
+    def __call__(self, v: np.ndarray) -> np.ndarray:
+        """The converted values of ``v`` (any shape)."""
+        if self.steps == 0.0:
+            return v
+        return np.rint(np.clip(v, self.low, self.high) * self.steps) / self.steps
+
+    def clipped(self, v: np.ndarray) -> np.ndarray:
+        """``v`` clipped to the range, not rounded (as it is, for an exact converter)."""
+        return v if self.steps == 0.0 else np.clip(v, self.low, self.high)
+
+    def passes(self, v: np.ndarray) -> np.ndarray:
+        """The straight-through derivative at ``v``: 1.0 inside ``[low, high]`` (everywhere, exact), 0.0 where it clips."""
+        if self.steps == 0.0:
+            return np.ones_like(v)
+        return ((v >= self.low) & (v <= self.high)).astype(v.dtype)
+
+
+@dataclass(frozen=True)
+class ArrayModel:
+    """One weight matrix ``W_k`` of a programmed network as the chip reports it (see :class:`Calibration`).
+
+    Layer ``k`` drives a *forward* read, sensed by layer ``k+1``; layer ``k+1`` drives a *backward*
+    read (the feedback ``W_k^T s_{k+1}``), sensed by layer ``k``. Every matrix is shaped like the
+    host's ``W_k``, ``(n_{k+1}, n_k)``, in drive units per state unit.
+
+    Attributes
+    ----------
+    forward, backward : (n_{k+1}, n_k) float64
+        The weights a forward and a backward read sense (equal, unless e.g. IR drop differs
+        between the two directions).
+    gain : (n_{k+1}, n_k) float64
+        How a change of the host's weight moves the weights the chip reads (1 on an ideal chip;
+        a device's measured conductance over its target on an analog one; 0 where the weight clips).
+    full_scale : float
+        The weight of a cell at full scale (what read noise is stated relative to), drive units.
+    read_variance : (n_{k+1}, n_k) float64 or None
+        Variance of the read noise of each weight, per read, drive units squared; None: noiseless.
+    row_edges : (n_row_blocks + 1,) int64
+        Blocks of layer ``k`` whose forward sums are converted apart (a tile's partial sums),
+        ``[0, ..., n_k]``.
+    col_edges : (n_col_blocks + 1,) int64
+        Blocks of layer ``k+1`` whose backward sums are converted apart, ``[0, ..., n_{k+1}]``.
+    adc_forward, adc_backward : Converter
+        The converters of a block's partial sums, forward and backward.
+    """
+
+    forward: np.ndarray
+    backward: np.ndarray
+    gain: np.ndarray
+    full_scale: float
+    read_variance: np.ndarray | None
+    row_edges: np.ndarray
+    col_edges: np.ndarray
+    adc_forward: Converter = Converter()
+    adc_backward: Converter = Converter()
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A programmed network as the chip reports it after programming: what a differentiable proxy of
+    the chip is built from (:meth:`Backend.calibrate`).
+
+    Attributes
+    ----------
+    arrays : tuple of L :class:`ArrayModel`
+        Weight matrix ``k`` as the chip reads it.
+    bias : tuple of L (n_{k+1},) float64
+        Biases of layers 1..L, drive units.
+    dac : Converter
+        The converter of a unit's state before it drives a read (the input's too).
+    """
+
+    arrays: tuple[ArrayModel, ...]
+    bias: tuple[np.ndarray, ...]
+    dac: Converter = Converter()
+
+
 #: float64 copies of the weights a program keeps, by default: as stored, their feedback copies, and the
 #: conductances, gains and noise variances of an analog array
 PROGRAM_COPIES = 12
@@ -145,6 +239,9 @@ class Backend(abc.ABC):
     #: frameworks a trained network of this family deploys to (``deploy --to NAME``):
     #: ``NAME -> function(backend, run, data, out, *, samples, hardware, on_line) -> Deployment``
     deploy_targets: dict = {}
+    #: what the family can do beyond relaxing: ``"feedforward"`` (:meth:`feedforward` and
+    #: :meth:`backpropagate`) and ``"calibrate"`` (:meth:`calibrate`)
+    capabilities: frozenset[str] = frozenset()
 
     def host_variants(self) -> dict:
         """The host's alternative ways of computing the same thing, which must not change a count.
@@ -204,6 +301,50 @@ class Backend(abc.ABC):
         ``s_{k+1} s_k^T`` and ``s_{k+1}`` on the equilibria's states; a chip whose energy has
         other parameter derivatives (e.g. oscillators) overrides it."""
         return contrastive_update(a.states, b.states, scale)
+
+    def count_update(self, program: Program, products: int) -> Counters:
+        """Ops the chip spends on the arithmetic of a weight update built from ``products`` per-sample outer
+        products ``s_{k+1} s_k^T`` (and bias terms) of every layer: 2 per sample for EqProp (two phases),
+        1 for backprop. By default none: the host computes the update and the chip only stores it (the
+        writes ``compile`` counts)."""
+        return Counters()
+
+    def feedforward(self, program: Program, x: np.ndarray, *, drive_noise=None) -> tuple[list, Counters]:
+        """One feed-forward pass ``s_{k+1} = rho(W_k s_k + b_k [+ noise_{k+1}])`` of inputs ``x`` (B, n_0),
+        without feedback or relaxation (capability ``"feedforward"``).
+
+        Parameters
+        ----------
+        drive_noise : list of (B, n_k) arrays, layers 1..L, optional
+            Added to each unit's drive (noise-injection training).
+
+        Returns
+        -------
+        (states, counters) : the states of layers 0..L, (B, n_k) each, and what the chip did.
+        """
+        raise NotImplementedError(f"back-end family {self.family!r} has no feed-forward pass")
+
+    def backpropagate(self, program: Program, states, error: np.ndarray):
+        """Backpropagation through the feed-forward pass that gave ``states`` (capability ``"feedforward"``).
+
+        Parameters
+        ----------
+        states : list of (B, n_k) arrays, layers 0..L
+            As :meth:`feedforward` returned them.
+        error : (B, n_L) array
+            ``dL/ds_L`` of each sample.
+
+        Returns
+        -------
+        (dW, db, counters) : ``dL/dtheta`` averaged over the batch, shaped like the parameters, and
+        what the chip did.
+        """
+        raise NotImplementedError(f"back-end family {self.family!r} has no backward pass")
+
+    def calibrate(self, program: Program) -> tuple[Calibration, Counters]:
+        """The programmed network as the chip reports it (capability ``"calibrate"``), and the ops of
+        measuring it."""
+        raise NotImplementedError(f"back-end family {self.family!r} does not report its programmed network")
 
     def compile_ising(self, graph, chip, *, theta: float = 0.0) -> Program:
         """Map the Ising problem of MaxCut on ``graph`` (minimise ``sum_(i,j) w_ij s_i s_j``) onto ``chip``.

@@ -12,11 +12,13 @@ from pathlib import Path
 
 from emulator.files import make_folder, remove, write_text
 from emulator.report import classification, maxcut
-from emulator.report.compare import comparison, folder_names, plot_comparison, render_comparison_markdown
+from emulator.report.compare import comparison, folder_names, plot_comparison, render_comparison_markdown, run_label
 from emulator.report.format import format_count, format_percent, format_si, json_text
+from emulator.report.sections import title
 from emulator.results import REPORT, MaxCutResult, RunResult
 
-__all__ = ["write_report", "render_markdown", "write_comparison", "format_si", "format_count", "format_percent"]
+__all__ = ["write_report", "render_markdown", "write_comparison", "run_label", "format_si", "format_count",
+           "format_percent", "title"]
 
 #: the renderer module of each kind of result
 RENDERERS = {"classification": classification, "maxcut": maxcut}
@@ -52,16 +54,21 @@ def write_report(result: RunResult | MaxCutResult, out_dir: str | Path) -> dict[
     return {"json": write_json(out / REPORT, result.to_dict()), **files}
 
 
-def write_comparison(results: Sequence[RunResult], out_dir: str | Path) -> dict[str, Path]:
+def write_comparison(results: Sequence[RunResult], out_dir: str | Path, baseline: int | None = None
+                     ) -> dict[str, Path]:
     """Write per-chip reports and a side-by-side comparison of several classification runs.
 
     Parameters
     ----------
     results : sequence of RunResult
-        One per chip; their order is kept in every table and figure.
+        One per chip (and training algorithm); their order is kept in every table and figure.
     out_dir : str or Path
         Destination folder (created if needed). Each result is reported into
-        ``out_dir/<chip>/`` (see :func:`~emulator.report.compare.folder_names`).
+        ``out_dir/<chip>/``, or ``out_dir/<chip>-<algorithm>/`` if it did not train with EqProp (see
+        :func:`~emulator.report.compare.run_label` and :func:`~emulator.report.compare.folder_names`).
+    baseline : int, optional
+        The index of the baseline run in ``results``: every run's energies are also given as a ratio
+        of its.
 
     Returns
     -------
@@ -73,13 +80,13 @@ def write_comparison(results: Sequence[RunResult], out_dir: str | Path) -> dict[
     if not results:
         raise ValueError("write_comparison needs at least one result")
     out = make_folder(Path(out_dir))
-    folders = folder_names([r.chip for r in results])
+    folders = folder_names([run_label(r.chip, r.algorithm) for r in results])
     for folder, r in zip(folders, results):
         write_report(r, out / folder)
     remove(out / "comparison.json")
-    markdown = write_text(out / "comparison.md", render_comparison_markdown(results, folders))
+    markdown = write_text(out / "comparison.md", render_comparison_markdown(results, folders, baseline))
     figure = plot_comparison(results, out / "comparison.png")
-    return {"json": write_json(out / "comparison.json", comparison(results)), "markdown": markdown,
+    return {"json": write_json(out / "comparison.json", comparison(results, baseline)), "markdown": markdown,
             "figure": figure, **{f"chip:{folder}": out / folder for folder in folders}}
 
 

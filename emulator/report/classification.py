@@ -4,7 +4,7 @@ from __future__ import annotations
 from emulator.report.figures import PHASES, plot_accuracy, plot_energy_breakdown, plot_messages_per_step
 from emulator.report.format import (MISSING, format_count, format_fixed, format_percent, format_si, format_value,
                                     ordered_union, per, table)
-from emulator.report.sections import program_section, run_info, title
+from emulator.report.sections import ALGORITHM_NAMES, program_section, run_info, title
 from emulator.results import RunResult
 
 #: the figures of the report: (key in write_report's answer, file name, plotting function)
@@ -30,16 +30,25 @@ def sample_count(result: RunResult, phase: str) -> float | None:
     return float(result.dataset.n_train * result.metrics.epochs) if result.metrics.epochs else None
 
 
+#: how a chip evaluates a network, in words (``RunResult.inference``)
+INFERENCE = {"relaxation": "a relaxation to the free equilibrium",
+             "feedforward": "one feed-forward pass, no relaxation"}
+
+
 def _summary(result: RunResult) -> str:
     m, deployed = result.metrics, result.deployed
     extras = [f"train {format_percent(m.train_accuracy)}"] + ([] if deployed else [f"{format_count(m.epochs)} epochs"])
     acc = f"a test accuracy of **{format_percent(m.test_accuracy)}** ({', '.join(extras)})"
+    algorithm = ALGORITHM_NAMES[result.algorithm]
     if deployed:
-        acc += (f", with the network trained on **{deployed.trained_on}** for {deployed.epochs} epochs "
-                f"(`{deployed.trained_folder}`) and programmed once onto this chip, without training on it")
+        acc += (f", with the network trained with **{algorithm}** on **{deployed.trained_on}** for {deployed.epochs} "
+                f"epochs (`{deployed.trained_folder}`) and programmed once onto this chip, without training on it")
+    else:
+        acc += f", trained with **{algorithm}**"
     return (
         f"The `{result.workload}` workload on the **{result.chip}** chip (backend `{result.backend}`) "
-        f"reaches {acc}. One inference costs **{format_si(result.energy.inference.per_sample_j, 'J')}** and "
+        f"reaches {acc}; an inference is {INFERENCE[result.inference]}. One inference costs "
+        f"**{format_si(result.energy.inference.per_sample_j, 'J')}** and "
         f"takes **{format_si(result.time.emulated_s_per_inference, 's')}** of emulated time; "
         f"the whole run took {format_si(result.time.wall_s, 's')} of wall-clock time on the host."
     )
@@ -62,9 +71,17 @@ def _network(result: RunResult) -> str:
     rows = [("layers", " → ".join(format_count(n) for n in net.layers)),
             ("units", format_value(net.n_units)), ("synapses", format_value(net.n_synapses))]
     text = "## Network\n\n" + table(["item", "value"], rows, "lr")
+    rows = [("algorithm", f"`{result.algorithm}` ({ALGORITHM_NAMES[result.algorithm]})"),
+            ("inference", INFERENCE[result.inference])]
+    settings = result.training.get(result.algorithm)
+    rows += [(f"{result.algorithm}.{k}", format_value(v)) for k, v in (settings or {}).items()]
+    text += "\n\n## Training algorithm\n\n" + table(["item", "value"], rows, "lr")
     if result.eqprop:
         rows = [(k, format_value(v)) for k, v in result.eqprop.items()]
-        text += "\n\n## Equilibrium Propagation settings\n\n" + table(["setting", "value"], rows, "lr")
+        heading = "Equilibrium Propagation settings" if result.algorithm == "eqprop" else (
+            "Relaxation settings (of the `eqprop` section; this algorithm uses its free phase, or none if it runs "
+            "feed-forward, but neither nudged phases nor beta)")
+        text += f"\n\n## {heading}\n\n" + table(["setting", "value"], rows, "lr")
     return text
 
 

@@ -1,4 +1,8 @@
-"""Several classification runs side by side: headline numbers, the comparison table, figure and JSON."""
+"""Several classification runs side by side: headline numbers, the comparison table, figure and JSON.
+
+One of the runs may be the **baseline** (e.g. backprop on the digital chip): every run's energy
+is then also given as a ratio of the baseline's.
+"""
 from __future__ import annotations
 
 import re
@@ -11,8 +15,18 @@ from matplotlib.figure import Figure
 
 from emulator.report.classification import sample_count
 from emulator.report.figures import WIDE_FIGSIZE, save
-from emulator.report.format import format_count, format_percent, format_si, per, table
+from emulator.report.format import MISSING, format_count, format_percent, format_si, per, table
+from emulator.report.sections import ALGORITHM_NAMES
 from emulator.results import RunResult
+
+#: the energies compared with the baseline's: summary key -> the key of their ratio
+RATIOS = {"energy_per_inference_j": "energy_per_inference_vs_baseline",
+          "training_energy_per_sample_j": "training_energy_per_sample_vs_baseline"}
+
+
+def run_label(chip: str, algorithm: str) -> str:
+    """How a comparison names a run: the chip, and the training algorithm unless it is EqProp (``digital-backprop``)."""
+    return chip if algorithm == "eqprop" else f"{chip}-{algorithm}"
 
 
 def summarize(result: RunResult) -> dict[str, Any]:
@@ -21,7 +35,8 @@ def summarize(result: RunResult) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``chip, backend, workload, dataset``; ``test_accuracy, train_accuracy`` (fractions);
+        ``chip, backend, workload, dataset``; ``algorithm`` (``training.algorithm``), ``inference``
+        (``relaxation`` or ``feedforward``); ``test_accuracy, train_accuracy`` (fractions);
         ``energy_per_inference_j`` (J), ``latency_per_inference_s`` (emulated, s);
         ``synaptic_ops_per_inference, messages_per_inference`` (None if the chip does not count
         them); ``training_energy_per_sample_j, training_energy_j`` (J); ``emulated_training_s,
@@ -35,6 +50,8 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "backend": result.backend,
         "workload": result.workload,
         "dataset": result.dataset.name,
+        "algorithm": result.algorithm,
+        "inference": result.inference,
         "test_accuracy": float(result.metrics.test_accuracy),
         "train_accuracy": float(result.metrics.train_accuracy),
         "energy_per_inference_j": float(energy.inference.per_sample_j),
@@ -46,6 +63,19 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "emulated_training_s": float(t.emulated_s_training),
         "wall_s": float(t.wall_s),
     }
+
+
+def with_ratios(rows: Sequence[dict], baseline: int | None) -> list[dict]:
+    """:func:`summarize` rows, each with its :data:`RATIOS` to row ``baseline``'s energies (None without a
+    baseline, or where the baseline's is 0)."""
+    out = []
+    for row in rows:
+        ratios = {}
+        for key, ratio in RATIOS.items():
+            reference = rows[baseline][key] if baseline is not None else 0.0
+            ratios[ratio] = row[key] / reference if reference > 0 else None
+        out.append(row | ratios)
+    return out
 
 
 def heading(results: Sequence[RunResult]) -> str:
@@ -72,42 +102,54 @@ def _dataset_line(result: RunResult) -> str:
     return line + (f" — {d.note}" if d.note else "")
 
 
-def render_comparison_markdown(results: Sequence[RunResult], folders: Sequence[str] | None = None) -> str:
+def _ratio(value: float | None) -> str:
+    return MISSING if value is None else f"{value:.3g}x"
+
+
+def render_comparison_markdown(results: Sequence[RunResult], folders: Sequence[str] | None = None,
+                               baseline: int | None = None) -> str:
     """The side-by-side Markdown table of several runs, in the given order.
 
     Parameters
     ----------
     results : sequence of RunResult
-        One per chip.
+        One per chip (and training algorithm).
     folders : sequence of str, optional
-        Per-chip report folders (relative); when given, chip names link to their report.
+        Per-run report folders (relative); when given, chip names link to their report.
+    baseline : int, optional
+        The index of the baseline run: the table adds each run's energies over the baseline's.
     """
     rows = []
-    for i, r in enumerate(results):
-        s = summarize(r)
+    for i, s in enumerate(with_ratios([summarize(r) for r in results], baseline)):
         chip = f"[{s['chip']}]({folders[i]}/report.md)" if folders else s["chip"]
-        rows.append([chip, s["backend"], format_percent(s["test_accuracy"]),
+        rows.append([chip, s["backend"], ALGORITHM_NAMES[s["algorithm"]] + (" (baseline)" if i == baseline else ""),
+                     format_percent(s["test_accuracy"]),
                      format_si(s["energy_per_inference_j"], "J"), format_si(s["latency_per_inference_s"], "s"),
                      format_count(s["synaptic_ops_per_inference"]), format_count(s["messages_per_inference"]),
-                     format_si(s["training_energy_per_sample_j"], "J")])
-    header = ["chip", "backend", "test accuracy", "energy / inference", "emulated latency / inference",
+                     format_si(s["training_energy_per_sample_j"], "J")]
+                    + ([_ratio(s[key]) for key in RATIOS.values()] if baseline is not None else []))
+    header = ["chip", "backend", "training", "test accuracy", "energy / inference", "emulated latency / inference",
               "synaptic ops / inference", "messages / inference", "training energy / sample"]
+    if baseline is not None:
+        header += ["energy / inference vs baseline", "training energy / sample vs baseline"]
     datasets = list(dict.fromkeys(_dataset_line(r) for r in results))
     if len(datasets) == 1:
         ds = f"Dataset: {datasets[0]}."
     else:
         ds = "Datasets: " + "; ".join(f"{r.chip}: {_dataset_line(r)}" for r in results) + "."
     return (f"# {heading(results)}\n\n{ds}\n\n"
-            + table(header, rows, "llrrrrrr") + "\n\n![Comparison](comparison.png)\n")
+            + table(header, rows, "lll" + "r" * (len(header) - 3)) + "\n\n![Comparison](comparison.png)\n")
 
 
-def comparison(results: Sequence[RunResult]) -> dict[str, Any]:
+def comparison(results: Sequence[RunResult], baseline: int | None = None) -> dict[str, Any]:
     """The content of ``comparison.json``: ``workload`` (the common workload's name, or a list when
-    they differ), ``chips``, ``summary`` (one :func:`summarize` row per run) and the full ``results``."""
+    they differ), ``chips``, ``baseline`` (the index of the baseline run, or None), ``summary`` (one
+    :func:`summarize` row per run, with its :data:`RATIOS` to the baseline) and the full ``results``."""
     workloads = list(dict.fromkeys(r.workload for r in results))
     return {"workload": workloads[0] if len(workloads) == 1 else workloads,
             "chips": [r.chip for r in results],
-            "summary": [summarize(r) for r in results],
+            "baseline": baseline,
+            "summary": with_ratios([summarize(r) for r in results], baseline),
             "results": [r.to_dict() for r in results]}
 
 
@@ -132,7 +174,7 @@ def plot_comparison(results: Sequence[RunResult], path: Path) -> Path:
     for xi, a in zip(x, a_vals):
         ax_a.text(xi + w / 2, a + 1, f"{a:.1f} %", ha="center", va="bottom", fontsize=8)
     ax_a.set_ylim(0, 125)
-    ax_e.set_xticks(x, [s["chip"] for s in summaries])
+    ax_e.set_xticks(x, [run_label(s["chip"], s["algorithm"]) for s in summaries])
     ax_e.set_ylabel("energy per inference (J, log scale)")
     ax_a.set_ylabel("test accuracy (%)")
     ax_e.legend(handles=[bars_e, bars_a], loc="upper center", ncol=2, fontsize=8, frameon=False)

@@ -11,9 +11,25 @@ from emulator.results import Result
 MAX_CORE_ROWS = 64
 
 
+#: the training algorithms (``training.algorithm``) as reports name them
+ALGORITHM_NAMES = {"eqprop": "EqProp", "backprop": "backprop", "noise_injection": "backprop with noise injection",
+                   "implicit": "implicit gradient through a proxy of the chip"}
+
+
+def trained_with(result: Result) -> str | None:
+    """How a classification run's network was trained, in words (``"backprop"``, ``"EqProp on digital,
+    deployed"``); None for other kinds of run."""
+    algorithm = getattr(result, "algorithm", None)
+    if algorithm is None:
+        return None
+    deployed = getattr(result, "deployed", None)
+    return ALGORITHM_NAMES[algorithm] + (f" on {deployed.trained_on}, deployed" if deployed else "")
+
+
 def title(result: Result) -> str:
-    """``"<workload> on <chip>"``."""
-    return f"{result.workload} on {result.chip}"
+    """``"<workload> on <chip>"``, and for a classification run how it was trained: ``"... (backprop)"``."""
+    how = trained_with(result)
+    return f"{result.workload} on {result.chip}" + (f" ({how})" if how else "")
 
 
 def run_info(result: Result) -> str:

@@ -1,5 +1,9 @@
 """A run: train a workload on a chip, evaluate it, and build the typed result the report shows.
 
+The workload's ``training.algorithm`` says how (:mod:`emulator.training.algorithms`): EqProp,
+backprop or noise injection (whose network the chip then evaluates feed-forward), or implicit
+training through a proxy of the chip.
+
 Finished epochs are checkpointed in the run folder (``checkpoint.npz``) so an interrupted run
 loses nothing and ``resume`` continues it to the same result as an uninterrupted run: the
 shuffling of epoch ``e`` depends only on ``(seed, e)``. An epoch after which the training has
@@ -32,8 +36,11 @@ from emulator.results import (REPORT, DatasetSummary, Deployment, EnergyReport, 
 from emulator.schema import Source, dotted
 from emulator.tasks.checkpoint import (CHECKPOINT, STATE, Identity, TrainedRun, damaged, first_difference,
                                        read_checkpoint, saved_workload, write_checkpoint)
+from emulator.training.algorithms import check_runs, inference_of
+from emulator.training.backprop import backprop_gradient, drive_noise
 from emulator.training.divergence import chance_level, check_divergence
 from emulator.training.eqprop import Phases, PowerIteration, eqprop_gradient, one_hot, sgd_step
+from emulator.training.implicit import implicit_gradient
 from emulator.workload import Workload, check_against_dataset
 
 #: test samples relaxed without threshold to draw the theta = 0 traffic beside the lazy one
@@ -50,6 +57,13 @@ def phases_of(workload: Workload, epoch: int = 1) -> Phases:
     e = workload.eqprop
     beta = e.beta_schedule.at(e.beta, epoch, workload.training.epochs)
     return Phases(beta, e.symmetric, e.free_steps, e.nudged_steps)
+
+
+def algorithm_settings(workload: Workload) -> dict:
+    """The section of the workload's training algorithm that the report shows beside ``training``
+    (``{"implicit": {...}}``, ``{"noise_injection": {...}}``), or {} for one with no section of its own."""
+    name = workload.training.algorithm
+    return {name: asdict(getattr(workload, name))} if name in ("implicit", "noise_injection") else {}
 
 
 def load_data(workload: Workload) -> Dataset:
@@ -119,6 +133,19 @@ def evaluate(backend, program, x, y, *, steps: int, batch_size: int,
                                              messages_per_step_theta0=None, theta0_samples=None)
 
 
+def evaluate_feedforward(backend, program, x, y, *, batch_size: int,
+                         progress: str | None = None) -> tuple[float, Counters, None]:
+    """Feed-forward inference on ``x`` (one pass per sample); returns accuracy, counters and None (no relaxation)."""
+    counters = Counters()
+    correct = 0
+    for start in tqdm(range(0, len(x), batch_size), desc=progress, leave=False,
+                      disable=True if progress is None else None, unit="batch"):
+        states, c = backend.feedforward(program, x[start:start + batch_size])
+        counters += c
+        correct += int((states[-1].argmax(axis=1) == y[start:start + batch_size]).sum())
+    return correct / max(len(x), 1), counters, None
+
+
 def evaluate_trained(trained: TrainedRun, chip: Chip, out_dir: Path, progress: bool = True,
                      data: Dataset | None = None) -> RunResult:
     """Naive deployment: program ``trained``'s network once onto ``chip`` and evaluate it there.
@@ -127,7 +154,7 @@ def evaluate_trained(trained: TrainedRun, chip: Chip, out_dir: Path, progress: b
     programming), with :attr:`~emulator.results.RunResult.deployed` saying where it was trained.
     """
     start = time.perf_counter()
-    run = Run(trained.workload, chip, out_dir, data=data)
+    run = Run(trained.workload, chip, out_dir, data=data, deployment=True)
     run.network = trained.network
     run.program = run.backend.compile(trained.network, chip)
     run.training = Counters() + run.program.programming
@@ -140,12 +167,19 @@ def evaluate_trained(trained: TrainedRun, chip: Chip, out_dir: Path, progress: b
 class Run:
     """Training and evaluation of one workload on one chip, checkpointed in ``out_dir``.
 
-    ``epoch`` counts the finished epochs, ``saved_epoch`` those in the checkpoint on disk.
+    ``epoch`` counts the finished epochs, ``saved_epoch`` those in the checkpoint on disk. With
+    ``deployment``, the run only evaluates a network trained elsewhere (by relaxation, whatever
+    trained it), so the chip need not run the workload's training algorithm.
     """
 
-    def __init__(self, workload: Workload, chip: Chip, out_dir: Path, data: Dataset | None = None):
+    def __init__(self, workload: Workload, chip: Chip, out_dir: Path, data: Dataset | None = None, *,
+                 deployment: bool = False):
         self.workload, self.chip, self.out_dir = workload, chip, Path(out_dir)
         self.backend = get_backend(chip.backend)
+        self.deployment = deployment
+        self.inference = "relaxation" if deployment else inference_of(workload.training.algorithm)
+        if not deployment:
+            check_runs(workload.training.algorithm, chip, self.backend, workload.where("training", "algorithm"))
         self.data = data if data is not None else load_data(workload)
         self.backend.check_fits(workload.network.layers, chip)
         check_memory(workload, chip, self.backend, self.data)
@@ -162,14 +196,22 @@ class Run:
         self.check_counters()
 
     def check_counters(self):
-        """One step of a free and a nudged phase on one training sample, on a copy of the program
-        compiled apart (the run's own program and its noise draws are untouched): a back-end that
-        counts an op the chip file does not price fails here, in seconds, not after an epoch."""
+        """One step of a free and a nudged phase, the arithmetic of an update and, for another training
+        algorithm than EqProp, one of its updates with one-step phases, on one training sample and a copy
+        of the program compiled apart (the run's own program and its noise draws are untouched): a
+        back-end that counts an op the chip file does not price fails here, in seconds, not after an epoch."""
         x, y = self.data.x_train[:1], one_hot(self.data.y_train[:1], self.data.n_classes)
         program = self.backend.compile(self.network, self.chip)
         free, counters = self.backend.relax(program, x, max_steps=1)
         _, nudged = self.backend.relax(program, x, max_steps=1, nudge=Nudge(self.workload.eqprop.beta, y), init=free)
-        check_priced(counters + nudged + program.programming, self.chip, self.backend)
+        counters += nudged + program.programming + self.backend.count_update(program, 2)
+        e = self.workload.eqprop
+        if not self.deployment and self.workload.training.algorithm != "eqprop":
+            phases = Phases(e.beta, e.symmetric, 1, 1)
+            counters += self.update_direction(program, self.network, x, y, phases, np.random.default_rng(0))[2]
+        if self.inference == "feedforward":
+            counters += self.backend.feedforward(program, x)[1]
+        check_priced(counters, self.chip, self.backend)
 
     # -- checkpoints -------------------------------------------------------------------------
     def identity(self) -> dict:
@@ -270,8 +312,8 @@ class Run:
                        disable=None if progress else True, leave=False, unit="batch")
         for first in batches:
             idx = order[first:first + bs]
-            dw, db, _, counters = eqprop_gradient(self.backend, self.program, data.x_train[idx],
-                                                  targets[idx], phases)
+            dw, db, counters = self.update_direction(self.program, self.network, data.x_train[idx], targets[idx],
+                                                     phases, rng)
             network = sgd_step(self.network, dw, db, rates)
             if power is not None:
                 network = network.with_parameters(power.normalise(network.weights, sn.limit), network.biases)
@@ -290,6 +332,32 @@ class Run:
         self.save()
         return self.history[-1]
 
+    def update_direction(self, program, network, x, y, phases: Phases, rng: np.random.Generator):
+        """The update direction of the workload's training algorithm on a batch, estimating ``-dL/dtheta``.
+
+        Parameters
+        ----------
+        program : the chip's program of ``network`` (the host's parameters).
+        x : (batch, n_0) inputs; y : (batch, n_L) one-hot targets.
+        phases : the relaxation settings of the epoch.
+        rng : draws the noise of ``noise_injection``.
+
+        Returns
+        -------
+        (dW, db, counters) : shaped like the parameters, and what the chip did.
+        """
+        w = self.workload
+        algorithm = w.training.algorithm
+        if algorithm == "eqprop":
+            dw, db, _, counters = eqprop_gradient(self.backend, program, x, y, phases)
+            return dw, db, counters
+        if algorithm == "implicit":
+            return implicit_gradient(self.backend, program, network, x, y, free_steps=phases.free_steps,
+                                     settings=w.implicit)
+        noise = drive_noise(rng, network.layers, len(x), w.noise_injection.drive_std) \
+            if algorithm == "noise_injection" else None
+        return backprop_gradient(self.backend, program, x, y, drive_noise=noise)
+
     def train(self, progress: bool = True, on_epoch=None):
         for _ in range(self.epoch, self.workload.training.epochs):
             record = self.train_epoch(progress)
@@ -303,6 +371,9 @@ class Run:
             x, y, limit = data.x_train, data.y_train, ev.train_subset
         else:
             x, y = data.x_test, data.y_test
+        if self.inference == "feedforward":
+            return evaluate_feedforward(self.backend, program or self.program, x[:limit], y[:limit],
+                                        batch_size=ev.batch_size, progress=progress)
         return evaluate(self.backend, program or self.program, x[:limit], y[:limit],
                         steps=self.workload.eqprop.free_steps, batch_size=ev.batch_size, progress=progress)
 
@@ -314,7 +385,7 @@ class Run:
         w, data, net = self.workload, self.data, self.network
         test_acc, inference, relaxation = self.evaluate("test", progress="test" if progress else None)
         train_acc, _, _ = self.evaluate("train")
-        if w.eqprop.theta > 0:  # the same network without the lazy threshold, for the traffic figure
+        if w.eqprop.theta > 0 and relaxation is not None:  # the same network without the lazy threshold, for the traffic figure
             exact = self.backend.compile(replace(net, theta=0.0), self.chip)
             _, _, reference = self.evaluate("test", program=exact, limit=THETA0_SAMPLES)
             relaxation = replace(relaxation, messages_per_step_theta0=reference.messages_per_step,
@@ -323,17 +394,18 @@ class Run:
         e_train = account(self.training, self.chip, self.backend, self.n_trained, phase="training")
         return RunResult(
             workload=w.name, chip=self.chip.name, backend=self.chip.backend, seed=w.training.seed,
+            algorithm=w.training.algorithm, inference=self.inference,
             emulator_version=emulator.__version__,
             created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             dataset=DatasetSummary(**data.to_report()),
             network=NetworkShape(layers=tuple(net.layers), n_units=net.n_units, n_synapses=net.n_synapses),
             eqprop=asdict(w.eqprop),
-            training=asdict(w.training) | {"samples_trained": self.n_trained},
+            training=asdict(w.training) | algorithm_settings(w) | {"samples_trained": self.n_trained},
             metrics=Metrics(test_accuracy=test_acc, train_accuracy=train_acc, epochs=self.epoch),
             history=tuple(self.history),
             counters={"inference": inference.totals(), "training": self.training.totals()},
             per_core={"inference": {op: n for op, n in inference.to_dict().items() if isinstance(n, list)}},
-            relaxation={"inference": relaxation},
+            relaxation={} if relaxation is None else {"inference": relaxation},
             energy=TrainingEnergy(**chip_constants(self.chip), inference=EnergyReport.from_dict(e_inf),
                                   training=EnergyReport.from_dict(e_train)),
             time=TrainingTime(emulated_s_per_inference=e_inf["emulated_s_per_sample"],

@@ -7,6 +7,8 @@ It is chip-agnostic: it talks to the chip only through ``backend.compile`` and
 2. nudged phase ``+beta`` from ``s0`` -> ``s+`` (and, if symmetric, ``-beta`` from ``s0`` -> ``s-``);
 3. ``dW_k = lr_k / (2 beta) (s+_{k+1} s+_k^T - s-_{k+1} s-_k^T)`` (``1/beta`` and ``s0`` if one-sided),
    or, on a chip whose energy differs, ``backend.contrastive_update`` (``-dE/dtheta`` of its energy);
+   a chip that computes the update itself counts the two products of every sample
+   (``backend.count_update``);
 4. host weights updated, optionally spectrally normalised, and the chip re-programmed.
 """
 from __future__ import annotations
@@ -44,7 +46,7 @@ def eqprop_gradient(backend, program, x, y, phases: Phases):
     Returns
     -------
     (dW, db, free, counters) : the update direction (shaped like the parameters), the free
-    equilibrium, and the counters of all phases.
+    equilibrium, and the counters of all phases and of the update's arithmetic.
     """
     free, counters = backend.relax(program, x, max_steps=phases.free_steps)
     plus, c = backend.relax(program, x, max_steps=phases.nudged_steps, nudge=Nudge(phases.beta, y), init=free)
@@ -58,6 +60,9 @@ def eqprop_gradient(backend, program, x, y, phases: Phases):
         minus, scale = free, 1.0 / phases.beta
     rule = getattr(backend, "contrastive_update", None)  # plug-ins that predate it use the layered rule
     dw, db = rule(plus, minus, scale) if rule else contrastive_update(plus.states, minus.states, scale)
+    counting = getattr(backend, "count_update", None)  # as for contrastive_update
+    if counting:
+        counters += counting(program, 2 * len(x))
     return dw, db, free, counters
 
 

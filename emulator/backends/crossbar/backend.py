@@ -29,6 +29,7 @@ import numpy as np
 
 from emulator.backends.base import Backend, Equilibrium, Program, patched
 from emulator.backends.crossbar import programming, tiled
+from emulator.backends.crossbar.calibration import calibrate
 from emulator.backends.crossbar.noise import Pcm1fReadNoise, PowerLawDrift
 from emulator.backends.crossbar.parameters import CrossbarParameters, upgrade_flat, with_backward_defaults
 from emulator.backends.crossbar.programming import Array, Cells, Tiling, program_array, reprogram_array
@@ -118,6 +119,7 @@ class CrossbarBackend(Backend):
     ops = ("dac_conversions", "array_macs", "adc_conversions", "digital_adds", "cell_writes")
     measures = ("integration_time",)
     Parameters = CrossbarParameters
+    capabilities = frozenset({"calibrate"})
 
     def host_variants(self) -> dict:
         """Re-program by recomputing whole arrays, or only the written cells."""
@@ -200,6 +202,10 @@ class CrossbarBackend(Backend):
             raise DivergenceError("the relaxation overflowed (a drive became NaN or infinite): "
                                   "lower training.learning_rates, or enable training.spectral_norm")
         return eq, counters
+
+    def calibrate(self, program: CrossbarProgram):
+        """The arrays as measured after programming (:mod:`emulator.backends.crossbar.calibration`)."""
+        return calibrate(program)
 
     def emulated_seconds(self, counters, chip) -> float:
         """Integration time, plus the chip's time per op (e.g. cell writes) for what runs outside it."""

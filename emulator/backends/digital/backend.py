@@ -2,7 +2,10 @@
 
 It runs the lazy relaxation exactly as specified (host floats, no quantisation) and counts
 messages, synaptic ops, unit updates, steps and weight writes; ``chips/digital.yaml`` prices
-them from Horowitz's 45 nm per-operation energies (ISSCC 2014).
+them from Horowitz's 45 nm per-operation energies (ISSCC 2014). It also runs the network
+feed-forward and backpropagates through it (:mod:`emulator.backends.digital.feedforward`), the
+baseline EqProp is compared with, computes the arithmetic of weight updates on chip
+(``gradient_macs``), and reports its programmed network exactly (:meth:`DigitalBackend.calibrate`).
 """
 from __future__ import annotations
 
@@ -12,8 +15,8 @@ from typing import Literal
 
 import numpy as np
 
-from emulator.backends.base import Backend, Program, patched
-from emulator.backends.digital import relax as engine
+from emulator.backends.base import ArrayModel, Backend, Calibration, Program, patched
+from emulator.backends.digital import feedforward as dense, relax as engine
 from emulator.counters import Counters
 from emulator.backends.digital.relax import LayeredNet, relax
 from emulator.errors import CapacityError
@@ -55,8 +58,10 @@ class DigitalProgram(Program):
 
 class DigitalBackend(Backend):
     family = "digital"
-    ops = ("steps", "unit_updates", "messages", "synaptic_ops", "weight_writes")
+    ops = ("steps", "unit_updates", "messages", "synaptic_ops", "weight_writes", "forward_macs", "backward_macs",
+           "gradient_macs", "activation_writes", "activation_reads")
     Parameters = DigitalParameters
+    capabilities = frozenset({"feedforward", "calibrate"})
 
     def host_variants(self) -> dict:
         """Deliver every step's messages with a matrix product, or always with the event list."""
@@ -82,6 +87,25 @@ class DigitalBackend(Backend):
 
     def relax(self, program: DigitalProgram, x, *, max_steps, nudge=None, init=None):
         return relax(program.net, x, max_steps=max_steps, nudge=nudge, init=init)
+
+    def count_update(self, program: DigitalProgram, products: int) -> Counters:
+        """The chip accumulates each product into a gradient buffer: ``gradient_macs``."""
+        return dense.update_counts(program.net.layers, products)
+
+    def feedforward(self, program: DigitalProgram, x, *, drive_noise=None):
+        return dense.feedforward(program.net, x, drive_noise)
+
+    def backpropagate(self, program: DigitalProgram, states, error):
+        return dense.backpropagate(program.net, states, error)
+
+    def calibrate(self, program: DigitalProgram) -> tuple[Calibration, Counters]:
+        """The stored weights and biases, exactly (no measurement: the chip holds the numbers)."""
+        net = program.net
+        arrays = tuple(ArrayModel(forward=w.astype(np.float64), backward=w.astype(np.float64), gain=np.ones(w.shape),
+                                  full_scale=float(np.abs(w).max()), read_variance=None,
+                                  row_edges=np.array([0, w.shape[1]]), col_edges=np.array([0, w.shape[0]]))
+                       for w in net.down)
+        return Calibration(arrays=arrays, bias=tuple(b.astype(np.float64) for b in net.bias)), Counters()
 
 
 def sram_needed(layers, params: DigitalParameters) -> int:

@@ -242,7 +242,7 @@ def test_naive_deployment_of_a_digital_run_onto_the_array(trained_digits, tmp_pa
     assert report["deployed"] == {"from": str(folder), "trained_on": "digital", "epochs": 20}
     assert report["counters"]["training"]["cell_writes"] == 2 * (64 * 256 + 256 * 10)  # programmed once
     assert abs(report["metrics"]["test_accuracy"] - digital.metrics.test_accuracy) < 0.02
-    assert "trained on **digital** for 20 epochs" in (tmp_path / "a" / "report.md").read_text()
+    assert "trained with **EqProp** on **digital** for 20 epochs" in (tmp_path / "a" / "report.md").read_text()
     assert "deployed from 20 epochs on digital;" in capsys.readouterr().out
     # a 2-bit ADC ruins the deployed network; the option is checked like the chip file
     assert main(["evaluate", str(folder), "--chip", "crossbar-pcm", "--chip-set",
