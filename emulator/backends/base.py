@@ -107,6 +107,12 @@ class Program:
         """What the report shows of the mapping (memory, cores, ...)."""
         return {}
 
+    @property
+    def uses_theta(self) -> bool:
+        """Whether the lazy threshold ``eqprop.theta`` acts on this program. False where spikes carry no value
+        to threshold (binary spikes): a run then relaxes no theta = 0 copy to compare its traffic with."""
+        return True
+
 
 @dataclass(frozen=True)
 class Deployment:
