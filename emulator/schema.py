@@ -14,6 +14,7 @@ mapping into the dataclass or raises one :class:`ConfigError`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -24,6 +25,12 @@ import yaml
 
 from emulator.bounded_yaml import MAX_CHARS, LimitError, compose, parse_yaml, problem
 from emulator.errors import ConfigError
+
+@functools.lru_cache(maxsize=None)
+def type_hints(cls) -> dict:
+    """``typing.get_type_hints`` of a schema class, resolved once (schemas are built per compile)."""
+    return typing.get_type_hints(cls)
+
 
 Path_ = tuple  # a key path such as ("eqprop", "theta") or ("training", "learning_rates", 1)
 
@@ -145,7 +152,7 @@ def tags(tp) -> tuple:
     """The models a schema dataclass stands for: the values of its ``model: Literal[...]`` field, or ()."""
     if not dataclasses.is_dataclass(tp):
         return ()
-    hint = typing.get_type_hints(tp).get("model")
+    hint = type_hints(tp).get("model")
     return typing.get_args(hint) if typing.get_origin(hint) is Literal else ()
 
 
@@ -187,7 +194,7 @@ def build(cls, data: Any, source: Source, path: Path_ = ()):
     """Validate ``data`` against the schema dataclass ``cls`` and build it (defaults filled in)."""
     if not isinstance(data, dict):
         fail(source, path, f"must be {describe(cls)}, got {shown(data)}")
-    hints = typing.get_type_hints(cls)
+    hints = type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init and not f.metadata.get("internal")}
     for key in data:
         if key in getattr(cls, "MOVED", {}):
@@ -213,7 +220,7 @@ def _new_place(cls, path: Path_, new: str) -> str:
         if members:
             tag, tp = next((tag, m) for tag, m in members.items() if part in {f.name for f in dataclasses.fields(m)})
             needs.append(f"{dotted(path + parts[:i] + ('model',))}: {tag}")
-        tp = typing.get_type_hints(tp)[part] if dataclasses.is_dataclass(tp) else None
+        tp = type_hints(tp)[part] if dataclasses.is_dataclass(tp) else None
     return dotted(path + parts) + "".join(f", with {n}" for n in needs)
 
 
