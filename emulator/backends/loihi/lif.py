@@ -26,6 +26,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
+from emulator.backends.base import LayeredCouplings
 from emulator.backends.loihi.sigma_delta import _shift
 
 #: u and v are 24-bit registers; decays are 12-bit fractions; vth and the synaptic input are aligned with
@@ -34,7 +35,7 @@ UV_BITS, DECAY_BITS, ALIGN = 24, 12, 6
 
 
 @dataclass(frozen=True)
-class LifNet:
+class LifNet(LayeredCouplings):
     """A layered network of LIF neurons in the chip's integers.
 
     Attributes
@@ -71,11 +72,9 @@ class LifNet:
         object.__setattr__(self, "up", tuple(np.ascontiguousarray(w.T) for w in down))
 
     @property
-    def layers(self) -> tuple[int, ...]:
-        """Units (one neuron each) per layer."""
-        return (self.down[0].shape[1],) + tuple(w.shape[0] for w in self.down)
-
-    neurons = layers
+    def neurons(self) -> tuple[int, ...]:
+        """Neurons per layer: one per unit."""
+        return self.layers
 
     @property
     def bias(self) -> tuple[np.ndarray, ...]:

@@ -25,9 +25,11 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
+from emulator.backends.base import LayeredCouplings
+
 
 @dataclass(frozen=True)
-class SpikingNet:
+class SpikingNet(LayeredCouplings):
     """A layered network of spiking neurons in a float format.
 
     Attributes
@@ -63,14 +65,6 @@ class SpikingNet:
     def dtype(self):
         return self.down[0].dtype
 
-    @property
-    def layers(self) -> tuple[int, ...]:
-        return (self.down[0].shape[1],) + tuple(w.shape[0] for w in self.down)
-
-    def fan_out(self, k: int) -> int:
-        """Receivers of one spike of layer ``k``: the next layer, and the previous one unless it is the input."""
-        sizes = self.layers
-        return (sizes[k + 1] if k + 1 < len(sizes) else 0) + (sizes[k - 1] if k >= 2 else 0)
 
 
 @dataclass(frozen=True)
