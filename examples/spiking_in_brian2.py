@@ -14,7 +14,7 @@ import tempfile
 
 import numpy as np
 
-from emulator.backends.snn.brian import program_to_brian2
+from emulator.backends.snn.brian import chip_spikes, program_to_brian2
 from emulator.backends.spiking import window_of
 from emulator.chip import load_chip
 from emulator.tasks.classification import Run
@@ -43,21 +43,10 @@ def main(argv=None):
         brian.run()
         theirs = brian.spikes()
         counts = [s[steps - window:].sum(0) for s in theirs]
-        same = all(np.array_equal(s, r.astype(bool)) for s, r in zip(theirs, _spikes_of(run, sample, steps)))
+        same = all(np.array_equal(s, r) for s, r in zip(theirs, chip_spikes(run.program, sample, steps=steps)))
         print(f"digit {i}: label {label}  emulator {mine.output[i].argmax()}  Brian2 {counts[-1].argmax()}  "
               f"output spikes in the last {window} steps {counts[-1].tolist()}  "
               f"{'same spikes at every step' if same else 'DIFFERENT'}")
-
-
-def _spikes_of(run, sample, steps):
-    """The emulator's spikes of every relaxing layer at every step, (steps, n_k), for one input."""
-    from emulator.backends.snn.neurons import relax_spiking
-    from emulator.backends.spiking import input_train, step_sizes
-
-    program = run.program
-    state = relax_spiking(program.net, input_train(sample[None], 0, steps),
-                          step_sizes(program.spiking, program.du, steps), window=steps, record=True)
-    return [spikes[:, 0] for _, _, spikes in state.record]
 
 
 if __name__ == "__main__":

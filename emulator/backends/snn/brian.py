@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emulator.backends.snn.neurons import SpikingNet
+from emulator.backends.snn.neurons import SpikingNet, relax_spiking
 from emulator.backends.spiking import input_train, require_brian2, step_sizes
 
 #: Brian2 time of one emulator step
@@ -147,6 +147,15 @@ def program_to_brian2(program, x: np.ndarray, *, steps: int, record: bool = Fals
     train = input_train(np.asarray(x, np.float64)[None], 0, steps)[:, 0]
     return to_brian2(program.net, train, step_sizes(program.spiking, program.du, steps), record=record,
                      target=target)
+
+
+def chip_spikes(program, x: np.ndarray, *, steps: int) -> list[np.ndarray]:
+    """The spikes the chip fires for one input in a free phase of ``steps`` steps from rest, as
+    :func:`program_to_brian2`'s network should: list of (steps, n_k) bool, layers 1..L (compare with
+    :meth:`BrianNetwork.spikes`)."""
+    state = relax_spiking(program.net, input_train(np.asarray(x, np.float64)[None], 0, steps),
+                          step_sizes(program.spiking, program.du, steps), window=steps, record=True)
+    return [spikes[:, 0].astype(bool) for _, _, spikes in state.record]
 
 
 def _couple(b2, pre, post, weights: np.ndarray, dt, namespace, name: str):
