@@ -2,7 +2,8 @@
 
 User errors (bad files, unknown names, networks that do not fit, diverging training, output
 that cannot be written) print one ``error:`` line and exit with status 2; a failed or interrupted
-run keeps its finished epochs and says where they are and how to go on.
+run keeps its finished epochs and says where they are and how to go on. What a finished run's
+report warns about (a MaxCut graph's isolated nodes) is also one ``warning:`` line on stderr.
 """
 from __future__ import annotations
 
@@ -109,6 +110,8 @@ def _run_maxcut(workload, chip, args) -> int:
         write_report(result, out)
     except OutputError as exc:
         raise exc.explained("the anneals' results are not kept", "run it again") from None
+    if result.graph.note:
+        print(f"warning: {result.graph.note}", file=sys.stderr)
     m = result.metrics
     ratio = f" ({m.best_ratio:.4f} of the best known)" if m.best_ratio is not None else ""
     tts = (f"time-to-solution {format_si(m.time_to_solution_s, 's')}, energy-to-solution "

@@ -1,4 +1,4 @@
-"""Files written whole or not at all, and write failures as one user error.
+"""Files written whole or not at all, and write failures as one user error; how array files fail to read.
 
 Every file the emulator writes (checkpoints, reports, figures, comparisons, deploy bundles) goes
 through :func:`replaced`: a temporary file in the same folder, renamed over the target when it is
@@ -12,7 +12,9 @@ from __future__ import annotations
 import errno
 import io
 import os
+import tokenize
 import uuid
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -21,6 +23,11 @@ from typing import BinaryIO
 import numpy as np
 
 from emulator.errors import OutputError
+
+#: what NumPy raises reading a damaged ``.npy`` file, or member of an ``.npz`` archive: a header it cannot
+#: parse (it is read as a Python literal: ``SyntaxError``, ``tokenize.TokenError``, ``ValueError``), data
+#: cut short (``EOFError``, ``ValueError``), a shape too large to map (``OverflowError``), a damaged zip
+DAMAGED_ARRAYS = (ValueError, EOFError, OverflowError, SyntaxError, tokenize.TokenError, zipfile.BadZipFile)
 
 #: what to change when a write into ``{folder}`` fails for this reason (``errno``)
 REMEDIES = {

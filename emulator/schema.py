@@ -352,11 +352,16 @@ def apply_overrides(data: dict, overrides: list[str | Override], option: str = "
     origin = {}
     for item in overrides:
         if isinstance(item, Override):
-            key, value, label = item.key, copy.deepcopy(item.value), f"{item.where}: {item.key}"
+            key, value, label = item.key, copy.deepcopy(item.value), f"{item.where}: {printable(item.key)}"
         else:
             key, value, label = _parse_override(item, option)
         # a list index is a few digits (a list holds fewer than MAX_NODES items); anything else is a key
         parts = [int(p) if p.isdecimal() and len(p) < 9 else p for p in key.strip().split(".")]
+
+        def first(n: int) -> str:
+            """The first ``n`` keys of the path, as the option wrote them, for a one-line message."""
+            return printable(".".join(map(str, parts[:n])))
+
         node = data
         for i, part in enumerate(parts[:-1]):
             child = node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) \
@@ -364,7 +369,7 @@ def apply_overrides(data: dict, overrides: list[str | Override], option: str = "
             if child is None:
                 child = {}
                 if not isinstance(node, dict):
-                    raise ConfigError(f"{label}: {'.'.join(map(str, parts[:i + 1]))} is not a mapping")
+                    raise ConfigError(f"{label}: {first(i)} is not a mapping")
                 node[part] = child
             node = child
         if isinstance(node, list) and isinstance(parts[-1], int) and parts[-1] < len(node):
@@ -372,10 +377,10 @@ def apply_overrides(data: dict, overrides: list[str | Override], option: str = "
         elif isinstance(node, dict):
             node[parts[-1]] = value
         elif isinstance(node, list):
-            raise ConfigError(f"{label}: {'.'.join(map(str, parts[:-1]))} is a list of {len(node)} "
-                              f"items; use an index below {len(node)} or set the whole list")
+            raise ConfigError(f"{label}: {first(-1)} is a list of {len(node)} items; use an index below {len(node)} "
+                              "or set the whole list")
         else:
-            raise ConfigError(f"{label}: {'.'.join(map(str, parts[:-1]))} is not a mapping")
+            raise ConfigError(f"{label}: {first(-1)} is not a mapping")
         origin[tuple(parts)] = item.where if isinstance(item, Override) else f"{option} {printable(item, 1000)}"
     return data, origin
 

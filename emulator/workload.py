@@ -20,6 +20,9 @@ from emulator.schema import (LINE_CHARS, NAME_CHARS, SEED_MAX, OverriddenSource,
 MAX_SAMPLES = 10_000_000
 #: most samples in one batch: a whole training set of the largest dataset, and more
 MAX_BATCH = 100_000
+#: most edges a generated graph may be expected to have: five times those of the complete graph of 2,000 nodes
+#: (K2000, a benchmark of Ising machines); the edges are generated before a chip's capacity is checked
+MAX_EDGES = 10_000_000
 #: most steps of one relaxation phase: the step logs of a phase grow with it, and a relaxation that has not
 #: settled in 10,000 steps will not
 MAX_STEPS = 10_000
@@ -241,6 +244,7 @@ def load_workload(path: str | Path, overrides: list[str] = ()) -> Workload | Max
         workload = build(MaxCutWorkload, data, source)
         if (workload.graph.file is None) == (workload.graph.random is None):
             fail(source, ("graph",), "give exactly one of `file` (a graph file) and `random` (a generated graph)")
+        _check_edges(workload.graph.random, source)
         return _with_origin(workload, source)
     workload = build(Workload, data, source)
     n_weights = len(workload.network.layers) - 1
@@ -261,6 +265,17 @@ def _check_window(workload: Workload, source: Source):
         fail(source, ("spiking", "window"), f"{window} steps is longer than a phase: eqprop.{key} is {budget}, and the "
                                             f"rates are counted over the last `window` steps of each phase; set it "
                                             f"to at most {budget}, or raise eqprop.{key}")
+
+
+def _check_edges(spec: RandomGraphSpec | None, source: Source):
+    """Refuse a generated graph expected to have more than :data:`MAX_EDGES` edges."""
+    if spec is None:
+        return
+    expected = spec.density * spec.nodes * (spec.nodes - 1) / 2
+    if expected > MAX_EDGES:
+        fail(source, ("graph", "random", "density"),
+             f"{spec.nodes:,} nodes at density {spec.density:g} make about {expected:,.0f} edges, more than the "
+             f"{MAX_EDGES:,} a generated graph may have; lower graph.random.density or graph.random.nodes")
 
 
 def _with_origin(workload: Workload, source: Source) -> Workload:

@@ -77,3 +77,16 @@ def user_error(capsys):
         return lines[0][len("error: "):]
 
     return run
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How the fuzz cases of tests/test_fuzz.py ended, if any ran: clean errors and clean successes."""
+    import sys
+
+    fuzzing = sys.modules.get("fuzzing")
+    if fuzzing is None or not fuzzing.TALLY:
+        return
+    terminalreporter.section("fuzz cases")
+    for kind, outcomes in sorted(fuzzing.TALLY.items()):
+        terminalreporter.write_line(f"{kind}: {sum(outcomes.values())} cases, {outcomes['error']} clean errors, "
+                                    f"{outcomes['success']} clean successes")

@@ -1,5 +1,6 @@
 """MaxCut workloads: the G-set parser and its errors, exact cuts, the OIM anneal, its counters, the CLI."""
 import json
+import tracemalloc
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -194,6 +195,32 @@ def test_the_report_gives_cuts_with_thousands_separators(tmp_path):
     assert "| mean cut | 11,657.6 |" in md
 
 
+@pytest.mark.parametrize("name, n, density, weights, seed", [("rand20_pm1.txt", 20, 0.5, "pm1", 20),
+                                                              ("rand100.txt", 100, 0.1, "unit", 100)])
+def test_a_random_graph_is_the_one_its_seed_made_before(name, n, density, weights, seed):
+    """The shipped graphs were generated with the seeds the graphs' README gives: they still are, bit for bit."""
+    assert random_graph(n, density, weights, seed).to_gset() == (ROOT / "workloads" / "graphs" / name).read_text()
+
+
+def test_a_sparse_random_graph_takes_the_memory_of_its_edges_not_of_its_pairs():
+    tracemalloc.start()
+    try:
+        graph = random_graph(4000, 0.0005, "pm1", 0)  # 8 million pairs: 200 MB as arrays of pairs
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert 3000 < graph.m < 5000 and peak < 5e6
+
+
+def test_a_random_graph_of_too_many_edges_is_refused_before_it_is_generated(tmp_path, user_error):
+    path = write(tmp_path, "name: r\nkind: maxcut\ngraph:\n  random: {nodes: 20000, density: 1}\n"
+                           "anneal: {runs: 2, duration: 5, shil: 1}\n", "w.yaml")
+    message = user_error("run", path, "--chip", OIM, "--out", tmp_path / "out")
+    assert message == (f"{path}:4: graph.random.density: 20,000 nodes at density 1 make about 199,990,000 edges, more "
+                       "than the 10,000,000 a generated graph may have; lower graph.random.density or "
+                       "graph.random.nodes")
+
+
 def test_a_random_graph_workload(tmp_path):
     path = write(tmp_path, "name: r\nkind: maxcut\ngraph:\n  random: {nodes: 12, density: 0.5, seed: 3}\n"
                            "anneal: {runs: 3, duration: 20, noise: 0.3, shil: 1.0, shil_ramp: 20}\n", "w.yaml")
@@ -255,6 +282,20 @@ def test_a_npy_graph_that_does_not_hold_real_numbers_is_one_error_naming_the_fil
     np.save(tmp_path / "m.npy", matrix)
     line = cli_error(capsys, ["run", maxcut_yaml(tmp_path, "m.npy"), "--chip", OIM, "--out", tmp_path / "out"])
     assert line.startswith(f"error: {tmp_path / 'm.npy'}: a coupling matrix holds real numbers") and words in line
+
+
+@pytest.mark.parametrize("text, damaged, says", [
+    (b"(20, 20)", b"(99999, 99999)", "mmap length is greater than file size"),  # not a 74.5 GiB allocation
+    (b"(20, 20)", b"(20, 21)", "mmap length is greater than file size"),
+    (b"{'descr'", b"{{descr'", "'EOF in multi-line statement'"),  # its header is parsed as a Python literal
+    (b"(20, 20)", b"(2**70,)", "malformed node or string"),
+])
+def test_a_npy_graph_with_a_damaged_header_is_one_error(tmp_path, user_error, text, damaged, says):
+    np.save(tmp_path / "m.npy", np.zeros((20, 20)))
+    (tmp_path / "m.npy").write_bytes((tmp_path / "m.npy").read_bytes().replace(text, damaged, 1))
+    message = user_error("run", maxcut_yaml(tmp_path, "m.npy"), "--chip", OIM, "--out", tmp_path / "out")
+    assert f"cannot read {tmp_path / 'm.npy'} as a .npy matrix (" in message and says in message, message
+    assert message.endswith("; save the matrix again with numpy.save"), message
 
 
 def test_a_boolean_npy_matrix_is_an_unweighted_graph(tmp_path):
@@ -331,11 +372,12 @@ def test_a_report_from_before_partitions_were_recorded_still_reads_and_renders()
 
 
 
-def test_isolated_nodes_are_warned_about_in_both_reports(tmp_path):
+def test_isolated_nodes_are_warned_about_in_both_reports_and_on_the_terminal(tmp_path, capsys):
     write(tmp_path, "7 2\n1 2 1\n2 3 1\n")
     out = tmp_path / "out"
     assert main(["run", str(maxcut_yaml(tmp_path, "g.txt")), "--chip", str(OIM), "--out", str(out), "--quiet"]) == 0
     graph = json.loads((out / "report.json").read_text())["graph"]
+    assert capsys.readouterr().err == f"warning: {graph['note']}\n"
     assert graph["isolated_nodes"] == 4
     assert graph["note"].startswith("4 of the 7 nodes are in no edge (numbered from 1: 4, 5, 6, 7): each runs as an "
                                     "oscillator, and is counted in oscillator_seconds")

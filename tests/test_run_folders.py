@@ -139,6 +139,19 @@ def test_a_damaged_checkpoint_is_one_error(capsys, tmp_path, tiny_run_on, damage
     assert not (tmp_path / "e").exists() and not (tmp_path / "b").exists()
 
 
+@pytest.mark.parametrize("option", ["--resume", "evaluate", "deploy"])
+def test_a_checkpoint_whose_entry_has_a_damaged_header_is_one_error(capsys, tmp_path, tiny_run_on, option):
+    """An entry's header is parsed as a Python literal, before the zip's checksum is reached."""
+    folder = tmp_path / "run"
+    shutil.copytree(tiny_run_on("loihi2"), folder)
+    data = (folder / "checkpoint.npz").read_bytes()
+    header = data.index(b"{'descr': '<f8'")  # of w0, the first array
+    (folder / "checkpoint.npz").write_bytes(data[:header + 60] + b"{" + data[header + 61:])
+    message = user_error(capsys, *command(option, folder, tmp_path))
+    assert message.startswith(f"{option} {folder}: {DAMAGED}entry 'w0' cannot be read ("), message
+    assert message.endswith(TO_DO[option]), message
+
+
 @pytest.mark.parametrize("option", ["evaluate", "deploy"])
 @pytest.mark.parametrize("key, value, says", [
     ("network", {"layers": [64, 128, 10], "n_units": 138, "n_synapses": 9472},

@@ -528,6 +528,13 @@ def test_override_below_a_scalar(write):
     assert message.startswith("--set 'eqprop.beta.x=1': ") and "eqprop.beta is not a mapping" in message
 
 
+@pytest.mark.parametrize("key, below", [("eqprop.beta.x.y", "eqprop.beta"), ("name.x\ny.z", "name"),
+                                        ("network.layers.5.x", "network.layers")])
+def test_override_below_a_scalar_names_the_scalar_on_one_line(write, key, below):
+    message = error_of(write(BASE), [f"{key}=1"])
+    assert message.endswith(f": {below} is not a mapping") and "\n" not in message, message
+
+
 def test_override_misspelt_section_points_at_the_option(write):
     message = error_of(write(BASE), ["trainin.epochs=1"])
     assert message.startswith("--set trainin.epochs=1: trainin: unknown key"), message

@@ -8,6 +8,8 @@ times, timestamps, the emulator's version and the report's schema version).
 
     python benchmarks/checks/same_reports.py --base HEAD~3
     python benchmarks/checks/same_reports.py --base main --chips digital,loihi2 --epochs 1
+    python -m benchmarks.checks.same_reports --base main --chips oim-cmos --epochs 1 --no-maxcut \
+        --workload fashion_mnist_snn --set dataset.n_train=2000 --set dataset.n_test=500
 
 By default every chip in ``chips/`` runs ``digits_snn`` for two epochs, and every MaxCut
 workload runs on the chips that solve Ising problems. It prints one line per run and exits
@@ -84,13 +86,16 @@ def chips_of(tree: Path) -> list[str]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--base", required=True, help="git revision to compare the working tree with")
-    p.add_argument("--chips", help="comma-separated chips for digits_snn (default: every chip)")
-    p.add_argument("--epochs", type=int, default=2, help="epochs of digits_snn (default 2)")
+    p.add_argument("--chips", help="comma-separated chips the workload runs on (default: every chip)")
+    p.add_argument("--workload", default="digits_snn", help="classification workload the chips run (default digits_snn)")
+    p.add_argument("--epochs", type=int, default=2, help="epochs of the workload (default 2)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="another override of the workload (repeatable)")
     p.add_argument("--maxcut-chips", default="oim-cmos", help="chips the MaxCut workloads run on")
     p.add_argument("--no-maxcut", action="store_true", help="skip the MaxCut workloads")
     args = p.parse_args(argv)
     chips = args.chips.split(",") if args.chips else chips_of(REPO)
-    cases = [("digits_snn", c, [f"training.epochs={args.epochs}"]) for c in chips]
+    cases = [(args.workload, c, [f"training.epochs={args.epochs}"] + args.set) for c in chips]
     if not args.no_maxcut:
         cases += [(w, c, []) for w in MAXCUT for c in args.maxcut_chips.split(",")]
     failed = 0

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emulator.backends.oim import OimBackend, input_field
+from emulator.backends.oim.backend import OimBackend, input_field
 from emulator.backends.oim.oscillators import field
 from emulator.chip import load_chip
 from emulator.datasets import load_dataset

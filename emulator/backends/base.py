@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import weakref
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -185,7 +186,18 @@ class Backend(abc.ABC):
         return parameters
 
     def parameters_of(self, chip):
-        """The chip's ``parameters`` section validated against :attr:`Parameters`."""
+        """The chip's ``parameters`` section validated against :attr:`Parameters` (:meth:`build_parameters`),
+        built once per chip object: a training compiles at every batch."""
+        built = self.__dict__.setdefault("_built_parameters", {})
+        key = id(chip)
+        if key not in built or built[key][0]() is not chip:  # a dead chip's id may be reused
+            forget = weakref.ref(chip, lambda _, key=key: built.pop(key, None))
+            built[key] = forget, self.build_parameters(chip)
+        return built[key][1]
+
+    def build_parameters(self, chip):
+        """Validate the chip's ``parameters`` section against :attr:`Parameters`; families that fill in
+        defaults or check across keys override it."""
         source = chip.origin or Source(chip.name)
         return build(self.Parameters, chip.parameters, source, ("parameters",))
 

@@ -12,7 +12,6 @@ a truncated network.
 from __future__ import annotations
 
 import json
-import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from emulator.catalog import resolve
 from emulator.chip import Chip, get_backend, load_chip
 from emulator.counters import Counters
 from emulator.errors import ConfigError
-from emulator.files import write_arrays
+from emulator.files import DAMAGED_ARRAYS, write_arrays
 from emulator.network import Network
 from emulator.results import REPORT, EpochRecord, RunResult
 from emulator.schema import Source, build, fail, spec
@@ -122,7 +121,7 @@ def _entries(path: Path) -> dict[str, np.ndarray]:
         archive = np.load(path)
     except OSError as exc:
         raise ConfigError(f"it cannot be read ({exc.strerror or exc})") from None
-    except (ValueError, EOFError, zipfile.BadZipFile):
+    except DAMAGED_ARRAYS:
         raise ConfigError("it is not a NumPy .npz archive") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ConfigError("it holds a single array, not a NumPy .npz archive")
@@ -131,7 +130,7 @@ def _entries(path: Path) -> dict[str, np.ndarray]:
         for name in archive.files:
             try:
                 entries[name] = archive[name]
-            except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            except (OSError, *DAMAGED_ARRAYS) as exc:
                 raise ConfigError(f"entry {name!r} cannot be read ({exc})") from None
     return entries
 

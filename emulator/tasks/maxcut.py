@@ -43,6 +43,7 @@ import emulator
 from emulator.chip import Chip, get_backend
 from emulator.energy import account, chip_constants
 from emulator.errors import ConfigError, GraphFormatError
+from emulator.files import DAMAGED_ARRAYS
 from emulator.graphs import PARTITION_ENCODING, Graph, from_matrix, partition_text, random_graph, read_gset
 from emulator.results import (AnnealEnergy, AnnealRun, AnnealTime, EnergyReport, GraphSummary, MaxCutMetrics,
                               MaxCutResult, Partition, ProgrammingEnergy)
@@ -65,10 +66,15 @@ def load_graph(workload: MaxCutWorkload) -> Graph:
     path = workload.graph_path()
     if path.suffix == ".npy":
         try:
-            matrix = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
+            # mapped before it is read: a header that announces more data than the file holds (a damaged or
+            # cut-short file) is refused here, not allocated
+            matrix = np.array(np.load(path, mmap_mode="r", allow_pickle=False))
+        except OSError as exc:
             raise GraphFormatError(f"{workload.where('graph', 'file')}: cannot read {path} as a .npy "
                                    f"matrix: {exc}") from None
+        except DAMAGED_ARRAYS as exc:
+            raise GraphFormatError(f"{workload.where('graph', 'file')}: cannot read {path} as a .npy "
+                                   f"matrix ({exc}); save the matrix again with numpy.save") from None
         return from_matrix(matrix, str(path))
     return read_gset(path)
 

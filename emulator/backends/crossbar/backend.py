@@ -23,73 +23,17 @@ drawn once per chip (see :func:`emulator.backends.crossbar.tiled.relax_tiled`).
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from emulator.backends.base import Backend, Equilibrium, Program, patched
-from emulator.backends.crossbar import devices as analog, tiled
+from emulator.backends.crossbar import programming, tiled
 from emulator.backends.crossbar.noise import Pcm1fReadNoise, PowerLawDrift
 from emulator.backends.crossbar.parameters import CrossbarParameters, upgrade_flat, with_backward_defaults
+from emulator.backends.crossbar.programming import Array, Cells, Tiling, program_array, reprogram_array
 from emulator.counters import Counters
 from emulator.errors import CapacityError, ConfigError, DivergenceError
-
-
-@dataclass(frozen=True)
-class Tiling:
-    """Row and column blocks of one array (n_rows x n_cols) over tiles."""
-
-    rows: tuple[slice, ...]
-    cols: tuple[slice, ...]
-
-    @classmethod
-    def of(cls, n_rows, n_cols, tile_rows, tile_cols) -> "Tiling":
-        return cls(tuple(slice(a, min(a + tile_rows, n_rows)) for a in range(0, n_rows, tile_rows)),
-                   tuple(slice(a, min(a + tile_cols, n_cols)) for a in range(0, n_cols, tile_cols)))
-
-    @property
-    def n_tiles(self) -> int:
-        return len(self.rows) * len(self.cols)
-
-    @property
-    def row_edges(self) -> np.ndarray:
-        """Tile boundaries of the rows, ``[0, ..., n_rows]``."""
-        return np.array([b.start for b in self.rows] + [self.rows[-1].stop], np.int64)
-
-    @property
-    def col_edges(self) -> np.ndarray:
-        """Tile boundaries of the columns, ``[0, ..., n_cols]``."""
-        return np.array([b.start for b in self.cols] + [self.cols[-1].stop], np.int64)
-
-
-@dataclass(frozen=True)
-class Array:
-    """One weight matrix on the chip: programmed cells and what the periphery reads.
-
-    ``fwd`` (n_k, n_{k+1}) and ``bwd`` (n_{k+1}, n_k) are the effective weights (drive units per
-    state unit) of a forward and a backward read, after drift, variation and IR drop;
-    ``var_fwd``/``var_bwd`` are the read-noise variances of each cell pair, or None.
-    """
-
-    target: tuple[np.ndarray, np.ndarray]  # (G+, G-) targets of the last writes, (n_k, n_{k+1}), uS
-    conductance: tuple[np.ndarray, np.ndarray]  # what the reads see: programmed, drifted, times the gain, uS
-    gain: tuple[np.ndarray | None, np.ndarray | None]  # fabrication gain of each cell (None: no variation)
-    w_scale: float
-    tiling: Tiling
-    fwd: np.ndarray
-    bwd: np.ndarray
-    var_fwd: np.ndarray | None
-    var_bwd: np.ndarray | None
-    clipped: float
-
-    @property
-    def row_edges(self) -> np.ndarray:
-        return self.tiling.row_edges
-
-    @property
-    def col_edges(self) -> np.ndarray:
-        return self.tiling.col_edges
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,6 +52,9 @@ class CrossbarProgram(Program):
         The chip's parameters.
     generation : int
         Programmings of the chip so far (0: the first); seeds the draws of this one.
+    cells : Cells
+        The chip's cells, which later programs of the chip re-program in place: once ``cells.generation``
+        has passed ``generation``, this program no longer describes the chip.
     rng : numpy Generator
         Draws the read-noise windows of the relaxations on this program.
     noise_pool : (N,) float64 or None
@@ -119,6 +66,7 @@ class CrossbarProgram(Program):
     theta: float
     params: CrossbarParameters
     generation: int
+    cells: Cells = field(compare=False, repr=False)
     rng: np.random.Generator = field(compare=False)
     noise_pool: np.ndarray | None = field(compare=False, repr=False)
 
@@ -157,8 +105,6 @@ class CrossbarEquilibrium(Equilibrium):
     partials: list
 
 
-#: fraction of changed cells above which a re-programming recomputes whole arrays rather than the changed cells
-REWRITE_ALL = 0.2
 #: standard normals in a chip's read-noise pool (32 MB); see :func:`emulator.backends.crossbar.tiled.relax_tiled`
 NOISE_POOL = 1 << 22
 
@@ -175,7 +121,7 @@ class CrossbarBackend(Backend):
 
     def host_variants(self) -> dict:
         """Re-program by recomputing whole arrays, or only the written cells."""
-        module = sys.modules[__name__]
+        module = programming
         return {"whole arrays": lambda: patched(module, REWRITE_ALL=-1.0),
                 "written cells": lambda: patched(module, REWRITE_ALL=2.0)}
 
@@ -183,8 +129,8 @@ class CrossbarBackend(Backend):
         """The flat layout of earlier versions (``read_q``, ``adc_bits``...) in today's sections."""
         return upgrade_flat(parameters)
 
-    def parameters_of(self, chip) -> CrossbarParameters:
-        p = super().parameters_of(replace(chip, parameters=with_backward_defaults(chip.parameters)))
+    def build_parameters(self, chip) -> CrossbarParameters:
+        p = super().build_parameters(replace(chip, parameters=with_backward_defaults(chip.parameters)))
         if not p.g_max_us > p.g_min_us:
             raise ConfigError(f"{chip.where('parameters', 'g_max_us')}: the conductance range g_max_us - g_min_us "
                               f"is {p.g_max_us - p.g_min_us:g} uS; it must be positive: raise g_max_us above "
@@ -215,21 +161,29 @@ class CrossbarBackend(Backend):
                 "network.layers or a chip with more parameters.n_tiles")
 
     def compile(self, network, chip, previous: CrossbarProgram | None = None) -> CrossbarProgram:
+        """Program ``network`` onto the chip; with ``previous`` (of the same layers), re-program its arrays
+        in place, writing the cells whose targets moved (``previous`` then no longer describes the chip)."""
         self.check_fits(network.layers, chip)
         p = self.parameters_of(chip)
         layers = network.layers
         tilings = [Tiling.of(n_in, n_out, p.tile_rows, p.tile_cols) for n_in, n_out in zip(layers, layers[1:])]
         generation = 0 if previous is None else previous.generation + 1
         prog_rng = _rng(p.seed, 1, generation)
-        arrays, writes = [], 0
-        for k, (w, tiling) in enumerate(zip(network.weights, tilings)):
-            old = None if previous is None or previous.layers != layers else previous.arrays[k]
-            array, n = _program_array(np.asarray(w, np.float64).T, tiling, p, old, prog_rng, _rng(p.seed, 0, k))
-            arrays.append(array)
-            writes += n
-        return CrossbarProgram(programming=Counters(cell_writes=writes), arrays=tuple(arrays),
+        weights = [np.asarray(w, np.float64).T for w in network.weights]
+        if previous is not None and previous.layers == layers:
+            _check_current(previous)
+            cells = previous.cells
+            programmed = [reprogram_array(w_t, tiling, p, old, prog_rng)
+                          for w_t, tiling, old in zip(weights, tilings, previous.arrays)]
+        else:
+            cells = Cells(generation)
+            programmed = [program_array(w_t, tiling, p, prog_rng, _rng(p.seed, 0, k))
+                          for k, (w_t, tiling) in enumerate(zip(weights, tilings))]
+        cells.generation = generation
+        return CrossbarProgram(programming=Counters(cell_writes=sum(n for _, n in programmed)),
+                               arrays=tuple(array for array, _ in programmed),
                                bias=tuple(np.asarray(b, np.float64) for b in network.biases),
-                               theta=float(network.theta), params=p, generation=generation,
+                               theta=float(network.theta), params=p, generation=generation, cells=cells,
                                rng=_rng(p.seed, 2, generation), noise_pool=_noise_pool(p, previous))
 
     # -- relaxation -----------------------------------------------------------------------------
@@ -239,6 +193,7 @@ class CrossbarBackend(Backend):
             raise ValueError(f"x must have shape (batch, {program.layers[0]}), got {x.shape}")
         if init is not None and init.states[-1].shape[0] != x.shape[0]:
             raise ValueError(f"init holds {init.states[-1].shape[0]} samples but x has {x.shape[0]}")
+        _check_current(program)
         with np.errstate(over="ignore", invalid="ignore"):
             eq, counters = _relax(program, x, max_steps, nudge, init)
         if not all(np.isfinite(h).all() for h in eq.drive):
@@ -251,6 +206,14 @@ class CrossbarBackend(Backend):
         return float(counters.get("integration_time", 0.0)) + super().emulated_seconds(counters, chip)
 
 
+def _check_current(program: CrossbarProgram):
+    """ValueError if a later program has re-programmed the chip's cells since ``program``."""
+    if program.cells.generation != program.generation:
+        raise ValueError(f"the chip's arrays were re-programmed since this program (programming {program.generation}; "
+                         f"they hold programming {program.cells.generation}): use the program the last compile "
+                         "returned")
+
+
 def _noise_pool(p: CrossbarParameters, previous: CrossbarProgram | None) -> np.ndarray | None:
     """The chip's pool of standard normals that reads take their noise from (drawn once per chip)."""
     if p.read_noise.model == "none":
@@ -258,94 +221,6 @@ def _noise_pool(p: CrossbarParameters, previous: CrossbarProgram | None) -> np.n
     if previous is not None and previous.noise_pool is not None:
         return previous.noise_pool
     return _rng(p.seed, 3).standard_normal(NOISE_POOL)
-
-
-def _program_array(w_t, tiling, p: CrossbarParameters, old: Array | None, rng, fab_rng):
-    """Program ``w_t`` (n_k, n_{k+1}) as conductance pairs.
-
-    A cell is written (with programming noise, and a new drift exponent) when its target has moved
-    more than ``write_threshold`` of the conductance range from the target it was last written
-    to; the host's weights accumulate the smaller updates until they do (mixed-precision
-    training). Only written cells are recomputed. Returns the array and the number of cells written.
-    """
-    w_max = float(np.abs(w_t).max()) if w_t.size else 0.0
-    w_scale = old.w_scale if old is not None else p.weight_headroom * (w_max if w_max > 0 else 1.0)
-    wanted = analog.to_pairs(w_t, w_scale, p.g_min_us, p.g_max_us)
-    threshold = p.write_threshold * (p.g_max_us - p.g_min_us)
-    gain = old.gain if old is not None else tuple(  # fabrication: one gain per cell, for good
-        np.maximum(1.0 + p.device_variation * fab_rng.standard_normal(w_t.shape), 0.0)
-        if p.device_variation > 0 else None for _ in range(2))
-    targets, conductances, changed, writes = [], [], np.zeros(w_t.shape, bool), 0
-    for i, g in enumerate(wanted):
-        if old is None:
-            write, target, g_read = np.ones(g.shape, bool), g, np.zeros_like(g)
-        else:
-            write = np.abs(g - old.target[i]) > threshold if threshold > 0 else g != old.target[i]
-            target, g_read = old.target[i], old.conductance[i]
-        n_written = int(np.count_nonzero(write))
-        if n_written == 0:  # the cells as they were (arrays are shared, never changed in place)
-            targets.append(target)
-            conductances.append(g_read)
-            continue
-        if old is not None:
-            target, g_read = target.copy(), g_read.copy()
-        writes += n_written
-        changed |= write
-        every = n_written == write.size  # whole arrays beat fancy indexing
-        g_want = g if every else g[write]
-        g_new = p.programming_noise.program(g_want, g_max=p.g_max_us, rng=rng)
-        g_new = p.drift.drifted(g_new, target=g_want, g_max=p.g_max_us, t=p.read_time_s, rng=rng)  # at the reads
-        if gain[i] is not None:
-            g_new = g_new * (gain[i] if every else gain[i][write])
-        if every:
-            target, g_read = g, g_new
-        else:
-            target[write], g_read[write] = g_want, g_new
-        targets.append(target)
-        conductances.append(g_read)
-    to_w = w_scale / (p.g_max_us - p.g_min_us)
-    if old is None or p.ir_drop > 0 or np.count_nonzero(changed) > REWRITE_ALL * changed.size:
-        fwd, bwd = _effective_weights(conductances, tiling, p, to_w)
-        var = _read_variance(conductances, p, to_w, w_scale)
-        var_bwd = None if var is None else np.ascontiguousarray(var.T)
-    elif not changed.any():
-        fwd, bwd, var, var_bwd = old.fwd, old.bwd, old.var_fwd, old.var_bwd
-    else:  # only the written cells' weights and read-noise variances change
-        rows, cols = np.nonzero(changed)
-        fwd, bwd = old.fwd.copy(), old.bwd.copy()
-        fwd[rows, cols] = bwd[cols, rows] = (conductances[0][rows, cols] - conductances[1][rows, cols]) * to_w
-        var, var_bwd = old.var_fwd, old.var_bwd
-        if var is not None:
-            var, var_bwd = var.copy(), var_bwd.copy()
-            var[rows, cols] = var_bwd[cols, rows] = _read_variance([g[rows, cols] for g in conductances], p, to_w,
-                                                                   w_scale)
-    clipped = float(np.mean(np.abs(w_t) > w_scale)) if w_t.size else 0.0
-    array = Array(target=tuple(targets), conductance=tuple(conductances), gain=gain, w_scale=w_scale,
-                  tiling=tiling, fwd=fwd, bwd=bwd, var_fwd=var, var_bwd=var_bwd, clipped=clipped)
-    return array, writes
-
-
-def _effective_weights(conductances, tiling, p: CrossbarParameters, to_w) -> tuple[np.ndarray, np.ndarray]:
-    """Weights a forward read (n_k, n_{k+1}) and a backward read (n_{k+1}, n_k) sense, IR drop included."""
-    g_plus, g_minus = conductances
-    fwd = np.empty_like(g_plus)
-    bwd = np.empty_like(g_plus)
-    for rows in tiling.rows:
-        for cols in tiling.cols:
-            gp, gm = g_plus[rows, cols], g_minus[rows, cols]
-            if p.ir_drop > 0:  # forward: columns sensed (voltage lost along each row); backward: rows sensed
-                f = [analog.ir_drop_factor(g, p.g_max_us, p.ir_drop, along=1) for g in (gp, gm)]
-                b = [analog.ir_drop_factor(g, p.g_max_us, p.ir_drop, along=0) for g in (gp, gm)]
-            else:
-                f = b = [1.0, 1.0]
-            fwd[rows, cols] = (gp * f[0] - gm * f[1]) * to_w
-            bwd[rows, cols] = (gp * b[0] - gm * b[1]) * to_w
-    return fwd, np.ascontiguousarray(bwd.T)
-
-
-def _read_variance(conductances, p: CrossbarParameters, to_w, w_scale) -> np.ndarray | None:
-    """Read-noise variance of each cell pair's weight (shaped like the conductances), or None without read noise."""
-    return p.read_noise.variance(conductances, g_max=p.g_max_us, t=p.read_time_s, to_w=to_w, w_scale=w_scale)
 
 
 def _relax(program: CrossbarProgram, x, max_steps, nudge, init):

@@ -226,75 +226,138 @@ def converter_steps(bits: int | None, full_scale: float, signed: bool) -> float:
 
 
 @nb.njit(cache=True)
+def _accumulate(line_sum, line_var, w, var, lines, delta, square_delta, noisy):
+    """Add what the driven lines ``lines`` changed to the sums (and read-noise variances) of the
+    lines a tile senses: ``line_sum += delta[i] * w[i]`` (``line_var += square_delta[i] * var[i]``)."""
+    n_out = line_sum.shape[0]
+    for i in lines:
+        d = delta[i]
+        for j in range(n_out):
+            line_sum[j] += d * w[i, j]
+        if noisy:
+            d2 = square_delta[i]
+            for j in range(n_out):
+                line_var[j] += d2 * var[i, j]
+
+
+@nb.njit(cache=True)
+def _convert(sensed, line_sum, line_var, noise, start, adc_range, adc_steps):
+    """What the ADCs of one tile read hold: each sensed line's sum plus Gaussian read noise of its
+    variance (the standard normals ``noise.pool[start:start + n]``), through the converter."""
+    n = sensed.shape[0]
+    if noise.noisy:
+        pool = noise.pool
+        for j in range(n):
+            sensed[j] = line_sum[j] + np.sqrt(max(line_var[j], 0.0)) * pool[start + j]
+    else:
+        sensed[:] = line_sum
+    if adc_steps != 0.0:
+        for j in range(n):
+            sensed[j] = _quantise(sensed[j], -adc_range, adc_range, adc_steps)
+
+
+@nb.njit(cache=True)
 def _read(w, var, edges_in, held_in, moved_in, delta_in, square_delta_in, accumulate, out, line_sum, line_var, b,
-          refreshed, sensed_layer, adc_range, adc_steps, noise, cursor, counts):
+          adc_range, adc_steps, noise, cursor, counts):
     """Read, for sample ``b``, every tile of one array direction whose driven lines moved.
 
     A tile read senses ``sum_i v_i w_ij`` over all its driven lines ``i``, plus Gaussian noise of
     variance ``sum_i v_i^2 var_ij`` (the standard normals of a read are the window of
     ``noise.pool`` that starts at ``noise.starts[cursor]``), and holds its ADC outputs in ``out``
     (n_in_blocks, B, n_out). The host keeps both sums per tile and line (``line_sum``,
-    ``line_var``, same shape) and adds only what the moved lines changed (``delta_in`` = new
-    minus old driven value, ``square_delta_in`` the same for its square): the same sums as a full
-    re-read, at a cost that follows the activity (``accumulate`` False: the sums are already
-    there). A read refreshes every unit of the layer it senses: ``refreshed[sensed_layer]`` is
-    set. Returns the new cursor.
+    ``line_var``, same shape) and adds only what the moved lines changed (``moved_in``: their
+    indices in increasing order; ``delta_in`` = new minus old driven value, ``square_delta_in``
+    the same for its square): the same sums as a full re-read, at a cost that follows the
+    activity (``accumulate`` False: the sums are already there). Returns the new cursor and
+    whether a tile was read (which refreshes every unit of the layer the read senses).
     """
-    noisy = noise.noisy
-    n_out = w.shape[1]
+    n_out = out.shape[2]
+    read, e = False, 0
     for ib in range(len(edges_in) - 1):
         lo, hi = edges_in[ib], edges_in[ib + 1]
-        driven, any_moved = 0, False
-        for i in range(lo, hi):
-            driven += held_in[i] != 0.0
-            if moved_in[i]:
-                any_moved = True
-                if not accumulate:
-                    continue
-                d = delta_in[i]
-                sums = line_sum[ib, b]
-                if noisy:
-                    d2 = square_delta_in[i]
-                    variances = line_var[ib, b]
-                    for j in range(n_out):
-                        sums[j] += d * w[i, j]
-                        variances[j] += d2 * var[i, j]
-                else:
-                    for j in range(n_out):
-                        sums[j] += d * w[i, j]
-        if not any_moved:
+        first = e
+        while e < len(moved_in) and moved_in[e] < hi:
+            e += 1
+        if e == first:
             continue
-        sensed = out[ib, b]
+        if accumulate:
+            _accumulate(line_sum[ib, b], line_var[ib, b], w, var, moved_in[first:e], delta_in, square_delta_in,
+                        noise.noisy)
         start = 0
-        if noisy:
+        if noise.noisy:
             start = noise.starts[cursor]
             cursor += 1
-        for j in range(n_out):
-            y = line_sum[ib, b, j]
-            if noisy:
-                y += np.sqrt(max(line_var[ib, b, j], 0.0)) * noise.pool[start + j]
-            sensed[j] = _quantise(y, -adc_range, adc_range, adc_steps)
-        refreshed[sensed_layer] = True
+        _convert(out[ib, b], line_sum[ib, b], line_var[ib, b], noise, start, adc_range, adc_steps)
+        driven = 0
+        for i in range(lo, hi):
+            driven += held_in[i] != 0.0
         counts[1] += driven * n_out
         counts[2] += n_out
-    return cursor
+        read = True
+    return cursor, read
 
 
 @nb.njit(cache=True)
-def _settle_to(out, b, k, depth, bias, partials, nudged, target, beta):
-    """``out`` (n_k,): where the units of layer ``k`` of sample ``b`` settle, ``rho(h)``, ``h`` their
-    held partial sums plus bias (for a nudged output layer: ``rho((h + beta y) / (1 + beta))``)."""
+def _integrate(s, goal, sent, rate, theta, tolerance, moving):
+    """One Euler step of a layer's units towards ``goal``; ``moving`` marks the units that moved more
+    than ``theta`` since their DAC last converted. Returns whether a unit was ``tolerance`` or more
+    from its goal."""
+    unsettled = False
+    for j in range(s.shape[0]):
+        ds = goal[j] - s[j]
+        unsettled |= abs(ds) >= tolerance
+        v = s[j] + rate * ds
+        s[j] = v
+        moving[j] = abs(v - sent[j]) > theta
+    return unsettled
+
+
+@nb.njit(cache=True)
+def _redrive(s, sent, held, moving, moved, delta, square_delta, dac_range, dac_steps, tolerance):
+    """Re-drive the DACs of the ``moving`` units: ``moved`` gets their indices, ``delta`` and
+    ``square_delta`` the changes of their driven values and squares. Returns how many moved and
+    whether one moved by ``tolerance`` or more."""
+    n, large = 0, False
+    for j in range(s.shape[0]):
+        if moving[j]:
+            large |= abs(s[j] - sent[j]) >= tolerance
+            sent[j] = s[j]
+            driven = _quantise(s[j], 0.0, dac_range, dac_steps)
+            delta[j] = driven - held[j]
+            square_delta[j] = driven * driven - held[j] * held[j]
+            held[j] = driven
+            moved[n] = j
+            n += 1
+    return n, large
+
+
+@nb.njit(cache=True)
+def _prefix(out, b, k, bias, partials):
+    """``out`` (n_k,): the bias of the units of layer ``k`` plus the held forward partial sums feeding
+    them, sample ``b`` (the first terms of their drive, in the order :func:`_settle_to` adds them)."""
     pf, bias_k = partials[k - 1].out_fwd, bias[k - 1]
-    pb = partials[k].out_bwd if k < depth else partials[0].out_bwd[:0]
-    for j in range(out.shape[0]):
-        h = bias_k[j]
-        for blk in range(pf.shape[0]):
-            h += pf[blk, b, j]
+    out[:] = bias_k
+    for blk in range(pf.shape[0]):
+        for j in range(out.shape[0]):
+            out[j] += pf[blk, b, j]
+
+
+@nb.njit(cache=True)
+def _settle_to(out, prefix, b, k, depth, partials, nudged, target, beta):
+    """``out`` (n_k,): where the units of layer ``k`` of sample ``b`` settle, ``rho(h)``, ``h`` their
+    ``prefix`` (:func:`_prefix`) plus the held backward partial sums (for a nudged output layer:
+    ``rho((h + beta y) / (1 + beta))``)."""
+    out[:] = prefix
+    if k < depth:
+        pb = partials[k].out_bwd
         for blk in range(pb.shape[0]):
-            h += pb[blk, b, j]
-        if nudged and k == depth:
-            h = (h + beta * target[b, j]) / (1.0 + beta)
-        out[j] = min(max(h, 0.0), 1.0)
+            for j in range(out.shape[0]):
+                out[j] += pb[blk, b, j]
+    if nudged and k == depth:
+        for j in range(out.shape[0]):
+            out[j] = (out[j] + beta * target[b, j]) / (1.0 + beta)
+    for j in range(out.shape[0]):
+        out[j] = min(max(out[j], 0.0), 1.0)
 
 
 @nb.njit(cache=True)
@@ -313,68 +376,66 @@ def _relax(phase, arrays, periphery, units, partials, noise, cursor, first, reco
                                                   periphery.adc_steps)
     steps, quiescent, trace, counts = record.steps, record.quiescent, record.trace, record.counts
     depth = len(fwd)
-    moved = [np.zeros(state[k].shape[1], np.bool_) for k in range(depth + 1)]
+    moving = [np.zeros(state[k].shape[1], np.bool_) for k in range(depth + 1)]
+    moved = [np.zeros(state[k].shape[1], np.int64) for k in range(depth + 1)]
+    n_moved = np.zeros(depth + 1, np.int64)
     delta = [np.zeros(state[k].shape[1]) for k in range(depth + 1)]
     square_delta = [np.zeros(state[k].shape[1]) for k in range(depth + 1)]
-    refreshed = np.zeros(depth + 1, np.bool_)
+    read_fwd = np.zeros(depth + 1, np.bool_)  # layer k was sensed by a forward read of array k - 1
+    read_bwd = np.zeros(depth + 1, np.bool_)  # ... by a backward read of array k
+    prefix = [np.zeros(state[k].shape[1]) for k in range(depth + 1)]
     settle = [np.zeros(state[k].shape[1]) for k in range(depth + 1)]
     nudged = target.shape[0] > 0
     for b in range(first, x.shape[0]):
         if noise.noisy and len(noise.starts) - cursor < noise.per_sample:
             return b, cursor
+        n = 0
         for i in range(x.shape[1]):
             state[0][b, i] = x[b, i]
             held[0][b, i] = _quantise(x[b, i], 0.0, dac_range, dac_steps)
-            moved[0][i] = x[b, i] != 0.0
+            if x[b, i] != 0.0:
+                moved[0][n] = i
+                n += 1
         if phase.fresh:  # the input's DACs convert and array 0 is read forward once (its sums made by the caller)
-            for i in range(x.shape[1]):
-                sent[0][b, i] = x[b, i]
-                if moved[0][i]:
-                    counts[0] += fed[0]
-            refreshed[1] = False
+            sent[0][b] = x[b]
+            counts[0] += n * fed[0]
             p = partials[0]
-            cursor = _read(fwd[0], var_fwd[0], arrays.row_edges[0], held[0][b], moved[0], delta[0], square_delta[0],
-                           False, p.out_fwd, p.sum_fwd, p.var_fwd, b, refreshed, 1, adc_range[0, 0], adc_steps[0, 0],
-                           noise, cursor, counts)
-            counts[3] += refreshed[1] * state[1].shape[1] * n_partials[1]
+            cursor, read = _read(fwd[0], var_fwd[0], arrays.row_edges[0], held[0][b], moved[0][:n], delta[0],
+                                 square_delta[0], False, p.out_fwd, p.sum_fwd, p.var_fwd, b, adc_range[0, 0],
+                                 adc_steps[0, 0], noise, cursor, counts)
+            counts[3] += read * state[1].shape[1] * n_partials[1]
         for k in range(1, depth + 1):
-            _settle_to(settle[k], b, k, depth, bias, partials, nudged, target, beta)
+            _prefix(prefix[k], b, k, bias, partials)
+            _settle_to(settle[k], prefix[k], b, k, depth, partials, nudged, target, beta)
         for t in range(phase.max_steps):
-            residual, n_moved, largest_move = 0.0, 0, 0.0
+            unsettled, large = False, False
             for k in range(1, depth + 1):  # integrate, then re-drive the DACs of units that moved
-                s, goal, sent_k, held_k, moved_k = state[k][b], settle[k], sent[k][b], held[k][b], moved[k]
-                delta_k, square_delta_k = delta[k], square_delta[k]
-                for j in range(s.shape[0]):
-                    ds = goal[j] - s[j]
-                    residual = max(residual, abs(ds))
-                    s[j] += rate * ds
-                    change = abs(s[j] - sent_k[j])
-                    moved_k[j] = change > theta
-                    if moved_k[j]:
-                        largest_move = max(largest_move, change)
-                        sent_k[j] = s[j]
-                        driven = _quantise(s[j], 0.0, dac_range, dac_steps)
-                        delta_k[j] = driven - held_k[j]
-                        square_delta_k[j] = driven * driven - held_k[j] * held_k[j]
-                        held_k[j] = driven
-                        n_moved += 1
-                        counts[0] += fed[k]
-            trace[t] += n_moved
+                unsettled |= _integrate(state[k][b], settle[k], sent[k][b], rate, theta, tolerance, moving[k])
+                n_moved[k], moved_far = _redrive(state[k][b], sent[k][b], held[k][b], moving[k], moved[k], delta[k],
+                                                 square_delta[k], dac_range, dac_steps, tolerance)
+                large |= moved_far
+                counts[0] += n_moved[k] * fed[k]
+            trace[t] += n_moved[1:].sum()
             steps[b] += 1
-            refreshed[:] = False
+            read_fwd[:] = False
+            read_bwd[:] = False
             for k in range(1, depth):  # nothing drives array 0 but the clamped input, read once above
                 p = partials[k]
-                cursor = _read(fwd[k], var_fwd[k], arrays.row_edges[k], held[k][b], moved[k], delta[k],
-                               square_delta[k], True, p.out_fwd, p.sum_fwd, p.var_fwd, b, refreshed, k + 1,
-                               adc_range[k, 0], adc_steps[k, 0], noise, cursor, counts)
-                cursor = _read(bwd[k], var_bwd[k], arrays.col_edges[k], held[k + 1][b], moved[k + 1], delta[k + 1],
-                               square_delta[k + 1], True, p.out_bwd, p.sum_bwd, p.var_bwd, b, refreshed, k,
-                               adc_range[k, 1], adc_steps[k, 1], noise, cursor, counts)
+                cursor, read_fwd[k + 1] = _read(
+                    fwd[k], var_fwd[k], arrays.row_edges[k], held[k][b], moved[k][:n_moved[k]], delta[k],
+                    square_delta[k], True, p.out_fwd, p.sum_fwd, p.var_fwd, b, adc_range[k, 0], adc_steps[k, 0],
+                    noise, cursor, counts)
+                cursor, read_bwd[k] = _read(
+                    bwd[k], var_bwd[k], arrays.col_edges[k], held[k + 1][b], moved[k + 1][:n_moved[k + 1]],
+                    delta[k + 1], square_delta[k + 1], True, p.out_bwd, p.sum_bwd, p.var_bwd, b, adc_range[k, 1],
+                    adc_steps[k, 1], noise, cursor, counts)
             for k in range(1, depth + 1):
-                if refreshed[k]:
+                if read_fwd[k]:
+                    _prefix(prefix[k], b, k, bias, partials)
+                if read_fwd[k] or read_bwd[k]:
                     counts[3] += state[k].shape[1] * n_partials[k]
-                    _settle_to(settle[k], b, k, depth, bias, partials, nudged, target, beta)
-            if residual < tolerance and largest_move < tolerance:
+                    _settle_to(settle[k], prefix[k], b, k, depth, partials, nudged, target, beta)
+            if not unsettled and not large:
                 quiescent[b] = True
                 break
     return x.shape[0], cursor

@@ -246,13 +246,25 @@ def input_phases(x: np.ndarray, scale: float) -> np.ndarray:
 
 
 def input_field(program: "OimProgram", x: np.ndarray) -> np.ndarray:
-    """The complex field the clamped inputs put on layer 1, ``W_0 exp(i phi_in)``, (B, n_1)."""
-    return np.exp(1j * input_phases(x, program.input_phase_scale)) @ program.w_in.T
+    """The complex field the clamped inputs put on layer 1, ``W_0 exp(i phi_in)``, (B, n_1): one
+    real product of the stacked cos and sin (``W_0`` is real)."""
+    phi = input_phases(x, program.input_phase_scale)
+    parts = np.concatenate([np.cos(phi), np.sin(phi)]) @ program.w_in.T
+    return parts[:len(phi)] + 1j * parts[len(phi):]
 
 
-def _cos_diff(upper, lower):
-    """``sum_b cos(upper_bi - lower_bj)``, (n_upper, n_lower), from cos and sin products."""
-    return np.cos(upper).T @ np.cos(lower) + np.sin(upper).T @ np.sin(lower)
+def _cos_diff_change(upper_a, lower_a, upper_b, lower_b):
+    """``sum_b cos(upper_a_bi - lower_a_bj) - cos(upper_b_bi - lower_b_bj)``, (n_upper, n_lower), phases
+    (B, n_upper) and (B, n_lower): one matrix product of the stacked cos and sin
+    (``cos(u - l) = cos u cos l + sin u sin l``); a lower layer both share (the clamped inputs,
+    the same array) is factored out, halving the product."""
+    if lower_a is lower_b:
+        upper = np.concatenate([np.cos(upper_a) - np.cos(upper_b), np.sin(upper_a) - np.sin(upper_b)])
+        lower = np.concatenate([np.cos(lower_a), np.sin(lower_a)])
+    else:
+        upper = np.concatenate([np.cos(upper_a), np.sin(upper_a), -np.cos(upper_b), -np.sin(upper_b)])
+        lower = np.concatenate([np.cos(lower_a), np.sin(lower_a), np.cos(lower_b), np.sin(lower_b)])
+    return upper.T @ lower
 
 
 def _split(values, like) -> list:
@@ -355,12 +367,11 @@ class OimBackend(Backend):
         for the couplings, to the clamped inputs (``phi_j = phi_in_j``) as between oscillators, and
         ``s = cos(phi)`` for the biases (psi = 0). ``a`` and ``b`` must have the same inputs."""
         n = a.phases.shape[0]
-        layers_a, layers_b = _split(a.phases, a.states), _split(b.phases, b.states)
         phi_in = input_phases(a.states[0], a.input_phase_scale)
-        dw = [scale * (_cos_diff(layers_a[0], phi_in) - _cos_diff(layers_b[0], phi_in)) / n]
-        for k in range(1, len(layers_a)):
-            dw.append(scale * (_cos_diff(layers_a[k], layers_a[k - 1]) - _cos_diff(layers_b[k], layers_b[k - 1])) / n)
-        db = tuple(scale * (np.cos(pa) - np.cos(pb)).mean(axis=0) for pa, pb in zip(layers_a, layers_b))
+        layers_a, layers_b = [phi_in] + _split(a.phases, a.states), [phi_in] + _split(b.phases, b.states)
+        dw = [scale * _cos_diff_change(layers_a[k], layers_a[k - 1], layers_b[k], layers_b[k - 1]) / n
+              for k in range(1, len(layers_a))]
+        db = tuple(scale * (np.cos(pa) - np.cos(pb)).mean(axis=0) for pa, pb in zip(layers_a[1:], layers_b[1:]))
         return tuple(dw), db
 
     def compile_ising(self, graph, chip, *, theta: float = 0.0) -> IsingProgram:
@@ -401,8 +412,8 @@ class OimBackend(Backend):
         edges = program.edges
         states = [x] + [np.cos(state.phi[:, a:b]) for a, b in zip(edges[:-1], edges[1:])]
         heard = [x] + [np.cos(state.heard[:, a:b]) for a, b in zip(edges[:-1], edges[1:])]
-        drive = [bias.real[:, a:b] + program.couplings.apply(np.cos(state.heard))[:, a:b]
-                 for a, b in zip(edges[:-1], edges[1:])]
+        heard_drive = bias.real + program.couplings.apply(np.cos(state.heard))
+        drive = [heard_drive[:, a:b] for a, b in zip(edges[:-1], edges[1:])]
         steps = np.ceil(state.t / program.time_per_step - 1e-9).astype(np.int64)  # in the workload's steps
         return OimEquilibrium(states, heard, drive, steps, state.settled, state.trace,
                               phases=state.phi, heard_phases=state.heard, settle_time=state.t,

@@ -91,11 +91,12 @@ class SnnBackend(Backend):
     ops = ("spikes", "synaptic_ops", "neuron_updates", "steps", "weight_writes")
     Parameters = SnnParameters
 
-    def parameters_of(self, chip) -> SnnParameters:
-        p = super().parameters_of(chip)
+    def build_parameters(self, chip) -> SnnParameters:
+        """The chip's parameters, refusing a leak on an ``if`` neuron."""
+        p = super().build_parameters(chip)
         if p.neuron == "if" and p.dv:
-            fail(chip.origin or Source(chip.name), ("parameters", "dv"), f"an `if` neuron has no leak, got {p.dv}; set it to 0, or use "
-                                                    "neuron: lif")
+            fail(chip.origin or Source(chip.name), ("parameters", "dv"),
+                 f"an `if` neuron has no leak, got {p.dv}; set it to 0, or use neuron: lif")
         return p
 
     def check_fits(self, layers, chip) -> None:

@@ -118,30 +118,46 @@ def test_lazy_coupling_with_theta_zero_is_the_continuous_dynamics(theta):
         assert 1e-6 < error < 20 * theta
 
 
+def layered_problem(seed, sizes=(25, 15)):
+    """Two layers coupled by a random block ``W`` (as the back-end maps a network: every row of J
+    lists consecutive oscillators), complex biases and phases, (1, n)."""
+    rng = np.random.default_rng(seed)
+    n = sum(sizes)
+    w = rng.normal(0, 1, (sizes[1], sizes[0]))
+    lower, upper = slice(0, sizes[0]), slice(sizes[0], n)
+    couplings = Couplings(n, ((upper, lower, w), (lower, upper, np.ascontiguousarray(w.T))))
+    bias = rng.uniform(0.2, 1.0, (1, n)) * np.exp(1j * rng.uniform(-np.pi, np.pi, (1, n)))
+    return couplings, bias, rng.uniform(-np.pi, np.pi, (1, n))
+
+
 def kernel_rhs(couplings, bias, phi, heard, theta, shil):
-    """The kernel's dphi/dtau at phases ``phi`` (n,) with ``heard`` (n,) the phases last broadcast."""
+    """The kernel's dphi/dtau at phases ``phi`` (n,) with ``heard`` (n,) the phases last broadcast,
+    and the indices of the oscillators it found moved."""
     j, n = couplings.csr, phi.shape[0]
     csr = phase_kernels.Csr(j.indptr, j.indices, j.data)
-    out, scratch = np.empty(n), np.empty((4, n))
+    out, scratch, moved = np.empty(n), np.empty((4, n)), np.empty(n, np.int64)
     heard = phase_kernels.Heard(heard, np.empty(n), np.empty(n), np.empty(n), np.empty(n))
     phase_kernels.heard_field(heard, csr, bias.real.copy(), bias.imag.copy())
-    phase_kernels.rhs(phi, heard, theta, shil, csr, out, scratch)
-    return out
+    count = phase_kernels.rhs(phi, heard, theta, shil, csr, out, scratch, moved)
+    return out, moved[:count]
 
 
 def test_the_kernel_right_hand_side_with_theta_zero_is_minus_the_gradient():
     couplings, bias, phi = random_problem(4, batch=1)
     heard = phi[0] + np.random.default_rng(0).uniform(-1, 1, phi.shape[1])  # ignored when theta = 0
-    out = kernel_rhs(couplings, bias[0], phi[0], heard, 0.0, 0.3)
+    out, _ = kernel_rhs(couplings, bias[0], phi[0], heard, 0.0, 0.3)
     assert np.allclose(out, -gradient(couplings, bias, 0.3, phi)[0], rtol=0, atol=1e-13)
 
 
+@pytest.mark.parametrize("problem", [lambda: random_problem(5, n=40, batch=1), lambda: layered_problem(5)],
+                         ids=["all-to-all", "layered"])
 @pytest.mark.parametrize("theta", [0.1, 0.3])
-def test_the_event_driven_right_hand_side_couples_to_what_is_heard(theta):
+def test_the_event_driven_right_hand_side_couples_to_what_is_heard(theta, problem):
     """Neighbours hear ``phi_j`` where it moved more than theta from ``heard_j`` and ``heard_j``
     elsewhere; the phases are offset by up to 0.5 rad so that moved oscillators, rotated ones
-    (offset up to ROTATE_MAX) and unmoved ones further off (theta 0.3) all occur."""
-    couplings, bias, phi = random_problem(5, n=40, batch=1)
+    (offset up to ROTATE_MAX) and unmoved ones further off (theta 0.3) all occur. Receivers
+    scattered (all-to-all) and consecutive (layered) are coupled alike."""
+    couplings, bias, phi = problem()
     offset = np.random.default_rng(1).uniform(-0.5, 0.5, 40)
     heard = phi[0] - offset
     moved = np.abs(offset) > theta
@@ -150,13 +166,20 @@ def test_the_event_driven_right_hand_side_couples_to_what_is_heard(theta):
     view = np.where(moved, phi[0], heard)
     f = bias[0] + couplings.to_dense() @ np.exp(1j * view)
     expected = -np.imag(np.exp(1j * phi[0]) * np.conj(f)) - 0.3 * np.sin(2 * phi[0])
-    assert np.allclose(kernel_rhs(couplings, bias[0], phi[0], heard, theta, 0.3), expected, rtol=0, atol=1e-13)
+    out, found = kernel_rhs(couplings, bias[0], phi[0], heard, theta, 0.3)
+    assert np.allclose(out, expected, rtol=0, atol=1e-13)
+    assert found.tolist() == np.flatnonzero(moved).tolist()
 
 
-@given(st.floats(-100, 100), st.floats(-phase_kernels.ROTATE_MAX, phase_kernels.ROTATE_MAX))
-def test_rotating_a_heard_phase_gives_cos_and_sin(a, d):
-    """Against the angle-sum identity with library cos and sin of d (``a + d`` itself would round)."""
-    c, s = phase_kernels.rotated(np.cos(a), np.sin(a), d)
+@pytest.mark.parametrize("rotate, reach", [(phase_kernels.rotated, phase_kernels.ROTATE_MAX),
+                                           (phase_kernels.rotated_near, phase_kernels.NEAR_MAX)],
+                         ids=["rotated", "rotated_near"])
+@given(a=st.floats(-100, 100), fraction=st.floats(-1.0, 1.0))
+def test_rotating_a_heard_phase_gives_cos_and_sin(rotate, reach, a, fraction):
+    """Against the angle-sum identity with library cos and sin of d (``a + d`` itself would round),
+    over each polynomial's range."""
+    d = fraction * reach
+    c, s = rotate(np.cos(a), np.sin(a), d)
     assert abs(c - (np.cos(a) * np.cos(d) - np.sin(a) * np.sin(d))) < 1e-15
     assert abs(s - (np.sin(a) * np.cos(d) + np.cos(a) * np.sin(d))) < 1e-15
 
