@@ -28,6 +28,7 @@ import time
 import numpy as np
 
 from benchmarks._machine import print_machine
+from benchmarks.speed.bench_lava import timed_lava
 from emulator.backends.loihi.lif import LifNet, relax_lif
 from emulator.backends.loihi.quantise import as_stored
 
@@ -78,17 +79,7 @@ def time_lava(net: LifNet, train: np.ndarray):
     """Wall time of ``steps`` steps in Lava (the first step's excluded, scaled back), and every layer's (u, v)."""
     from emulator.backends.loihi.lava.network import LavaLifNetwork
 
-    steps = len(train)
-    lava = LavaLifNetwork(net, train, steps)
-    try:
-        lava.run(1)  # compiles and starts the runtime
-        start = time.perf_counter()
-        lava.run(steps - 1)
-        seconds = time.perf_counter() - start
-        states = lava.states()
-    finally:
-        lava.stop()
-    return seconds * steps / (steps - 1), states
+    return timed_lava(LavaLifNetwork(net, train, len(train)), len(train), LavaLifNetwork.states)
 
 
 def time_brian2(net: LifNet, train: np.ndarray, target: str):
