@@ -22,7 +22,8 @@ ENTRY_POINT_GROUP = "emulator.backends"
 BUILTIN_BACKENDS = {"digital": "emulator.backends.digital:DigitalBackend",
                     "loihi": "emulator.backends.loihi:LoihiBackend",
                     "crossbar": "emulator.backends.crossbar:CrossbarBackend",
-                    "oim": "emulator.backends.oim:OimBackend"}
+                    "oim": "emulator.backends.oim:OimBackend",
+                    "snn": "emulator.backends.snn:SnnBackend"}
 
 UNITS = {
     "energy": {"fJ": 1e-15, "pJ": 1e-12, "nJ": 1e-9, "uJ": 1e-6, "µJ": 1e-6, "mJ": 1e-3, "J": 1.0},

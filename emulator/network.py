@@ -38,12 +38,17 @@ class Network:
         Lazy threshold: a unit sends its change once it exceeds ``theta`` (state units, in [0, 1]).
     damping : float
         Fraction of the old state kept per step, ``s <- damping * s + (1 - damping) * target``.
+    spiking : object, optional
+        How the spiking chips relax it (a workload's ``spiking`` section: ``window``, the steps at the end
+        of a phase whose spikes give the rates, and ``step_size``, whose ``at(start, t, steps)`` is the
+        step size of step ``t``); None for their defaults. Other chips ignore it.
     """
 
     weights: tuple[np.ndarray, ...]
     biases: tuple[np.ndarray, ...]
     theta: float = 0.0
     damping: float = 0.5
+    spiking: object = None
 
     @property
     def layers(self) -> tuple[int, ...]:
@@ -72,14 +77,14 @@ def synapses(layers) -> int:
     return sum(n_in * n_out for n_in, n_out in zip(layers[:-1], layers[1:]))
 
 
-def init_network(layers, rng: np.random.Generator, *, theta=0.0, damping=0.5, gain=1.0) -> Network:
+def init_network(layers, rng: np.random.Generator, *, theta=0.0, damping=0.5, gain=1.0, spiking=None) -> Network:
     """Glorot-uniform weights ``U(+-gain*sqrt(6/(n_in+n_out)))`` and zero biases (Scellier 2017)."""
     weights, biases = [], []
     for n_in, n_out in zip(layers[:-1], layers[1:]):
         bound = gain * np.sqrt(6.0 / (n_in + n_out))
         weights.append(rng.uniform(-bound, bound, size=(n_out, n_in)))
         biases.append(np.zeros(n_out))
-    return Network(tuple(weights), tuple(biases), theta=theta, damping=damping)
+    return Network(tuple(weights), tuple(biases), theta=theta, damping=damping, spiking=spiking)
 
 
 def energy(net: Network, states) -> np.ndarray:

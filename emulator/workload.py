@@ -85,6 +85,43 @@ class EqPropSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ConstantStepSize:
+    """The step size stays the chip's for the whole phase."""
+
+    model: Literal["constant"] = spec("the chip's step size at every step", default="constant")
+
+    def at(self, start: float, t: int, steps: int) -> float:
+        """The step size of step ``t`` (0-based) of a phase of ``steps`` steps that starts at ``start``: ``start``."""
+        return start
+
+
+@dataclass(frozen=True, kw_only=True)
+class GeometricStepSize:
+    """The step size annealed geometrically over each phase, from the chip's at its first step to ``final`` at
+    its last (O'Connor et al. 2019 anneal the step size so that the spiking network settles on the fixed point)."""
+
+    model: Literal["geometric"] = spec("step size annealed geometrically over each phase", default="geometric")
+    final: float = spec("step size at the last step of each phase", gt=0, le=1)
+
+    def at(self, start: float, t: int, steps: int) -> float:
+        """The step size of step ``t`` (0-based) of a phase of ``steps`` steps that starts at ``start``."""
+        return start * (self.final / start) ** (t / max(steps - 1, 1))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpikingSpec:
+    """How the spiking chips (binary spikes, a unit's state its firing rate) run a workload; other chips
+    ignore it."""
+
+    window: int | None = spec("steps at the end of each phase whose spikes give a unit's rate, the state the "
+                              "read-out and the learning rule use; null: the last half of each phase", default=None,
+                              ge=1, le=MAX_STEPS)
+    step_size: ConstantStepSize | GeometricStepSize = spec(
+        "schedule of the step size within each phase: the synaptic current's decay per step and the gain of its "
+        "input", default=ConstantStepSize())
+
+
+@dataclass(frozen=True, kw_only=True)
 class SpectralNormSpec:
     enabled: bool = spec("rescale each weight matrix whose spectral norm exceeds limit", default=False)
     limit: float = spec("largest spectral norm allowed; above 100 it limits nothing a trained layer reaches",
@@ -153,6 +190,7 @@ class Workload:
     evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
     noise_injection: NoiseInjectionSpec = field(default_factory=NoiseInjectionSpec)
     implicit: ImplicitSpec = field(default_factory=ImplicitSpec)
+    spiking: SpikingSpec = field(default_factory=SpikingSpec)
     origin: Source | None = field(default=None, compare=False, repr=False, metadata={"internal": True})
 
     kind = "classification"
@@ -250,6 +288,7 @@ def load_workload(path: str | Path, overrides: list[str] = ()) -> Workload | Max
              f"needs one learning rate per weight layer: {n_weights} for layers "
              f"{workload.network.layers}, got {len(workload.training.learning_rates)}")
     _check_used(workload, source)
+    _check_window(workload, source)
     return _with_origin(workload, source)
 
 
@@ -272,6 +311,17 @@ def _check_used(workload: Workload, source: Source):
                      f"{shown(getattr(section, f.name))} is used only by training.algorithm {' or '.join(users)}, and "
                      f"this workload's is {algorithm}; remove the key (its default is {shown(default)}), or set "
                      f"training.algorithm: {users[0]}")
+
+
+def _check_window(workload: Workload, source: Source):
+    """A spike window fits in the step budget of every phase."""
+    window, e = workload.spiking.window, workload.eqprop
+    budget = min(e.free_steps, e.nudged_steps)
+    if window is not None and window > budget:
+        key = "free_steps" if e.free_steps < e.nudged_steps else "nudged_steps"
+        fail(source, ("spiking", "window"), f"{window} steps is longer than a phase: eqprop.{key} is {budget}, and the "
+                                            f"rates are counted over the last `window` steps of each phase; set it "
+                                            f"to at most {budget}, or raise eqprop.{key}")
 
 
 def _check_edges(spec: RandomGraphSpec | None, source: Source):

@@ -106,7 +106,8 @@ def write_chip(folder: Path, name: str, **parameters) -> Path:
 
 
 def shipped(kind: str) -> dict[str, dict]:
-    return {p.stem: yaml.safe_load(p.read_text(encoding="utf-8")) for p in sorted((ROOT / kind).glob("*.yaml"))}
+    return {p.stem: yaml.safe_load(p.read_text(encoding="utf-8"))
+            for p in sorted((ROOT / kind).glob("*.yaml"), key=lambda p: p.stem)}
 
 
 # -- unknown names and missing files -------------------------------------------------------------

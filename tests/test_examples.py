@@ -30,3 +30,10 @@ def test_fixed_point_in_lava(capsys):
         pytest.skip(str(exc))
     out = run_example("fixed_point_in_lava", capsys)
     assert "DIFFERENT" not in out and "final activations equal: True" in out
+
+
+@pytest.mark.slow
+def test_spiking_in_brian2(capsys):
+    pytest.importorskip("brian2")
+    out = run_example("spiking_in_brian2", capsys, "--epochs", "1", "--samples", "2")
+    assert out.count("same spikes at every step") == 2 and "DIFFERENT" not in out

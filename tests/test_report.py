@@ -364,3 +364,17 @@ def test_files_are_replaced_whole_or_not_at_all(tmp_path):
     with replaced(path) as f:
         f.write(b"after")
     assert path.read_text() == "after" and [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_a_chip_that_counts_spikes_shows_them_per_inference_and_per_step():
+    data = make_dict("snn")
+    data["counters"]["inference"]["spikes"] = 360 * 71  # 71 spikes per inference over 14.2 steps: 5 per step
+    result = RunResult.from_dict(data)
+    assert "Spikes: **71 per inference**, 5 per step" in render_markdown(result)
+    assert "Spikes:" not in render_markdown(make_result())
+    from emulator.report.compare import render_comparison_markdown, summarize
+
+    assert summarize(result)["spikes_per_inference"] == 71
+    assert summarize(make_result())["spikes_per_inference"] is None
+    row = next(ln for ln in render_comparison_markdown([result], ["snn"]).splitlines() if ln.startswith("| ["))
+    assert "| 71 |" in row

@@ -70,19 +70,24 @@ def time_emulator(net, train, steps, repeats=3):
     return best, [a[0] for a in state.act]
 
 
-def time_lava(net, train, steps):
-    from emulator.backends.loihi.lava.network import LavaNetwork
-
-    lava = LavaNetwork(net, train, steps)
+def timed_lava(lava, steps: int, read):
+    """Wall time of ``steps`` steps of a built Lava network (its first step, which compiles and starts the
+    runtime, excluded and the rest scaled back to ``steps``) and ``read(lava)`` at the end; stops the runtime."""
     try:
-        lava.run(1)  # compiles and starts the runtime
+        lava.run(1)
         start = time.perf_counter()
         lava.run(steps - 1)
         seconds = time.perf_counter() - start
-        acts = lava.activations()
+        result = read(lava)
     finally:
         lava.stop()
-    return seconds * steps / (steps - 1), acts
+    return seconds * steps / (steps - 1), result
+
+
+def time_lava(net, train, steps):
+    from emulator.backends.loihi.lava.network import LavaNetwork
+
+    return timed_lava(LavaNetwork(net, train, steps), steps, LavaNetwork.activations)
 
 
 def main(argv=None):

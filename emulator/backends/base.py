@@ -31,6 +31,24 @@ from emulator.network import contrastive_update, synapses
 from emulator.schema import Source, build
 
 
+class LayeredCouplings:
+    """The shape of a layered network held as its couplings ``down``, a tuple of ``W_k`` of shape
+    (n_{k+1}, n_k), for the back-ends' network classes to share."""
+
+    down: tuple
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        """Units per layer, the input's first."""
+        return (self.down[0].shape[1],) + tuple(w.shape[0] for w in self.down)
+
+    def fan_out(self, k: int) -> int:
+        """Receivers of one message (or spike) of layer ``k``: the next layer, and the previous one unless it is
+        the input."""
+        sizes = self.layers
+        return (sizes[k + 1] if k + 1 < len(sizes) else 0) + (sizes[k - 1] if k >= 2 else 0)
+
+
 @dataclass(frozen=True)
 class Nudge:
     """Nudging of the output layer towards ``target`` (batch, n_L) with strength ``beta`` (|beta| < 1)."""
@@ -201,6 +219,12 @@ class Program:
     def summary(self) -> dict:
         """What the report shows of the mapping (memory, cores, ...)."""
         return {}
+
+    @property
+    def uses_theta(self) -> bool:
+        """Whether the lazy threshold ``eqprop.theta`` acts on this program. False where spikes carry no value
+        to threshold (binary spikes): a run then relaxes no theta = 0 copy to compare its traffic with."""
+        return True
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,17 @@ def _relaxation(result: RunResult) -> str:
     rows = [[phase, format_fixed(r.mean_steps, 1), format_percent(r.quiescent_fraction),
              format_count(len(r.messages_per_step))] for phase, r in result.relaxation.items()]
     header = ["phase", "mean steps to equilibrium", "quiescent fraction", "steps recorded"]
-    return "## Relaxation\n\n" + table(header, rows)
+    return "## Relaxation\n\n" + table(header, rows) + _spikes(result)
+
+
+def _spikes(result: RunResult) -> str:
+    """Spikes per inference and per step, on a chip that counts them (empty otherwise)."""
+    spikes, relaxation = result.counters["inference"].get("spikes"), result.relaxation.get("inference")
+    per_inference = per(spikes, sample_count(result, "inference"))
+    if per_inference is None or relaxation is None or not relaxation.mean_steps:
+        return ""
+    return (f"\n\nSpikes: **{format_count(per_inference)} per inference**, "
+            f"{format_count(per_inference / relaxation.mean_steps)} per step (the input's included).")
 
 
 def _counters(result: RunResult) -> str:

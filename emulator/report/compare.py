@@ -38,9 +38,9 @@ def summarize(result: RunResult) -> dict[str, Any]:
         ``chip, backend, workload, dataset``; ``algorithm`` (``training.algorithm``), ``inference``
         (``relaxation`` or ``feedforward``); ``test_accuracy, train_accuracy`` (fractions);
         ``energy_per_inference_j`` (J), ``latency_per_inference_s`` (emulated, s);
-        ``synaptic_ops_per_inference, messages_per_inference`` (None if the chip does not count
-        them); ``training_energy_per_sample_j, training_energy_j`` (J); ``emulated_training_s,
-        wall_s`` (s).
+        ``synaptic_ops_per_inference, messages_per_inference, spikes_per_inference`` (None if the
+        chip does not count them); ``training_energy_per_sample_j, training_energy_j`` (J);
+        ``emulated_training_s, wall_s`` (s).
     """
     n_inf = sample_count(result, "inference")
     inference = result.counters["inference"]
@@ -58,6 +58,7 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "latency_per_inference_s": float(t.emulated_s_per_inference),
         "synaptic_ops_per_inference": per(inference.get("synaptic_ops"), n_inf),
         "messages_per_inference": per(inference.get("messages"), n_inf),
+        "spikes_per_inference": per(inference.get("spikes"), n_inf),
         "training_energy_per_sample_j": float(energy.training.per_sample_j),
         "training_energy_j": float(energy.training.total_j),
         "emulated_training_s": float(t.emulated_s_training),
@@ -126,10 +127,10 @@ def render_comparison_markdown(results: Sequence[RunResult], folders: Sequence[s
                      format_percent(s["test_accuracy"]),
                      format_si(s["energy_per_inference_j"], "J"), format_si(s["latency_per_inference_s"], "s"),
                      format_count(s["synaptic_ops_per_inference"]), format_count(s["messages_per_inference"]),
-                     format_si(s["training_energy_per_sample_j"], "J")]
+                     format_count(s["spikes_per_inference"]), format_si(s["training_energy_per_sample_j"], "J")]
                     + ([_ratio(s[key]) for key in RATIOS.values()] if baseline is not None else []))
     header = ["chip", "backend", "training", "test accuracy", "energy / inference", "emulated latency / inference",
-              "synaptic ops / inference", "messages / inference", "training energy / sample"]
+              "synaptic ops / inference", "messages / inference", "spikes / inference", "training energy / sample"]
     if baseline is not None:
         header += ["energy / inference vs baseline", "training energy / sample vs baseline"]
     datasets = list(dict.fromkeys(_dataset_line(r) for r in results))

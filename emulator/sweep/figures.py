@@ -31,7 +31,8 @@ from emulator.sweep.summary import (
 
 #: the metrics drawn on a log axis (they span decades across chips and settings)
 LOG_METRICS = ("energy_per_inference_j", "latency_per_inference_s", "synaptic_ops_per_inference",
-               "costliest_ops_per_inference", "messages_per_inference", "training_energy_per_sample_j")
+               "costliest_ops_per_inference", "messages_per_inference", "spikes_per_inference",
+               "training_energy_per_sample_j")
 #: percent metrics, drawn as percentages
 PERCENT_METRICS = ("test_accuracy", "train_accuracy", "best_test_accuracy")
 LEGEND = dict(fontsize=7, frameon=False)

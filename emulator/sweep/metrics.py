@@ -37,6 +37,7 @@ METRICS = {
     "synaptic_ops_per_inference": Metric("synaptic ops per inference", format_count),
     "costliest_ops_per_inference": Metric("costliest op per inference", format_count),
     "messages_per_inference": Metric("messages per inference", format_count),
+    "spikes_per_inference": Metric("spikes per inference", format_count),
     "training_energy_per_sample_j": Metric("training energy per sample (J)", lambda v: format_si(v, "J")),
     "max_lipschitz": Metric("largest Lipschitz constant of a layer, any epoch", lambda v: format_fixed(v, 3)),
 }

@@ -139,5 +139,6 @@ def _trained(task: Task, trained: Outcome | None, folder: Path) -> TrainedRun:
     (folder / CHECKPOINT).write_bytes(trained.files[CHECKPOINT])
     checkpoint = read_checkpoint(folder, option="sweep")
     eqprop = task.workload.eqprop
-    network = Network(checkpoint.weights, checkpoint.biases, theta=eqprop.theta, damping=eqprop.damping)
+    network = Network(checkpoint.weights, checkpoint.biases, theta=eqprop.theta, damping=eqprop.damping,
+                      spiking=task.workload.spiking)
     return TrainedRun(Path(task.trained_folder), task.workload, task.trained_on, network, checkpoint.state.epoch)

@@ -258,7 +258,7 @@ def load_trained(run_dir: Path, command: str, chip: str = "CHIP") -> TrainedRun:
         raise damaged(run_dir, command, str(exc), remedy) from None
     workload = checkpoint.workload
     network = Network(checkpoint.weights, checkpoint.biases, theta=workload.eqprop.theta,
-                      damping=workload.eqprop.damping)
+                      damping=workload.eqprop.damping, spiking=workload.spiking)
     return TrainedRun(run_dir, workload, chip, network, checkpoint.epoch)
 
 

@@ -185,7 +185,8 @@ class Run:
         check_memory(workload, chip, self.backend, self.data)
         w = workload
         self.network = init_network(w.network.layers, np.random.default_rng(w.training.seed),
-                                    theta=w.eqprop.theta, damping=w.eqprop.damping, gain=w.network.init_gain)
+                                    theta=w.eqprop.theta, damping=w.eqprop.damping, gain=w.network.init_gain,
+                                    spiking=w.spiking)
         self.initial_norms = tuple(lipschitz(self.network))
         self.epoch = self.saved_epoch = 0
         self.history: list[EpochRecord] = []
@@ -385,7 +386,8 @@ class Run:
         w, data, net = self.workload, self.data, self.network
         test_acc, inference, relaxation = self.evaluate("test", progress="test" if progress else None)
         train_acc, _, _ = self.evaluate("train")
-        if w.eqprop.theta > 0 and relaxation is not None:  # the same network without the lazy threshold, for the traffic figure
+        # the same network without the lazy threshold, for the traffic figure (where theta acts on the chip)
+        if w.eqprop.theta > 0 and relaxation is not None and self.program.uses_theta:
             exact = self.backend.compile(replace(net, theta=0.0), self.chip)
             _, _, reference = self.evaluate("test", program=exact, limit=THETA0_SAMPLES)
             relaxation = replace(relaxation, messages_per_step_theta0=reference.messages_per_step,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emulator.backends.base import Equilibrium, Nudge
+from emulator.backends.base import Equilibrium, LayeredCouplings, Nudge
 from emulator.backends.digital.kernels import relax_batch
 from emulator.counters import Counters
 from emulator.errors import DivergenceError
@@ -30,7 +30,7 @@ DENSE_ABOVE_BATCHED = 6.0
 
 
 @dataclass(frozen=True)
-class LayeredNet:
+class LayeredNet(LayeredCouplings):
     """A network as the engine runs it: weights in the host dtype, with transposed copies.
 
     ``up[k]`` is ``W_k^T``, shape ``(n_k, n_{k+1})`` (row ``i``: fan-out of unit ``i`` of layer
@@ -65,14 +65,6 @@ class LayeredNet:
     def dtype(self):
         return self.down[0].dtype
 
-    @property
-    def layers(self) -> tuple[int, ...]:
-        return (self.down[0].shape[1],) + tuple(w.shape[0] for w in self.down)
-
-    def fan_out(self, k: int) -> int:
-        """Receivers of one message from layer ``k``: the next layer, and the previous one unless it is the input."""
-        sizes = self.layers
-        return (sizes[k + 1] if k + 1 < len(sizes) else 0) + (sizes[k - 1] if k >= 2 else 0)
 
 
 def drive_of(net: LayeredNet, values) -> list:

@@ -25,6 +25,12 @@ activation (``neuron: clipped``: a process model the emulator adds to Lava, CPU 
 Sigma-delta neurons have no leak, so the chip runs the undamped iteration; the workload's
 ``eqprop.damping`` (a setting of the digital reference) is not used here. Both iterations
 have the same fixed points.
+
+With ``neuron: lif`` a unit is one of Lava's fixed-point LIF neurons with binary-spike ``Dense``
+couplings (:mod:`emulator.backends.loihi.lif`): a spiking chip, whose states are firing rates over
+the spike window (:mod:`emulator.backends.spiking`), whose nudge is a bias current on the output
+neurons, and on which ``eqprop.theta`` (the threshold of graded messages) is not used. The counts
+are the same per core.
 """
 from __future__ import annotations
 
@@ -34,13 +40,17 @@ from typing import Literal
 
 import numpy as np
 
+from emulator.backends import spiking
 from emulator.backends.base import Backend, Equilibrium, Memory, Program
 from emulator.counters import Counters
 from emulator.backends.loihi.deploy import deploy_to_lava
+from emulator.backends.loihi.lif import LifNet, LifState, relax_lif
 from emulator.backends.loihi.sigma_delta import FixedNet, FixedState, neurons, relax_fixed
 from emulator.backends.loihi.mapping import CoreLimits, Mapping, count_cores, map_network, neighbours
-from emulator.backends.loihi.quantise import (LayerQuantisation, as_stored, bias_clipped_fraction, quantise_bias,
+from emulator.backends.loihi.quantise import (LayerQuantisation, as_stored, bias_clipped_fraction, lif_bias_clipped_fraction,
+                                              lif_bias_exp, lif_weight_scale, quantise_bias, quantise_lif_bias,
                                               quantise_weights)
+from emulator.errors import ConfigError
 from emulator.schema import spec
 
 #: per-core counts kept as (n_cores,) vectors beside the totals
@@ -59,9 +69,16 @@ class LoihiParameters:
     weight_bits: int = spec("bits of a Dense weight (Lava's num_weight_bits); a weight matrix of mixed signs "
                             "loses its lowest bit, so 1 bit stores no weight of either sign", default=8, ge=2,
                             le=8)
-    neuron: Literal["clipped", "relu_pair"] = spec(
-        "a unit is one clipped sigma-delta neuron (a Lava process the emulator adds), or a pair of Lava's "
-        "standard ReLU SigmaDelta neurons (runs on Loihi 2's neuro-cores)", default="clipped")
+    neuron: Literal["clipped", "relu_pair", "lif"] = spec(
+        "a unit is one clipped sigma-delta neuron (a Lava process the emulator adds), a pair of Lava's "
+        "standard ReLU SigmaDelta neurons (runs on Loihi 2's neuro-cores), or one of Lava's LIF neurons with "
+        "binary spikes (a spiking chip: states are firing rates)", default="clipped")
+    du: int = spec("neuron: lif: Lava's 12-bit current decay; the current decays by (du + 1) / 4096 per step, the "
+                   "step size of the state's update", default=818, ge=0, le=4095)
+    dv: int = spec("neuron: lif: Lava's 12-bit voltage decay; the voltage leaks dv / 4096 per step", default=204,
+                   ge=0, le=4095)
+    vth: int = spec("neuron: lif: Lava's 17-bit threshold (the neuron fires when v > vth << 6), the voltage of one "
+                    "state unit", default=1024, ge=1, le=2**17 - 1)
     max_clipped_fraction: float = spec("fraction of a layer's weights quantisation may clip", default=1e-3,
                                        ge=0, lt=1)
     neurons_per_core: int = spec("neurons one core holds (Loihi 2: 8,192)", ge=1, le=2**20)
@@ -120,6 +137,38 @@ class LoihiProgram(Program):
 
 
 @dataclass(frozen=True, kw_only=True)
+class LifProgram(LoihiProgram):
+    """A layered network of LIF neurons in the chip's integers, placed on its cores (``neuron: lif``).
+
+    Attributes
+    ----------
+    net : LifNet
+        Weights, exponents, biases, decays and threshold as programmed.
+    biases : tuple of (n_k,) float
+        The host's biases (state units), which the nudge current is added to.
+    spiking : object
+        The workload's ``spiking`` settings (window, step-size schedule), or None.
+    """
+
+    net: LifNet
+    biases: tuple
+    spiking: object
+
+    @property
+    def uses_theta(self) -> bool:
+        return False
+
+    def summary(self) -> dict:
+        net, window = self.net, getattr(self.spiking, "window", None)
+        return {"neuron": "lif (Lava's PyLifModelBitAcc, binary Dense)", "du": net.du, "dv": net.dv, "vth": net.vth,
+                "state_unit": net.state_unit,
+                "spike_window": f"last {window} steps of each phase" if window else "last half of each phase",
+                "eqprop.theta": "not used: spikes are binary", "eqprop.damping": "not used: du filters the current",
+                "weights": [q.to_dict() | {"bias_exp": e} for q, e in zip(self.quantisation, net.bias_exp)],
+                **self.mapping.summary()}
+
+
+@dataclass(frozen=True, kw_only=True)
 class LoihiEquilibrium(Equilibrium):
     """An :class:`Equilibrium` in host floats, with the chip's integer state it came from.
 
@@ -156,6 +205,8 @@ class LoihiBackend(Backend):
 
     def compile(self, network, chip, previous: LoihiProgram | None = None) -> LoihiProgram:
         p = self.parameters_of(chip)
+        if p.neuron == "lif":
+            return compile_lif(network, chip, p, previous)
         pair = p.neuron == "relu_pair"
         act_max = 2 ** p.act_bits
         offset = -act_max if pair else 0  # a pair's B neuron has bias b - act_max
@@ -181,6 +232,8 @@ class LoihiBackend(Backend):
         x = np.asarray(x)
         if x.ndim != 2 or x.shape[1] != net.layers[0]:
             raise ValueError(f"x must have shape (batch, {net.layers[0]}), got {x.shape}")
+        if isinstance(program, LifProgram):
+            return relax_spiking(program, x, max_steps, nudge, init)
         bias = None
         if nudge is not None:
             if init is None:
@@ -214,7 +267,7 @@ def core_seconds(time_s: dict, *, active, idle, synaptic_ops, spikes, messages):
             + synaptic_ops * t["synaptic_ops"] + spikes * t["spikes"] + messages * t["messages"])
 
 
-def count(program: LoihiProgram, state: FixedState) -> Counters:
+def count(program: LoihiProgram, state: FixedState | LifState) -> Counters:
     """What the chip did in a relaxation, from the per-step, per-core logs of ``state``.
 
     A step's latency is its slowest core's work (neuron updates, synaptic ops it received,
@@ -251,15 +304,66 @@ def count(program: LoihiProgram, state: FixedState) -> Counters:
     return counters
 
 
-def _writes(net: FixedNet, previous: LoihiProgram | None) -> int:
+def compile_lif(network, chip, p: LoihiParameters, previous: LoihiProgram | None) -> LifProgram:
+    """The network as LIF neurons: weights scaled so a rate ``r`` through ``w`` drives the current to ``w r``
+    state units, biases in 13-bit mantissas with a per-layer exponent (the output's with room for a nudge
+    of up to one state unit)."""
+    schedule = getattr(network.spiking, "step_size", None)
+    if getattr(schedule, "model", "constant") != "constant":
+        raise ConfigError(f"spiking.step_size: {schedule.model!r} anneals the step size, but Lava's LIF fixes its "
+                          f"decay du when a network is built (Lava 0.10 hangs when du is set at run time), so "
+                          f"chip {chip.name!r} runs the constant step size of parameters.du; use "
+                          "spiking.step_size={model: constant}, or anneal on the snn chip")
+    unit, scale = p.vth << 6, lif_weight_scale(p.vth, p.du)
+    down, exps, quant, bias_exp, mant = [], [], [], [], []
+    for k, (w, b) in enumerate(zip(network.weights, network.biases)):
+        w_int, q = quantise_weights(np.asarray(w) * scale, state_exp=0, weight_bits=p.weight_bits,
+                                    max_clipped=p.max_clipped_fraction)
+        e = lif_bias_exp(b, state_unit=unit, headroom=1.0 if k == len(network.weights) - 1 else 0.0)
+        down.append(as_stored(w_int, p.weight_bits))
+        exps.append(q.weight_exp)
+        quant.append(replace(q, bias_clipped_fraction=lif_bias_clipped_fraction(b, state_unit=unit, exp=e)))
+        bias_exp.append(e)
+        mant.append(quantise_lif_bias(b, state_unit=unit, exp=e))
+    net = LifNet(down=tuple(down), weight_exp=tuple(exps), bias_mant=tuple(mant), bias_exp=tuple(bias_exp),
+                 du=p.du, dv=p.dv, vth=p.vth)
+    mapping = map_network(net.neurons, p.limits(), where=f"chip {chip.name!r}")
+    return LifProgram(programming=Counters(weight_writes=_writes(net, previous)), net=net, mapping=mapping,
+                      quantisation=tuple(quant), time_s=chip.time_per_op(),
+                      biases=tuple(np.asarray(b, np.float64) for b in network.biases), spiking=network.spiking)
+
+
+def relax_spiking(program: LifProgram, x, max_steps: int, nudge, init):
+    """A phase of the LIF network: rates over the spike window; the nudge a bias current on the outputs."""
+    net = program.net
+    start = spiking.start_of(x, init)
+    bias = list(net.bias)
+    current = spiking.nudge_current(nudge, init, net.layers[-1])
+    if current is not None:
+        exp = net.bias_exp[-1]
+        bias[-1] = quantise_lif_bias(program.biases[-1] + current, state_unit=net.state_unit, exp=exp) << exp
+    window = spiking.window_of(program.spiking, max_steps)
+    state = relax_lif(net, spiking.input_train(x, start, max_steps), window=window,
+                      bias=[np.broadcast_to(b, (x.shape[0], b.shape[-1])) for b in bias],
+                      init=None if init is None else init.neurons, core_of=program.core_of)
+    states = [np.asarray(x, np.float64)] + spiking.rates(state.counts, window)
+    drive = [(u + b) / net.state_unit for u, b in zip(state.u, state.bias)]
+    eq = spiking.SpikingEquilibrium(states=states, heard=states, drive=drive, steps=state.steps,
+                                    quiescent=state.quiescent, trace=state.trace, neurons=state,
+                                    elapsed=start + max_steps, window=window)
+    return eq, count(program, state)
+
+
+def _writes(net: FixedNet | LifNet, previous: LoihiProgram | None) -> int:
     """Synapse and bias registers written.
 
     A weight of ``W_k`` is stored in every receiving neuron for every sending neuron of its
     unit pair: once per (sender, receiver) population, in both directions above the input.
     """
     old = previous.net if previous is not None else None
-    fresh = old is None or old.layers != net.layers or old.pair != net.pair
-    p = 2 if net.pair else 1
+    pair = getattr(net, "pair", False)
+    fresh = old is None or type(old) is not type(net) or old.layers != net.layers or getattr(old, "pair", False) != pair
+    p = 2 if pair else 1
     writes = 0
     for k, w in enumerate(net.down):
         copies = p * (p if k else 1) * (2 if k else 1)

@@ -4,7 +4,8 @@
 trained on and writes a bundle:
 
 - ``network.npz``: the network in the chip's integers, and test samples (their input graded
-  spikes and labels) with the emulator's classes and final integer output activations;
+  spikes, or binary spike trains for LIF neurons, and labels) with the emulator's classes and final
+  integer output activations (for LIF neurons: output spike counts, currents and voltages);
 - ``processes.py``: a copy of :mod:`emulator.backends.loihi.lava.processes`, the ``ClippedSigmaDelta`` Lava
   process and its fixed-point model;
 - ``run_lava.py`` and ``README.md`` (from ``emulator/backends/loihi/lava/bundle/``): a script that builds the
@@ -26,6 +27,8 @@ import numpy as np
 
 from emulator.backends.base import Deployment
 from emulator.backends.loihi import lava
+from emulator.backends.loihi.lif import LifNet
+from emulator.backends.spiking import input_train
 from emulator.errors import ConfigError, EmulatorError
 from emulator.files import make_folder, remove, write_arrays, write_text
 
@@ -46,12 +49,10 @@ def bundle_arrays(backend, run, data, samples: int) -> dict[str, np.ndarray]:
     Returns
     -------
     dict
-        ``weights_k`` (n_{k+1}, n_k) stored 8-bit integers, ``weight_exp`` (L,), ``bias_k``
-        (n_k,) for layers k = 1..L and ``vth``, both in activation units, ``act_max``,
-        ``state_exp``, ``pair`` (units are pairs of ReLU neurons), ``layers`` (L + 1,),
-        ``free_steps``; ``spikes`` (samples, n_0) input graded spikes, ``labels`` (samples,), the
-        emulator's ``emulator_class`` (samples,) and final activations of the output neurons
-        ``emulator_act`` (samples, N_L); ``origin``, the run's name.
+        ``weights_k`` (n_{k+1}, n_k) stored 8-bit integers, ``weight_exp`` (L,), ``layers`` (L + 1,),
+        ``free_steps``, ``labels`` (samples,), the emulator's ``emulator_class`` (samples,) and
+        ``origin``, the run's name; and those of the neuron model (:func:`sigma_delta_arrays`,
+        :func:`lif_arrays`).
     """
     if samples > data.n_test:
         raise ConfigError(f"--samples {samples}: the run's test split has only {data.n_test} samples")
@@ -61,14 +62,34 @@ def bundle_arrays(backend, run, data, samples: int) -> dict[str, np.ndarray]:
     eq, _ = backend.relax(program, x, max_steps=steps)
     net = program.net
     arrays = {f"weights_{k}": w for k, w in enumerate(net.down)}
-    arrays |= {f"bias_{k}": b for k, b in enumerate(net.bias, start=1)}
-    return arrays | {
-        "weight_exp": np.array(net.weight_exp), "vth": np.array(net.vth), "act_max": np.array(net.act_max),
-        "state_exp": np.array(net.state_exp), "pair": np.array(net.pair), "layers": np.array(net.layers),
-        "free_steps": np.array(steps),
-        "spikes": program.spikes_of(x), "labels": data.y_test[:samples],
-        "emulator_class": eq.output.argmax(axis=1), "emulator_act": eq.fixed.act[-1],
-        "origin": np.array(run.origin)}
+    model = lif_arrays(program, eq, x, steps) if isinstance(net, LifNet) else sigma_delta_arrays(program, eq, x)
+    return arrays | model | {
+        "weight_exp": np.array(net.weight_exp), "layers": np.array(net.layers), "free_steps": np.array(steps),
+        "labels": data.y_test[:samples], "emulator_class": eq.output.argmax(axis=1), "origin": np.array(run.origin)}
+
+
+def sigma_delta_arrays(program, eq, x) -> dict[str, np.ndarray]:
+    """A sigma-delta network's part of ``network.npz``: ``bias_k`` (n_k,) for layers k = 1..L and ``vth``, both
+    in activation units, ``act_max``, ``state_exp``, ``pair`` (units are pairs of ReLU neurons); ``spikes``
+    (samples, n_0) input graded spikes and the emulator's final activations of the output neurons
+    ``emulator_act`` (samples, N_L)."""
+    net = program.net
+    return {f"bias_{k}": b for k, b in enumerate(net.bias, start=1)} | {
+        "vth": np.array(net.vth), "act_max": np.array(net.act_max), "state_exp": np.array(net.state_exp),
+        "pair": np.array(net.pair), "spikes": program.spikes_of(x), "emulator_act": eq.fixed.act[-1]}
+
+
+def lif_arrays(program, eq, x, steps: int) -> dict[str, np.ndarray]:
+    """A LIF network's part of ``network.npz``: ``neuron`` ("lif"), ``bias_mant_k`` (n_k,) for layers k = 1..L,
+    ``bias_exp`` (L,), ``du``, ``dv``, ``vth``, ``window``; ``trains`` (samples, free_steps, n_0) the inputs'
+    binary spikes, and the emulator's output spike counts over the window ``emulator_counts`` and final output
+    currents and voltages ``emulator_u``, ``emulator_v`` (samples, n_L)."""
+    net, state = program.net, eq.neurons
+    return {f"bias_mant_{k}": m for k, m in enumerate(net.bias_mant, start=1)} | {
+        "neuron": np.array("lif"), "bias_exp": np.array(net.bias_exp), "du": np.array(net.du),
+        "dv": np.array(net.dv), "vth": np.array(net.vth), "window": np.array(eq.window),
+        "trains": input_train(x, 0, steps).transpose(1, 0, 2).astype(np.uint8),
+        "emulator_counts": state.counts[-1], "emulator_u": state.u[-1], "emulator_v": state.v[-1]}
 
 
 def check_out(out: Path):

@@ -122,3 +122,33 @@ def bias_clipped_fraction(b: np.ndarray, *, act_bits: int, state_exp: int, offse
     low, high = bias_range(state_exp=state_exp, offset=offset)
     scaled = np.asarray(b, np.float64) * 2.0 ** act_bits
     return float(np.mean((scaled < low) | (scaled > high)))
+
+
+#: Lava's LIF bias: a 13-bit signed mantissa shifted left by a 3-bit exponent
+LIF_BIAS_MANT = (-(2 ** 12), 2 ** 12 - 1)
+LIF_BIAS_EXP_MAX = 7
+
+
+def lif_weight_scale(vth: int, du: int) -> float:
+    """What a float weight is multiplied by to give the integer ``W_int * 2**weight_exp`` of a LIF network:
+    a rate ``r`` through weight ``w`` then drives the current to ``w r`` state units (``vth << 6`` voltage
+    units) at equilibrium, as the current decays by ``(du + 1) / 4096`` per step and gains ``a << 6``."""
+    return vth * (du + 1) / 2 ** 12
+
+
+def lif_bias_exp(b: np.ndarray, *, state_unit: int, headroom: float = 0.0) -> int:
+    """The finest bias exponent (0-7) at which biases up to ``max |b| + headroom`` state units fit Lava's
+    13-bit mantissa (the coarsest, 7, if none does: larger biases clip)."""
+    need = (np.abs(np.asarray(b, np.float64)).max(initial=0.0) + headroom) * state_unit
+    return next((e for e in range(LIF_BIAS_EXP_MAX + 1) if need <= LIF_BIAS_MANT[1] << e), LIF_BIAS_EXP_MAX)
+
+
+def quantise_lif_bias(b: np.ndarray, *, state_unit: int, exp: int) -> np.ndarray:
+    """Bias mantissas of float biases ``b`` (state units): ``b * state_unit / 2**exp`` rounded, clipped to 13 bits."""
+    return np.clip(np.round(np.asarray(b, np.float64) * state_unit / 2 ** exp), *LIF_BIAS_MANT).astype(np.int64)
+
+
+def lif_bias_clipped_fraction(b: np.ndarray, *, state_unit: int, exp: int) -> float:
+    """Fraction of biases :func:`quantise_lif_bias` clips."""
+    scaled = np.round(np.asarray(b, np.float64) * state_unit / 2 ** exp)
+    return float(np.mean((scaled < LIF_BIAS_MANT[0]) | (scaled > LIF_BIAS_MANT[1])))

@@ -32,6 +32,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
+from emulator.backends.base import LayeredCouplings
 from emulator.errors import DivergenceError
 
 #: a neuron's sigma and activation are 24-bit registers on the chip
@@ -39,7 +40,7 @@ STATE_BITS = 24
 
 
 @dataclass(frozen=True)
-class FixedNet:
+class FixedNet(LayeredCouplings):
     """A layered network in the chip's integers.
 
     Attributes
@@ -83,11 +84,6 @@ class FixedNet:
         down = tuple(np.ascontiguousarray(w, np.int16) for w in self.down)
         object.__setattr__(self, "down", down)
         object.__setattr__(self, "up", tuple(np.ascontiguousarray(w.T) for w in down))
-
-    @property
-    def layers(self) -> tuple[int, ...]:
-        """Units per layer."""
-        return (self.down[0].shape[1],) + tuple(w.shape[0] for w in self.down)
 
     @property
     def act_bits(self) -> int:

@@ -113,6 +113,21 @@ def test_a_network_of_clipped_neurons_deploys_too(tmp_path, monkeypatch, capsys)
 
 
 @needs_lava
+def test_a_network_of_lif_neurons_deploys_too(tmp_path, capsys):
+    """loihi2-lif: Lava's LIF and binary Dense, fed the inputs' spike trains; the output spike counts over the
+    window and the final output currents and voltages equal the emulator's."""
+    run = train(tmp_path / "runs", "loihi2-lif")
+    status, out, err = cli(capsys, "deploy", run, "--to", "lava", "--out", tmp_path / "bundle", "--samples", 2)
+    assert status == 0, (out, err)
+    check = json.loads((tmp_path / "bundle" / "lava_check.json").read_text())
+    assert check["classes_equal"] and check["states_equal"] and check["steps"] == 40
+    with np.load(tmp_path / "bundle" / "network.npz") as f:
+        assert str(f["neuron"]) == "lif" and f["trains"].shape == (2, 40, 64)
+        assert f["emulator_counts"].shape == (2, 10) and int(f["window"]) == 20
+        assert f["emulator_counts"].sum() > 0  # the outputs fired: the comparison means something
+
+
+@needs_lava
 def test_bundle_runs_on_its_own(bundle, tmp_path):
     """From another folder, with no emulator import: the script's only imports are the stdlib,
     numpy, Lava and the bundle's processes.py."""

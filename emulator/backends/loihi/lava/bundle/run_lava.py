@@ -15,6 +15,12 @@ coupling ``W_k`` a forward ``Dense(W_k)`` and, above the input, a feedback ``Den
 the class, and compares class and activations with the emulator's. The result goes to
 ``lava_check.json`` beside this file; the exit status is 0 when everything is equal.
 
+A network of LIF neurons (``neuron`` is ``lif`` in ``network.npz``) is built the same way from
+Lava's ``LIF`` populations and binary ``Dense`` processes (``num_message_bits=0``), its input a
+``RingBuffer`` of each sample's binary spike trains; the class is the output neuron that fired most
+in the last ``window`` steps, and the check compares those counts and the output neurons' final
+currents and voltages.
+
 ``--sim`` runs ``Loihi2SimCfg(select_tag='fixed_pt')``, Lava's bit-accurate fixed-point
 simulation on the CPU, which the emulator equals bit for bit. ``--hw`` runs
 ``Loihi2HwCfg()`` on a Loihi 2 system: it needs Intel's lava-loihi extension and a Loihi 2
@@ -31,6 +37,8 @@ from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
 from lava.proc.dense.process import Dense
 from lava.proc.io.source import RingBuffer
+from lava.proc.lif.process import LIF
+from lava.proc.monitor.process import Monitor
 from lava.proc.sdn.process import ActivationMode, SigmaDelta
 from lava.utils import loihi
 
@@ -80,11 +88,11 @@ def build(net: dict, x_spikes: np.ndarray) -> tuple:
     return source, neurons[-1]
 
 
-def couple(senders: list, receivers: list, weights: np.ndarray, exp: int):
+def couple(senders: list, receivers: list, weights: np.ndarray, exp: int, bits: int = 24):
     """A Dense process from each sending population (``W``; ``-W`` from a pair's ``B``) to every
-    receiving population."""
+    receiving population, with graded (``bits``-bit) or binary (0) messages."""
     for sign, sender in zip((1, -1), senders):
-        dense = Dense(weights=sign * weights, weight_exp=exp, num_message_bits=24)
+        dense = Dense(weights=sign * weights, weight_exp=exp, num_message_bits=bits)
         sender.s_out.connect(dense.s_in)
         for receiver in receivers:
             dense.a_out.connect(receiver.a_in)
@@ -99,6 +107,42 @@ def relax(net: dict, x_spikes: np.ndarray, run_cfg) -> np.ndarray:
         return np.concatenate([np.asarray(p.act.get()).astype(np.int64) for p in output])  # before stop()
     finally:
         source.stop()
+
+
+def build_lif(net: dict, train: np.ndarray) -> tuple:
+    """The Lava processes of a LIF network for one input: its binary spike trains ``train`` (free_steps, n_0).
+
+    Returns
+    -------
+    (source, output) : the input process, and the output layer's LIF population.
+    """
+    source = RingBuffer(data=np.ascontiguousarray(np.asarray(train, np.int32).T))
+    neurons = [[LIF(shape=(int(n),), du=int(net["du"]), dv=int(net["dv"]), vth=int(net["vth"]),
+                    bias_mant=net[f"bias_mant_{k}"].astype(np.int32), bias_exp=int(net["bias_exp"][k - 1]))]
+               for k, n in enumerate(net["layers"][1:], start=1)]
+    senders = [[source]] + neurons
+    for k, exp in enumerate(net["weight_exp"]):
+        w = net[f"weights_{k}"]
+        couple(senders[k], neurons[k], w, int(exp), bits=0)
+        if k >= 1:
+            couple(neurons[k], neurons[k - 1], np.ascontiguousarray(w.T), int(exp), bits=0)
+    return source, neurons[-1][0]
+
+
+def relax_lif(net: dict, train: np.ndarray, run_cfg) -> np.ndarray:
+    """The output neurons' spike counts over the last ``window`` steps, then their final currents and voltages,
+    one (3 n_L,) int array, after ``free_steps`` steps of one input."""
+    steps, window = int(net["free_steps"]), int(net["window"])
+    source, output = build_lif(net, train)
+    monitor = Monitor()
+    monitor.probe(output.s_out, steps)
+    try:
+        source.run(condition=RunSteps(num_steps=steps), run_cfg=run_cfg)
+        spikes = np.asarray(monitor.get_data()[output.name]["s_out"]).reshape(steps, -1)
+        final = [np.asarray(var.get()).astype(np.int64) for var in (output.u, output.v)]  # before stop()
+    finally:
+        source.stop()
+    return np.concatenate([spikes[steps - window:].sum(axis=0).astype(np.int64)] + final)
 
 
 def unit_values(net: dict, acts: np.ndarray) -> np.ndarray:
@@ -126,11 +170,17 @@ def main(argv=None) -> int:
     print(f"{net['origin']}; {len(net['labels'])} samples, {int(net['free_steps'])} steps each, {config}")
 
     start = time.perf_counter()
-    acts = np.stack([relax(net, x, run_cfg) for x in net["spikes"]])
+    if str(net.get("neuron", "")) == "lif":
+        states = np.stack([relax_lif(net, train, run_cfg) for train in net["trains"]])
+        classes = states[:, :len(net["emulator_counts"][0])].argmax(axis=1)
+        mine = np.concatenate([net["emulator_counts"], net["emulator_u"], net["emulator_v"]], axis=1)
+    else:
+        states = np.stack([relax(net, x, run_cfg) for x in net["spikes"]])
+        classes = unit_values(net, states).argmax(axis=1)
+        mine = net["emulator_act"]
     wall_s = time.perf_counter() - start
-    classes = unit_values(net, acts).argmax(axis=1)
     same_class = classes == net["emulator_class"]
-    same_state = (acts == net["emulator_act"]).all(axis=1)
+    same_state = (states == mine).all(axis=1)
     for i, (label, mine, theirs) in enumerate(zip(net["labels"], classes, net["emulator_class"])):
         print(f"sample {i}: label {label}  Lava {mine}  emulator {theirs}  "
               f"{'equal' if same_class[i] and same_state[i] else 'DIFFERENT'}")

@@ -1,0 +1,271 @@
+"""Integer LIF relaxation with the semantics of Lava 0.10's ``PyLifModelBitAcc`` and binary ``Dense``.
+
+A layered network runs as Lava runs it with ``LIF`` neurons: each relaxing layer is a ``LIF``
+population, each coupling a forward and a feedback ``Dense`` process with 8-bit weights, a weight
+exponent and binary messages (``num_message_bits=0``), the input a source of binary spike trains.
+One barrier-synchronised step ``t``, for every layer at once:
+
+1. each ``Dense`` outputs what it accumulated at ``t - 1`` (a one-step synaptic delay): the sum of
+   the weight columns of the neurons that fired, shifted by the weight exponent (floor);
+2. the current: ``u <- sgn(x) (|x| >> 12) + (a << 6)``, ``x = u (4096 - du - 1)`` (the decay rounds
+   towards zero), wrapped into 24 bits;
+3. the voltage: ``v <- sgn(y) (|y| >> 12) + u + (bias_mant << bias_exp)``, ``y = v (4096 - dv)``,
+   clipped to 24 bits;
+4. a neuron fires when ``v > vth << 6`` (strictly), and its voltage is set to 0 (its current is not);
+5. the spikes reach the ``Dense`` processes, to be delivered at ``t + 1``.
+
+The emulator equals Lava's ``Loihi2SimCfg(select_tag='fixed_pt')`` step for step
+(``tests/backends/loihi/test_lava_lif.py``). A unit's state is its firing rate over the last
+``window`` steps (:mod:`emulator.backends.spiking`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numba as nb
+import numpy as np
+
+from emulator.backends.base import LayeredCouplings
+from emulator.backends.loihi.sigma_delta import _shift
+
+#: u and v are 24-bit registers; decays are 12-bit fractions; vth and the synaptic input are aligned with
+#: them by 6-bit shifts (Lava's ``uv_bitwidth``, ``decay_shift``, ``vth_shift``, ``act_shift``)
+UV_BITS, DECAY_BITS, ALIGN = 24, 12, 6
+
+
+@dataclass(frozen=True)
+class LifNet(LayeredCouplings):
+    """A layered network of LIF neurons in the chip's integers.
+
+    Attributes
+    ----------
+    down : tuple of (n_{k+1}, n_k) int16
+        ``W_k`` as programmed (8-bit, even if of mixed sign); row ``i`` is the feedback fan-out of unit ``i``
+        of layer ``k + 1``.
+    up : tuple of (n_k, n_{k+1}) int16
+        ``W_k^T``, row ``i`` the forward fan-out of unit ``i`` of layer ``k``.
+    weight_exp : tuple of int
+        Exponent of ``W_k``, used by both its ``Dense`` processes.
+    bias_mant : tuple of (n_{k+1},) int64
+        Bias mantissa of each relaxing layer (13-bit signed).
+    bias_exp : tuple of int
+        Bias exponent of each relaxing layer (0-7): the bias is ``bias_mant << bias_exp``.
+    du, dv : int
+        Lava's 12-bit current and voltage decays (the current decays by ``(du + 1) / 4096`` per step).
+    vth : int
+        Lava's threshold: a neuron fires when ``v > vth << 6``.
+    """
+
+    down: tuple[np.ndarray, ...]
+    up: tuple[np.ndarray, ...] = field(init=False)
+    weight_exp: tuple[int, ...]
+    bias_mant: tuple[np.ndarray, ...]
+    bias_exp: tuple[int, ...]
+    du: int
+    dv: int
+    vth: int
+
+    def __post_init__(self):
+        down = tuple(np.ascontiguousarray(w, np.int16) for w in self.down)
+        object.__setattr__(self, "down", down)
+        object.__setattr__(self, "up", tuple(np.ascontiguousarray(w.T) for w in down))
+
+    @property
+    def neurons(self) -> tuple[int, ...]:
+        """Neurons per layer: one per unit."""
+        return self.layers
+
+    @property
+    def bias(self) -> tuple[np.ndarray, ...]:
+        """Each relaxing layer's bias in voltage units, ``bias_mant << bias_exp``."""
+        return tuple(np.asarray(m, np.int64) << e for m, e in zip(self.bias_mant, self.bias_exp))
+
+    @property
+    def state_unit(self) -> int:
+        """The voltage of one state unit, the threshold ``vth << 6``: a unit driven by one state unit per step
+        fires at (nearly) every step."""
+        return self.vth << ALIGN
+
+
+@dataclass(frozen=True)
+class LifState:
+    """Neuron and synapse state of ``B`` relaxations after some steps, and what they did.
+
+    Attributes
+    ----------
+    u, v : list of (B, n_k) int64, layers 1..L
+        Currents and voltages.
+    pending : list of (B, n_k) int64, layers 0..L
+        Spikes (0 or 1) sent at the last step, still in the ``Dense`` buffers.
+    bias : list of (B, n_k) int64, layers 1..L
+        The biases (voltage units) the phase ran with (the outputs' include the nudge).
+    counts : list of (B, n_k) int64, layers 1..L
+        Spikes of each neuron over the window (the phase's last steps).
+    steps : (B,) int64
+        Steps each sample ran (all of the phase: a spiking network does not fall quiet).
+    quiescent : (B,) bool
+        All False.
+    trace : (max_steps,) int64
+        Neurons fired per step, summed over the batch.
+    fired, active : (max_steps, B, n_cores) int32
+        Per step and core: neurons that fired (input neurons included), and relaxing neurons that did work
+        (received input, or changed current or voltage).
+    record : list of (max_steps, B, n_k) int64 triples (u, v, spikes), or None
+        With ``record=True``: every step's state of layers 1..L.
+    """
+
+    u: list
+    v: list
+    pending: list
+    bias: list
+    counts: list
+    steps: np.ndarray
+    quiescent: np.ndarray
+    trace: np.ndarray
+    fired: np.ndarray
+    active: np.ndarray
+    record: list | None = None
+
+
+class KernelLif(NamedTuple):
+    """A :class:`LifNet` as :func:`_relax` reads it: fan-out matrices, weight exponents (L,), decays and threshold."""
+
+    ups: tuple
+    downs: tuple
+    exps: np.ndarray
+    du: int
+    dv: int
+    vth: int
+
+
+class Neurons(NamedTuple):
+    """Currents, voltages, spikes in flight and biases of ``B`` samples (see :class:`LifState`), updated in place."""
+
+    u: tuple
+    v: tuple
+    pending: tuple
+    bias: tuple
+
+
+@nb.njit(cache=True)
+def _binary_dense(part, weights, spikes, exp):
+    """What one binary ``Dense`` delivers: the sum of the fan-out rows of the neurons that fired, shifted."""
+    part[:] = 0
+    for i in range(spikes.size):
+        if spikes[i]:
+            part += weights[i]
+    return _shift(part, exp)
+
+
+@nb.njit(cache=True)
+def _decay(x, keep):
+    """``x * keep >> 12``, rounded towards zero (Lava's ``sgn(x) * (|x| >> 12)``)."""
+    y = x * keep
+    return y >> DECAY_BITS if y >= 0 else -((-y) >> DECAY_BITS)
+
+
+@nb.njit(cache=True)
+def _relax(net, neurons, train, first_counted, core_of, counts, fired_log, active_log, trace, record, rec_u, rec_v,
+           rec_s):
+    """All steps of all samples (see :func:`relax_lif`)."""
+    ups, downs, exps = net.ups, net.downs, net.exps
+    keep_u, keep_v, threshold = (1 << DECAY_BITS) - net.du - 1, (1 << DECAY_BITS) - net.dv, net.vth << ALIGN
+    wrap, limit = 1 << (UV_BITS - 1), (1 << (UV_BITS - 1)) - 1
+    depth = len(downs)
+    batch = neurons.u[0].shape[0]
+    steps = train.shape[0]
+    for b in range(batch):
+        acc = [np.zeros(ups[k].shape[1], np.int64) for k in range(depth)]
+        part = [np.zeros(ups[k].shape[1], np.int32) for k in range(depth)]
+        sent = [neurons.pending[k][b].copy() for k in range(depth + 1)]
+        for t in range(steps):
+            for k in range(depth):  # relaxing layer k + 1 hears layer k below and k + 2 above
+                acc[k][:] = _binary_dense(part[k], ups[k], sent[k], exps[k])
+                if k + 1 < depth:
+                    acc[k] += _binary_dense(part[k], downs[k + 1], sent[k + 2], exps[k + 1])
+            n_fired = 0
+            for i in range(sent[0].size):
+                sent[0][i] = train[t, b, i]
+                if train[t, b, i]:
+                    fired_log[t, b, core_of[0][i]] += 1
+                    n_fired += 1
+            for k in range(depth):
+                u_k, v_k, bias_k, out, cores = neurons.u[k][b], neurons.v[k][b], neurons.bias[k][b], sent[k + 1], \
+                    core_of[k + 1]
+                for i in range(u_k.size):
+                    a = acc[k][i]
+                    u = _decay(u_k[i], keep_u) + (a << ALIGN)
+                    if u > wrap:
+                        u -= 2 * wrap
+                    elif u <= -wrap:
+                        u += 2 * wrap
+                    v = min(max(_decay(v_k[i], keep_v) + u + bias_k[i], -limit), limit)
+                    spike = v > threshold
+                    if spike:
+                        v = 0
+                        fired_log[t, b, cores[i]] += 1
+                        n_fired += 1
+                        if t >= first_counted:
+                            counts[k][b, i] += 1
+                    if a != 0 or u != u_k[i] or v != v_k[i] or spike:
+                        active_log[t, b, cores[i]] += 1
+                    u_k[i], v_k[i], out[i] = u, v, spike
+                if record:
+                    rec_u[k][t, b] = u_k
+                    rec_v[k][t, b] = v_k
+                    rec_s[k][t, b] = out
+            trace[t] += n_fired
+        for k in range(depth + 1):
+            neurons.pending[k][b] = sent[k]
+
+
+def relax_lif(net: LifNet, train: np.ndarray, *, window: int, bias=None, init: LifState | None = None,
+              core_of=None, record: bool = False) -> LifState:
+    """Run ``B`` relaxations for ``steps`` steps.
+
+    Parameters
+    ----------
+    train : (steps, B, n_0) bool
+        The inputs' spikes at each step (:func:`emulator.backends.spiking.input_train`).
+    window : int
+        Steps at the end whose spikes are counted (``counts``).
+    bias : list of (B, n_k) int, layers 1..L, optional
+        Biases in voltage units (``bias_mant << bias_exp``) to run with (e.g. the outputs' nudged ones);
+        ``net.bias`` by default.
+    init : LifState, optional
+        Continue from this state (its pending spikes are delivered first) instead of from rest.
+    core_of : list of (n_k,) int, layers 0..L, optional
+        Core of every neuron, for the per-core logs; one core per layer by default.
+    record : bool
+        Keep every step's ``u``, ``v`` and spikes (for the tests against Lava).
+    """
+    sizes = net.layers
+    if train.ndim != 3 or train.shape[2] != sizes[0]:
+        raise ValueError(f"train must have shape (steps, batch, {sizes[0]}), got {train.shape}")
+    steps, batch = train.shape[:2]
+    bias = [np.array(np.broadcast_to(b, (batch, n)), np.int64, order="C")
+            for b, n in zip(net.bias if bias is None else bias, sizes[1:])]
+    if init is None:
+        u, v = ([np.zeros((batch, n), np.int64) for n in sizes[1:]] for _ in range(2))
+        pending = [np.zeros((batch, n), np.int64) for n in sizes]
+    else:
+        if init.u[0].shape[0] != batch:
+            raise ValueError(f"init holds {init.u[0].shape[0]} samples but train has {batch}")
+        u, v, pending = ([a.copy() for a in arrays] for arrays in (init.u, init.v, init.pending))
+    if core_of is None:
+        core_of = [np.full(n, k, np.int64) for k, n in enumerate(sizes)]
+    n_cores = int(max(c.max(initial=0) for c in core_of)) + 1
+    fired, active = (np.zeros((steps, batch, n_cores), np.int32) for _ in range(2))
+    trace = np.zeros(steps, np.int64)
+    counts = [np.zeros((batch, n), np.int64) for n in sizes[1:]]
+    shape = (lambda n: (steps, batch, n)) if record else (lambda n: (0, 0, 0))
+    rec = [tuple(np.zeros(shape(n), np.int64) for n in sizes[1:]) for _ in range(3)]
+    kernel = KernelLif(ups=net.up, downs=net.down, exps=np.array(net.weight_exp, np.int64), du=net.du, dv=net.dv,
+                       vth=net.vth)
+    _relax(kernel, Neurons(tuple(u), tuple(v), tuple(pending), tuple(bias)), np.ascontiguousarray(train, np.uint8),
+           steps - window, tuple(np.asarray(c, np.int64) for c in core_of), tuple(counts), fired, active, trace,
+           record, *rec)
+    return LifState(u=u, v=v, pending=pending, bias=bias, counts=counts, steps=np.full(batch, steps, np.int64),
+                    quiescent=np.zeros(batch, bool), trace=trace, fired=fired, active=active,
+                    record=[tuple(r[k] for r in rec) for k in range(len(sizes) - 1)] if record else None)
