@@ -100,6 +100,10 @@ PARTITION_ENCODING = ("one character per node, in the graph's node order (node 1
                       ".npy matrix, first): 1 for spin +1, 0 for spin -1")
 
 
+#: the largest sum of absolute edge weights: 10,000 anneals' cuts still sum below the largest float
+MAX_TOTAL_WEIGHT = 1e300
+
+
 def partition_text(spins: np.ndarray) -> str:
     """Spins (n,) in {-1, +1} as text: one character per node, ``1`` for +1 and ``0`` for -1."""
     return np.where(np.asarray(spins) > 0, ord("1"), ord("0")).astype(np.uint8).tobytes().decode("ascii")
@@ -107,13 +111,13 @@ def partition_text(spins: np.ndarray) -> str:
 
 def _sorted_graph(n: int, edges: np.ndarray, weights: np.ndarray, name: str) -> Graph:
     """The graph with its edges sorted; :class:`GraphFormatError` if its weights' magnitudes sum
-    beyond the largest float (no cut could be computed)."""
+    beyond :data:`MAX_TOTAL_WEIGHT` (the sums and means of cuts over many anneals would overflow)."""
     with np.errstate(over="ignore"):
         total = np.abs(np.asarray(weights, np.float64)).sum()
-    if not np.isfinite(total):
-        raise GraphFormatError(f"{name}: the absolute edge weights sum beyond {np.finfo(np.float64).max:.3g}, so "
-                               "no cut can be computed; divide every weight by a common factor (the cuts scale "
-                               "with it, and the anneal does not depend on it)")
+    if not total <= MAX_TOTAL_WEIGHT:
+        raise GraphFormatError(f"{name}: the absolute edge weights sum beyond {MAX_TOTAL_WEIGHT:.0e}, so the cuts of "
+                               "many anneals cannot be summed; divide every weight by a common factor (the cuts "
+                               "scale with it, and the anneal does not depend on it)")
     edges = np.sort(np.asarray(edges, np.int64).reshape(-1, 2), axis=1)
     order = np.lexsort((edges[:, 1], edges[:, 0]))
     return Graph(n, edges[order], np.asarray(weights, np.float64)[order], name)

@@ -6,7 +6,7 @@ allocates past it is an allocation the emulator did not check first: ``MemoryErr
 :func:`check` asserts that the case ended as the README promises:
 
 - exit status 2, one ``error:`` line on stderr (after progress lines, if the work had started),
-  and no traceback; or
+  and no traceback or Python warning; or
 - exit status 0 with a report whose every figure is finite and meaningful (:func:`check_report`:
   accuracies, fractions and probabilities in [0, 1], energies, times, powers and counts >= 0,
   every MaxCut cut that of its partition in the graph).
@@ -24,6 +24,7 @@ import re
 import resource
 import signal
 import traceback
+import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,7 @@ class Outcome:
     out: str
     err: str
     escaped: str | None
+    warned: tuple[str, ...] = ()
 
     @property
     def command(self) -> str:
@@ -93,11 +95,14 @@ def terminal(errors: str) -> io.TextIOWrapper:
 
 
 def drive(*args) -> Outcome:
-    """Run the command line ``args`` in-process within :func:`limits`; never raises."""
+    """Run the command line ``args`` in-process within :func:`limits`; never raises. Python warnings
+    (which a user would see on stderr as extra lines) are recorded in :attr:`Outcome.warned`."""
     args = tuple(map(str, args))
     out, err = terminal("strict"), terminal("backslashreplace")
     status, escaped = None, None
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         try:
             with limits():
                 status = main(list(args))
@@ -106,7 +111,7 @@ def drive(*args) -> Outcome:
         except SystemExit as exc:  # argparse's usage errors
             status = exc.code
     return Outcome(args, status, *(s.buffer.getvalue().decode("utf-8", "backslashreplace") for s in (out, err)),
-                   escaped)
+                   escaped, tuple(f"{w.filename}:{w.lineno}: {w.category.__name__}: {w.message}" for w in caught))
 
 
 def check(outcome: Outcome, kind: str, out: Path | None = None, report: Path | None = None,
@@ -120,6 +125,7 @@ def check(outcome: Outcome, kind: str, out: Path | None = None, report: Path | N
     said = f"{outcome.command}\nstdout: {outcome.out[-2000:]!r}\nstderr: {outcome.err[-2000:]!r}"
     assert outcome.escaped is None, f"an exception escaped: {said}\n{outcome.escaped}"
     assert "Traceback" not in outcome.out + outcome.err, said
+    assert not outcome.warned, f"warnings a user would see on stderr: {outcome.warned}; {said}"
     if out is not None and out.exists():
         left = sorted(p.name for p in out.rglob("*") if ".tmp" in p.name)
         assert not left, f"temporary files left in {out}: {left}; {said}"

@@ -71,6 +71,8 @@ DAMAGES = {
     "transposed weights": (entry("w0", np.transpose),
                            f"entry 'w0' has shape (64, 256), but {LAYERS} make it (256, 64)"),
     "NaN bias": (entry("b1", nan_at_end), "entry 'b1' holds NaN or infinite values"),
+    "huge weight": (entry("w0", lambda w: np.where(np.arange(w.size).reshape(w.shape) == 3, 1e308, w)),
+                    "entry 'w0' holds a value of magnitude 1e+308, beyond 1e+06: no training writes such a parameter"),
     "state of numbers": (lambda e: e | {"state": np.arange(3)},
                          "entry 'state' is not text (it holds int64 values of shape (3,))"),
     "state not JSON": (lambda e: e | {"state": np.array("{epoch: 1")}, "entry 'state' is not valid JSON"),

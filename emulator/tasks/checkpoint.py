@@ -114,25 +114,30 @@ def damaged(run_dir: Path, option: str, problem: str, remedy: str) -> ConfigErro
 
 
 def _entries(path: Path) -> dict[str, np.ndarray]:
-    """Every entry of the ``.npz`` archive at ``path``; ConfigError saying what is wrong with it."""
+    """Every entry of the ``.npz`` archive at ``path``; ConfigError saying what is wrong with it.
+
+    The file is opened here, not by ``np.load``, so that it is closed whatever the archive holds."""
     try:
         if path.stat().st_size == 0:
             raise ConfigError("it is empty (0 bytes)")
-        archive = np.load(path)
+        with open(path, "rb") as file:
+            try:
+                archive = np.load(file)
+            except DAMAGED_ARRAYS:
+                raise ConfigError("it is not a NumPy .npz archive") from None
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ConfigError("it holds a single array, not a NumPy .npz archive")
+            with archive:
+                return {name: _entry(archive, name) for name in archive.files}
     except OSError as exc:
         raise ConfigError(f"it cannot be read ({exc.strerror or exc})") from None
-    except DAMAGED_ARRAYS:
-        raise ConfigError("it is not a NumPy .npz archive") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ConfigError("it holds a single array, not a NumPy .npz archive")
-    entries = {}
-    with archive:
-        for name in archive.files:
-            try:
-                entries[name] = archive[name]
-            except (OSError, *DAMAGED_ARRAYS) as exc:
-                raise ConfigError(f"entry {name!r} cannot be read ({exc})") from None
-    return entries
+
+
+def _entry(archive, name: str) -> np.ndarray:
+    try:
+        return archive[name]
+    except (OSError, *DAMAGED_ARRAYS) as exc:
+        raise ConfigError(f"entry {name!r} cannot be read ({exc})") from None
 
 
 def _checked(entries: dict[str, np.ndarray]) -> Checkpoint:
@@ -197,6 +202,10 @@ def _counters(data: dict, source: Source) -> Counters:
     return Counters.from_dict(data)
 
 
+#: the largest magnitude of a weight or bias read back (a divergence stops a training long before it)
+MAX_PARAMETER = 1e6
+
+
 def _parameters(entries: dict[str, np.ndarray], layers: list[int]) -> tuple[tuple, tuple]:
     """The weights ``w0..`` and biases ``b0..`` of a network of ``layers``; ConfigError naming the
     entry that is missing, extra, not floats, of another shape or not finite."""
@@ -216,6 +225,9 @@ def _parameters(entries: dict[str, np.ndarray], layers: list[int]) -> tuple[tupl
             raise ConfigError(f"entry {name!r} has shape {array.shape}, but {network} make it {shape}")
         if not np.isfinite(array).all():
             raise ConfigError(f"entry {name!r} holds NaN or infinite values")
+        if array.size and np.abs(array).max() > MAX_PARAMETER:
+            raise ConfigError(f"entry {name!r} holds a value of magnitude {np.abs(array).max():.3g}, beyond "
+                              f"{MAX_PARAMETER:.0e}: no training writes such a parameter (states are in [0, 1])")
     n = len(layers) - 1
     return tuple(entries[f"w{k}"] for k in range(n)), tuple(entries[f"b{k}"] for k in range(n))
 
