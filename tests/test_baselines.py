@@ -200,7 +200,7 @@ def test_the_command_line_trains_with_each_algorithm_and_deploys_a_backprop_netw
                      "--out", str(tmp_path / algorithm)] + TINY + extra) == 0
         report = json.loads((tmp_path / algorithm / "report.json").read_text())
         assert (report["algorithm"], report["chip"]) == (algorithm, chip)
-    for chip in ("digital", "loihi2", "crossbar-pcm", "crossbar-rram", "oim-cmos"):
+    for chip in ("digital", "loihi2", "crossbar-pcm", "crossbar-rram", "snn", "loihi2-lif"):  # oim-cmos: another model
         assert main(["evaluate", str(tmp_path / "backprop"), "--chip", chip, "--quiet",
                      "--out", str(tmp_path / f"on-{chip}")]) == 0
         deployed = json.loads((tmp_path / f"on-{chip}" / "report.json").read_text())

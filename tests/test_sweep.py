@@ -283,6 +283,21 @@ vary:
         assert report["deployed"]["from"] == str((isolated / "s" / reference).resolve())
 
 
+def test_naive_points_on_a_chip_of_another_model_are_refused_before_anything_runs(user_error, tmp_path, isolated):
+    path = sweep_file(tmp_path, f"""\
+name: naive
+workloads: [digits_snn]
+chips: [crossbar-pcm, oim-cmos]
+set: {json.dumps(TINY)}
+deployment: [naive]
+naive_from: digital
+""")
+    message = user_error("sweep", path, "--scheduler", "none", "--out", "s")
+    assert message.startswith(f"{path}:6: naive_from: digital trains networks for a layered Hopfield energy"), message
+    assert "but chip oim-cmos relaxes an XY energy of phase oscillators" in message
+    assert not (isolated / "s").exists()
+
+
 # -- a cluster started with Dask's own commands -----------------------------------------------------
 def free_port() -> int:
     with socket.socket() as s:

@@ -266,6 +266,9 @@ class Backend(abc.ABC):
     #: what the family can do beyond relaxing: ``"feedforward"`` (:meth:`feedforward` and
     #: :meth:`backpropagate`) and ``"calibrate"`` (:meth:`calibrate`)
     capabilities: frozenset[str] = frozenset()
+    #: the model whose parameters the family relaxes: a network trained on a family of another model
+    #: means something else here, so naive deployment (``evaluate``) between the two is refused
+    model: str = "a layered Hopfield energy of hard-sigmoid units"
 
     def host_variants(self) -> dict:
         """The host's alternative ways of computing the same thing, which must not change a count.

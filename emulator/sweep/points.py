@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.catalog import resolve
-from emulator.chip import Chip, load_chip
+from emulator.chip import Chip, get_backend, load_chip
 from emulator.errors import ConfigError
 from emulator.report.format import json_text
 from emulator.schema import Override
@@ -150,6 +150,7 @@ def plan(sweep: SweepSpec, extra_set: list[str] = (), extra_chip_set: list[str] 
                         if deployment == "in_the_loop":
                             add(PlannedPoint(point, workload, chip))
                         elif chip.name != reference_chip.name:  # deploying onto the chip it trained on tests nothing
+                            _check_same_model(sweep, reference_chip, chip)
                             ref = Point(workload.name, reference_chip.name, "in_the_loop", workload.training.seed,
                                         combo["set"], {})
                             add(PlannedPoint(point, workload, chip, add(PlannedPoint(ref, workload, reference_chip))))
@@ -203,6 +204,15 @@ def _load_workload(sweep: SweepSpec, entry: _Entry, combo: dict, seed: int | Non
         raise ConfigError(f"{entry.path}: {workload.name} is a {workload.kind} workload; sweeps train and "
                           "evaluate classification workloads")
     return workload
+
+
+def _check_same_model(sweep: SweepSpec, reference: Chip, chip: Chip) -> None:
+    """ConfigError, naming ``naive_from``'s line, if ``chip`` relaxes another model than ``reference`` trains for."""
+    trained, here = get_backend(reference.backend).model, get_backend(chip.backend).model
+    if trained != here:
+        raise ConfigError(f"{sweep.where('naive_from')}: naive_from: {reference.name} trains networks for {trained}, "
+                          f"but chip {chip.name} relaxes {here}: a network deployed there means something else; "
+                          f"sweep {chip.name} with deployment in_the_loop only, in a sweep of its own")
 
 
 def _reference_chip(sweep: SweepSpec, chips: list[_Entry]) -> Chip | None:

@@ -153,6 +153,7 @@ def evaluate_trained(trained: TrainedRun, chip: Chip, out_dir: Path, progress: b
     Returns the result of a run with no training on ``chip`` (its training counters are the one
     programming), with :attr:`~emulator.results.RunResult.deployed` saying where it was trained.
     """
+    check_same_model(trained, chip)
     start = time.perf_counter()
     run = Run(trained.workload, chip, out_dir, data=data, deployment=True)
     run.network = trained.network
@@ -162,6 +163,16 @@ def evaluate_trained(trained: TrainedRun, chip: Chip, out_dir: Path, progress: b
     return replace(result, time=replace(result.time, wall_s=time.perf_counter() - start),
                    deployed=Deployment(trained_folder=str(trained.folder), trained_on=trained.chip.name,
                                        epochs=trained.epochs))
+
+
+def check_same_model(trained: TrainedRun, chip: Chip) -> None:
+    """ConfigError if ``chip``'s family relaxes another model than the one ``trained``'s network was
+    trained for (its parameters would mean something else there: the accuracy would be meaningless)."""
+    here, there = get_backend(chip.backend), get_backend(trained.chip.backend)
+    if here.model != there.model:
+        raise ConfigError(f"the network in {trained.folder} was trained on {trained.chip.name} for {there.model}, "
+                          f"but {chip.name} relaxes {here.model}: its weights mean something else there; train on "
+                          f"the chip itself (python -m emulator run {trained.workload.name} --chip {chip.name})")
 
 
 class Run:

@@ -278,6 +278,7 @@ class OimBackend(Backend):
     ops = ("oscillator_seconds", "coupling_events", "coupling_ops", "phase_readouts", "weight_writes")
     measures = ("settle_s",)
     Parameters = OimParameters
+    model = "an XY energy of phase oscillators, read out as cos(phi)"
 
     def check_fits(self, layers, chip) -> None:
         p = self.parameters_of(chip)
