@@ -24,7 +24,8 @@ def plot_cuts(result: MaxCutResult, path: Path) -> Path:
             ax.axhline(best_known, color="tab:red", linestyle="--", label=f"best known ({best_known:g})")
         shown = cuts + ([] if best_known is None else [best_known])
         low, high = min(shown), max(shown)
-        ax.set_ylim(low - 0.1 * (high - low + 1), high + 0.1 * (high - low + 1))
+        margin = 0.1 * max(high - low, 1.0, 1e-6 * max(abs(low), abs(high)))  # visible at any scale of weights
+        ax.set_ylim(low - margin, high + margin)
         ax.set_xlabel("run")
         ax.set_ylabel("cut")
         ax.legend(fontsize=8)
