@@ -13,11 +13,9 @@ def _offline(monkeypatch):
     monkeypatch.setenv("EMULATOR_OFFLINE", "1")
 
 
-@pytest.fixture(scope="session")
-def trained_digits(tmp_path_factory):
-    """``trained_digits(chip)``: ``(result, folder)``, the result of the shipped digits_snn workload
-    trained on a chip and its run folder (with the report), trained once per session (tests
-    compare chips on it)."""
+def _digits_trainer(tmp_path_factory, name: str, overrides: tuple[str, ...] = ()):
+    """``train(chip)``: ``(result, folder)`` of digits_snn with ``overrides`` trained on a chip, with its
+    report written, trained once per session."""
     from emulator.chip import load_chip
     from emulator.report import write_report
     from emulator.tasks.classification import Run
@@ -28,8 +26,9 @@ def trained_digits(tmp_path_factory):
     def train(chip: str):
         if chip not in results:
             os.environ["EMULATOR_OFFLINE"] = "1"
-            folder = tmp_path_factory.mktemp(f"digits-{chip}")
-            run = Run(load_workload("workloads/digits_snn.yaml"), load_chip(f"chips/{chip}.yaml"), folder)
+            folder = tmp_path_factory.mktemp(f"{name}-{chip}")
+            run = Run(load_workload("workloads/digits_snn.yaml", list(overrides)), load_chip(f"chips/{chip}.yaml"),
+                      folder)
             run.train(progress=False)
             result = run.result(wall_s=0.0, progress=False)
             write_report(result, folder)
@@ -37,6 +36,27 @@ def trained_digits(tmp_path_factory):
         return results[chip]
 
     return train
+
+
+@pytest.fixture(scope="session")
+def trained_digits(tmp_path_factory):
+    """``trained_digits(chip)``: ``(result, folder)``, the result of the shipped digits_snn workload
+    (20 epochs on all 1,437 training samples) trained on a chip and its run folder (with the report),
+    trained once per session (tests compare chips on it). Only ``slow`` tests use it: the default run
+    asks the same of :func:`briefly_trained_digits`."""
+    return _digits_trainer(tmp_path_factory, "digits")
+
+
+#: digits_snn cut to what the default test run can afford: 5 epochs on the first 800 training samples,
+#: tested on the whole test set (360 samples). Digital, loihi2 and crossbar-pcm all pass 92 % on it.
+BRIEF_DIGITS = ("dataset.n_train=800", "training.epochs=5")
+
+
+@pytest.fixture(scope="session")
+def briefly_trained_digits(tmp_path_factory):
+    """``briefly_trained_digits(chip)``: ``(result, folder)`` as :func:`trained_digits`, for digits_snn
+    with :data:`BRIEF_DIGITS` (a few seconds per chip)."""
+    return _digits_trainer(tmp_path_factory, "brief-digits", BRIEF_DIGITS)
 
 
 @pytest.fixture(scope="session")

@@ -75,7 +75,7 @@ def test_non_finite_parameters_keep_the_epochs_before_them_too(capsys, monkeypat
 @pytest.mark.parametrize("chip", ["digital", "loihi2", "oim-cmos"])
 def test_a_tiny_run_that_has_not_learnt_yet_is_no_divergence(capsys, tmp_path, chip):
     """40 samples, two epochs: at chance on these chips, but with the weights at their initial scale.
-    (Full runs of digits_snn on every chip are trained by other tests.)"""
+    (Full runs of digits_snn are trained by the `slow` tests; briefer ones by the default run.)"""
     status, _, err = cli(capsys, "run", "digits_snn", "--chip", chip, "--quiet", "--set", "dataset.n_train=40",
                          "--set", "dataset.n_test=20", "--set", "training.epochs=2", "--out", tmp_path / "r")
     assert status == 0, err

@@ -36,7 +36,7 @@ from test_output_faults import fail_writes, nth_write_of
 ROOT = Path(__file__).resolve().parents[1]
 CHIPS = ("digital", "loihi2", "crossbar-pcm", "crossbar-rram", "oim-cmos")
 #: cases per test: by default, and with ``-m slow``
-FAST, SLOW = 20, 400
+FAST, SLOW = 8, 400
 EXAMPLES = pytest.mark.parametrize("examples", [FAST, pytest.param(SLOW, marks=pytest.mark.slow)])
 #: what cuts a workload to a tiny run, by kind
 TINY_BUDGETS = {"classification": {"dataset": {"n_train": 40, "n_test": 20}, "training": {"epochs": 1},

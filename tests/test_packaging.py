@@ -76,6 +76,6 @@ def test_an_installed_emulator_lists_its_chips_and_workloads_from_any_folder(ins
 
 def test_an_installed_emulator_trains_and_reports(installed, tmp_path):
     done = run(installed, tmp_path, "run", "digits_snn", "--chip", "digital", "--set", "training.epochs=1",
-               "--out", "run", "--quiet")
+               "--set", "dataset.n_train=100", "--set", "dataset.n_test=50", "--out", "run", "--quiet")
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "run" / "report.json").is_file()

@@ -86,7 +86,8 @@ def test_a_plugin_ships_its_chips_and_they_are_listed(site, tmp_path):
 
 def test_a_plugin_backend_trains_digits_end_to_end(site, tmp_path):
     status, out, err = emulator(site, tmp_path, "run", "digits_snn", "--chip", "echo-chip", "--set",
-                                "training.epochs=1", "--out", "run", "--quiet")
+                                "training.epochs=1", "--set", "dataset.n_train=100", "--set", "dataset.n_test=50",
+                                "--out", "run", "--quiet")
     assert status == 0, err
     report = (tmp_path / "run" / "report.json").read_text()
     assert '"chip": "echo-chip"' in report and '"backend": "echo"' in report

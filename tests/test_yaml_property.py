@@ -36,8 +36,16 @@ STRUCTURES = st.recursive(
     SCALARS, lambda inner: st.lists(inner, max_size=4)
     | st.dictionaries(st.sampled_from(KEYS) | st.text(max_size=8) | st.integers(-3, 3), inner, max_size=4),
     max_leaves=25)
-SETTINGS = settings(max_examples=60, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+#: drawn examples per test: by default, and with ``-m slow``
+FAST, SLOW = 25, 300
+EXAMPLES = pytest.mark.parametrize("examples", [FAST, pytest.param(SLOW, marks=pytest.mark.slow)])
+
+
+def explore(case, examples: int, **strategies):
+    """Run ``case`` on ``examples`` draws of ``strategies`` (random ones: each run draws new ones)."""
+    settings(max_examples=examples, deadline=None, database=None,
+             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])(
+        given(**strategies)(case))()
 
 
 class Slot:
@@ -115,31 +123,37 @@ def tmp_file(tmp_path):
     return tmp_path / "drawn.yaml"
 
 
-@SETTINGS
-@given(data=st.data())
-def test_a_drawn_workload_file_loads_or_is_one_error(tmp_file, data):
-    tmp_file.write_text(drawn_file(data, WORKLOADS), encoding="utf-8")
-    loads_or_one_error(load_workload, tmp_file)
+@EXAMPLES
+def test_a_drawn_workload_file_loads_or_is_one_error(tmp_file, examples):
+    def case(data):
+        tmp_file.write_text(drawn_file(data, WORKLOADS), encoding="utf-8")
+        loads_or_one_error(load_workload, tmp_file)
+    explore(case, examples, data=st.data())
 
 
-@SETTINGS
-@given(data=st.data())
-def test_a_drawn_chip_file_loads_or_is_one_error(tmp_file, data):
-    tmp_file.write_text(drawn_file(data, CHIPS), encoding="utf-8")
-    loads_or_one_error(load_chip, tmp_file)
+@EXAMPLES
+def test_a_drawn_chip_file_loads_or_is_one_error(tmp_file, examples):
+    def case(data):
+        tmp_file.write_text(drawn_file(data, CHIPS), encoding="utf-8")
+        loads_or_one_error(load_chip, tmp_file)
+    explore(case, examples, data=st.data())
 
 
-@SETTINGS
-@given(data=st.data(), key=st.sampled_from(["kind", "name", "network.layers", "eqprop", "training.learning_rates.0",
-                                            "dataset.n_train", "evaluation", "x.y"]))
-def test_a_drawn_set_value_loads_or_is_one_error(data, key):
-    value = render(data.draw(STRUCTURES), data.draw, {})
-    loads_or_one_error(load_workload, ROOT / "workloads" / "digits_snn.yaml", [f"{key}={value}"])
+@EXAMPLES
+def test_a_drawn_set_value_loads_or_is_one_error(examples):
+    def case(data, key):
+        value = render(data.draw(STRUCTURES), data.draw, {})
+        loads_or_one_error(load_workload, ROOT / "workloads" / "digits_snn.yaml", [f"{key}={value}"])
+    explore(case, examples, data=st.data(),
+            key=st.sampled_from(["kind", "name", "network.layers", "eqprop", "training.learning_rates.0",
+                                 "dataset.n_train", "evaluation", "x.y"]))
 
 
-@SETTINGS
-@given(data=st.data(), key=st.sampled_from(["backend", "parameters", "parameters.read_noise", "energy.array_macs",
-                                            "time", "static_power.value", "extends"]))
-def test_a_drawn_chip_set_value_loads_or_is_one_error(data, key):
-    value = render(data.draw(STRUCTURES), data.draw, {})
-    loads_or_one_error(load_chip, ROOT / "chips" / "crossbar-pcm.yaml", [f"{key}={value}"])
+@EXAMPLES
+def test_a_drawn_chip_set_value_loads_or_is_one_error(examples):
+    def case(data, key):
+        value = render(data.draw(STRUCTURES), data.draw, {})
+        loads_or_one_error(load_chip, ROOT / "chips" / "crossbar-pcm.yaml", [f"{key}={value}"])
+    explore(case, examples, data=st.data(),
+            key=st.sampled_from(["backend", "parameters", "parameters.read_noise", "energy.array_macs", "time",
+                                 "static_power.value", "extends"]))

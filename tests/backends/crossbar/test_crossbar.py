@@ -224,26 +224,38 @@ def test_adc_clips_at_its_range_in_full_scale_weights():
     np.testing.assert_allclose(eq.partials[0].out_fwd[0], [[0.6] * 3])  # 0.5 read as the nearest level
 
 
-def test_digits_trained_on_the_pcm_array_is_within_one_point_of_digital(trained_digits):
-    """Chip-in-the-loop EqProp: free and nudged phases on the noisy array, updates written with noise."""
-    (pcm, _), (digital, _) = trained_digits("crossbar-pcm"), trained_digits("digital")
+def pcm_within_one_point_of_digital(trained):
+    (pcm, _), (digital, _) = trained("crossbar-pcm"), trained("digital")
     assert pcm.metrics.test_accuracy >= digital.metrics.test_accuracy - 0.01
     assert pcm.counters["training"]["cell_writes"] > 0
     assert pcm.energy.inference.breakdown_j["adc_conversions"] > 0
 
 
-def test_naive_deployment_of_a_digital_run_onto_the_array(trained_digits, tmp_path, capsys):
+@pytest.mark.slow
+def test_digits_trained_on_the_pcm_array_is_within_one_point_of_digital(trained_digits):
+    """Chip-in-the-loop EqProp: free and nudged phases on the noisy array, updates written with noise."""
+    pcm_within_one_point_of_digital(trained_digits)
+
+
+def test_digits_briefly_trained_on_the_pcm_array_is_within_one_point_of_digital(briefly_trained_digits):
+    """The same on 5 epochs of 800 training samples, tested on the whole test set."""
+    pcm_within_one_point_of_digital(briefly_trained_digits)
+
+
+@pytest.mark.parametrize("trained, epochs", [("briefly_trained_digits", 5),
+                                             pytest.param("trained_digits", 20, marks=pytest.mark.slow)])
+def test_naive_deployment_of_a_digital_run_onto_the_array(trained, epochs, request, tmp_path, capsys):
     from emulator.cli import main
 
-    digital, folder = trained_digits("digital")
+    digital, folder = request.getfixturevalue(trained)("digital")
     assert main(["evaluate", str(folder), "--chip", "crossbar-pcm", "--out", str(tmp_path / "a"),
                  "--quiet"]) == 0
     report = json.loads((tmp_path / "a" / "report.json").read_text())
-    assert report["deployed"] == {"from": str(folder), "trained_on": "digital", "epochs": 20}
+    assert report["deployed"] == {"from": str(folder), "trained_on": "digital", "epochs": epochs}
     assert report["counters"]["training"]["cell_writes"] == 2 * (64 * 256 + 256 * 10)  # programmed once
     assert abs(report["metrics"]["test_accuracy"] - digital.metrics.test_accuracy) < 0.02
-    assert "trained with **EqProp** on **digital** for 20 epochs" in (tmp_path / "a" / "report.md").read_text()
-    assert "deployed from 20 epochs on digital;" in capsys.readouterr().out
+    assert f"trained with **EqProp** on **digital** for {epochs} epochs" in (tmp_path / "a" / "report.md").read_text()
+    assert f"deployed from {epochs} epochs on digital;" in capsys.readouterr().out
     # a 2-bit ADC ruins the deployed network; the option is checked like the chip file
     assert main(["evaluate", str(folder), "--chip", "crossbar-pcm", "--chip-set",
                  "parameters.forward.adc_bits=2", "--out", str(tmp_path / "b"), "--quiet"]) == 0

@@ -2,8 +2,8 @@
 that Lava runs without the emulator, to the emulator's classes and final output activations;
 each bad input is one ``error:`` line with exit status 2.
 
-One tiny loihi2 run (one epoch of digits on 100 samples) and one tiny digital run are trained
-per module; the tests that run Lava are skipped where it cannot be imported.
+One tiny loihi2 run (one epoch of digits on 100 samples, the session's ``tiny_run_on("loihi2")``)
+and one tiny digital run are trained; the tests that run Lava are skipped where it cannot be imported.
 """
 from __future__ import annotations
 
@@ -44,8 +44,9 @@ def train(base: Path, chip: str, *options) -> Path:
 
 
 @pytest.fixture(scope="module")
-def loihi_run(tmp_path_factory) -> Path:
-    return train(tmp_path_factory.mktemp("runs"), "loihi2")
+def loihi_run(tiny_run_on) -> Path:
+    """The session's tiny loihi2 run (trained as :func:`train` would); deploying leaves it as it is."""
+    return tiny_run_on("loihi2")
 
 
 @pytest.fixture(scope="module")

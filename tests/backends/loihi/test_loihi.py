@@ -185,11 +185,21 @@ def test_nudge_is_a_bias_on_the_output_towards_the_target():
     assert (moved >= -1 / 2 ** 12).all() and moved.sum() > 0
 
 
-def test_digits_on_loihi2_within_one_point_of_digital(trained_digits):
-    """Training on the fixed-point chip loses at most one point of test accuracy."""
-    (loihi, _), (digital, _) = trained_digits("loihi2"), trained_digits("digital")
+def loihi2_within_one_point_of_digital(trained):
+    (loihi, _), (digital, _) = trained("loihi2"), trained("digital")
     assert loihi.metrics.test_accuracy >= digital.metrics.test_accuracy - 0.01
     assert loihi.program["cores"] == 3 and loihi.counters["training"]["weight_writes"] > 0
+
+
+@pytest.mark.slow
+def test_digits_on_loihi2_within_one_point_of_digital(trained_digits):
+    """Training on the fixed-point chip loses at most one point of test accuracy."""
+    loihi2_within_one_point_of_digital(trained_digits)
+
+
+def test_digits_briefly_trained_on_loihi2_within_one_point_of_digital(briefly_trained_digits):
+    """The same on 5 epochs of 800 training samples, tested on the whole test set."""
+    loihi2_within_one_point_of_digital(briefly_trained_digits)
 
 
 def test_report_lists_weights_per_layer_and_every_core(tmp_path, capsys):
