@@ -54,7 +54,8 @@ def _run_one(workload, chip, out_dir: Path, *, resume: bool, progress: bool, dat
     except OutputError as exc:
         raise exc.explained(_kept(run), _again(run, again)) from None
     except DivergenceError as exc:
-        raise DivergenceError(f"{exc}; {_kept(run)}") from None
+        beta = ", or lower eqprop.beta" if run.workload.training.algorithm == "eqprop" else ""
+        raise DivergenceError(f"{exc}{beta}; {_kept(run)}") from None
     return result
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from emulator.errors import DivergenceError
 
 #: what to change when a training diverges
-TO_CONVERGE = "lower training.learning_rates or eqprop.beta, or enable training.spectral_norm"
+TO_CONVERGE = "lower training.learning_rates, or enable training.spectral_norm"
 
 
 @dataclass(frozen=True)

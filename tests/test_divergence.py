@@ -15,7 +15,9 @@ from emulator.training.divergence import GROWTH, chance_level, check_divergence
 from test_cli import TINY, cli, isolated, one_numba_thread, run_error  # noqa: F401 (autouse fixtures)
 
 RUN = ["run", "digits_snn", "--chip", "digital", "--quiet", *TINY]
-TO_LOWER = "lower training.learning_rates or eqprop.beta, or enable training.spectral_norm"
+TO_LOWER = "lower training.learning_rates, or enable training.spectral_norm"
+#: what an EqProp training adds to it
+EQPROP = ", or lower eqprop.beta"
 
 
 def test_chance_is_what_always_guessing_the_most_frequent_class_scores():
@@ -45,8 +47,15 @@ def test_the_largest_learning_rates_diverge_in_the_first_epoch(capsys, tmp_path)
     message = run_error(capsys, *RUN, "--set", "training.learning_rates=[10,10]", "--out", out)
     assert message.startswith("the training diverged in epoch 1: test accuracy ")
     assert " is at or below chance (" in message and " blew up (spectral norm " in message
-    assert message.endswith(f"; {TO_LOWER}; nothing was saved")
+    assert message.endswith(f"; {TO_LOWER}{EQPROP}; nothing was saved")
     assert not (out / "checkpoint.npz").exists()
+
+
+def test_a_diverging_backprop_training_is_not_told_to_lower_beta(capsys, tmp_path):
+    message = run_error(capsys, *RUN, "--set", "training.algorithm=backprop", "--set", "training.learning_rates=[10,10]",
+                        "--out", tmp_path / "r")
+    assert message.startswith("the training diverged in epoch 1: ") and "eqprop.beta" not in message, message
+    assert message.endswith(f"; {TO_LOWER}; nothing was saved")
 
 
 def test_a_divergence_later_keeps_the_epochs_before_it(capsys, monkeypatch, tmp_path):
@@ -61,7 +70,7 @@ def test_a_divergence_later_keeps_the_epochs_before_it(capsys, monkeypatch, tmp_
     out = tmp_path / "r"
     message = run_error(capsys, *RUN, "--set", "training.epochs=3", "--out", out)
     assert message.startswith("the training diverged in epoch 2: ")
-    assert message.endswith(f"; {TO_LOWER}; the 1 finished epoch is kept in {out / 'checkpoint.npz'}")
+    assert message.endswith(f"; {TO_LOWER}{EQPROP}; the 1 finished epoch is kept in {out / 'checkpoint.npz'}")
     assert read_checkpoint(out).epoch == 1 and not (out / "report.json").exists()
 
 
