@@ -161,6 +161,15 @@ def get_backend(family: str, where: str = ""):
     return getattr(importlib.import_module(module), attr)()
 
 
+def model_mismatch(trained_on: Chip, chip: Chip) -> str | None:
+    """Why a network trained on ``trained_on`` means something else on ``chip`` (their families relax
+    different models: ``Backend.model``), in words; None if it means the same."""
+    there, here = get_backend(trained_on.backend).model, get_backend(chip.backend).model
+    if there == here:
+        return None
+    return f"{trained_on.name} trains networks for {there}, but {chip.name} relaxes {here}"
+
+
 def deploy_targets() -> dict[str, list[str]]:
     """Deploy target -> the back-end families whose trained networks deploy to it."""
     targets: dict[str, list[str]] = {}

@@ -218,6 +218,7 @@ def test_chip_parameters_the_chip_does_not_take(capsys, tmp_path, tiny_run_on):
 @pytest.mark.parametrize("trained_on, deployed_on", [("digital", "oim-cmos"), ("oim-cmos", "loihi2")])
 def test_evaluate_refuses_a_chip_of_another_model(user_error, tmp_path, tiny_run_on, trained_on, deployed_on):
     message = user_error("evaluate", tiny_run_on(trained_on), "--chip", deployed_on, "--out", tmp_path / "out")
-    assert f"was trained on {trained_on} for " in message and f"but {deployed_on} relaxes " in message, message
+    assert f"cannot be evaluated on {deployed_on}: {trained_on} trains networks for " in message, message
+    assert f", but {deployed_on} relaxes " in message, message
     assert message.endswith(f"train on the chip itself (python -m emulator run digits_snn --chip {deployed_on})")
     assert not (tmp_path / "out").exists()

@@ -294,7 +294,7 @@ naive_from: digital
 """)
     message = user_error("sweep", path, "--scheduler", "none", "--out", "s")
     assert message.startswith(f"{path}:6: naive_from: digital trains networks for a layered Hopfield energy"), message
-    assert "but chip oim-cmos relaxes an XY energy of phase oscillators" in message
+    assert "but oim-cmos relaxes an XY energy of phase oscillators" in message
     assert not (isolated / "s").exists()
 
 

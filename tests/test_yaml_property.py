@@ -124,18 +124,11 @@ def tmp_file(tmp_path):
 
 
 @EXAMPLES
-def test_a_drawn_workload_file_loads_or_is_one_error(tmp_file, examples):
+@pytest.mark.parametrize("shipped, load", [(WORKLOADS, load_workload), (CHIPS, load_chip)], ids=["workload", "chip"])
+def test_a_drawn_file_loads_or_is_one_error(tmp_file, examples, shipped, load):
     def case(data):
-        tmp_file.write_text(drawn_file(data, WORKLOADS), encoding="utf-8")
-        loads_or_one_error(load_workload, tmp_file)
-    explore(case, examples, data=st.data())
-
-
-@EXAMPLES
-def test_a_drawn_chip_file_loads_or_is_one_error(tmp_file, examples):
-    def case(data):
-        tmp_file.write_text(drawn_file(data, CHIPS), encoding="utf-8")
-        loads_or_one_error(load_chip, tmp_file)
+        tmp_file.write_text(drawn_file(data, shipped), encoding="utf-8")
+        loads_or_one_error(load, tmp_file)
     explore(case, examples, data=st.data())
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.catalog import resolve
-from emulator.chip import Chip, get_backend, load_chip
+from emulator.chip import Chip, load_chip, model_mismatch
 from emulator.errors import ConfigError
 from emulator.report.format import json_text
 from emulator.schema import Override
@@ -208,11 +208,10 @@ def _load_workload(sweep: SweepSpec, entry: _Entry, combo: dict, seed: int | Non
 
 def _check_same_model(sweep: SweepSpec, reference: Chip, chip: Chip) -> None:
     """ConfigError, naming ``naive_from``'s line, if ``chip`` relaxes another model than ``reference`` trains for."""
-    trained, here = get_backend(reference.backend).model, get_backend(chip.backend).model
-    if trained != here:
-        raise ConfigError(f"{sweep.where('naive_from')}: naive_from: {reference.name} trains networks for {trained}, "
-                          f"but chip {chip.name} relaxes {here}: a network deployed there means something else; "
-                          f"sweep {chip.name} with deployment in_the_loop only, in a sweep of its own")
+    mismatch = model_mismatch(reference, chip)
+    if mismatch:
+        raise ConfigError(f"{sweep.where('naive_from')}: naive_from: {mismatch}, so a network deployed there means "
+                          f"something else; sweep {chip.name} with deployment in_the_loop only, in a sweep of its own")
 
 
 def _reference_chip(sweep: SweepSpec, chips: list[_Entry]) -> Chip | None:

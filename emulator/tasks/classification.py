@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 import emulator
 from emulator.backends.base import Nudge
-from emulator.chip import Chip, get_backend
+from emulator.chip import Chip, get_backend, model_mismatch
 from emulator.counters import Counters
 from emulator.datasets import Dataset, load_dataset
 from emulator.energy import account, check_priced, chip_constants
@@ -168,11 +168,11 @@ def evaluate_trained(trained: TrainedRun, chip: Chip, out_dir: Path, progress: b
 def check_same_model(trained: TrainedRun, chip: Chip) -> None:
     """ConfigError if ``chip``'s family relaxes another model than the one ``trained``'s network was
     trained for (its parameters would mean something else there: the accuracy would be meaningless)."""
-    here, there = get_backend(chip.backend), get_backend(trained.chip.backend)
-    if here.model != there.model:
-        raise ConfigError(f"the network in {trained.folder} was trained on {trained.chip.name} for {there.model}, "
-                          f"but {chip.name} relaxes {here.model}: its weights mean something else there; train on "
-                          f"the chip itself (python -m emulator run {trained.workload.name} --chip {chip.name})")
+    mismatch = model_mismatch(trained.chip, chip)
+    if mismatch:
+        raise ConfigError(f"the network in {trained.folder} cannot be evaluated on {chip.name}: {mismatch}, so its "
+                          f"weights mean something else there; train on the chip itself "
+                          f"(python -m emulator run {trained.workload.name} --chip {chip.name})")
 
 
 class Run:
