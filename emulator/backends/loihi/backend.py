@@ -43,18 +43,19 @@ import numpy as np
 from emulator.backends import spiking
 from emulator.backends.base import Backend, Equilibrium, Memory, Program
 from emulator.counters import Counters
+from emulator.backends.loihi.counting import PER_CORE, count
 from emulator.backends.loihi.deploy import deploy_to_lava
-from emulator.backends.loihi.lif import LifNet, LifState, relax_lif
+from emulator.backends.loihi.graph import Graph
+from emulator.backends.loihi.graph_program import GraphProgram, compile_graph, run_program
+from emulator.backends.loihi.lif import LifNet, relax_lif
 from emulator.backends.loihi.sigma_delta import FixedNet, FixedState, neurons, relax_fixed
-from emulator.backends.loihi.mapping import CoreLimits, Mapping, count_cores, map_network, neighbours
+from emulator.backends.loihi.mapping import CoreLimits, Mapping, count_cores, map_network
 from emulator.backends.loihi.quantise import (LayerQuantisation, as_stored, bias_clipped_fraction, lif_bias_clipped_fraction,
                                               lif_bias_exp, lif_weight_scale, quantise_bias, quantise_lif_bias,
                                               quantise_weights)
 from emulator.errors import ConfigError
 from emulator.schema import spec
 
-#: per-core counts kept as (n_cores,) vectors beside the totals
-PER_CORE = ("neuron_updates_active", "neuron_updates_idle", "spikes", "synaptic_ops")
 #: bytes of the logs of one core in one step of one sample: what fired and what was active as the kernel
 #: writes them (int32), and the per-step work of :func:`count` (int64 and float64 arrays)
 LOG_BYTES = 80
@@ -124,9 +125,7 @@ class LoihiProgram(Program):
     @cached_property
     def core_of(self) -> list[np.ndarray]:
         """Core of every neuron, per layer."""
-        m = self.mapping
-        return [np.repeat(np.arange(first, first + count), m.core_size[first:first + count])
-                for first, count in m.layer_cores]
+        return self.mapping.core_of()
 
     def spikes_of(self, x: np.ndarray) -> np.ndarray:
         """Graded spikes the input neurons send for inputs ``x`` in [0, 1] (B, n_0)."""
@@ -249,6 +248,15 @@ class LoihiBackend(Backend):
     def emulated_seconds(self, counters, chip) -> float:
         return float(counters.get("critical_path_s", 0.0))
 
+    def compile_graph(self, graph: Graph, chip) -> GraphProgram:
+        """Place a general network (:class:`~emulator.backends.loihi.graph.Graph`) on the chip's cores."""
+        return compile_graph(graph, self.parameters_of(chip).limits(), chip.time_per_op(), where=f"chip {chip.name!r}")
+
+    def run_graph(self, program: GraphProgram, steps: int, inputs: dict | None = None):
+        """Run a placed graph for ``steps`` steps: its :class:`~emulator.backends.loihi.graph_run.GraphRun` (every
+        variable at every step) and the :class:`Counters` of what the chip did."""
+        return run_program(program, steps, inputs)
+
     @staticmethod
     def _equilibrium(program, x, fixed: FixedState) -> LoihiEquilibrium:
         """Unit values in host floats: a pair's ``A - B``; the drive is the ``A`` neuron's ``sigma + b``."""
@@ -257,51 +265,6 @@ class LoihiBackend(Backend):
         heard = [states[0]] + [f(units(a - r)) for a, r in zip(fixed.act, fixed.residue)]
         drive = [f((s + b)[:, :n]) for s, b, n in zip(fixed.sigma, fixed.bias, program.net.layers[1:])]
         return LoihiEquilibrium(states, heard, drive, fixed.steps, fixed.quiescent, fixed.trace, fixed=fixed)
-
-
-def core_seconds(time_s: dict, *, active, idle, synaptic_ops, spikes, messages):
-    """A core's work in one step, seconds: its neuron updates, the synaptic ops it receives, and
-    the spikes it fires with the messages they become (arrays broadcast, e.g. per core)."""
-    t = time_s
-    return (active * t["neuron_updates_active"] + idle * t["neuron_updates_idle"]
-            + synaptic_ops * t["synaptic_ops"] + spikes * t["spikes"] + messages * t["messages"])
-
-
-def count(program: LoihiProgram, state: FixedState | LifState) -> Counters:
-    """What the chip did in a relaxation, from the per-step, per-core logs of ``state``.
-
-    A step's latency is its slowest core's work (neuron updates, synaptic ops it received,
-    spikes and the messages they become), plus the longest route of the step's messages (and a
-    chip-to-chip link if one was used), plus the barrier; ``critical_path_s`` sums it over the
-    steps each sample ran.
-    """
-    m, tm = program.mapping, program.time_s
-    running = np.arange(state.fired.shape[0])[:, None] < state.steps[None, :]  # (T, B)
-    fired = state.fired.astype(np.int64)  # (T, B, C)
-    busy = state.active.astype(np.int64)
-    size = m.core_size[None, None, :]
-    idle = (size - busy) * running[..., None]
-    synops = np.zeros_like(fired)
-    for k, (first, count) in enumerate(m.layer_cores):
-        layer_fired = fired[..., first:first + count].sum(-1, keepdims=True)
-        idle[..., first:first + count] *= k > 0  # input neurons are sources: they do not update
-        for j in neighbours(m.layers, k):
-            f, c = m.layer_cores[j]
-            synops[..., f:f + c] += layer_fired * m.core_size[f:f + c]
-    work = core_seconds(tm, active=busy, idle=idle, synaptic_ops=synops, spikes=fired, messages=fired * m.messages)
-    sent = fired > 0
-    route = ((sent * m.max_hops).max(-1) * tm["hops"]
-             + (sent & (m.chip_messages > 0)).any(-1) * tm["chip_messages"])
-    critical = ((work.max(-1) + route + tm["barrier_syncs"]) * running).sum()
-    per_core = {op: x.sum((0, 1)) for op, x in zip(PER_CORE, (busy, idle, fired, synops))}
-    spikes = per_core["spikes"]
-    counters = Counters(barrier_syncs=int(running.sum()), messages=int(spikes @ m.messages),
-                        hops=int(spikes @ m.hops), chip_messages=int(spikes @ m.chip_messages))
-    for op, x in per_core.items():
-        counters[op] = int(x.sum())
-        counters[f"{op}_per_core"] = x
-    counters["critical_path_s"] = float(critical)
-    return counters
 
 
 def compile_lif(network, chip, p: LoihiParameters, previous: LoihiProgram | None) -> LifProgram:

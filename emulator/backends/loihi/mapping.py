@@ -1,6 +1,8 @@
-"""Placement of a layered network on the neuro-cores of one or more chips.
+"""Placement of a network of populations on the neuro-cores of one or more chips.
 
-Each layer is split evenly over as few cores as its limits allow: neurons per core, synaptic
+A network is a :class:`Topology`: populations (the layers of an EqProp network, or the populations of any
+:class:`~emulator.backends.loihi.graph.Graph`) and which populations' spikes reach which. Each population is
+split evenly over as few cores as its limits allow: neurons per core, synaptic
 memory per core (a neuron's fan-in weights live in its core) and input axons per core.
 Cores are numbered layer by layer and laid out row by row on each chip's mesh; chips sit side
 by side, so a message's route length is the Manhattan distance between its two cores.
@@ -31,13 +33,61 @@ class CoreLimits:
 
 
 @dataclass(frozen=True)
+class Topology:
+    """Populations and the connections between them, as placement and counting need them.
+
+    Attributes
+    ----------
+    sizes : tuple of int
+        Neurons per population.
+    senders : tuple of tuple of int
+        For each population, the populations whose spikes reach it, once per connection (its fan-in is the sum of
+        their sizes).
+    inputs : tuple of int
+        Populations that are input sources: they send but do not update.
+    names : tuple of str
+        How errors name each population.
+    remedy : str
+        What an error tells the user to change to make the network smaller.
+    """
+
+    sizes: tuple[int, ...]
+    senders: tuple[tuple[int, ...], ...]
+    inputs: tuple[int, ...] = (0,)
+    names: tuple[str, ...] = ()
+    remedy: str = "use smaller network.layers"
+
+    def __post_init__(self):
+        object.__setattr__(self, "sizes", tuple(int(n) for n in self.sizes))
+        if not self.names:
+            object.__setattr__(self, "names", tuple(f"layer {k}" for k in range(len(self.sizes))))
+
+    def fan_in(self, k: int) -> int:
+        """Synapses into one neuron of population ``k``."""
+        return sum(self.sizes[j] for j in self.senders[k])
+
+    def receivers(self, k: int) -> list[int]:
+        """Populations that receive the spikes of population ``k``, once per connection."""
+        return [j for j, senders in enumerate(self.senders) for s in senders if s == k]
+
+
+def layered(layers) -> Topology:
+    """The topology of a layered network: layer ``k`` hears layers ``k - 1`` and ``k + 1``; the input hears none."""
+    depth = len(layers)
+    return Topology(tuple(layers), tuple(() if k == 0 else tuple(j for j in (k - 1, k + 1) if j < depth)
+                                         for k in range(depth)))
+
+
+@dataclass(frozen=True)
 class Mapping:
     """Where every neuron sits, and the routing cost of a spike from each core.
 
     Attributes
     ----------
-    layer_cores : tuple of (first, count) per layer 0..L
-        The cores of each layer, ``first .. first + count - 1``.
+    topology : Topology
+        The network placed.
+    layer_cores : tuple of (first, count) per population
+        The cores of each population (layer), ``first .. first + count - 1``.
     core_size : (n_cores,) int
         Neurons per core.
     core_synapses : (n_cores,) int
@@ -49,7 +99,7 @@ class Mapping:
         in mesh hops, how many of them leave the chip, and the longest route.
     """
 
-    layers: tuple[int, ...]
+    topology: Topology
     layer_cores: tuple[tuple[int, int], ...]
     core_size: np.ndarray
     core_synapses: np.ndarray
@@ -69,10 +119,20 @@ class Mapping:
     def n_chips(self) -> int:
         return int(self.chip_of.max()) + 1
 
+    @property
+    def layers(self) -> tuple[int, ...]:
+        """Neurons per population."""
+        return self.topology.sizes
+
     def starts(self, k: int) -> np.ndarray:
         """Index of each core's first neuron within layer ``k`` (for ``np.add.reduceat``)."""
         first, count = self.layer_cores[k]
         return np.concatenate([[0], np.cumsum(self.core_size[first:first + count])[:-1]])
+
+    def core_of(self) -> list[np.ndarray]:
+        """Core of every neuron, per population: a list of (n_k,) int64."""
+        return [np.repeat(np.arange(first, first + count), self.core_size[first:first + count])
+                for first, count in self.layer_cores]
 
     def summary(self) -> dict:
         return {"cores": self.n_cores, "chips": self.n_chips,
@@ -80,28 +140,17 @@ class Mapping:
                 "neurons_per_core": self.core_size.tolist(), "synapses_per_core": self.core_synapses.tolist()}
 
 
-def fan_in(layers, k: int) -> int:
-    """Synapses into one neuron of layer ``k``: from both neighbours (none for the input)."""
-    if k == 0:
-        return 0
-    return layers[k - 1] + (layers[k + 1] if k + 1 < len(layers) else 0)
+def map_network(network, limits: CoreLimits, *, where: str = "the chip") -> Mapping:
+    """Split every population over cores and place them; :class:`CapacityError` naming the limit if it cannot.
 
-
-def neighbours(layers, k: int) -> list[int]:
-    """Layers that receive the spikes of layer ``k`` (the input layer receives nothing)."""
-    return [j for j in (k - 1, k + 1) if 1 <= j < len(layers)]
-
-
-def map_network(layers, limits: CoreLimits, *, where: str = "the chip") -> Mapping:
-    """Split every layer over cores and place them; :class:`CapacityError` naming the limit if it cannot.
-
-    A layer whose cores would need more output axons (neurons x destination cores) than a core
-    has is split over more cores, until it fits or a core would hold no neuron.
+    ``network`` is a :class:`Topology`, or the layer sizes of a layered network. A population whose cores would
+    need more output axons (neurons x destination cores) than a core has is split over more cores, until it
+    fits or a core would hold no neuron.
     """
-    layers = tuple(int(n) for n in layers)
-    capacity = [_capacity(layers, k, limits, where) for k in range(len(layers))]
+    top = network if isinstance(network, Topology) else layered(network)
+    capacity = [_capacity(top, k, limits, where) for k in range(len(top.sizes))]
     while True:
-        mapping = _place(layers, capacity, limits, where)
+        mapping = _place(top, capacity, limits, where)
         out_axons = mapping.core_size * mapping.messages
         c = int(out_axons.argmax())
         if out_axons[c] <= limits.axons_out_per_core:
@@ -110,70 +159,67 @@ def map_network(layers, limits: CoreLimits, *, where: str = "the chip") -> Mappi
         capacity[k] = limits.axons_out_per_core // mapping.messages[c]
         if capacity[k] == 0:
             raise CapacityError(
-                f"a neuron of layer {k} sends to {mapping.messages[c]:,} cores but a core of {where} has "
-                f"{limits.axons_out_per_core:,} output axons (parameters.axons_out_per_core); use smaller "
-                "network.layers")
+                f"a neuron of {top.names[k]} sends to {mapping.messages[c]:,} cores but a core of {where} has "
+                f"{limits.axons_out_per_core:,} output axons (parameters.axons_out_per_core); {top.remedy}")
 
 
-def count_cores(layers, limits: CoreLimits, *, where: str = "the chip") -> int:
-    """Cores a network of these layer sizes needs at least (each layer over as few cores as its neuron,
-    synapse and input-axon limits allow), without placing it; :class:`CapacityError` naming the limit
+def count_cores(network, limits: CoreLimits, *, where: str = "the chip") -> int:
+    """Cores a network (a :class:`Topology` or layer sizes) needs at least (each population over as few cores as
+    its neuron, synapse and input-axon limits allow), without placing it; :class:`CapacityError` naming the limit
     it exceeds."""
-    layers = tuple(int(n) for n in layers)
-    n_cores = sum(-(-n // _capacity(layers, k, limits, where)) for k, n in enumerate(layers))
-    _check_cores(n_cores, layers, limits, where)
+    top = network if isinstance(network, Topology) else layered(network)
+    n_cores = sum(-(-n // _capacity(top, k, limits, where)) for k, n in enumerate(top.sizes))
+    _check_cores(n_cores, top, limits, where)
     return n_cores
 
 
-def _check_cores(n_cores: int, layers, limits: CoreLimits, where: str):
+def _check_cores(n_cores: int, top: Topology, limits: CoreLimits, where: str):
     available = limits.cores_per_chip * limits.max_chips
     if n_cores > available:
         raise CapacityError(
-            f"the network {list(layers)} needs {n_cores:,} cores but {where} has {available:,} "
+            f"the network {list(top.sizes)} needs {n_cores:,} cores but {where} has {available:,} "
             f"({limits.max_chips} chips x {limits.cores_per_chip} cores: parameters.max_chips, "
-            "parameters.cores_per_chip); use smaller network.layers")
+            f"parameters.cores_per_chip); {top.remedy}")
 
 
-def _capacity(layers, k: int, limits: CoreLimits, where: str) -> int:
-    """Neurons of layer ``k`` one core can hold."""
-    f = fan_in(layers, k)
+def _capacity(top: Topology, k: int, limits: CoreLimits, where: str) -> int:
+    """Neurons of population ``k`` one core can hold."""
+    f = top.fan_in(k)
     if f > limits.axons_in_per_core:
         raise CapacityError(
-            f"a neuron of layer {k} receives from {f:,} neurons but a core of {where} has "
-            f"{limits.axons_in_per_core:,} input axons (parameters.axons_in_per_core); use smaller "
-            "network.layers")
+            f"a neuron of {top.names[k]} receives from {f:,} neurons but a core of {where} has "
+            f"{limits.axons_in_per_core:,} input axons (parameters.axons_in_per_core); {top.remedy}")
     per_neuron = -(-f * limits.weight_bits // 8)
     if per_neuron > limits.synapse_bytes_per_core:
         raise CapacityError(
-            f"a neuron of layer {k} needs {per_neuron:,} bytes of synapses but a core of {where} has "
-            f"{limits.synapse_bytes_per_core:,} (parameters.synapse_bytes_per_core); use smaller "
-            "network.layers")
+            f"a neuron of {top.names[k]} needs {per_neuron:,} bytes of synapses but a core of {where} has "
+            f"{limits.synapse_bytes_per_core:,} (parameters.synapse_bytes_per_core); {top.remedy}")
     return min(limits.neurons_per_core, limits.synapse_bytes_per_core // per_neuron if per_neuron else
                limits.neurons_per_core)
 
 
-def _place(layers, capacity, limits: CoreLimits, where: str) -> Mapping:
+def _place(top: Topology, capacity, limits: CoreLimits, where: str) -> Mapping:
     sizes, synapses, layer_cores = [], [], []
-    for k, n in enumerate(layers):
+    for k, n in enumerate(top.sizes):
         count = -(-n // capacity[k])
         layer_cores.append((len(sizes), count))
         split = [len(part) for part in np.array_split(np.arange(n), count)]
         sizes += split
-        synapses += [s * fan_in(layers, k) for s in split]
+        synapses += [s * top.fan_in(k) for s in split]
     n_cores = len(sizes)
-    _check_cores(n_cores, layers, limits, where)
+    _check_cores(n_cores, top, limits, where)
     ids = np.arange(n_cores)
     chip_of = ids // limits.cores_per_chip
     row, column = np.divmod(ids % limits.cores_per_chip, limits.mesh_columns)
     column = column + chip_of * limits.mesh_columns  # chips side by side
     messages, hops, chip_messages, max_hops = (np.zeros(n_cores, np.int64) for _ in range(4))
     for k, (first, count) in enumerate(layer_cores):
-        dest = np.array([c for j in neighbours(layers, k) for c in range(*_span(layer_cores[j]))], np.int64)
+        dest = np.array([c for j in top.receivers(k) for c in range(*_span(layer_cores[j]))], np.int64)
         for c in range(first, first + count):
             route = np.abs(row[dest] - row[c]) + np.abs(column[dest] - column[c])
             messages[c], hops[c], max_hops[c] = dest.size, route.sum(), route.max(initial=0)
             chip_messages[c] = np.count_nonzero(chip_of[dest] != chip_of[c])
-    return Mapping(layers, tuple(layer_cores), np.asarray(sizes), np.asarray(synapses), chip_of, row, column,
+    return Mapping(top, tuple(layer_cores), np.asarray(sizes), np.asarray(synapses), chip_of, row, column,
                    messages, hops, chip_messages, max_hops)
 
 

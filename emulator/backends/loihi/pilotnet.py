@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emulator.backends.loihi.backend import LoihiBackend, core_seconds
+from emulator.backends.loihi.backend import LoihiBackend
+from emulator.backends.loihi.counting import core_seconds
 
 #: the operations priced here: what the Loihi back-end counts during inference
 OPS = tuple(op for op in LoihiBackend.ops if op != "weight_writes")

@@ -42,12 +42,16 @@ def weight_grid(weights: np.ndarray, weight_bits: int = 8) -> tuple[int, int, in
     return step, {"mixed": -256, "excitatory": 0, "inhibitory": -high}[mode], 0 if mode == "inhibitory" else high
 
 
-def as_stored(w_int: np.ndarray, weight_bits: int = 8) -> np.ndarray:
-    """What Lava's fixed-point Dense makes of integer weights on its first step: clip, then drop low bits."""
+def as_stored(w_int: np.ndarray, weight_bits: int = 8, sign_mode: str | None = None) -> np.ndarray:
+    """What Lava's fixed-point Dense makes of integer weights on its first step: clip, then drop low bits.
+
+    ``sign_mode`` (``"excitatory"``, ``"inhibitory"`` or ``"mixed"``) is the Dense process's own, if it was
+    given one; by default it is inferred from the weights as Lava infers it.
+    """
     w = np.asarray(w_int, np.int64)
-    mode = _sign_mode(w)
+    mode = sign_mode or _sign_mode(w)
     if mode == "inhibitory":
-        return -as_stored(-w, weight_bits)
+        return -as_stored(-w, weight_bits, "excitatory")
     shift = 8 - weight_bits + int(mode == "mixed")
     w = np.clip(w, -256 if mode == "mixed" else 0, 255)
     return ((w >> shift) << shift).astype(np.int32)
