@@ -276,6 +276,15 @@ class Graph:
                 raise ConfigError(f"Dense {d.name!r} has weights of shape {d.weights.shape}, but {d.target!r} x "
                                   f"{d.source!r} is {shape}")
 
+    @cached_property
+    def fan_out(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every connection's stored weights as a (senders, receivers) row-major int16 block, the blocks one after
+        another in a flat array, and the offset (D,) where each starts: the kernel's layout."""
+        blocks = [np.ascontiguousarray(d.stored.T, np.int16).ravel() for d in self.connections]
+        sizes = [b.size for b in blocks]
+        return (np.concatenate(blocks + [np.zeros(0, np.int16)]),
+                np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if blocks else np.zeros(0, np.int64))
+
     def index(self, name: str) -> int:
         """Position of population ``name`` in :attr:`populations`."""
         return [p.name for p in self.populations].index(name)
