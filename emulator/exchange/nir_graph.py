@@ -218,6 +218,7 @@ def read_nir(source) -> NirNetwork:
         into = [a for a, b in edges if b == name]
         out = [b for a, b in edges if a == name]
         edges = [e for e in edges if name not in e] + [(a, b) for a in into for b in out]
+        del nodes[name]
     metadata = dict(graph.metadata or {})
     return _build(nodes, tuple(edges), _dt_of(metadata, where), metadata, where)
 

@@ -272,12 +272,14 @@ def deploy_to_nir(backend, run, data, out: Path, *, samples: int = 10, hardware:
     result = check(program, data.x_test[:samples], steps, out / NETWORK, on_line)
     write_text(out / CHECK, json.dumps(result, indent=2) + "\n")
     where = f"NIR graph in {out / NETWORK} (one chip step = dt = {DT * 1e3:g} ms); the check is in {out / CHECK}"
-    differ = (f"{result['different_spikes']} of {result['chip_spikes']} spikes differ (first at step "
-              f"{result['first_different_step']}) and the class differs on {len(result['different_samples'])} of "
-              f"{samples} samples")
+    differ = (f"{result['different_spikes']} spikes differ (one fired where the other did not, first at step "
+              f"{result['first_different_step']}; the chip fired {result['chip_spikes']}, NIR "
+              f"{result['nir_spikes']}) and the class differs on {len(result['different_samples'])} of {samples} "
+              "samples")
     if lost:
-        return Deployment(f"{where}\nNIR cannot express {'; '.join(lost)} of chip {run.chip.name!r} (see "
-                          f"{out / README}); run with NIR's semantics, {differ}", check=result)
+        return Deployment(f"{where}\nNIR cannot express {len(lost)} feature(s) of chip {run.chip.name!r} ("
+                          f"{', '.join(lost)}; see {out / README}): run with NIR's semantics, {differ}",
+                          check=result)
     if result["spikes_equal"]:
         return Deployment(f"{where}\nread back and run with NIR's semantics, it fires the chip's spikes on "
                           f"{samples} samples", check=result, passed=True)
