@@ -279,6 +279,17 @@ def test_files_that_are_not_nir_are_one_clear_error(tmp_path):
         read_nir(tmp_path / "conv.nir")
 
 
+def test_an_unreadable_file_is_one_clear_error(tmp_path, monkeypatch):
+    write_graph(tmp_path / "net.nir", flat_rnn())
+
+    def refused(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("pathlib.Path.open", refused)  # chmod cannot refuse root, who runs the tests here
+    with pytest.raises(NirError, match=r"cannot read .*net.nir: Permission denied; make it readable"):
+        read_nir(tmp_path / "net.nir")
+
+
 # -- export of the snn chip and its round trip --------------------------------------------------------------------
 #: chip settings NIR expresses exactly, by the nodes that write them
 EXACT = {

@@ -227,6 +227,10 @@ def _read_file(path: Path):
     if not path.is_file():
         raise NirError(f"{path}: no such file; give the path of a NIR file (HDF5, as nir.write writes it)")
     try:
+        path.open("rb").close()
+    except OSError as exc:
+        raise NirError(f"cannot read {path}: {exc.strerror or exc}; make it readable") from None
+    try:
         return nir.read(path, type_check=False)
     except (OSError, KeyError, ValueError, AssertionError, TypeError, AttributeError) as exc:
         reason = str(exc) or type(exc).__name__

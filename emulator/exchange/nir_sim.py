@@ -95,13 +95,13 @@ class Schedule:
         Every node, sources before targets along the edges that carry this step's values.
     late : frozenset of (str, str)
         The back edges that carry their source's value of the previous step.
-    held : frozenset of str
+    held : tuple of str
         ``Delay`` nodes of at least one step: their outputs are known at the start of a step.
     """
 
     order: tuple[str, ...]
     late: frozenset
-    held: frozenset
+    held: tuple[str, ...]
 
 
 def time_step(network: NirNetwork, dt: float | None = None) -> float:
@@ -131,7 +131,7 @@ def delay_steps(delay: Map, dt: float) -> np.ndarray:
 
 def schedule(network: NirNetwork, delays: dict[str, np.ndarray]) -> Schedule:
     """The evaluation order of a step, with ``delays`` the steps of each ``Delay`` node (:func:`delay_steps`)."""
-    held = frozenset(name for name, k in delays.items() if k.size and k.min() >= 1)
+    held = [name for name, k in delays.items() if k.size and k.min() >= 1]
     names = [*network.inputs, *held, *network.populations, *network.maps, *network.outputs]
     succ = {name: [] for name in names}
     for a, b in network.edges:
@@ -156,7 +156,7 @@ def schedule(network: NirNetwork, delays: dict[str, np.ndarray]) -> Schedule:
             elif nxt not in done:
                 visiting.add(nxt)
                 stack.append((nxt, iter(succ[nxt])))
-    return Schedule(order=tuple(reversed(post)), late=frozenset(late), held=held)
+    return Schedule(order=tuple(reversed(post)), late=frozenset(late), held=tuple(held))
 
 
 def fan_out(network: NirNetwork) -> dict[str, np.ndarray]:
