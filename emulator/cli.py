@@ -384,9 +384,11 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--quiet", action="store_true", help="no progress bars")
     e.set_defaults(func=cmd_evaluate)
 
-    d = sub.add_parser("deploy", help="bundle a run trained on loihi2 for Lava, and check it in Lava")
-    d.add_argument("run_dir", metavar="RUN_DIR", help="folder of a finished run (trained with --chip loihi2)")
-    d.add_argument("--to", required=True, help="framework to deploy to: lava")
+    d = sub.add_parser("deploy", help="bundle a run trained on loihi2 for Lava, or one trained on snn as a NIR graph, "
+                                      "and check the bundle against the emulator")
+    d.add_argument("run_dir", metavar="RUN_DIR", help="folder of a finished run (trained with --chip loihi2 for lava, "
+                                                      "an snn chip for nir)")
+    d.add_argument("--to", required=True, help="framework to deploy to: lava, or nir (a NIR graph file)")
     d.add_argument("--out", required=True, metavar="DIR", help="bundle folder: new, empty, or a previous bundle")
     d.add_argument("--hw", action="store_true",
                    help="make the bundle run on Loihi 2 hardware (needs Intel's lava-loihi); skips the check here")

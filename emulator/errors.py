@@ -18,6 +18,11 @@ class GraphFormatError(ConfigError):
     """A graph file (or coupling matrix) of a MaxCut workload is malformed; names file and line (or entry)."""
 
 
+class NirError(ConfigError):
+    """A NIR graph (file or object) cannot be read or run: malformed, or holding a node type the emulator does
+    not simulate; names the node or edge at fault."""
+
+
 class DatasetError(EmulatorError):
     """A dataset cannot be found, read or matched to the network.
 

@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from emulator.errors import OutputError
+from emulator.errors import ConfigError, OutputError
 
 #: what NumPy raises reading a damaged ``.npy`` file, or member of an ``.npz`` archive: a header it cannot
 #: parse (it is read as a Python literal: ``SyntaxError``, ``tokenize.TokenError``, ``ValueError``), data
@@ -121,3 +121,13 @@ def check_writable(folder: Path) -> None:
         for made in missing:  # innermost first
             with suppress(OSError):
                 made.rmdir()
+
+
+def check_bundle_folder(out: Path, markers) -> None:
+    """Refuse, before anything is written, a deploy folder ``out`` that holds anything but a previous bundle (a
+    bundle has every file ``markers`` names, and is replaced)."""
+    out = Path(out)
+    previous = all((out / name).is_file() for name in markers)
+    if out.is_dir() and any(out.iterdir()) and not previous:
+        raise ConfigError(f"--out {out} is not empty and holds no bundle; give a new or empty folder "
+                          "(a previous bundle there is replaced)")

@@ -30,7 +30,7 @@ from emulator.backends.loihi import lava
 from emulator.backends.loihi.lif import LifNet
 from emulator.backends.spiking import input_train
 from emulator.errors import ConfigError, EmulatorError
-from emulator.files import make_folder, remove, write_arrays, write_text
+from emulator.files import check_bundle_folder, make_folder, remove, write_arrays, write_text
 
 NETWORK, SCRIPT, CHECK = "network.npz", "run_lava.py", "lava_check.json"
 LAVA_DIR = Path(lava.__file__).resolve().parent
@@ -92,14 +92,6 @@ def lif_arrays(program, eq, x, steps: int) -> dict[str, np.ndarray]:
         "emulator_counts": state.counts[-1], "emulator_u": state.u[-1], "emulator_v": state.v[-1]}
 
 
-def check_out(out: Path):
-    """Refuse a folder that holds anything but a previous bundle (which is replaced)."""
-    previous = (out / NETWORK).is_file() and (out / SCRIPT).is_file()
-    if out.is_dir() and any(out.iterdir()) and not previous:
-        raise ConfigError(f"--out {out} is not empty and holds no bundle; give a new or empty folder "
-                          "(a previous bundle there is replaced)")
-
-
 def write_bundle(out: Path, arrays: dict[str, np.ndarray], hardware: bool):
     """Write ``network.npz`` and copy the templates to ``out``, each file atomically; ``hardware``
     makes Loihi 2 the script's default. :class:`~emulator.errors.OutputError` if a file cannot be written."""
@@ -154,7 +146,7 @@ def deploy_to_lava(backend, run, data, out: Path, *, samples: int = 10, hardware
         ``check`` is what the script wrote to ``lava_check.json`` (``samples``, ``classes_equal``,
         ``states_equal``, ``lava_wall_s``, per-sample classes...); None with ``hardware``.
     """
-    check_out(out)
+    check_bundle_folder(out, (NETWORK, SCRIPT))
     if not hardware:
         lava.require_lava()
     write_bundle(out, bundle_arrays(backend, run, data, samples), hardware)

@@ -25,7 +25,8 @@ import numpy as np
 
 from emulator.backends import spiking
 from emulator.backends.base import Backend, Program
-from emulator.backends.snn.neurons import SpikingNet, relax_spiking
+from emulator.backends.snn.neurons import SpikingNet, count, relax_spiking
+from emulator.backends.snn.nir import deploy_to_nir
 from emulator.counters import Counters
 from emulator.errors import CapacityError, DivergenceError
 from emulator.network import TO_CONVERGE
@@ -90,6 +91,7 @@ class SnnBackend(Backend):
     family = "snn"
     ops = ("spikes", "synaptic_ops", "neuron_updates", "steps", "weight_writes")
     Parameters = SnnParameters
+    deploy_targets = {"nir": deploy_to_nir}
 
     def build_parameters(self, chip) -> SnnParameters:
         """The chip's parameters, refusing a leak on an ``if`` neuron."""
@@ -147,15 +149,6 @@ def _equilibrium(x, state, start: int, steps: int, window: int) -> spiking.Spiki
         states=states, heard=states, drive=[np.asarray(u, np.float64) + b for u, b in zip(state.u, state.bias)],
         steps=np.full(batch, steps, np.int64), quiescent=np.zeros(batch, bool),
         trace=state.fired.sum((1, 2)).astype(np.int64), neurons=state, elapsed=start + steps, window=window)
-
-
-def count(net: SpikingNet, state) -> Counters:
-    """What the chip did in a relaxation: spikes, their synaptic ops, neuron updates and steps."""
-    steps, batch, _ = state.fired.shape
-    per_layer = state.fired.sum((0, 1)).astype(np.int64)
-    fan_out = np.array([net.fan_out(k) for k in range(len(per_layer))], np.int64)
-    return Counters(spikes=int(per_layer.sum()), synaptic_ops=int(per_layer @ fan_out),
-                    neuron_updates=steps * batch * sum(net.layers[1:]), steps=steps * batch)
 
 
 def stored_weights(layers) -> int:

@@ -26,6 +26,7 @@ import numba as nb
 import numpy as np
 
 from emulator.backends.base import LayeredCouplings
+from emulator.counters import Counters
 
 
 @dataclass(frozen=True)
@@ -197,3 +198,12 @@ def relax_spiking(net: SpikingNet, train: np.ndarray, eps: np.ndarray, *, window
            steps - window, tuple(counts), fired, record, rec)
     return SpikingState(u=u, v=v, pending=pending, bias=bias, counts=counts, fired=fired,
                         record=[tuple(r[k] for r in rec) for k in range(len(sizes) - 1)] if record else None)
+
+
+def count(net: SpikingNet, state: SpikingState) -> Counters:
+    """What the chip did in a relaxation: spikes, their synaptic ops, neuron updates and steps."""
+    steps, batch, _ = state.fired.shape
+    per_layer = state.fired.sum((0, 1)).astype(np.int64)
+    fan_out = np.array([net.fan_out(k) for k in range(len(per_layer))], np.int64)
+    return Counters(spikes=int(per_layer.sum()), synaptic_ops=int(per_layer @ fan_out),
+                    neuron_updates=steps * batch * sum(net.layers[1:]), steps=steps * batch)

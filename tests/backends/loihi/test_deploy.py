@@ -207,8 +207,15 @@ def test_a_folder_without_checkpoint(capsys, tmp_path):
 
 
 def test_an_unknown_target(capsys, loihi_run, tmp_path):
+    message = user_error(capsys, "deploy", loihi_run, "--to", "onnx", "--out", tmp_path / "b")
+    assert message == "--to onnx: unknown target; deploy knows: lava, nir"
+
+
+def test_a_target_of_another_family(capsys, loihi_run, tmp_path):
     message = user_error(capsys, "deploy", loihi_run, "--to", "nir", "--out", tmp_path / "b")
-    assert message == "--to nir: unknown target; deploy knows: lava"
+    assert message.startswith(f"{loihi_run} was trained for chip 'loihi2' (loihi back-end), which deploys to lava; "
+                              "--to nir takes runs of the snn back-end")
+    assert not (tmp_path / "b").exists()
 
 
 def test_an_out_folder_with_other_files(capsys, loihi_run, tmp_path):
