@@ -264,7 +264,7 @@ class Backend(abc.ABC):
     #: ``NAME -> function(backend, run, data, out, *, samples, hardware, on_line) -> Deployment``
     deploy_targets: dict = {}
     #: what the family can do beyond relaxing: ``"feedforward"`` (:meth:`feedforward` and
-    #: :meth:`backpropagate`) and ``"calibrate"`` (:meth:`calibrate`)
+    #: :meth:`backpropagate`), ``"calibrate"`` (:meth:`calibrate`) and ``"nir"`` (:meth:`run_nir`)
     capabilities: frozenset[str] = frozenset()
     #: the model whose parameters the family relaxes: a network trained on a family of another model
     #: means something else here, so naive deployment (``evaluate``) between the two is refused
@@ -316,6 +316,12 @@ class Backend(abc.ABC):
         """
         return Memory(program=8 * PROGRAM_COPIES * synapses(layers),
                       relaxation=8 * batch * (STATE_ARRAYS * sum(layers) + max_steps))
+
+    def run_nir(self, network, chip, x: dict, dt: float):
+        """Run a NIR graph (a :class:`~emulator.exchange.nir_graph.NirNetwork`) on ``chip`` for a batch of inputs
+        ``x`` (``Input`` name -> (T, B, n) values) at ``dt`` seconds per step; a
+        :class:`~emulator.exchange.nir_run.NirRun`. Families with the ``"nir"`` capability implement it."""
+        raise NotImplementedError(f"back-end family {self.family!r} does not run NIR graphs")
 
     def emulated_seconds(self, counters, chip) -> float:
         """Emulated time of ``counters``: by default every op in sequence, ``sum count * time``."""

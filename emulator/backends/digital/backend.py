@@ -20,6 +20,7 @@ from emulator.backends.digital import feedforward as dense, relax as engine
 from emulator.counters import Counters
 from emulator.backends.digital.relax import LayeredNet, relax
 from emulator.errors import CapacityError
+from emulator.exchange.nir_run import NirRun, run_float
 from emulator.network import synapses
 from emulator.schema import spec
 
@@ -61,7 +62,13 @@ class DigitalBackend(Backend):
     ops = ("steps", "unit_updates", "messages", "synaptic_ops", "weight_writes", "forward_macs", "backward_macs",
            "gradient_macs", "activation_writes", "activation_reads")
     Parameters = DigitalParameters
-    capabilities = frozenset({"feedforward", "calibrate"})
+    capabilities = frozenset({"feedforward", "calibrate", "nir"})
+
+    def run_nir(self, network, chip, x: dict, dt: float) -> NirRun:
+        """NIR's float semantics: a spike or a graded value sent is a message, a neuron's step a unit update."""
+        return run_float(network, x, dt, graded=True,
+                         ops={"messages": ("spikes", "messages"), "synaptic_ops": ("synaptic_ops",),
+                              "unit_updates": ("neuron_updates",), "steps": ("steps",)})
 
     def host_variants(self) -> dict:
         """Deliver every step's messages with a matrix product, or always with the event list."""

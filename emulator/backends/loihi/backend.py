@@ -47,6 +47,7 @@ from emulator.backends.loihi.counting import PER_CORE, count
 from emulator.backends.loihi.deploy import deploy_to_lava
 from emulator.backends.loihi.graph import Graph
 from emulator.backends.loihi.graph_program import GraphProgram, compile_graph, run_program
+from emulator.backends.loihi.nir import quantise_nir, read_out, spike_inputs
 from emulator.backends.loihi.lif import LifNet, relax_lif
 from emulator.backends.loihi.sigma_delta import FixedNet, FixedState, neurons, relax_fixed
 from emulator.backends.loihi.mapping import CoreLimits, Mapping, count_cores, map_network
@@ -54,8 +55,11 @@ from emulator.backends.loihi.quantise import (LayerQuantisation, as_stored, bias
                                               lif_bias_exp, lif_weight_scale, quantise_bias, quantise_lif_bias,
                                               quantise_weights)
 from emulator.errors import ConfigError
+from emulator.exchange.nir_run import NirRun
 from emulator.schema import spec
 
+#: samples of a NIR inference run together (each records every variable of every neuron at every step)
+NIR_BATCH = 32
 #: bytes of the logs of one core in one step of one sample: what fired and what was active as the kernel
 #: writes them (int32), and the per-step work of :func:`count` (int64 and float64 arrays)
 LOG_BYTES = 80
@@ -187,6 +191,7 @@ class LoihiBackend(Backend):
     measures = ("critical_path_s",) + tuple(f"{op}_per_core" for op in PER_CORE)
     Parameters = LoihiParameters
     deploy_targets = {"lava": deploy_to_lava}
+    capabilities = frozenset({"nir"})
 
     def check_fits(self, layers, chip) -> None:
         self._cores(layers, chip)
@@ -251,6 +256,24 @@ class LoihiBackend(Backend):
     def compile_graph(self, graph: Graph, chip) -> GraphProgram:
         """Place a general network (:class:`~emulator.backends.loihi.graph.Graph`) on the chip's cores."""
         return compile_graph(graph, self.parameters_of(chip).limits(), chip.time_per_op(), where=f"chip {chip.name!r}")
+
+    def run_nir(self, network, chip, x: dict, dt: float) -> NirRun:
+        """Quantise a NIR graph into Lava's LIF and Dense (:mod:`emulator.backends.loihi.nir`), place it, and run it
+        on spike inputs, :data:`NIR_BATCH` samples at a time."""
+        p = self.parameters_of(chip)
+        nol = quantise_nir(network, dt, vth=p.vth, weight_bits=p.weight_bits, max_clipped=p.max_clipped_fraction)
+        program = self.compile_graph(nol.graph, chip)
+        steps = next(iter(x.values())).shape[0] + nol.latency
+        outputs, counters = [], Counters()
+        batch = next(iter(x.values())).shape[1]
+        for start in range(0, batch, NIR_BATCH):
+            part = {name: values[:, start:start + NIR_BATCH] for name, values in x.items()}
+            run, c = self.run_graph(program, steps, spike_inputs(network, part, steps))
+            outputs.append(read_out(nol, network, run.record))
+            counters += c
+        return NirRun(outputs={name: np.concatenate([o[name] for o in outputs], axis=1) for name in outputs[0]},
+                      counters=counters, steps=steps, quantisation=nol.quantisation | {"latency_steps": nol.latency},
+                      summary=program.summary(), programming=program.programming)
 
     def run_graph(self, program: GraphProgram, steps: int, inputs: dict | None = None):
         """Run a placed graph for ``steps`` steps: its :class:`~emulator.backends.loihi.graph_run.GraphRun` (every

@@ -28,6 +28,7 @@ from emulator.backends.base import Backend, Program
 from emulator.backends.snn.neurons import SpikingNet, count, relax_spiking
 from emulator.backends.snn.nir import deploy_to_nir
 from emulator.counters import Counters
+from emulator.exchange.nir_run import NirRun, run_float
 from emulator.errors import CapacityError, DivergenceError
 from emulator.network import TO_CONVERGE
 from emulator.schema import Source, fail, spec
@@ -92,6 +93,12 @@ class SnnBackend(Backend):
     ops = ("spikes", "synaptic_ops", "neuron_updates", "steps", "weight_writes")
     Parameters = SnnParameters
     deploy_targets = {"nir": deploy_to_nir}
+    capabilities = frozenset({"nir"})
+
+    def run_nir(self, network, chip, x: dict, dt: float) -> NirRun:
+        """NIR's float semantics; binary spikes between populations (a graded read-out goes to the host)."""
+        return run_float(network, x, dt, graded=False,
+                         ops={op: (op,) for op in ("spikes", "synaptic_ops", "neuron_updates", "steps")})
 
     def build_parameters(self, chip) -> SnnParameters:
         """The chip's parameters, refusing a leak on an ``if`` neuron."""
