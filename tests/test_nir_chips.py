@@ -72,7 +72,7 @@ def test_the_float_chips_run_nirs_semantics_and_price_every_op(exact):
 
 def test_loihi_quantises_lif_decays_and_stays_close_to_the_float_rates():
     rng = np.random.default_rng(3)
-    network = _chain(rng.normal(0, 0.05, (4, 3)), rng.normal(0.02, 0.05, (2, 4)), _lif)
+    network = _chain(rng.normal(0.3, 0.2, (4, 3)), rng.normal(0.3, 0.2, (2, 4)), _lif)
     x = _spikes(rng, steps=200, batch=8)
     reference = simulate(network, x, dt=DT).values["output"].sum(0)
     run = get_backend("loihi").run_nir(network, load_chip("chips/loihi2.yaml"), x, DT)
@@ -80,7 +80,7 @@ def test_loihi_quantises_lif_decays_and_stays_close_to_the_float_rates():
     assert run.quantisation["populations"]["h"]["dv_relative_error"] == 0
     counts = run.outputs["output"].sum(0)
     assert reference.sum() >= 100
-    assert np.abs(counts - reference).sum() <= 0.1 * reference.sum()
+    assert np.abs(counts - reference).sum() <= 0.02 * reference.sum()  # measured: 9 of 1,845 spikes
 
 
 @pytest.mark.parametrize("change, message", [
