@@ -5,7 +5,8 @@ A result is a tree of small frozen dataclasses (:class:`Node`) that turn into th
 
 - :class:`RunResult` (``kind`` "classification"): a network trained and evaluated on a chip, or,
   with :attr:`RunResult.deployed`, trained elsewhere and programmed once onto it;
-- :class:`MaxCutResult` (``kind`` "maxcut"): a graph annealed on an Ising machine.
+- :class:`MaxCutResult` (``kind`` "maxcut"): a graph annealed on an Ising machine;
+- :class:`InferenceResult` (``kind`` "snn_inference"): a spiking network someone already has, run on a chip.
 
 :func:`from_dict` reads either from a loaded ``report.json``. Reports carry ``schema_version``
 (:data:`SCHEMA_VERSION`); files written before it existed read as version 0, whose differences
@@ -690,11 +691,104 @@ class MaxCutResult(Result):
     program: dict[str, Any]
 
 
+# --------------------------------------------------------------------------- spiking inference
+
+
+@dataclass(frozen=True, kw_only=True)
+class InferenceMetrics(Node):
+    """What the network did per inference, and how well it classified.
+
+    Attributes
+    ----------
+    accuracy : float
+        Fraction of samples whose class (the output neuron with the most spikes) is the label.
+    samples : int
+        Inferences run.
+    steps : int
+        Time steps of one inference on the chip (the input's, plus the chip's added delays).
+    spikes_per_inference, synaptic_ops_per_inference : float
+        Spikes fired (inputs included) and synaptic ops, per inference.
+    """
+
+    accuracy: float
+    samples: int
+    steps: int
+    spikes_per_inference: float
+    synaptic_ops_per_inference: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class InferenceEnergy(ChipTable):
+    """The chip's price list, the energy of the inferences and of programming the network.
+
+    Attributes
+    ----------
+    inference : EnergyReport
+        All inferences; per sample is per inference.
+    programming : ProgrammingEnergy
+    """
+
+    inference: EnergyReport
+    programming: ProgrammingEnergy
+
+
+@dataclass(frozen=True, kw_only=True)
+class InferenceTime(Node):
+    """Emulated and host time of an inference run.
+
+    Attributes
+    ----------
+    emulated_s_per_inference : float
+        Emulated latency of one inference, s.
+    wall_s : float
+        Host time of the whole run, s.
+    """
+
+    emulated_s_per_inference: float
+    wall_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class InferenceResult(Result):
+    """A spiking network (a NIR file) run for inference on a chip.
+
+    Attributes
+    ----------
+    network : dict
+        The file, its time step, and its populations (model, size), inputs and outputs.
+    data : dict
+        Dataset, samples, encoding, steps and seed.
+    metrics : InferenceMetrics
+    counters : dict of str to dict
+        Operation totals per phase (``inference``, ``programming``): op -> count.
+    per_core : dict of str to list
+        Per-core counts of the inferences, where the chip has cores (op -> one count per core).
+    energy : InferenceEnergy
+    time : InferenceTime
+    program : dict
+        How the network sits on the chip (family-specific).
+    quantisation : dict
+        What the chip's formats changed of the network (per population and link); empty on float chips.
+    """
+
+    kind: ClassVar[str] = "snn_inference"
+
+    network: dict[str, Any]
+    data: dict[str, Any]
+    metrics: InferenceMetrics
+    counters: dict[str, dict[str, float]]
+    per_core: dict[str, list]
+    energy: InferenceEnergy
+    time: InferenceTime
+    program: dict[str, Any]
+    quantisation: dict[str, Any]
+
+
 #: result classes by ``kind``
-KINDS: dict[str, type[Result]] = {cls.kind: cls for cls in (RunResult, MaxCutResult)}
+KINDS: dict[str, type[Result]] = {cls.kind: cls for cls in (RunResult, MaxCutResult, InferenceResult)}
 
 
-def from_dict(data: Mapping[str, Any]) -> RunResult | MaxCutResult:
+def from_dict(data: Mapping[str, Any]) -> RunResult | MaxCutResult | InferenceResult:
     """The result of a loaded ``report.json``, of the class its ``kind`` names.
 
     Raises

@@ -1,8 +1,9 @@
 """Workload files (``workloads/*.yaml``): what to run on a chip, and how.
 
 A workload has a ``kind``: ``classification`` (the default: train a layered network with
-``training.algorithm``, EqProp unless it says otherwise, and evaluate it; :class:`Workload`) or ``maxcut`` (anneal a MaxCut / Ising problem from several
-seeded starts; :class:`MaxCutWorkload`). Each section is a schema dataclass;
+``training.algorithm``, EqProp unless it says otherwise, and evaluate it; :class:`Workload`), ``maxcut`` (anneal a
+MaxCut / Ising problem from several seeded starts; :class:`MaxCutWorkload`) or ``snn_inference`` (run a spiking
+network someone already has, a NIR file, on a dataset's test split: :class:`InferenceWorkload`). Each section is a schema dataclass;
 :func:`load_workload` validates a file (and ``--set`` overrides) against them and raises one
 :class:`~emulator.errors.ConfigError` naming file, line, key path and what is allowed.
 """
@@ -258,15 +259,60 @@ class MaxCutWorkload:
 
     def graph_path(self) -> Path:
         """``graph.file`` resolved against the folder of the workload file."""
-        folder = Path(self.origin.name).parent if self.origin else Path.cwd()
-        return folder / self.graph.file
+        return beside(self.origin, self.graph.file)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NirFileSpec:
+    file: str = spec("the network: a NIR file (HDF5, as `nir.write` writes it), relative to the workload file")
+    dt: float | None = spec("seconds of one time step; null to take the graph's own (metadata dt)", default=None,
+                            gt=0, le=1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class InferenceDataSpec:
+    dataset: Literal["digits", "mnist", "fashion_mnist"] = spec("dataset whose test split is classified")
+    samples: int | None = spec("test samples (the first n of the test split); null for all", default=None, ge=1,
+                               le=MAX_SAMPLES)
+    encoding: Literal["rate"] = spec("how a pixel in [0, 1] becomes the input: `rate`, a spike at each step with "
+                                     "the pixel's value as probability (Bernoulli rate coding)", default="rate")
+    steps: int = spec("time steps each sample is presented", default=50, ge=1, le=MAX_STEPS)
+    seed: int = spec("seed of the spike encoding", default=0, ge=0, le=SEED_MAX)
+    batch: int = spec("samples run together on the host (changes no result)", default=100, ge=1, le=MAX_BATCH)
+
+
+@dataclass(frozen=True, kw_only=True)
+class InferenceWorkload:
+    """A spiking network run for inference on a dataset's test split (``kind: snn_inference``): the class is the
+    output neuron with the most spikes (lowest index on ties)."""
+
+    name: str = spec("workload name used in reports and run folders", min_len=1, max_len=NAME_CHARS)
+    network: NirFileSpec = spec("network section: the NIR file and its time step")
+    data: InferenceDataSpec = spec("data section: dataset, samples, encoding, steps")
+    description: str = spec("one line shown by `emulator workloads`", default="", max_len=LINE_CHARS)
+    origin: Source | None = field(default=None, compare=False, repr=False, metadata={"internal": True})
+
+    kind = "snn_inference"
+
+    def where(self, *path) -> str:
+        return self.origin.where(tuple(path)) if self.origin else self.name
+
+    def network_path(self) -> Path:
+        """``network.file`` resolved against the folder of the workload file."""
+        return beside(self.origin, self.network.file)
+
+
+def beside(origin: Source | None, file: str) -> Path:
+    """A file named in a workload, resolved against the folder of the workload file (the working folder if the
+    workload was not read from a file)."""
+    return (Path(origin.name).parent if origin else Path.cwd()) / file
 
 
 #: workload kind -> schema
-KINDS = {"classification": Workload, "maxcut": MaxCutWorkload}
+KINDS = {"classification": Workload, "maxcut": MaxCutWorkload, "snn_inference": InferenceWorkload}
 
 
-def load_workload(path: str | Path, overrides: list[str] = ()) -> Workload | MaxCutWorkload:
+def load_workload(path: str | Path, overrides: list[str] = ()) -> Workload | MaxCutWorkload | InferenceWorkload:
     """Load and validate a workload file, with ``key.path=value`` overrides applied."""
     data, source = load_yaml(path)
     if overrides:
@@ -281,6 +327,8 @@ def load_workload(path: str | Path, overrides: list[str] = ()) -> Workload | Max
             fail(source, ("graph",), "give exactly one of `file` (a graph file) and `random` (a generated graph)")
         _check_edges(workload.graph.random, source)
         return _with_origin(workload, source)
+    if kind == "snn_inference":
+        return _with_origin(build(InferenceWorkload, data, source), source)
     workload = build(Workload, data, source)
     n_weights = len(workload.network.layers) - 1
     if len(workload.training.learning_rates) != n_weights:

@@ -75,13 +75,13 @@ def test_a_file_far_too_large_is_refused_unread(user_error, tmp_path, kind):
 def test_a_list_where_a_kind_is_expected(user_error, tmp_path):
     text = "kind: [1]\n" + WORKLOAD
     args = run_with("workload", text, tmp_path)
-    assert user_error(*args) == f"{args[1]}:1: kind: must be one of 'classification', 'maxcut', got [1]"
+    assert user_error(*args) == f"{args[1]}:1: kind: must be one of 'classification', 'maxcut', 'snn_inference', got [1]"
 
 
 @pytest.mark.parametrize("value, shown", [("[1]", "[1]"), ("{a: 1}", "{'a': 1}"), ("7", "7")])
 def test_a_set_kind_that_is_not_a_name(user_error, value, shown):
     message = user_error("run", ROOT / "workloads" / "digits_snn.yaml", "--chip", "digital", "--set", f"kind={value}")
-    assert message == f"--set kind={value}: kind: must be one of 'classification', 'maxcut', got {shown}"
+    assert message == f"--set kind={value}: kind: must be one of 'classification', 'maxcut', 'snn_inference', got {shown}"
 
 
 @pytest.mark.parametrize("value, expected", [

@@ -235,7 +235,8 @@ def test_a_random_graph_workload(tmp_path):
 @pytest.mark.parametrize("text, words", [
     ("name: r\nkind: maxcut\ngraph: {}\nanneal: {duration: 1, shil: 1}\n",
      "w.yaml:3: graph: give exactly one of `file`"),
-    ("name: r\nkind: knapsack\n", "w.yaml:2: kind: must be one of 'classification', 'maxcut', got 'knapsack'"),
+    ("name: r\nkind: knapsack\n",
+     "w.yaml:2: kind: must be one of 'classification', 'maxcut', 'snn_inference', got 'knapsack'"),
     ("name: r\nkind: maxcut\ngraph: {file: g.txt}\nanneal: {duration: -1, shil: 1}\n",
      "w.yaml:4: anneal.duration: must be > 0"),
 ])

@@ -6,9 +6,8 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from emulator.report.figures import FIGSIZE, no_data, save
-from emulator.report.format import (format_count, format_cut, format_percent, format_si, format_value,
-                                    ordered_union, per, table)
-from emulator.report.sections import program_section, run_info, title
+from emulator.report.format import format_count, format_cut, format_percent, format_si, format_value, table
+from emulator.report.sections import phase_counters, phase_energy, program_section, run_info, title
 from emulator.results import MaxCutResult
 
 
@@ -71,25 +70,6 @@ def _results(result: MaxCutResult) -> str:
     return "## Results\n\n" + table(["metric", "value"], rows, "lr")
 
 
-def _counters(result: MaxCutResult) -> str:
-    anneal, programming = result.counters["anneal"], result.counters["programming"]
-    n_runs = len(result.runs) or None
-    rows = [[f"`{op}`", format_count(anneal.get(op)), format_count(per(anneal.get(op), n_runs)),
-             format_count(programming.get(op))] for op in ordered_union(*result.counters.values())]
-    return "## Operation counters\n\n" + table(["op", "anneal total", "per run", "programming"], rows)
-
-
-def _energy(result: MaxCutResult) -> str:
-    energy = result.energy
-    anneal, programming = energy.anneal, energy.programming
-    rows = [[f"`{op}`", format_si(energy.per_op_j.get(op), "J"), energy.sources.get(op, ""),
-             format_si(anneal.breakdown_j.get(op), "J"), format_si(programming.breakdown_j.get(op), "J")]
-            for op in ordered_union(energy.per_op_j, anneal.breakdown_j)]
-    rows.append(["**total**", "", "", format_si(anneal.total_j, "J"), format_si(programming.total_j, "J")])
-    return ("## Energy\n\n" + table(["op", "J per op", "source", "anneal J (all runs)", "programming J"], rows, "lrlrr")
-            + f"\n\n- energy per run: **{format_si(anneal.per_sample_j, 'J')}**")
-
-
 def _graph(result: MaxCutResult) -> str:
     """The graph's table, then its note as a warning."""
     rows = [(k.replace("_", " "), format_value(v)) for k, v in result.graph.to_dict().items() if k != "note"]
@@ -123,7 +103,8 @@ def render_markdown(result: MaxCutResult) -> str:
                 "## Anneal\n\n" + table(["setting", "value"], anneal, "lr"),
                 _results(result),
                 "## Runs\n\n" + table(["run", "cut", "cut / best known"], runs), _partition(result),
-                _counters(result), _energy(result)]
+                phase_counters(result.counters, "anneal", len(result.runs), "per run"),
+                phase_energy(result.energy, result.energy.anneal, "anneal J (all runs)", "energy per run")]
     if result.program:
         sections.append(program_section(result.program))
     sections.append("## Figures\n\n![Cut per run](cuts.png)")

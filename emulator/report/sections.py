@@ -1,10 +1,11 @@
-"""Markdown sections every kind of report has: the title, the run line and the program summary."""
+"""Markdown sections every kind of report has: the title, the run line and the program summary; and the counters
+and energy of a run that pays for programming once and then for a phase (anneals, inferences)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from emulator.report.format import format_count, format_value, per, table
+from emulator.report.format import format_count, format_si, format_value, ordered_union, per, table
 from emulator.results import Result
 
 #: cores listed in a report's core table; larger mappings list the first ones and say so
@@ -73,3 +74,23 @@ def program_section(program: Mapping[str, Any], per_core: Mapping[str, list] | N
         note = f"\n\nThe first {MAX_CORE_ROWS} of {n_cores} cores." if n_cores > MAX_CORE_ROWS else ""
         text += "\n\n### Cores\n\n" + table(header, rows) + note
     return text
+
+
+def phase_counters(counters: Mapping[str, Mapping], phase: str, n: int, per_label: str) -> str:
+    """The operation counters of ``phase`` (total, and per one of its ``n`` samples) beside the programming's."""
+    main, programming = counters[phase], counters["programming"]
+    rows = [[f"`{op}`", format_count(main.get(op)), format_count(per(main.get(op), n or None)),
+             format_count(programming.get(op))] for op in ordered_union(*counters.values())]
+    return "## Operation counters\n\n" + table(["op", f"{phase} total", per_label, "programming"], rows)
+
+
+def phase_energy(energy, main, main_label: str, per_label: str) -> str:
+    """The chip's price per op with its source, and the energy of each op in the phase (``main``, an
+    :class:`~emulator.results.EnergyReport`) and in programming."""
+    programming = energy.programming
+    rows = [[f"`{op}`", format_si(energy.per_op_j.get(op), "J"), energy.sources.get(op, ""),
+             format_si(main.breakdown_j.get(op), "J"), format_si(programming.breakdown_j.get(op), "J")]
+            for op in ordered_union(energy.per_op_j, main.breakdown_j)]
+    rows.append(["**total**", "", "", format_si(main.total_j, "J"), format_si(programming.total_j, "J")])
+    return ("## Energy\n\n" + table(["op", "J per op", "source", main_label, "programming J"], rows, "lrlrr")
+            + f"\n\n- {per_label}: **{format_si(main.per_sample_j, 'J')}**")
