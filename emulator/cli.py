@@ -89,6 +89,8 @@ def cmd_run(args) -> int:
     chip = load_chip(resolve("chips", args.chip), args.chip_set)
     if workload.kind == "maxcut":
         return _run_maxcut(workload, chip, args)
+    if workload.kind == "snn_inference":
+        return _run_inference(workload, chip, args)
     if args.resume:
         out = _out_dir(args.resume, "--resume")
     else:
@@ -102,9 +104,7 @@ def _run_maxcut(workload, chip, args) -> int:
     from emulator.tasks.maxcut import run_maxcut
     from emulator.report import format_percent, format_si, write_report
 
-    if args.resume:
-        raise ConfigError(f"--resume: {workload.name} is a MaxCut workload, which has no epochs to resume; "
-                          "run it again without --resume")
+    _no_resume(workload, args)
     out = _out_dir(args.out or _default_out(workload.name, chip.name))
     result = run_maxcut(workload, chip)
     try:
@@ -124,6 +124,64 @@ def _run_maxcut(workload, chip, args) -> int:
     return 0
 
 
+def _no_resume(workload, args):
+    if args.resume:
+        raise ConfigError(f"--resume: {workload.name} is a {workload.kind} workload, which has no epochs to resume; "
+                          "run it again without --resume")
+
+
+def _inference_run(workload, chip, out: Path, progress: bool):
+    """Run an inference workload on ``chip`` and write its report into ``out``."""
+    from emulator.report import write_report
+    from emulator.tasks.inference import run_inference
+
+    result = run_inference(workload, chip, progress=progress)
+    try:
+        write_report(result, out)
+    except OutputError as exc:
+        raise exc.explained("the inferences' results are not kept", "run it again") from None
+    return result
+
+
+def _inference_summary(result, out: Path):
+    from emulator.report import format_percent, format_si
+
+    print(f"{result.workload} on {result.chip}: accuracy {format_percent(result.metrics.accuracy)} on "
+          f"{result.metrics.samples:,} samples, {format_si(result.energy.inference.per_sample_j, 'J')} and "
+          f"{format_si(result.time.emulated_s_per_inference, 's')} per inference (emulated); wall "
+          f"{result.time.wall_s:.1f} s; report in {out}")
+
+
+def _run_inference(workload, chip, args) -> int:
+    _no_resume(workload, args)
+    out = _out_dir(args.out or _default_out(workload.name, chip.name))
+    _inference_summary(_inference_run(workload, chip, out, not args.quiet), out)
+    return 0
+
+
+def _compare_inference(workload, args) -> int:
+    from emulator.chip import load_chip
+    from emulator.report import write_comparison
+    from emulator.tasks.inference import families_with_nir
+
+    if args.baseline:
+        raise ConfigError("--baseline trains the workload with another algorithm, and an snn_inference workload "
+                          "trains nothing: leave --baseline out")
+    families = families_with_nir()
+    names = (_chip_names(args.chips) if args.chips is not None else
+             [n for n in available("chips") if load_chip(resolve("chips", n)).backend in families])
+    out = _out_dir(args.out or _default_out(workload.name, "compare"))
+    results = []
+    for name in names:
+        print(f"== {name}", file=sys.stderr)
+        results.append(_inference_run(workload, load_chip(resolve("chips", name)), out / name, not args.quiet))
+    write_comparison(results, out)
+    for r in results:
+        _inference_summary(r, out / r.chip)
+    print(f"comparison: {out / 'comparison.md'}")
+    return 0
+
+
 def cmd_compare(args) -> int:
     from emulator.chip import load_chip
     from emulator.report import run_label, write_comparison
@@ -131,9 +189,11 @@ def cmd_compare(args) -> int:
     from emulator.workload import load_workload
 
     workload = load_workload(resolve("workloads", args.workload), args.set)
+    if workload.kind == "snn_inference":
+        return _compare_inference(workload, args)
     if workload.kind != "classification":
-        raise ConfigError(f"compare puts chips side by side on classification workloads; {workload.name} is a "
-                          f"{workload.kind} workload: run it with `run {workload.name} --chip CHIP`")
+        raise ConfigError(f"compare puts chips side by side on classification and snn_inference workloads; "
+                          f"{workload.name} is a {workload.kind} workload: run it with `run {workload.name} --chip CHIP`")
     names = _chip_names(args.chips) if args.chips is not None else list(available("chips"))
     runs = [(workload, load_chip(resolve("chips", name))) for name in names]
     if args.baseline:
@@ -309,6 +369,8 @@ def cmd_workloads(args) -> int:
             if w.kind == "maxcut":
                 graph = w.graph.file or f"random n={w.graph.random.nodes}"
                 print(f"{name:<20} {'maxcut':<14} {graph:<14} {w.description}")
+            elif w.kind == "snn_inference":
+                print(f"{name:<20} {w.data.dataset:<14} {Path(w.network.file).name:<14} {w.description}")
             else:
                 print(f"{name:<20} {w.dataset.name:<14} {'-'.join(map(str, w.network.layers)):<14} {w.description}")
         except EmulatorError as exc:

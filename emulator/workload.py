@@ -278,7 +278,8 @@ class InferenceDataSpec:
                                      "the pixel's value as probability (Bernoulli rate coding)", default="rate")
     steps: int = spec("time steps each sample is presented", default=50, ge=1, le=MAX_STEPS)
     seed: int = spec("seed of the spike encoding", default=0, ge=0, le=SEED_MAX)
-    batch: int = spec("samples run together on the host (changes no result)", default=100, ge=1, le=MAX_BATCH)
+    batch: int = spec("samples run together on the host (changes no spike, count or accuracy)", default=100, ge=1,
+                      le=MAX_BATCH)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,26 +11,27 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from emulator.files import make_folder, remove, write_text
-from emulator.report import classification, maxcut
-from emulator.report.compare import comparison, folder_names, plot_comparison, render_comparison_markdown, run_label
+from emulator.report import classification, inference, maxcut
+from emulator.report.compare import (comparison, folder_names, label, plot_comparison, render_comparison_markdown,
+                                     render_inference_comparison, run_label)
 from emulator.report.format import format_count, format_percent, format_si, json_text
 from emulator.report.sections import title
-from emulator.results import REPORT, MaxCutResult, RunResult
+from emulator.results import REPORT, InferenceResult, MaxCutResult, RunResult
 
 __all__ = ["write_report", "render_markdown", "write_comparison", "run_label", "format_si", "format_count",
            "format_percent", "title"]
 
 #: the renderer module of each kind of result
-RENDERERS = {"classification": classification, "maxcut": maxcut}
+RENDERERS = {"classification": classification, "maxcut": maxcut, "snn_inference": inference}
 
 
-def render_markdown(result: RunResult | MaxCutResult) -> str:
+def render_markdown(result: RunResult | MaxCutResult | InferenceResult) -> str:
     """The Markdown report of ``result``, ending with a newline; its figure links are relative to
     the folder :func:`write_report` writes into. Sections are listed by each kind's renderer."""
     return RENDERERS[result.kind].render_markdown(result)
 
 
-def write_report(result: RunResult | MaxCutResult, out_dir: str | Path) -> dict[str, Path]:
+def write_report(result: RunResult | MaxCutResult | InferenceResult, out_dir: str | Path) -> dict[str, Path]:
     """Write a run's report files into ``out_dir`` (created if needed).
 
     ``report.md`` and the figures come first, ``report.json``
@@ -43,7 +44,8 @@ def write_report(result: RunResult | MaxCutResult, out_dir: str | Path) -> dict[
     dict of str to Path
         ``{"json": report.json, "markdown": report.md}`` and the figures: for a classification
         run ``accuracy`` (accuracy.png), ``energy`` (energy_breakdown.png), ``messages``
-        (messages_per_step.png); for a MaxCut run ``cuts`` (cuts.png).
+        (messages_per_step.png); for a MaxCut run ``cuts`` (cuts.png); for an inference run ``energy``
+        (energy_per_inference.png).
     """
     out = make_folder(Path(out_dir))
     renderer = RENDERERS[result.kind]
@@ -56,11 +58,11 @@ def write_report(result: RunResult | MaxCutResult, out_dir: str | Path) -> dict[
 
 def write_comparison(results: Sequence[RunResult], out_dir: str | Path, baseline: int | None = None
                      ) -> dict[str, Path]:
-    """Write per-chip reports and a side-by-side comparison of several classification runs.
+    """Write per-chip reports and a side-by-side comparison of several runs of one workload.
 
     Parameters
     ----------
-    results : sequence of RunResult
+    results : sequence of RunResult, or of InferenceResult
         One per chip (and training algorithm); their order is kept in every table and figure.
     out_dir : str or Path
         Destination folder (created if needed). Each result is reported into
@@ -80,11 +82,13 @@ def write_comparison(results: Sequence[RunResult], out_dir: str | Path, baseline
     if not results:
         raise ValueError("write_comparison needs at least one result")
     out = make_folder(Path(out_dir))
-    folders = folder_names([run_label(r.chip, r.algorithm) for r in results])
+    folders = folder_names([label(r) for r in results])
     for folder, r in zip(folders, results):
         write_report(r, out / folder)
     remove(out / "comparison.json")
-    markdown = write_text(out / "comparison.md", render_comparison_markdown(results, folders, baseline))
+    text = (render_inference_comparison(results, folders) if results[0].kind == "snn_inference"
+            else render_comparison_markdown(results, folders, baseline))
+    markdown = write_text(out / "comparison.md", text)
     figure = plot_comparison(results, out / "comparison.png")
     return {"json": write_json(out / "comparison.json", comparison(results, baseline)), "markdown": markdown,
             "figure": figure, **{f"chip:{folder}": out / folder for folder in folders}}

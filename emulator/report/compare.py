@@ -1,6 +1,7 @@
-"""Several classification runs side by side: headline numbers, the comparison table, figure and JSON.
+"""Several runs of one workload side by side: headline numbers, the comparison table, figure and JSON.
 
-One of the runs may be the **baseline** (e.g. backprop on the digital chip): every run's energy
+Classification runs (trained on each chip), or a spiking network's inference runs (:func:`summarize_inference`).
+One of the classification runs may be the **baseline** (e.g. backprop on the digital chip): every run's energy
 is then also given as a ratio of the baseline's.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from emulator.report.classification import sample_count
 from emulator.report.figures import WIDE_FIGSIZE, save
 from emulator.report.format import MISSING, format_count, format_percent, format_si, per, table
 from emulator.report.sections import ALGORITHM_NAMES
-from emulator.results import RunResult
+from emulator.results import InferenceResult, RunResult
 
 #: the energies compared with the baseline's: summary key -> the key of their ratio
 RATIOS = {"energy_per_inference_j": "energy_per_inference_vs_baseline",
@@ -64,6 +65,49 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "emulated_training_s": float(t.emulated_s_training),
         "wall_s": float(t.wall_s),
     }
+
+
+def summarize_inference(result: InferenceResult) -> dict[str, Any]:
+    """One row of headline numbers of a spiking inference run: ``chip, backend, workload, dataset``, ``test_accuracy``
+    (fraction), ``energy_per_inference_j`` (J), ``latency_per_inference_s`` (emulated, s),
+    ``synaptic_ops_per_inference, spikes_per_inference, messages_per_inference`` (None if the chip does not count
+    them), ``steps`` (per inference on the chip) and ``wall_s`` (s)."""
+    n, inference = result.metrics.samples, result.counters["inference"]
+    return {"chip": result.chip, "backend": result.backend, "workload": result.workload,
+            "dataset": result.data["dataset"], "test_accuracy": float(result.metrics.accuracy),
+            "energy_per_inference_j": float(result.energy.inference.per_sample_j),
+            "latency_per_inference_s": float(result.time.emulated_s_per_inference),
+            "synaptic_ops_per_inference": per(inference.get("synaptic_ops"), n),
+            "spikes_per_inference": per(inference.get("spikes"), n),
+            "messages_per_inference": per(inference.get("messages"), n),
+            "steps": result.metrics.steps, "wall_s": float(result.time.wall_s)}
+
+
+def label(result) -> str:
+    """How a comparison names a run (:func:`run_label`; the chip alone for a run that trained nothing)."""
+    return run_label(result.chip, getattr(result, "algorithm", "eqprop"))
+
+
+def _row(result) -> dict[str, Any]:
+    return summarize_inference(result) if result.kind == "snn_inference" else summarize(result)
+
+
+def render_inference_comparison(results: Sequence[InferenceResult], folders: Sequence[str] | None = None) -> str:
+    """The side-by-side Markdown table of one spiking network run on several chips, in the given order."""
+    rows = []
+    for i, s in enumerate(summarize_inference(r) for r in results):
+        chip = f"[{s['chip']}]({folders[i]}/report.md)" if folders else s["chip"]
+        rows.append([chip, s["backend"], format_percent(s["test_accuracy"]), format_si(s["energy_per_inference_j"], "J"),
+                     format_si(s["latency_per_inference_s"], "s"), format_count(s["steps"]),
+                     format_count(s["synaptic_ops_per_inference"]), format_count(s["spikes_per_inference"]),
+                     format_count(s["messages_per_inference"])])
+    header = ["chip", "backend", "test accuracy", "energy / inference", "emulated latency / inference",
+              "steps / inference", "synaptic ops / inference", "spikes / inference", "messages / inference"]
+    first = results[0]
+    return (f"# {heading(results)}\n\nNetwork `{first.network['file']}` on {first.data['samples']:,} "
+            f"{first.data['dataset']} test samples, {first.data['steps']} steps of {first.data['encoding']}-coded "
+            "spikes each.\n\n" + table(header, rows, "ll" + "r" * (len(header) - 2))
+            + "\n\n![Comparison](comparison.png)\n")
 
 
 def with_ratios(rows: Sequence[dict], baseline: int | None) -> list[dict]:
@@ -150,13 +194,13 @@ def comparison(results: Sequence[RunResult], baseline: int | None = None) -> dic
     return {"workload": workloads[0] if len(workloads) == 1 else workloads,
             "chips": [r.chip for r in results],
             "baseline": baseline,
-            "summary": with_ratios([summarize(r) for r in results], baseline),
+            "summary": with_ratios([_row(r) for r in results], baseline),
             "results": [r.to_dict() for r in results]}
 
 
 def plot_comparison(results: Sequence[RunResult], path: Path) -> Path:
     """Save grouped bars per chip, energy per inference (left axis, log) beside test accuracy (right), to ``path``."""
-    summaries = [summarize(r) for r in results]
+    summaries = [_row(r) for r in results]
     fig = Figure(figsize=WIDE_FIGSIZE)
     ax_e = fig.subplots()
     x = np.arange(len(summaries))
@@ -175,7 +219,7 @@ def plot_comparison(results: Sequence[RunResult], path: Path) -> Path:
     for xi, a in zip(x, a_vals):
         ax_a.text(xi + w / 2, a + 1, f"{a:.1f} %", ha="center", va="bottom", fontsize=8)
     ax_a.set_ylim(0, 125)
-    ax_e.set_xticks(x, [run_label(s["chip"], s["algorithm"]) for s in summaries])
+    ax_e.set_xticks(x, [label(r) for r in results])
     ax_e.set_ylabel("energy per inference (J, log scale)")
     ax_a.set_ylabel("test accuracy (%)")
     ax_e.legend(handles=[bars_e, bars_a], loc="upper center", ncol=2, fontsize=8, frameon=False)

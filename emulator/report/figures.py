@@ -64,7 +64,7 @@ def plot_accuracy(result: RunResult, path: Path) -> Path:
     return save(fig, path)
 
 
-def _barh_log(ax: Axes, breakdown: Mapping[str, float], ops: list[str], heading: str, color: str) -> None:
+def barh_log(ax: Axes, breakdown: Mapping[str, float], ops: list[str], heading: str, color: str) -> None:
     """Horizontal bars of ``breakdown`` (J per op) on a log axis, in the order of ``ops``, with their values."""
     values = [breakdown.get(op, 0.0) for op in ops]
     positive = [v for v in values if v > 0]
@@ -97,7 +97,7 @@ def plot_energy_breakdown(result: RunResult, path: Path) -> Path:
     axes = fig.subplots(1, 2)
     for ax, phase, color in zip(axes, PHASES, ("tab:blue", "tab:orange")):
         report = reports[phase]
-        _barh_log(ax, report.breakdown_j, ops, f"{phase} (total {format_si(report.total_j, 'J')})", color)
+        barh_log(ax, report.breakdown_j, ops, f"{phase} (total {format_si(report.total_j, 'J')})", color)
     if any(reports["inference"].breakdown_j.values()):
         axes[1].tick_params(labelleft=False)  # same op order as the left panel
     fig.suptitle(f"{title(result)}: energy breakdown")

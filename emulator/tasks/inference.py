@@ -47,7 +47,8 @@ def encode(x: np.ndarray, first: int, steps: int, seed: int) -> np.ndarray:
     return np.concatenate([rate_code(x[k:k + 1], steps, (seed, first + k)) for k in range(len(x))], axis=1)
 
 
-def _families_with_nir() -> list[str]:
+def families_with_nir() -> list[str]:
+    """The back-end families that run NIR graphs (the ``nir`` capability)."""
     return sorted(f for f in backend_names() if "nir" in get_backend(f).capabilities)
 
 
@@ -57,7 +58,7 @@ def run_inference(workload: InferenceWorkload, chip: Chip, *, progress: bool = T
     backend = get_backend(chip.backend)
     if "nir" not in backend.capabilities:
         raise ConfigError(f"chip {chip.name!r} ({chip.backend} back-end) does not run NIR graphs; the families that "
-                          f"do: {', '.join(_families_with_nir())}")
+                          f"do: {', '.join(families_with_nir())}")
     network = read_nir(workload.network_path())
     dt = time_step(network, workload.network.dt)
     d = workload.data
