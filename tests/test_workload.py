@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from emulator.errors import ConfigError
-from emulator.workload import EvaluationSpec, MaxCutWorkload, Workload, load_workload
+from emulator.workload import EvaluationSpec, InferenceWorkload, MaxCutWorkload, Workload, load_workload
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "workloads").glob("*.yaml"))
@@ -116,6 +116,10 @@ def test_shipped_workloads_load(path):
     if workload.kind == "maxcut":
         assert isinstance(workload, MaxCutWorkload) and workload.graph_path().is_file()
         assert workload.where("anneal", "theta").startswith(f"{path}:")
+        return
+    if workload.kind == "snn_inference":
+        assert isinstance(workload, InferenceWorkload) and workload.network_path().is_file()
+        assert workload.where("data", "steps").startswith(f"{path}:")
         return
     assert isinstance(workload, Workload)
     assert len(workload.training.learning_rates) == len(workload.network.layers) - 1
