@@ -250,6 +250,8 @@ def test_workloads_lists_the_shipped_workloads_with_their_dataset_or_graph(capsy
         assert "(invalid)" not in line
         if data.get("kind") == "maxcut":
             assert line.split()[1:3] == ["maxcut", data["graph"]["file"]]
+        elif data.get("kind") == "snn_inference":
+            assert line.split()[1:3] == [data["data"]["dataset"], Path(data["network"]["file"]).name]
         else:
             assert line.split()[1] == data["dataset"]["name"]
             assert line.split()[2] == "-".join(map(str, data["network"]["layers"]))
