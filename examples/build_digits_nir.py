@@ -28,7 +28,6 @@ Deterministic (one BLAS thread) and a few seconds long::
 from __future__ import annotations
 
 import argparse
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,9 +37,9 @@ from threadpoolctl import threadpool_limits
 
 from emulator.datasets import load_dataset
 from emulator.exchange.encoding import rate_code
-from emulator.exchange.nir_graph import read_nir
+from emulator.exchange.nir_graph import read_nir, write_nir
 from emulator.exchange.nir_sim import simulate
-from emulator.files import make_folder, replaced, write_text
+from emulator.files import make_folder, write_text
 
 OUT = Path(__file__).resolve().parents[1] / "workloads" / "networks"
 FILE = "digits_lif.nir"
@@ -195,15 +194,6 @@ def build() -> Built:
                  n_train=data.n_train, n_test=data.n_test)
 
 
-def write_graph(path: Path, graph: nir.NIRGraph) -> Path:
-    """Write ``graph`` with ``nir.write`` to ``path`` atomically (a temporary file beside it, then ``os.replace``)."""
-    data = io.BytesIO()
-    nir.write(data, graph)
-    with replaced(path) as f:
-        f.write(data.getbuffer())
-    return path
-
-
 def readme(built: Built) -> str:
     """``README.md`` of the networks folder: how the file was built and how well it classifies."""
     w1, w2 = built.graph.nodes["fc1"].weight, built.graph.nodes["fc2"].weight
@@ -258,7 +248,7 @@ def main(argv=None) -> Built:
     args = parser.parse_args(argv)
     built = build()
     make_folder(args.out)
-    write_graph(args.out / FILE, built.graph)
+    write_nir(args.out / FILE, built.graph)
     write_text(args.out / "README.md", readme(built))
     print(f"wrote {args.out / FILE}: ANN test accuracy {built.ann_accuracy:.1%}; SNN "
           + ", ".join(f"T={t}: {acc:.1%}" for t, acc in built.snn_accuracy.items()))

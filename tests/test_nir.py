@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from emulator.backends.snn import SnnBackend
-from emulator.backends.snn.nir import check, losses, to_nir, write_graph
+from emulator.backends.snn.nir import check, losses, to_nir
 from emulator.chip import load_chip
 from emulator.cli import main
 from emulator.errors import NirError
-from emulator.exchange.nir_graph import read_nir
+from emulator.exchange.nir_graph import read_nir, write_nir
 from emulator.exchange.nir_sim import simulate
 from emulator.network import init_network
 
@@ -166,7 +166,7 @@ def test_a_nested_graph_runs_as_the_flat_one(tmp_path):
     x = np.random.default_rng(2).uniform(0, 1, (25, 2, 2))
     nested = read_nir(nested_rnn())
     assert set(nested.populations) == {"rnn.lif"} and ("rnn.w_rec", "rnn.lif") in nested.edges
-    write_graph(tmp_path / "nested.nir", nested_rnn())
+    write_nir(tmp_path / "nested.nir", nested_rnn())
     flat, from_file = simulate(read_nir(flat_rnn()), x), simulate(read_nir(tmp_path / "nested.nir"), x)
     np.testing.assert_array_equal(flat.values["lif"], from_file.values["rnn.lif"])
     np.testing.assert_array_equal(flat.values["out"], from_file.values["out"])
@@ -274,13 +274,13 @@ def test_files_that_are_not_nir_are_one_clear_error(tmp_path):
         f.create_dataset("data", data=np.ones(3))
     with pytest.raises(NirError, match="other.h5 is not a NIR graph"):
         read_nir(tmp_path / "other.h5")
-    write_graph(tmp_path / "conv.nir", conv_graph())
+    write_nir(tmp_path / "conv.nir", conv_graph())
     with pytest.raises(NirError, match="node 'conv' is a NIR Conv2d node"):
         read_nir(tmp_path / "conv.nir")
 
 
 def test_an_unreadable_file_is_one_clear_error(tmp_path, monkeypatch):
-    write_graph(tmp_path / "net.nir", flat_rnn())
+    write_nir(tmp_path / "net.nir", flat_rnn())
 
     def refused(self, *args, **kwargs):
         raise PermissionError(13, "Permission denied")
@@ -315,7 +315,7 @@ def test_the_round_trip_fires_the_chips_spikes_where_nir_expresses_it(case, tmp_
     types = {type(node).__name__ for node in graph_.nodes.values()}
     assert set(case.split("+")) <= types and {"Delay", "Linear"} <= types
     assert ("delay_2", "w_1_T") in graph_.edges  # the feedback: a recurrent graph
-    write_graph(tmp_path / "net.nir", graph_)
+    write_nir(tmp_path / "net.nir", graph_)
     nir.read(tmp_path / "net.nir")  # NIR's own reader and type check take it
     x = np.random.default_rng(2).uniform(0, 1, (5, 6))
     result = check(program, x, 60, tmp_path / "net.nir")
@@ -328,7 +328,7 @@ def test_the_round_trip_fires_the_chips_spikes_where_nir_expresses_it(case, tmp_
 def test_what_nir_cannot_express_is_named_and_measured(tmp_path):
     program = program_on([])  # the snn chip: if neurons (clip), reset by subtraction, float32
     assert sorted(losses(program, 60)) == ["reset by subtraction", "the if neuron's clip"]
-    write_graph(tmp_path / "net.nir", to_nir(program, lost=losses(program, 60)))
+    write_nir(tmp_path / "net.nir", to_nir(program, lost=losses(program, 60)))
     result = check(program, np.random.default_rng(2).uniform(0, 1, (4, 6)), 60, tmp_path / "net.nir")
     assert not result["exact"] and len(result["lost"]) == 2 and result["different_spikes"] > 0
     assert read_nir(tmp_path / "net.nir").metadata["lost"].startswith("the if neuron's clip")

@@ -24,6 +24,7 @@ positive, a file that is not NIR). :mod:`emulator.exchange.nir_sim` runs the res
 """
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ import nir
 import numpy as np
 
 from emulator.errors import NirError
+from emulator.files import replaced
 
 #: the parameters of each neuron model the emulator runs, in NIR's names
 NEURONS = {
@@ -409,3 +411,12 @@ def _infer_flatten_shapes(network: NirNetwork, dims: dict, where: str) -> None:
         if not progress:
             raise NirError(f"{where}: Flatten node(s) {', '.join(sorted(pending))} have no input shape and no source "
                            "to take it from; give Flatten its input_type")
+
+
+def write_nir(path: Path, graph: nir.NIRGraph) -> Path:
+    """Write ``graph`` as a NIR file (``nir.write``'s HDF5) to ``path`` atomically; returns ``path``."""
+    data = io.BytesIO()
+    nir.write(data, graph)
+    with replaced(path) as f:
+        f.write(data.getbuffer())
+    return path

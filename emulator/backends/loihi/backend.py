@@ -48,6 +48,7 @@ from emulator.backends.loihi.deploy import deploy_to_lava
 from emulator.backends.loihi.graph import Graph
 from emulator.backends.loihi.graph_program import GraphProgram, compile_graph, run_program
 from emulator.backends.loihi.nir import quantise_nir, read_out, spike_inputs
+from emulator.backends.loihi.nir_export import deploy_to_nir
 from emulator.backends.loihi.lif import LifNet, relax_lif
 from emulator.backends.loihi.sigma_delta import FixedNet, FixedState, neurons, relax_fixed
 from emulator.backends.loihi.mapping import CoreLimits, Mapping, count_cores, map_network
@@ -190,7 +191,7 @@ class LoihiBackend(Backend):
            "chip_messages", "barrier_syncs", "weight_writes")
     measures = ("critical_path_s",) + tuple(f"{op}_per_core" for op in PER_CORE)
     Parameters = LoihiParameters
-    deploy_targets = {"lava": deploy_to_lava}
+    deploy_targets = {"lava": deploy_to_lava, "nir": deploy_to_nir}
     capabilities = frozenset({"nir"})
 
     def check_fits(self, layers, chip) -> None:

@@ -42,7 +42,6 @@ relaxation (``nir_check.json``).
 """
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -53,9 +52,9 @@ from emulator.backends import spiking
 from emulator.backends.base import Deployment
 from emulator.backends.snn.neurons import count, relax_spiking
 from emulator.errors import ConfigError
-from emulator.exchange.nir_graph import read_nir
+from emulator.exchange.nir_graph import read_nir, write_nir
 from emulator.exchange.nir_sim import simulate
-from emulator.files import check_bundle_folder, make_folder, remove, replaced, write_text
+from emulator.files import check_bundle_folder, make_folder, remove, write_text
 
 NETWORK, README, CHECK = "network.nir", "README.md", "nir_check.json"
 #: seconds of one chip step in the exported graph (the Brian2 reference's 1 ms)
@@ -236,15 +235,6 @@ spike of every layer compared (`different_spikes`, `first_different_step`), the 
 """
 
 
-def write_graph(path: Path, graph: nir.NIRGraph) -> Path:
-    """Write ``graph`` as a NIR file (``nir.write``'s HDF5) to ``path`` atomically; returns ``path``."""
-    data = io.BytesIO()
-    nir.write(data, graph)
-    with replaced(path) as f:
-        f.write(data.getbuffer())
-    return path
-
-
 def deploy_to_nir(backend, run, data, out: Path, *, samples: int = 10, hardware: bool = False,
                   on_line=None) -> Deployment:
     """Write the trained ``run`` (with its ``data``) as ``out/network.nir`` and ``out/README.md``, and check the file
@@ -267,7 +257,7 @@ def deploy_to_nir(backend, run, data, out: Path, *, samples: int = 10, hardware:
     lost = losses(program, steps)
     make_folder(out)
     remove(out / CHECK)  # a previous bundle's
-    write_graph(out / NETWORK, to_nir(program, lost=lost))
+    write_nir(out / NETWORK, to_nir(program, lost=lost))
     write_text(out / README, readme(run, program, lost, steps))
     result = check(program, data.x_test[:samples], steps, out / NETWORK, on_line)
     write_text(out / CHECK, json.dumps(result, indent=2) + "\n")

@@ -16,6 +16,7 @@ import sys
 from contextlib import redirect_stdout
 from pathlib import Path
 
+import nir
 import numpy as np
 import pytest
 import yaml
@@ -211,11 +212,32 @@ def test_an_unknown_target(capsys, loihi_run, tmp_path):
     assert message == "--to onnx: unknown target; deploy knows: lava, nir"
 
 
-def test_a_target_of_another_family(capsys, loihi_run, tmp_path):
-    message = user_error(capsys, "deploy", loihi_run, "--to", "nir", "--out", tmp_path / "b")
-    assert message.startswith(f"{loihi_run} was trained for chip 'loihi2' (loihi back-end), which deploys to lava; "
-                              "--to nir takes runs of the snn back-end")
+def test_a_target_of_another_family(capsys, tiny_run_on, tmp_path):
+    snn_run = tiny_run_on("snn")
+    message = user_error(capsys, "deploy", snn_run, "--to", "lava", "--out", tmp_path / "b")
+    assert message.startswith(f"{snn_run} was trained for chip 'snn' (snn back-end), which deploys to nir; "
+                              "--to lava takes runs of the loihi back-end")
     assert not (tmp_path / "b").exists()
+
+
+def test_a_sigma_delta_run_has_no_nir_form(capsys, loihi_run, tmp_path):
+    message = user_error(capsys, "deploy", loihi_run, "--to", "nir", "--out", tmp_path / "b")
+    assert message.startswith("chip 'loihi2' runs sigma-delta neurons, which NIR 1.0 cannot express")
+    assert not (tmp_path / "b").exists()
+
+
+def test_a_lif_run_exported_to_nir_comes_back_bit_exact(tiny_run_on, tmp_path, capsys):
+    """Written as CubaLIF in NIR volts and read back quantised for the chip: the chip's spikes, step for step; run
+    in NIR's floats, the same classes here (the check reports how many spikes move)."""
+    assert main(["deploy", str(tiny_run_on("loihi2-lif")), "--to", "nir", "--out", str(tmp_path / "b"),
+                 "--samples", "4"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == "read back and quantised for the chip, it fires the chip's spikes on 4 samples"
+    check = json.loads((tmp_path / "b" / "nir_check.json").read_text())
+    assert check["quantised_equal"] and check["quantised_different_spikes"] == 0 and check["chip_spikes"] > 1000
+    assert check["nir_spikes"] > 0.8 * check["chip_spikes"]
+    types = {type(n).__name__ for n in nir.read(tmp_path / "b" / "network.nir").nodes.values()}
+    assert {"CubaLIF", "Linear", "Delay", "Input", "Output"} == types
 
 
 def test_an_out_folder_with_other_files(capsys, loihi_run, tmp_path):

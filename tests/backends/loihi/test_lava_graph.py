@@ -99,3 +99,28 @@ def test_lava_records_the_stored_traces_again():
             for pop, variables in LavaGraph(random_graph(seed), STEPS).run().items():
                 for var, values in variables.items():
                     assert np.array_equal(stored[f"{seed}/{pop}/{var}"], values), (seed, pop, var)
+
+
+def test_a_nir_network_quantised_for_loihi_runs_in_lava_as_in_the_emulator():
+    """The shipped digits LIF classifier, quantised for the chip, on one rate-coded digit: Lava's LIF and Dense fire
+    the emulator's spikes at every step."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from emulator.backends.loihi.nir import quantise_nir, spike_inputs
+    from emulator.datasets import load_dataset
+    from emulator.exchange.encoding import rate_code
+    from emulator.exchange.nir_graph import read_nir
+
+    network = read_nir(Path(__file__).parents[3] / "workloads" / "networks" / "digits_lif.nir")
+    quantised = quantise_nir(network, 1e-3, vth=1024, weight_bits=8, max_clipped=1e-3)
+    steps = 30
+    data = spike_inputs(network, {"input": rate_code(load_dataset("digits", n_test=1).x_test, steps, 0)}, steps)
+    graph = replace(quantised.graph, populations=tuple(
+        replace(p, data=data[p.name][0]) if p.name in data else p for p in quantised.graph.populations))
+    lava = LavaGraph(graph, steps).run()
+    record = run_graph(graph, steps).record
+    for pop in ("lif1", "lif2"):
+        for var, values in lava[pop].items():
+            assert np.array_equal(record[pop][var][:, 0], values), f"{pop}.{var}"
+    assert (record["lif1"]["s_out"] != 0).sum() > 50 and (record["lif2"]["s_out"] != 0).sum() > 0
