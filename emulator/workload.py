@@ -151,6 +151,14 @@ class TrainingSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class BackpropSpec:
+    loss: Literal["squared_error", "cross_entropy"] = spec(
+        "squared_error: 1/2 |s_L - y|^2 on the output states, as EqProp's cost (an output unit whose drive is below 0 "
+        "for every sample has slope 0 and never learns); cross_entropy: softmax cross-entropy on the output drives "
+        "(the feed-forward pass's logits), which has no such dead units", default="squared_error")
+
+
+@dataclass(frozen=True, kw_only=True)
 class NoiseInjectionSpec:
     drive_std: float = spec("std of the Gaussian noise added to every unit's drive in each training pass, drive units "
                             "(a drive of 1 takes a unit from 0 to full activation); at 10 the noise drowns every "
@@ -189,6 +197,7 @@ class Workload:
     training: TrainingSpec = spec("training section")
     description: str = spec("one line shown by `emulator workloads`", default="", max_len=LINE_CHARS)
     evaluation: EvaluationSpec = field(default_factory=EvaluationSpec)
+    backprop: BackpropSpec = field(default_factory=BackpropSpec)
     noise_injection: NoiseInjectionSpec = field(default_factory=NoiseInjectionSpec)
     implicit: ImplicitSpec = field(default_factory=ImplicitSpec)
     spiking: SpikingSpec = field(default_factory=SpikingSpec)
@@ -343,7 +352,8 @@ def load_workload(path: str | Path, overrides: list[str] = ()) -> Workload | Max
 
 #: settings only some algorithms use (a section: all its keys), and which
 USED_BY = {("eqprop", "beta_schedule"): ("eqprop",), ("eqprop", "symmetric"): ("eqprop",),
-           ("noise_injection",): ("noise_injection",), ("implicit",): ("implicit",)}
+           ("backprop",): ("backprop", "noise_injection"), ("noise_injection",): ("noise_injection",),
+           ("implicit",): ("implicit",)}
 
 
 def _check_used(workload: Workload, source: Source):

@@ -23,31 +23,38 @@ def digital(precision="float64"):
     return chip, get_backend(chip.backend)
 
 
-def feedforward_loss(net: Network, x, y) -> float:
-    """``1/2 |s_L - y|^2``, batch mean, of the feed-forward pass, in plain numpy."""
+def feedforward_loss(net: Network, x, y, loss: str = "squared_error") -> float:
+    """``1/2 |s_L - y|^2``, or the softmax cross-entropy of the output drives, batch mean, of the feed-forward
+    pass, in plain numpy."""
     s = x
     for w, b in zip(net.weights, net.biases):
-        s = np.clip(s @ w.T + b, 0.0, 1.0)
+        h = s @ w.T + b
+        s = np.clip(h, 0.0, 1.0)
+    if loss == "cross_entropy":
+        log_p = h - h.max(axis=1, keepdims=True)
+        log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
+        return float(-(log_p * y).sum(axis=1).mean())
     return 0.5 * float(((s - y) ** 2).sum(axis=1).mean())
 
 
-def test_backprop_gradient_equals_finite_differences_of_the_feedforward_loss():
+@pytest.mark.parametrize("loss", ["squared_error", "cross_entropy"])
+def test_backprop_gradient_equals_finite_differences_of_the_feedforward_loss(loss):
     rng = np.random.default_rng(3)
     layers = (5, 7, 6, 3)
     net = init_network(layers, rng, gain=1.5)
     net = net.with_parameters(net.weights, tuple(rng.uniform(0.0, 0.5, b.shape) for b in net.biases))
     x, y = rng.random((4, 5)), np.eye(3)[rng.integers(0, 3, 4)]
     chip, backend = digital()
-    dw, db, _ = backprop_gradient(backend, backend.compile(net, chip), x, y)
+    dw, db, _ = backprop_gradient(backend, backend.compile(net, chip), x, y, loss=loss)
     params = list(net.weights) + list(net.biases)
     eps, checked = 1e-6, 0
     for p, update in zip(params, dw + db):
         for index in np.ndindex(p.shape):
             old = p[index]
             p[index] = old + eps
-            up = feedforward_loss(net, x, y)
+            up = feedforward_loss(net, x, y, loss)
             p[index] = old - eps
-            down = feedforward_loss(net, x, y)
+            down = feedforward_loss(net, x, y, loss)
             p[index] = old
             assert -update[index] == pytest.approx((up - down) / (2 * eps), abs=1e-7)
             checked += abs(update[index]) > 1e-3
@@ -76,6 +83,18 @@ def test_backprop_counts_and_gradient_on_a_hand_checked_three_unit_chain():
     assert eqprop["gradient_macs"] == 2 * batch * 4
 
 
+def test_cross_entropy_trains_an_output_unit_the_squared_error_leaves_dead():
+    """An output unit whose drive is below 0 for every sample: the squared error gives it no gradient (the hard
+    sigmoid's slope is 0), the cross-entropy on the drives does (its softmax error reaches the drive)."""
+    net = Network((np.array([[1.0], [-1.0]]),), (np.array([0.2, -0.5]),))
+    chip, backend = digital()
+    program = backend.compile(net, chip)
+    x, y = np.full((4, 1), 0.5), np.tile([0.0, 1.0], (4, 1))  # the target is the dead unit 1
+    _, db_squared, _ = backprop_gradient(backend, program, x, y)
+    _, db_entropy, _ = backprop_gradient(backend, program, x, y, loss="cross_entropy")
+    assert db_squared[0][1] == 0 and db_entropy[0][1] > 0.5
+
+
 def test_noise_injection_adds_noise_to_every_drive_of_the_forward_pass():
     net = Network((np.array([[0.8]]), np.array([[0.6]])), (np.array([0.1]), np.array([0.2])))
     chip, backend = digital()
@@ -102,6 +121,8 @@ def test_a_chip_that_cannot_run_the_algorithm_is_one_error_naming_the_chips_that
     (["training.algorithm=eqprop", "implicit.gains=false"], "implicit.gains", "training.algorithm: implicit"),
     (["training.algorithm=backprop", "noise_injection.drive_std=0.3"], "noise_injection.drive_std",
      "this workload's is backprop"),
+    (["training.algorithm=eqprop", "backprop.loss=cross_entropy"], "backprop.loss",
+     "used only by training.algorithm backprop or noise_injection"),
 ])
 def test_a_key_only_another_algorithm_uses_is_one_error(overrides, key, words):
     with pytest.raises(ConfigError) as info:

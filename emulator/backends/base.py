@@ -342,7 +342,8 @@ class Backend(abc.ABC):
         writes ``compile`` counts)."""
         return Counters()
 
-    def feedforward(self, program: Program, x: np.ndarray, *, drive_noise=None) -> tuple[list, Counters]:
+    def feedforward(self, program: Program, x: np.ndarray, *, drive_noise=None,
+                    output_drive: bool = False) -> tuple[list, Counters]:
         """One feed-forward pass ``s_{k+1} = rho(W_k s_k + b_k [+ noise_{k+1}])`` of inputs ``x`` (B, n_0),
         without feedback or relaxation (capability ``"feedforward"``).
 
@@ -350,6 +351,8 @@ class Backend(abc.ABC):
         ----------
         drive_noise : list of (B, n_k) arrays, layers 1..L, optional
             Added to each unit's drive (noise-injection training).
+        output_drive : bool
+            Give the output layer's drive ``h_L`` (the logits) in place of its state ``rho(h_L)``.
 
         Returns
         -------
@@ -357,7 +360,7 @@ class Backend(abc.ABC):
         """
         raise NotImplementedError(f"back-end family {self.family!r} has no feed-forward pass")
 
-    def backpropagate(self, program: Program, states, error: np.ndarray):
+    def backpropagate(self, program: Program, states, error: np.ndarray, *, error_at_drive: bool = False):
         """Backpropagation through the feed-forward pass that gave ``states`` (capability ``"feedforward"``).
 
         Parameters
@@ -365,7 +368,7 @@ class Backend(abc.ABC):
         states : list of (B, n_k) arrays, layers 0..L
             As :meth:`feedforward` returned them.
         error : (B, n_L) array
-            ``dL/ds_L`` of each sample.
+            ``dL/ds_L`` of each sample; with ``error_at_drive``, ``dL/dh_L`` (the output's slope not applied).
 
         Returns
         -------

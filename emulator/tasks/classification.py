@@ -63,7 +63,10 @@ def algorithm_settings(workload: Workload) -> dict:
     """The section of the workload's training algorithm that the report shows beside ``training``
     (``{"implicit": {...}}``, ``{"noise_injection": {...}}``), or {} for one with no section of its own."""
     name = workload.training.algorithm
-    return {name: asdict(getattr(workload, name))} if name in ("implicit", "noise_injection") else {}
+    settings = {name: asdict(getattr(workload, name))} if name in ("implicit", "noise_injection") else {}
+    if name in ("backprop", "noise_injection"):
+        settings["backprop"] = asdict(workload.backprop)
+    return settings
 
 
 def load_data(workload: Workload) -> Dataset:
@@ -133,14 +136,16 @@ def evaluate(backend, program, x, y, *, steps: int, batch_size: int,
                                              messages_per_step_theta0=None, theta0_samples=None)
 
 
-def evaluate_feedforward(backend, program, x, y, *, batch_size: int,
-                         progress: str | None = None) -> tuple[float, Counters, None]:
-    """Feed-forward inference on ``x`` (one pass per sample); returns accuracy, counters and None (no relaxation)."""
+def evaluate_feedforward(backend, program, x, y, *, batch_size: int, progress: str | None = None,
+                         by_drive: bool = False) -> tuple[float, Counters, None]:
+    """Feed-forward inference on ``x`` (one pass per sample); returns accuracy, counters and None (no relaxation).
+    The class is the output unit of the highest state, or with ``by_drive`` of the highest drive (the logits of a
+    network trained with cross-entropy, whose states may tie at 1)."""
     counters = Counters()
     correct = 0
     for start in tqdm(range(0, len(x), batch_size), desc=progress, leave=False,
                       disable=True if progress is None else None, unit="batch"):
-        states, c = backend.feedforward(program, x[start:start + batch_size])
+        states, c = backend.feedforward(program, x[start:start + batch_size], output_drive=by_drive)
         counters += c
         correct += int((states[-1].argmax(axis=1) == y[start:start + batch_size]).sum())
     return correct / max(len(x), 1), counters, None
@@ -368,7 +373,7 @@ class Run:
                                      settings=w.implicit)
         noise = drive_noise(rng, network.layers, len(x), w.noise_injection.drive_std) \
             if algorithm == "noise_injection" else None
-        return backprop_gradient(self.backend, program, x, y, drive_noise=noise)
+        return backprop_gradient(self.backend, program, x, y, drive_noise=noise, loss=w.backprop.loss)
 
     def train(self, progress: bool = True, on_epoch=None):
         for _ in range(self.epoch, self.workload.training.epochs):
@@ -385,7 +390,8 @@ class Run:
             x, y = data.x_test, data.y_test
         if self.inference == "feedforward":
             return evaluate_feedforward(self.backend, program or self.program, x[:limit], y[:limit],
-                                        batch_size=ev.batch_size, progress=progress)
+                                        batch_size=ev.batch_size, progress=progress,
+                                        by_drive=self.workload.backprop.loss == "cross_entropy")
         return evaluate(self.backend, program or self.program, x[:limit], y[:limit],
                         steps=self.workload.eqprop.free_steps, batch_size=ev.batch_size, progress=progress)
 

@@ -99,11 +99,11 @@ class DigitalBackend(Backend):
         """The chip accumulates each product into a gradient buffer: ``gradient_macs``."""
         return dense.update_counts(program.net.layers, products)
 
-    def feedforward(self, program: DigitalProgram, x, *, drive_noise=None):
-        return dense.feedforward(program.net, x, drive_noise)
+    def feedforward(self, program: DigitalProgram, x, *, drive_noise=None, output_drive: bool = False):
+        return dense.feedforward(program.net, x, drive_noise, output_drive=output_drive)
 
-    def backpropagate(self, program: DigitalProgram, states, error):
-        return dense.backpropagate(program.net, states, error)
+    def backpropagate(self, program: DigitalProgram, states, error, *, error_at_drive: bool = False):
+        return dense.backpropagate(program.net, states, error, error_at_drive=error_at_drive)
 
     def calibrate(self, program: DigitalProgram) -> tuple[Calibration, Counters]:
         """The stored weights and biases, exactly (no measurement: the chip holds the numbers)."""

@@ -24,21 +24,25 @@ from emulator.counters import Counters
 from emulator.network import synapses
 
 
-def feedforward(net: LayeredNet, x: np.ndarray, drive_noise=None) -> tuple[list, Counters]:
+def feedforward(net: LayeredNet, x: np.ndarray, drive_noise=None, *, output_drive: bool = False
+                ) -> tuple[list, Counters]:
     """One pass of inputs ``x`` (B, n_0); ``drive_noise``, if given, is added to the drives of layers
-    1..L ((B, n_k) each). Returns the states of layers 0..L and the counters."""
+    1..L ((B, n_k) each). Returns the states of layers 0..L (with ``output_drive``, the output layer's
+    drive in place of its state) and the counters."""
     states = [np.ascontiguousarray(x, net.dtype)]
+    depth = len(net.up)
     for k, (w_t, b) in enumerate(zip(net.up, net.bias)):
         h = states[-1] @ w_t + b
         if drive_noise is not None:
             h = h + np.asarray(drive_noise[k], net.dtype)
-        states.append(np.clip(h, 0.0, 1.0))
+        states.append(h if output_drive and k == depth - 1 else np.clip(h, 0.0, 1.0))
     batch = len(x)
     return states, Counters(forward_macs=batch * synapses(net.layers), activation_writes=batch * sum(net.layers[1:]))
 
 
-def backpropagate(net: LayeredNet, states, error: np.ndarray):
-    """``dL/dtheta`` (batch mean) through the pass that gave ``states``, for ``dL/ds_L = error`` (B, n_L).
+def backpropagate(net: LayeredNet, states, error: np.ndarray, *, error_at_drive: bool = False):
+    """``dL/dtheta`` (batch mean) through the pass that gave ``states``, for ``dL/ds_L = error`` (B, n_L), or
+    ``dL/dh_L = error`` with ``error_at_drive``.
 
     The hard sigmoid's slope is 1 where a unit is strictly inside (0, 1) and 0 where it clips.
 
@@ -49,7 +53,7 @@ def backpropagate(net: LayeredNet, states, error: np.ndarray):
     batch = len(error)
     depth = len(net.down)
     dw, db = [None] * depth, [None] * depth
-    delta = np.asarray(error, net.dtype) * _slope(states[-1])
+    delta = np.asarray(error, net.dtype) if error_at_drive else np.asarray(error, net.dtype) * _slope(states[-1])
     for k in range(depth - 1, -1, -1):
         dw[k] = (delta.T @ states[k]) / batch
         db[k] = delta.mean(axis=0)
