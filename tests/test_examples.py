@@ -37,3 +37,12 @@ def test_spiking_in_brian2(capsys):
     pytest.importorskip("brian2")
     out = run_example("spiking_in_brian2", capsys, "--epochs", "1", "--samples", "2")
     assert out.count("same spikes at every step") == 2 and "DIFFERENT" not in out
+
+
+def test_lava_network_energy(capsys):
+    try:
+        require_lava()
+    except LavaUnavailable as exc:
+        pytest.skip(str(exc))
+    out = run_example("lava_network_energy", capsys, "--steps", "20")
+    assert "3 populations, 3 Dense, on 3 cores" in out and "synaptic_ops" in out and "20 steps:" in out
