@@ -283,8 +283,10 @@ class InferenceDataSpec:
     dataset: Literal["digits", "mnist", "fashion_mnist"] = spec("dataset whose test split is classified")
     samples: int | None = spec("test samples (the first n of the test split); null for all", default=None, ge=1,
                                le=MAX_SAMPLES)
-    encoding: Literal["rate"] = spec("how a pixel in [0, 1] becomes the input: `rate`, a spike at each step with "
-                                     "the pixel's value as probability (Bernoulli rate coding)", default="rate")
+    encoding: Literal["rate", "current"] = spec(
+        "how a pixel in [0, 1] becomes the input: `rate`, a spike at each step with the pixel's value as probability "
+        "(Bernoulli rate coding); `current`, the pixel's value itself at every step (a graded input; on Loihi a "
+        "graded stream of payloads round(256 x))", default="rate")
     steps: int = spec("time steps each sample is presented", default=50, ge=1, le=MAX_STEPS)
     seed: int = spec("seed of the spike encoding", default=0, ge=0, le=SEED_MAX)
     batch: int = spec("samples run together on the host (changes no spike, count or accuracy)", default=100, ge=1,

@@ -99,9 +99,15 @@ def test_what_loihi_cannot_run_is_one_error_naming_the_node(change, message):
         get_backend("loihi").run_nir(change(), load_chip("chips/loihi2.yaml"), x, DT)
 
 
-def test_loihi_refuses_inputs_that_are_not_spikes(exact):
-    with pytest.raises(NirError, match="Input 'input': Loihi's input streams send spikes"):
-        get_backend("loihi").run_nir(exact, load_chip("chips/loihi2.yaml"), {"input": np.full((3, 1, 3), 0.5)}, DT)
+def test_loihi_sends_currents_as_graded_payloads(exact):
+    """Currents in sixteenths (payloads round(256 x) = 16 k, exact) into the exact IF chain: the chip fires NIR's
+    spikes two steps later; values outside [0, 1] are one error."""
+    x = {"input": np.random.default_rng(4).integers(0, 17, (40, 5, 3)) / 16}
+    reference = simulate(exact, x, dt=DT).values["output"]
+    run = get_backend("loihi").run_nir(exact, load_chip("chips/loihi2.yaml"), x, DT)
+    assert reference.sum() > 0 and np.array_equal(run.outputs["output"][2:], reference)
+    with pytest.raises(NirError, match="Input 'input': Loihi's graded input streams send values in \\[0, 1\\]"):
+        get_backend("loihi").run_nir(exact, load_chip("chips/loihi2.yaml"), {"input": np.full((3, 1, 3), 1.5)}, DT)
 
 
 def test_a_delay_longer_than_a_dense_is_refused_on_loihi():

@@ -4,7 +4,8 @@ The network is read once (:func:`~emulator.exchange.nir_graph.read_nir`) and han
 (``Backend.run_nir``: NIR's float semantics on ``digital`` and ``snn``; Lava's integer LIF and Dense on the Loihi
 family), batch by batch. Each test image (pixels in [0, 1]) is presented for ``data.steps`` steps as Bernoulli
 rate-coded spikes (:func:`~emulator.exchange.encoding.rate_code`), seeded per sample (``(data.seed, index)``), so
-the spikes of a sample do not depend on the batch size. The class is the output neuron with the most spikes over
+the spikes of a sample do not depend on the batch size; or (``data.encoding: current``) as its pixel values at
+every step. The class is the output neuron with the most spikes over
 the whole run (the lowest index on ties). The report gives accuracy, spikes, synaptic ops, energy and latency per
 inference, per core where the chip has cores, and what quantisation changed.
 """
@@ -42,8 +43,11 @@ def _ports(network: NirNetwork, workload: InferenceWorkload, n_features: int, n_
     return next(iter(network.inputs)), next(iter(network.outputs))
 
 
-def encode(x: np.ndarray, first: int, steps: int, seed: int) -> np.ndarray:
-    """(steps, B, n) rate-coded spikes of samples ``first .. first + B - 1`` (each from its own seed)."""
+def encode(x: np.ndarray, first: int, steps: int, seed: int, encoding: str = "rate") -> np.ndarray:
+    """(steps, B, n) inputs of samples ``first .. first + B - 1``: rate-coded spikes (each sample from its own seed),
+    or with ``encoding="current"`` the values themselves at every step."""
+    if encoding == "current":
+        return np.repeat(np.asarray(x, np.float64)[None], steps, axis=0)
     return np.concatenate([rate_code(x[k:k + 1], steps, (seed, first + k)) for k in range(len(x))], axis=1)
 
 
@@ -69,7 +73,7 @@ def run_inference(workload: InferenceWorkload, chip: Chip, *, progress: bool = T
     with bar:
         for first in range(0, data.n_test, d.batch):
             x = data.x_test[first:first + d.batch]
-            run = backend.run_nir(network, chip, {source: encode(x, first, d.steps, d.seed)}, dt)
+            run = backend.run_nir(network, chip, {source: encode(x, first, d.steps, d.seed, d.encoding)}, dt)
             predicted = run.outputs[output].sum(axis=0).argmax(axis=1)
             correct += int((predicted == data.y_test[first:first + d.batch]).sum())
             counters = run.counters if counters is None else counters + run.counters

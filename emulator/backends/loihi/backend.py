@@ -47,7 +47,7 @@ from emulator.backends.loihi.counting import PER_CORE, count
 from emulator.backends.loihi.deploy import deploy_to_lava
 from emulator.backends.loihi.graph import Graph
 from emulator.backends.loihi.graph_program import GraphProgram, compile_graph, run_program
-from emulator.backends.loihi.nir import quantise_nir, read_out, spike_inputs
+from emulator.backends.loihi.nir import input_levels, quantise_nir, read_out, stream_data
 from emulator.backends.loihi.nir_export import deploy_to_nir
 from emulator.backends.loihi.lif import LifNet, relax_lif
 from emulator.backends.loihi.sigma_delta import FixedNet, FixedState, neurons, relax_fixed
@@ -260,16 +260,18 @@ class LoihiBackend(Backend):
 
     def run_nir(self, network, chip, x: dict, dt: float) -> NirRun:
         """Quantise a NIR graph into Lava's LIF and Dense (:mod:`emulator.backends.loihi.nir`), place it, and run it
-        on spike inputs, :data:`NIR_BATCH` samples at a time."""
+        on spike inputs (or graded ones, 8-bit, if they are not spikes), :data:`NIR_BATCH` samples at a time."""
         p = self.parameters_of(chip)
-        nol = quantise_nir(network, dt, vth=p.vth, weight_bits=p.weight_bits, max_clipped=p.max_clipped_fraction)
+        levels = input_levels(x)
+        nol = quantise_nir(network, dt, vth=p.vth, weight_bits=p.weight_bits, max_clipped=p.max_clipped_fraction,
+                           input_levels=levels)
         program = self.compile_graph(nol.graph, chip)
         steps = next(iter(x.values())).shape[0] + nol.latency
         outputs, counters = [], Counters()
         batch = next(iter(x.values())).shape[1]
         for start in range(0, batch, NIR_BATCH):
             part = {name: values[:, start:start + NIR_BATCH] for name, values in x.items()}
-            run, c = self.run_graph(program, steps, spike_inputs(network, part, steps))
+            run, c = self.run_graph(program, steps, stream_data(network, part, steps, levels))
             outputs.append(read_out(nol, network, run.record))
             counters += c
         return NirRun(outputs={name: np.concatenate([o[name] for o in outputs], axis=1) for name in outputs[0]},

@@ -18,7 +18,9 @@ map onto Lava's as follows (the NIR repository's Lava converter makes the same c
 - the bias ``bias_mant << bias_exp`` is ``(dt / tau) (v_leak + r I_b) S`` per step for LIF and IF, ``I_b`` the
   constant input of the ``Affine`` biases on its links (a CubaLIF's would pass through its synaptic filter, which a
   voltage bias does not: such a bias is refused), with the finest exponent that fits the 13-bit mantissa;
-- the reset is to 0 (``v_reset`` must be 0), the spike test strict (``>``), as NIR's.
+- the reset is to 0 (``v_reset`` must be 0), the spike test strict (``>``), as NIR's;
+- an ``Input`` is a ``RingBuffer`` of binary spikes, or, for inputs that are not spikes (currents in [0, 1]), of
+  9-bit graded payloads ``round(256 x)`` into graded Dense processes whose weights are divided by 256.
 
 **Timing.** NIR's edges carry no delay; every ``Dense`` delays by one step. A link whose path holds a
 ``Delay(dt)`` (as the emulator's own exports have behind every population) is exactly that; a link without one
@@ -40,6 +42,10 @@ from emulator.exchange.nir_graph import NirNetwork, Population
 from emulator.exchange.nir_links import Link, links
 
 DECAY_UNITY = 4096
+#: graded inputs (currents in [0, 1]) are sent as payloads round(x * INPUT_LEVELS), 0..256: a power of two, so that
+#: the weights' division by it is an exponent, exact
+INPUT_LEVELS = 256
+INPUT_BITS = 9
 #: Lava's largest LIF threshold: LI populations are LIF neurons that never reach it
 VTH_MAX = 2 ** 17 - 1
 
@@ -140,9 +146,17 @@ def _latency(found: list[Link], network: NirNetwork) -> int:
     return max(best.values(), default=0)
 
 
-def quantise_nir(network: NirNetwork, dt: float, *, vth: int, weight_bits: int, max_clipped: float) -> NirOnLoihi:
+def quantise_nir(network: NirNetwork, dt: float, *, vth: int, weight_bits: int, max_clipped: float,
+                 input_levels: int | None = None) -> NirOnLoihi:
     """The Loihi graph of ``network`` run at time step ``dt`` (see the module docstring); NirError for what the chip
-    cannot run."""
+    cannot run.
+
+    Parameters
+    ----------
+    input_levels : int, optional
+        Inputs are graded values in [0, 1], sent as integer payloads ``round(x * input_levels)`` over graded
+        Dense processes (whose weights are divided by ``input_levels``); binary spikes by default.
+    """
     found, readouts = links(network, dt)
     for link in found:
         if link.delay > 1:
@@ -165,12 +179,14 @@ def quantise_nir(network: NirNetwork, dt: float, *, vth: int, weight_bits: int, 
         scales[pop.name], reports[pop.name] = scale, report | {"gain": gain}
     dense, link_reports = [], {}
     for k, link in enumerate(found):
+        graded = input_levels is not None and link.source in network.inputs
         effective = (reports[link.target]["gain"] * scales[link.target] / 64)[:, None] * link.weight
-        w_int, q = quantise_weights(effective, state_exp=0, weight_bits=weight_bits, max_clipped=max_clipped)
+        w_int, q = quantise_weights(effective / (input_levels if graded else 1), state_exp=0, weight_bits=weight_bits,
+                                    max_clipped=max_clipped)
         name = f"{link.source}->{link.target}" + (f"@{link.delay}" if sum(
             (l.source, l.target) == (link.source, link.target) for l in found) > 1 else "")
         dense.append(Dense(link.source, link.target, w_int, weight_exp=q.weight_exp, num_weight_bits=weight_bits,
-                           name=name))  # binary: inputs and sources are spikes
+                           num_message_bits=INPUT_BITS if graded else 0, name=name))  # populations send spikes
         link_reports[name] = q.to_dict() | {"nir_delay": link.delay}
     for report in reports.values():
         del report["gain"]
@@ -193,16 +209,26 @@ def read_out(nol: NirOnLoihi, network: NirNetwork, record: dict) -> dict:
     return out
 
 
-def spike_inputs(network: NirNetwork, x: dict, steps: int) -> dict:
-    """Each ``Input``'s (T, B, n) values as a RingBuffer's (B, n, steps) data, silent after T; NirError if a value
-    is not a spike (0 or 1): Loihi's input streams here send binary spikes."""
+def input_levels(x: dict) -> int | None:
+    """:data:`INPUT_LEVELS` if the inputs ``x`` (Input name -> values) hold other values than spikes (0 or 1), else
+    None; NirError for values outside [0, 1], which an 8-bit graded stream cannot send."""
+    values = [np.asarray(v) for v in x.values()]
+    if all(np.isin(v, (0, 1)).all() for v in values):
+        return None
+    for name, v in zip(x, values):
+        if not (np.isfinite(v).all() and v.min() >= 0 and v.max() <= 1):
+            raise NirError(f"Input {name!r}: Loihi's graded input streams send values in [0, 1], as payloads "
+                           f"round({INPUT_LEVELS} x); scale the inputs to [0, 1]")
+    return INPUT_LEVELS
+
+
+def stream_data(network: NirNetwork, x: dict, steps: int, levels: int | None) -> dict:
+    """Each ``Input``'s (T, B, n) values as a RingBuffer's (B, n, steps) integer payloads (spikes, or
+    ``round(x * levels)``), silent after T."""
     data = {}
     for name, values in x.items():
-        values = np.asarray(values)
-        if not np.isin(values, (0, 1)).all():
-            raise NirError(f"Input {name!r}: Loihi's input streams send spikes (0 or 1), and these values are not; "
-                           "encode the data as spikes (data.encoding: rate)")
+        values = np.asarray(values, np.float64) * (levels or 1)
         ring = np.zeros((values.shape[1], values.shape[2], steps), np.int64)
-        ring[..., :values.shape[0]] = values.transpose(1, 2, 0)
+        ring[..., :values.shape[0]] = np.round(values).astype(np.int64).transpose(1, 2, 0)
         data[name] = ring
     return data

@@ -107,7 +107,7 @@ def test_a_nir_network_quantised_for_loihi_runs_in_lava_as_in_the_emulator():
     from dataclasses import replace
     from pathlib import Path
 
-    from emulator.backends.loihi.nir import quantise_nir, spike_inputs
+    from emulator.backends.loihi.nir import quantise_nir, stream_data
     from emulator.datasets import load_dataset
     from emulator.exchange.encoding import rate_code
     from emulator.exchange.nir_graph import read_nir
@@ -115,7 +115,7 @@ def test_a_nir_network_quantised_for_loihi_runs_in_lava_as_in_the_emulator():
     network = read_nir(Path(__file__).parents[3] / "workloads" / "networks" / "digits_lif.nir")
     quantised = quantise_nir(network, 1e-3, vth=1024, weight_bits=8, max_clipped=1e-3)
     steps = 30
-    data = spike_inputs(network, {"input": rate_code(load_dataset("digits", n_test=1).x_test, steps, 0)}, steps)
+    data = stream_data(network, {"input": rate_code(load_dataset("digits", n_test=1).x_test, steps, 0)}, steps, None)
     graph = replace(quantised.graph, populations=tuple(
         replace(p, data=data[p.name][0]) if p.name in data else p for p in quantised.graph.populations))
     lava = LavaGraph(graph, steps).run()
