@@ -65,7 +65,8 @@ training:
   learning_rates: [1]
 """
 
-TOP_KEYS = ("name", "dataset", "network", "eqprop", "training", "description", "evaluation", "noise_injection", "implicit")
+TOP_KEYS = ("name", "dataset", "network", "eqprop", "training", "description", "evaluation", "backprop", "noise_injection",
+            "implicit", "spiking")
 TRAINING_KEYS = ("epochs", "batch_size", "learning_rates", "lr_decay", "seed", "spectral_norm", "algorithm")
 
 
