@@ -15,9 +15,15 @@ feedback; NIR has no weight tying, so ``W_k`` is stored twice).
 
 The check of ``deploy --to nir`` reads the file back and runs it twice on test samples: quantised for the chip
 (:func:`emulator.backends.loihi.nir.quantise_nir`, no weight clipped), which must fire the chip's spikes exactly,
-step for step; and with NIR's float semantics, whose spikes and classes are reported beside the chip's. The
-sigma-delta neurons (``relu_pair``, ``clipped``) have no NIR form (NIR 1.0 has no graded non-linear unit), and are
-refused with that reason.
+step for step; and with NIR's float semantics, whose spikes and classes are reported beside the chip's.
+
+The sigma-delta neurons (``relu_pair``, ``clipped``) have no NIR form: NIR 1.0 has no graded non-linear unit and no
+sigma-delta coding. Their network is written as its nearest spiking relative, with what is lost stated in the
+graph's metadata and the bundle's README (:data:`SIGMA_DELTA_LOSSES`): every unit an ``IF(r = 1/dt,
+v_threshold = 1, v_reset = 0)`` driven by ``Affine(W_k, b_{k+1})`` forward and ``Linear(W_k^T)`` back, in
+activation units (``W = W_int 2**(weight_exp - state_exp) ... / act_max``: the chip's weights exactly), the input
+``x`` in [0, 1] at every step. Its firing rate approximates the hard sigmoid of its drive, and its class is the
+output with the most spikes; the check reports how often that class is the chip's.
 """
 from __future__ import annotations
 
@@ -32,6 +38,7 @@ from emulator.backends.base import Deployment
 from emulator.backends.loihi.graph_run import run_graph
 from emulator.backends.loihi.lif import ALIGN, DECAY_BITS, relax_lif
 from emulator.backends.loihi.nir import quantise_nir
+from emulator.backends.loihi.sigma_delta import relax_fixed
 from emulator.errors import ConfigError
 from emulator.exchange.nir_graph import read_nir, write_nir
 from emulator.exchange.nir_sim import simulate
@@ -41,10 +48,21 @@ NETWORK, README, CHECK = "network.nir", "README.md", "nir_check.json"
 #: seconds of one chip step in the exported graph
 DT = 1e-3
 UNITY = 2 ** DECAY_BITS
+#: what the spiking relative of a sigma-delta network does not keep
+SIGMA_DELTA_LOSSES = {
+    "graded spikes": "the chip's neurons send graded changes of their activation (sigma-delta coding, with the "
+                     "lazy threshold eqprop.theta); NIR 1.0 has no such neuron, so each unit is written as an IF "
+                     "neuron whose binary spike rate stands for its activation",
+    "the hard sigmoid": "a unit's activation is clip(sigma + b, 0, 1); the IF neuron's rate approximates it, fires at "
+                        "most once per step and loses the potential above the threshold at each reset to 0",
+    "the input": "the chip's input sends x once as graded spikes; the graph's input is x at every step"}
 
 
 def to_nir(net, *, dt: float = DT) -> nir.NIRGraph:
-    """The NIR graph of a :class:`~emulator.backends.loihi.lif.LifNet` (see the module docstring)."""
+    """The NIR graph of a :class:`~emulator.backends.loihi.lif.LifNet`, or the spiking relative of a
+    :class:`~emulator.backends.loihi.sigma_delta.FixedNet` (see the module docstring)."""
+    if not hasattr(net, "du"):
+        return _sigma_delta_graph(net, dt)
     if net.dv == 0:
         raise ConfigError("a LIF network without voltage leak (dv = 0) has no CubaLIF form (its tau_mem would be "
                           "infinite): train with parameters.dv > 0 to export it")
@@ -69,6 +87,43 @@ def to_nir(net, *, dt: float = DT) -> nir.NIRGraph:
     metadata = {"dt": dt, "source": "neuromorphic emulator, Loihi LIF (Lava PyLifModelBitAcc; EqProp free phase)",
                 "du": int(net.du), "dv": int(net.dv), "vth": int(net.vth)}
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
+
+
+def _sigma_delta_graph(net, dt: float) -> nir.NIRGraph:
+    """The IF network standing for a sigma-delta one (weights and biases exactly the chip's, in activation units)."""
+    sizes, depth = net.layers, len(net.down)
+    scale = 2.0 ** -net.state_exp
+    weights = [w * 2.0 ** e * scale for w, e in zip(net.down, net.weight_exp)]
+    nodes = {"input": nir.Input(np.array([sizes[0]])), "output": nir.Output(np.array([sizes[-1]])),
+             "delay_0": nir.Delay(np.full(sizes[0], dt))}
+    edges = [("input", "delay_0"), (f"layer_{depth}", "output")]
+    for k in range(1, depth + 1):
+        n = sizes[k]
+        nodes[f"layer_{k}"] = nir.IF(r=np.full(n, 1 / dt), v_threshold=np.ones(n), v_reset=np.zeros(n))
+        nodes[f"w_{k - 1}"] = nir.Affine(weights[k - 1], np.asarray(net.bias[k - 1]) / net.act_max)
+        edges += [(f"delay_{k - 1}", f"w_{k - 1}"), (f"w_{k - 1}", f"layer_{k}")]
+        if k < depth:
+            nodes[f"w_{k}_T"] = nir.Linear(weights[k].T.copy())
+            edges += [(f"delay_{k + 1}", f"w_{k}_T"), (f"w_{k}_T", f"layer_{k}")]
+        if k < depth or k > 1:
+            nodes[f"delay_{k}"] = nir.Delay(np.full(n, dt))
+            edges.append((f"layer_{k}", f"delay_{k}"))
+    metadata = {"dt": dt, "source": "neuromorphic emulator, Loihi sigma-delta network (EqProp free phase) as its "
+                "spiking relative", "lost": "; ".join(SIGMA_DELTA_LOSSES)}
+    return nir.NIRGraph(nodes=nodes, edges=edges, metadata=metadata, type_check=False)
+
+
+def check_sigma_delta(program, x: np.ndarray, steps: int, graph_file: Path) -> dict:
+    """The spiking relative's classes (output spikes over the last half of ``steps`` steps, the input ``x`` (B, n_0)
+    at every step) against the chip's (the free phase's output activations)."""
+    net = program.net
+    chip_class = program.net.unit_values(relax_fixed(net, program.spikes_of(x), max_steps=steps).act[-1]).argmax(1)
+    spikes = simulate(read_nir(graph_file), np.repeat(np.asarray(x, np.float64)[None], steps, axis=0)).values
+    nir_class = spikes[f"layer_{len(net.down)}"][steps // 2:].sum(axis=0).argmax(axis=1)
+    return {"samples": int(x.shape[0]), "steps": steps, "dt": DT, "exact": False, "lost": SIGMA_DELTA_LOSSES,
+            "classes_equal": bool((chip_class == nir_class).all()),
+            "same_class_fraction": float((chip_class == nir_class).mean()), "chip_class": chip_class.tolist(),
+            "nir_class": nir_class.tolist()}
 
 
 def check(program, x: np.ndarray, steps: int, graph_file: Path) -> dict:
@@ -134,18 +189,37 @@ chip) its potentials drift from the chip's by those roundings, and some spikes m
 """
 
 
+def readme_sigma_delta(run, net, steps: int) -> str:
+    """The bundle's README.md for a sigma-delta network: its spiking relative, and what NIR cannot express."""
+    lost = "\n".join(f"- **{name}**: {why}." for name, why in SIGMA_DELTA_LOSSES.items())
+    return f"""# {run.workload.name} trained on {run.chip.name}, as NIR (a spiking relative)
+
+`{NETWORK}` stands for the free phase (inference) of the sigma-delta EqProp network {run.origin}, written with nir
+{nir.version}: every unit an IF neuron (r = 1/dt, v_threshold = 1, v_reset = 0) driven by `w_k` (the chip's
+W_k exactly, in activation units, with the next layer's biases) and `w_k_T` (W_k^T, the feedback), each behind a
+one-step `Delay`. Layers {list(net.layers)}; one step is dt = {DT:g} s (`metadata["dt"]`). Input `input`: x in
+[0, 1] at every step; output `output`: the last layer's spikes, whose arg-max over the last half of the {steps}
+steps is the class.
+
+## What NIR cannot express
+
+{lost}
+
+`{CHECK}` gives how often the class of this graph, run with NIR's semantics, is the chip's (`same_class_fraction`).
+To keep the network exactly, deploy it to Lava (`deploy --to lava`), or train on a LIF chip (`loihi2-lif`), whose
+NIR export comes back bit-exact.
+"""
+
+
 def deploy_to_nir(backend, run, data, out: Path, *, samples: int = 10, hardware: bool = False,
                   on_line=None) -> Deployment:
-    """Write a run trained with ``neuron: lif`` as ``out/network.nir`` and ``out/README.md``, and check the file on
-    ``samples`` test samples (``out/nir_check.json``): ``passed`` when quantised back for the chip it fires the
-    chip's spikes exactly."""
+    """Write a run trained on a Loihi chip as ``out/network.nir`` and ``out/README.md``, and check the file on
+    ``samples`` test samples (``out/nir_check.json``). LIF networks: ``passed`` when quantised back for the chip it
+    fires the chip's spikes exactly. Sigma-delta networks are written as their spiking relative (``passed`` None:
+    the check reports how often its class is the chip's)."""
     if hardware:
         raise ConfigError("--hw: a NIR file targets no one machine; deploy without --hw (or use --to lava --hw)")
     program = backend.compile(run.network, run.chip)
-    if not hasattr(program.net, "du"):
-        raise ConfigError(f"chip {run.chip.name!r} runs sigma-delta neurons, which NIR 1.0 cannot express (it has no "
-                          "graded non-linear unit); train with --chip-set parameters.neuron=lif (e.g. chip "
-                          "loihi2-lif) to export to NIR, or deploy this run with --to lava")
     if samples > data.n_test:
         raise ConfigError(f"--samples {samples}: the run's test split has only {data.n_test} samples")
     check_bundle_folder(out, (NETWORK, README))
@@ -153,12 +227,19 @@ def deploy_to_nir(backend, run, data, out: Path, *, samples: int = 10, hardware:
     make_folder(out)
     remove(out / CHECK)
     write_nir(out / NETWORK, to_nir(program.net))
-    write_text(out / README, readme(run, program.net, steps))
-    result = check(program, data.x_test[:samples], steps, out / NETWORK)
+    sigma_delta = not hasattr(program.net, "du")
+    write_text(out / README, (readme_sigma_delta if sigma_delta else readme)(run, program.net, steps))
+    result = (check_sigma_delta if sigma_delta else check)(program, data.x_test[:samples], steps, out / NETWORK)
     write_text(out / CHECK, json.dumps(result, indent=2) + "\n")
     if on_line:
         for i, (a, b) in enumerate(zip(result["chip_class"], result["nir_class"])):
             on_line(f"sample {i}: chip class {a}, NIR float class {b}\n")
+    if sigma_delta:
+        return Deployment(f"NIR graph in {out / NETWORK} (one chip step = dt = {DT * 1e3:g} ms); the check is in "
+                          f"{out / CHECK}\nNIR cannot express the sigma-delta network of chip {run.chip.name!r} ("
+                          f"{', '.join(SIGMA_DELTA_LOSSES)}; see {out / README}): written as its spiking relative, "
+                          f"whose class is the chip's on {result['same_class_fraction']:.0%} of {samples} samples",
+                          check=result)
     summary = (f"NIR graph in {out / NETWORK} (one chip step = dt = {DT * 1e3:g} ms); the check is in {out / CHECK}\n"
                f"run in NIR's floats, {result['float_different_spikes']} of the chip's {result['chip_spikes']} spikes "
                f"move and {sum(a != b for a, b in zip(result['chip_class'], result['nir_class']))} of {samples} "
