@@ -10,11 +10,16 @@ The table gives wall times (Lava's without its compile and first step), steps an
 (non-zero payloads times fan-out), the speed-up, and the events per second of the emulator's layered EqProp
 kernel on a network of the same sizes and activity (the fast path: the machine's event rate for this work).
 
-Usage: python -m benchmarks.speed.bench_graph [--steps 200] [--sizes 256,1024,4096]
+Two activity levels (``--activity``): about 45 % of the neurons firing per step, and about 16 % (higher
+thresholds, a weaker sigma-delta -> LIF coupling), the EqProp benchmark's level. Lava's cost does not depend on
+activity; the emulator's is proportional to it.
+
+Usage: python -m benchmarks.speed.bench_graph [--steps 200] [--sizes 256,1024,4096] [--activity high,low]
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 
 import numpy as np
@@ -25,18 +30,22 @@ from emulator.backends.loihi.graph import Dense, Graph, Lif, RingBuffer, SigmaDe
 from emulator.backends.loihi.graph_run import run_graph
 
 INPUT_RATE = 0.05
+#: the sigma-delta threshold, the sigma-delta -> LIF weight exponent and the LIF threshold of each activity level:
+#: about 45 % of the neurons firing per step, or about 16 % (as in the EqProp benchmark, ``bench_lava.py``)
+ACTIVITY = {"high": (4, -2, 200), "low": (256, -5, 2000)}
 
 
-def network(n: int, steps: int, rng) -> Graph:
+def network(n: int, steps: int, rng, activity: str = "high") -> Graph:
     half = n // 2
+    sd_vth, sd_lif_exp, lif_vth = ACTIVITY[activity]
     data = rng.integers(-256, 257, (half, steps)) * (rng.random((half, steps)) < INPUT_RATE)
     w = lambda rows, cols: rng.integers(-300, 301, (rows, cols))  # noqa: E731
     populations = (RingBuffer(data=data, name="input"),
-                   SigmaDelta(size=half, vth=4, bias=rng.integers(-2, 8, half), state_exp=2, spike_exp=1, name="sd"),
-                   Lif(size=half, du=600, dv=300, vth=200, bias_mant=rng.integers(-60, 20, half), bias_exp=3,
+                   SigmaDelta(size=half, vth=sd_vth, bias=rng.integers(-2, 8, half), state_exp=2, spike_exp=1, name="sd"),
+                   Lif(size=half, du=600, dv=300, vth=lif_vth, bias_mant=rng.integers(-60, 20, half), bias_exp=3,
                        name="lif"))
     connections = (Dense("input", "sd", w(half, half), weight_exp=-5, num_message_bits=24, name="in_sd"),
-                   Dense("sd", "lif", w(half, half), weight_exp=-2, name="sd_lif"),
+                   Dense("sd", "lif", w(half, half), weight_exp=sd_lif_exp, name="sd_lif"),
                    Dense("lif", "sd", w(half, half), weight_exp=-4, name="lif_sd"))
     return Graph(populations, connections)
 
@@ -111,15 +120,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--sizes", default="256,1024,4096")
+    parser.add_argument("--activity", default="high,low", help=f"activity levels to run: {', '.join(ACTIVITY)}")
     args = parser.parse_args(argv)
     print_machine()
-    header = ("neurons", "firing / step", "events/step", "emulator s", "Lava s", "emulator steps/s", "Lava steps/s",
+    header = ("neurons", "activity", "firing / step", "events/step", "emulator s", "Lava s", "emulator steps/s", "Lava steps/s",
               "emulator events/s", "EqProp kernel events/s", "speed-up", "same state")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
-    for n in (int(s) for s in args.sizes.split(",")):
+    for n, activity in itertools.product((int(s) for s in args.sizes.split(",")), args.activity.split(",")):
         rng = np.random.default_rng(n)
-        graph = network(n, args.steps, rng)
+        graph = network(n, args.steps, rng, activity)
         t_emu, run = time_emulator(graph, args.steps)
         t_lava, lava_state = time_lava(graph, args.steps)
         same = all(np.array_equal(run.state[p][v][0], x) for p, variables in lava_state.items()
@@ -127,7 +137,7 @@ def main(argv=None):
         count = events(graph, run)
         firing = sum(int(run.counts[p].sum()) for p in ("sd", "lif")) / (args.steps * n)
         rate = kernel_rate(n, args.steps, firing, rng)
-        row = (n, f"{firing:.1%}", f"{count / args.steps:,.0f}", f"{t_emu:.4f}", f"{t_lava:.2f}",
+        row = (n, activity, f"{firing:.1%}", f"{count / args.steps:,.0f}", f"{t_emu:.4f}", f"{t_lava:.2f}",
                f"{args.steps / t_emu:,.0f}", f"{args.steps / t_lava:,.0f}", f"{count / t_emu:.2e}", f"{rate:.2e}",
                f"{t_lava / t_emu:,.0f}x", "yes" if same else "NO")
         print("| " + " | ".join(str(c) for c in row) + " |", flush=True)
