@@ -220,9 +220,13 @@ def _run(f, regs, data, core_of, fired_log, active_log, counts, record, rec):
         nxt = np.zeros(n, np.int64)
         scratch = np.zeros(n, np.int32)  # one Dense's sums: int32, as Lava's (a binary sum cannot overflow it)
         for t in range(steps):
+            period, column = 0, 0
             for i in range(n):
                 if f.kind[i] == STREAM:
-                    r[6, i] = data[b, i, t % f.period[i]]
+                    if f.period[i] != period:  # a stream's neurons share its period: one division per stream
+                        period = f.period[i]
+                        column = t % period
+                    r[6, i] = data[b, column, i]
                     fired, busy, over = r[6, i] != 0, False, False
                 else:
                     fired, busy, over = _update(f, i, buffers[i], r)
@@ -271,11 +275,11 @@ def run_graph(graph: Graph, steps: int, *, inputs: dict | None = None, core_of=N
     pops, n = graph.populations, sum(graph.sizes)
     starts = np.concatenate([[0], np.cumsum(graph.sizes)])
     longest = max([x.shape[2] for x in streams.values()], default=1)
-    data = np.zeros((batch, n, longest), np.int64)
+    data = np.zeros((batch, longest, n), np.int64)  # (runs, step, neuron): a step's payloads side by side
     regs = np.zeros((batch, len(REGISTERS), n), np.int64)
     for p, first, last in zip(pops, starts, starts[1:]):
         if isinstance(p, RingBuffer):
-            data[:, first:last, :streams[p.name].shape[2]] = streams[p.name]
+            data[:, :streams[p.name].shape[2], first:last] = streams[p.name].transpose(0, 2, 1)
         elif isinstance(p, Lif):
             regs[:, 4, first:last], regs[:, 5, first:last] = p.u, p.v
     flat = flatten(graph, {name: x.shape[2] for name, x in streams.items()})
