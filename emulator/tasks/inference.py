@@ -77,7 +77,8 @@ def run_inference(workload: InferenceWorkload, chip: Chip, *, progress: bool = T
             predicted = run.outputs[output].sum(axis=0).argmax(axis=1)
             correct += int((predicted == data.y_test[first:first + d.batch]).sum())
             counters = run.counters if counters is None else counters + run.counters
-            first_run = first_run or run
+            if first_run is None:  # the programming and the network's summary are every batch's
+                first_run = run
             bar.update(len(x))
     n = data.n_test
     inference = account(counters, chip, backend, n, phase="inference")

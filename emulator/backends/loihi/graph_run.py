@@ -34,10 +34,11 @@ import numba as nb
 import numpy as np
 
 from emulator.backends.loihi.graph import Graph, Lif, RingBuffer, SigmaDelta
+from emulator.backends.loihi.lif import DECAY_BITS, UV_BITS, _decay
 from emulator.errors import ConfigError, DivergenceError
 
-UV_LIMIT = 2 ** 23
-DECAY_UNITY = 2 ** 12
+UV_LIMIT = 2 ** (UV_BITS - 1)
+DECAY_UNITY = 2 ** DECAY_BITS
 #: neuron kinds of the flat layout
 STREAM, SIGMA_DELTA, LIF = 0, 1, 2
 #: the registers of the flat layout, and which population variable each records
@@ -145,13 +146,6 @@ def flatten(graph: Graph, lengths: dict) -> Flat:
                 tgt=np.array([span(d.target) for d in dense], np.int64).reshape(-1, 2),
                 exp=np.array([d.weight_exp for d in dense], np.int64), binary=np.array([d.binary for d in dense]),
                 fan_out=fan_out, offset=offset)
-
-
-@nb.njit(cache=True)
-def _decay(x, keep):
-    """``sgn(x * keep) (|x * keep| >> 12)``: Lava's decay, rounded towards zero."""
-    y = x * keep
-    return y >> 12 if y >= 0 else -((-y) >> 12)
 
 
 @nb.njit(cache=True)

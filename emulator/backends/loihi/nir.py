@@ -35,13 +35,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from emulator.backends.loihi.graph import Dense, Graph, Lif, RingBuffer
+from emulator.backends.loihi.lif import DECAY_BITS
 from emulator.backends.loihi.quantise import (LIF_BIAS_EXP_MAX, lif_bias_clipped_fraction, lif_bias_exp,
                                               quantise_lif_bias, quantise_weights)
 from emulator.errors import NirError
 from emulator.exchange.nir_graph import NirNetwork, Population
 from emulator.exchange.nir_links import Link, links
 
-DECAY_UNITY = 4096
+DECAY_UNITY = 2 ** DECAY_BITS
 #: graded inputs (currents in [0, 1]) are sent as payloads round(x * INPUT_LEVELS), 0..256: a power of two, so that
 #: the weights' division by it is an exponent, exact
 INPUT_LEVELS = 256

@@ -121,9 +121,9 @@ def from_lava(processes) -> Graph:
         A process that is not one of :data:`MAPPED`, a ``Dense`` with other than one sender, or parameters
         outside Lava's registers (naming the process).
     """
-    found = _walk(processes if isinstance(processes, (list, tuple)) else [processes])
-    populations = [_population(p, _kind(p)) for p in found if _kind(p) != "Dense"]
-    connections = [c for p in found if _kind(p) == "Dense" for c in _connections(p)]
+    found = [(p, _kind(p)) for p in _walk(processes if isinstance(processes, (list, tuple)) else [processes])]
+    populations = [_population(p, kind) for p, kind in found if kind != "Dense"]
+    connections = [c for p, kind in found if kind == "Dense" for c in _connections(p)]
     return Graph(populations=tuple(populations), connections=tuple(connections))
 
 
