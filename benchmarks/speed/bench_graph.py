@@ -55,7 +55,7 @@ def events(graph: Graph, run) -> int:
     return sum(int(run.counts[d.source].sum()) * d.weights.shape[0] for d in graph.connections)
 
 
-def time_emulator(graph: Graph, steps: int, repeats: int = 3):
+def time_emulator(graph: Graph, steps: int, repeats: int = 7):
     run_graph(graph, steps, record=False)  # numba compilation
     best, run = float("inf"), None
     for _ in range(repeats):

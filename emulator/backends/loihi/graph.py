@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal, Union
+from typing import Literal, NamedTuple, Union
 
 import numpy as np
 
@@ -36,6 +36,8 @@ LIF_BIAS_MANT = (-(2 ** 12), 2 ** 12 - 1)
 EXP_3BIT = (0, 7)
 WEIGHT_EXP = (-8, 7)
 SIGMA_DELTA_BIAS = (-(2 ** 15), 2 ** 15 - 1)
+#: neuron kinds of the kernel's flat layout (:class:`Flat`)
+STREAM, SIGMA_DELTA, LIF = 0, 1, 2
 
 
 def _ints(name: str, values, size: int, where: str) -> np.ndarray:
@@ -277,13 +279,9 @@ class Graph:
                                   f"{d.source!r} is {shape}")
 
     @cached_property
-    def fan_out(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every connection's stored weights as a (senders, receivers) row-major int16 block, the blocks one after
-        another in a flat array, and the offset (D,) where each starts: the kernel's layout."""
-        blocks = [np.ascontiguousarray(d.stored.T, np.int16).ravel() for d in self.connections]
-        sizes = [b.size for b in blocks]
-        return (np.concatenate(blocks + [np.zeros(0, np.int16)]),
-                np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if blocks else np.zeros(0, np.int64))
+    def flat(self) -> Flat:
+        """The graph as the kernel reads it (:func:`flatten`), built once."""
+        return flatten(self)
 
     def index(self, name: str) -> int:
         """Position of population ``name`` in :attr:`populations`."""
@@ -297,3 +295,114 @@ class Graph:
     def inputs(self) -> tuple[int, ...]:
         """Positions of the input streams."""
         return tuple(i for i, p in enumerate(self.populations) if isinstance(p, RingBuffer))
+
+
+class Flat(NamedTuple):
+    """A graph as the kernel reads it: every neuron's kind and parameters, every ``Dense``'s span and fan-out.
+
+    Attributes
+    ----------
+    kind : (N,) int64
+        :data:`STREAM`, :data:`SIGMA_DELTA` or :data:`LIF`.
+    vth, bias : (N,) int64
+        Sigma-delta: scaled threshold and bias; LIF: ``vth << 6`` and ``bias_mant << bias_exp``.
+    relu, cum_error : (N,) bool
+        Sigma-delta activation and firing rule.
+    state_exp : (N,) int64
+        Sigma-delta payload shift.
+    keep_u, keep_v : (N,) int64
+        LIF decays as multipliers: ``4096 - du - 1`` and ``4096 - dv``.
+    src, tgt : (D, 2) int64
+        Each ``Dense``'s sender and receiver spans ``(first neuron, count)``.
+    exp : (D,) int64
+        Weight exponents.
+    binary : (D,) bool
+        Binary messages.
+    fan_out, offset, shift, zero : (sum of sender x receiver sizes,) int8, (D,) int64 each
+        The stored weights of every ``Dense`` as mantissas, and each block's start, shift and zero point
+        (:func:`_mantissas`).
+    """
+
+    kind: np.ndarray
+    vth: np.ndarray
+    bias: np.ndarray
+    relu: np.ndarray
+    cum_error: np.ndarray
+    state_exp: np.ndarray
+    keep_u: np.ndarray
+    keep_v: np.ndarray
+    src: np.ndarray
+    tgt: np.ndarray
+    exp: np.ndarray
+    binary: np.ndarray
+    fan_out: np.ndarray
+    offset: np.ndarray
+    shift: np.ndarray
+    zero: np.ndarray
+
+
+def flatten(graph: Graph) -> Flat:
+    """The kernel's layout of ``graph`` (populations in order, one after another); :attr:`Graph.flat` keeps it."""
+    n = sum(graph.sizes)
+    kind, vth, bias, state_exp, keep_u, keep_v = (np.zeros(n, np.int64) for _ in range(6))
+    relu, cum_error = np.zeros(n, bool), np.zeros(n, bool)
+    starts = np.concatenate([[0], np.cumsum(graph.sizes)])
+    for p, first, last in zip(graph.populations, starts, starts[1:]):
+        span = slice(first, last)
+        if isinstance(p, RingBuffer):
+            kind[span] = STREAM
+        elif isinstance(p, SigmaDelta):
+            kind[span], vth[span], bias[span] = SIGMA_DELTA, p.vth << p.scale, p.bias << p.scale
+            relu[span], cum_error[span], state_exp[span] = p.act_mode == "relu", p.cum_error, p.state_exp
+        else:
+            kind[span], vth[span], bias[span] = LIF, p.vth << 6, p.bias
+            keep_u[span], keep_v[span] = DECAY_MAX - p.du, DECAY_MAX + 1 - p.dv
+    dense = graph.connections
+    span = lambda name: (starts[graph.index(name)], graph.sizes[graph.index(name)])  # noqa: E731
+    return Flat(kind, vth, bias, relu, cum_error, state_exp, keep_u, keep_v,
+                src=np.array([span(d.source) for d in dense], np.int64).reshape(-1, 2),
+                tgt=np.array([span(d.target) for d in dense], np.int64).reshape(-1, 2),
+                exp=np.array([d.weight_exp for d in dense], np.int64), binary=np.array([d.binary for d in dense]),
+                **_mantissas(dense))
+
+
+def _mantissas(connections) -> dict:
+    """Every connection's stored weights in the kernel's layout.
+
+    A ``Dense`` stores ``(mantissa + zero) << shift`` with an int8 ``mantissa`` (Lava's clipped and truncated
+    weights always fit: 8 bits of magnitude, the dropped low bits as ``shift``, and an offset ``zero`` for
+    one-signed matrices of 8 bits, whose values span 0..255): half the bytes of int16 rows, so twice the rows
+    per cache line for the event loop.
+
+    Returns
+    -------
+    dict with fan_out : (sum of sender x receiver sizes,) int8
+        Each connection's (senders, receivers) row-major block of mantissas, one after another; and
+        offset, shift, zero : (D,) int64, where each block starts, its shift and its zero point.
+    """
+    blocks, shifts, zeros = [], [], []
+    for d in connections:
+        stored = d.stored.T
+        shift = _trailing_zeros(stored)
+        q = stored >> shift
+        zero = 0 if q.size == 0 or (q.min() >= -128 and q.max() <= 127) else int(q.min()) + 128
+        if q.size and q.max() - zero > 127:
+            raise ValueError(f"Dense {d.name!r}: stored weights span more than 8 bits")
+        blocks.append(np.ascontiguousarray(q - zero, np.int8).ravel())
+        shifts.append(shift)
+        zeros.append(zero)
+    sizes = [b.size for b in blocks]
+    return dict(fan_out=np.concatenate(blocks + [np.zeros(0, np.int8)]),
+                offset=np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if blocks else np.zeros(0, np.int64),
+                shift=np.array(shifts, np.int64), zero=np.array(zeros, np.int64))
+
+
+def _trailing_zeros(w: np.ndarray) -> int:
+    """The largest ``k <= 8`` with every entry of ``w`` a multiple of ``2**k`` (0 for an empty matrix)."""
+    nonzero = w[w != 0]
+    if nonzero.size == 0:
+        return 0
+    k = 0
+    while k < 8 and not np.any(nonzero & ((1 << (k + 1)) - 1)):
+        k += 1
+    return k

@@ -22,25 +22,22 @@ stops with a :class:`~emulator.errors.DivergenceError` naming the population, wh
 go on in 32 bits.
 
 The kernel holds all neurons of all populations in flat (B, N) registers with per-neuron parameters
-(:class:`Flat`), and delivers only the non-zero payloads of each ``Dense``'s senders (its cost is the synaptic
-events, not the matrix size).
+(:class:`~emulator.backends.loihi.graph.Flat`) and updates them one run of a population at a time, in
+branch-free loops; it delivers only the non-zero payloads of each ``Dense``'s senders (its cost is the synaptic
+events, not the matrix size), from weights stored as int8 mantissas with a shift and a zero point per ``Dense``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
-
 import numba as nb
 import numpy as np
 
-from emulator.backends.loihi.graph import Graph, Lif, RingBuffer, SigmaDelta
-from emulator.backends.loihi.lif import DECAY_BITS, UV_BITS, _decay
+from emulator.backends.loihi.graph import SIGMA_DELTA, STREAM, Graph, Lif, RingBuffer
+from emulator.backends.loihi.lif import DECAY_BITS, UV_BITS
 from emulator.errors import ConfigError, DivergenceError
 
 UV_LIMIT = 2 ** (UV_BITS - 1)
 DECAY_UNITY = 2 ** DECAY_BITS
-#: neuron kinds of the flat layout
-STREAM, SIGMA_DELTA, LIF = 0, 1, 2
 #: the registers of the flat layout, and which population variable each records
 REGISTERS = ("sigma", "act", "residue", "error", "u", "v", "s_out")
 
@@ -77,77 +74,6 @@ class GraphRun:
         return self.record[name]["s_out"] != 0
 
 
-class Flat(NamedTuple):
-    """A graph as the kernel reads it: every neuron's kind and parameters, every ``Dense``'s span and fan-out.
-
-    Attributes
-    ----------
-    kind : (N,) int64
-        :data:`STREAM`, :data:`SIGMA_DELTA` or :data:`LIF`.
-    vth, bias : (N,) int64
-        Sigma-delta: scaled threshold and bias; LIF: ``vth << 6`` and ``bias_mant << bias_exp``.
-    relu, cum_error : (N,) bool
-        Sigma-delta activation and firing rule.
-    state_exp : (N,) int64
-        Sigma-delta payload shift.
-    keep_u, keep_v : (N,) int64
-        LIF decays as multipliers: ``4096 - du - 1`` and ``4096 - dv``.
-    period : (N,) int64
-        Streams: the length of their data.
-    src, tgt : (D, 2) int64
-        Each ``Dense``'s sender and receiver spans ``(first neuron, count)``.
-    exp : (D,) int64
-        Weight exponents.
-    binary : (D,) bool
-        Binary messages.
-    fan_out, offset : (sum of sender x receiver sizes,) int16, (D,) int64
-        The stored weights of every ``Dense`` (:attr:`~emulator.backends.loihi.graph.Graph.fan_out`).
-    """
-
-    kind: np.ndarray
-    vth: np.ndarray
-    bias: np.ndarray
-    relu: np.ndarray
-    cum_error: np.ndarray
-    state_exp: np.ndarray
-    keep_u: np.ndarray
-    keep_v: np.ndarray
-    period: np.ndarray
-    src: np.ndarray
-    tgt: np.ndarray
-    exp: np.ndarray
-    binary: np.ndarray
-    fan_out: np.ndarray
-    offset: np.ndarray
-
-
-def flatten(graph: Graph, lengths: dict) -> Flat:
-    """The kernel's layout of ``graph`` (populations in order, one after another), whose streams send data of
-    ``lengths`` (stream name to T) steps."""
-    n = sum(graph.sizes)
-    kind, vth, bias, state_exp, keep_u, keep_v, period = (np.zeros(n, np.int64) for _ in range(7))
-    relu, cum_error = np.zeros(n, bool), np.zeros(n, bool)
-    starts = np.concatenate([[0], np.cumsum(graph.sizes)])
-    for p, first, last in zip(graph.populations, starts, starts[1:]):
-        span = slice(first, last)
-        if isinstance(p, RingBuffer):
-            kind[span], period[span] = STREAM, lengths[p.name]
-        elif isinstance(p, SigmaDelta):
-            kind[span], vth[span], bias[span] = SIGMA_DELTA, p.vth << p.scale, p.bias << p.scale
-            relu[span], cum_error[span], state_exp[span] = p.act_mode == "relu", p.cum_error, p.state_exp
-        else:
-            kind[span], vth[span], bias[span] = LIF, p.vth << 6, p.bias
-            keep_u[span], keep_v[span] = DECAY_UNITY - p.du - 1, DECAY_UNITY - p.dv
-    dense = graph.connections
-    span = lambda name: (starts[graph.index(name)], graph.sizes[graph.index(name)])  # noqa: E731
-    fan_out, offset = graph.fan_out
-    return Flat(kind, vth, bias, relu, cum_error, state_exp, keep_u, keep_v, period,
-                src=np.array([span(d.source) for d in dense], np.int64).reshape(-1, 2),
-                tgt=np.array([span(d.target) for d in dense], np.int64).reshape(-1, 2),
-                exp=np.array([d.weight_exp for d in dense], np.int64), binary=np.array([d.binary for d in dense]),
-                fan_out=fan_out, offset=offset)
-
-
 @nb.njit(cache=True)
 def _wrap32(x):
     """The int32 result of the same integer arithmetic (two's complement wrap)."""
@@ -155,96 +81,166 @@ def _wrap32(x):
 
 
 @nb.njit(cache=True)
-def _deliver(acc, fan_out, payload, binary):
-    """``acc += W @ payload`` over the senders with a non-zero payload (each adds its weight row once if
-    ``binary``), in int32 arithmetic as Lava's Dense: ``fan_out`` (senders, receivers) int16, ``acc`` int32."""
+def _deliver(acc, fan_out, payload, senders, binary):
+    """``acc += M @ payload`` over the senders with a non-zero payload (each adds its mantissa row once if
+    ``binary``), in int32 arithmetic as Lava's Dense: ``fan_out`` (senders, receivers) int8 mantissas, ``acc``
+    int32, ``senders`` scratch of ``payload.size``. Returns the sum of the payloads (their count if ``binary``),
+    which the caller needs for the zero point. Binary rows are added eight at a time (one pass over ``acc``
+    per eight senders); the sums are the same in int32's modular arithmetic."""
+    m, total = 0, 0
     for i in range(payload.size):
         if payload[i] != 0:
-            p = np.int32(1) if binary else np.int32(payload[i])
+            senders[m] = i
+            m += 1
+            total += 1 if binary else np.int64(np.int32(payload[i]))
+    k = 0
+    if binary:
+        while k + 8 <= m:
+            w0, w1, w2, w3 = fan_out[senders[k]], fan_out[senders[k + 1]], fan_out[senders[k + 2]], fan_out[senders[k + 3]]
+            w4, w5, w6, w7 = fan_out[senders[k + 4]], fan_out[senders[k + 5]], fan_out[senders[k + 6]], \
+                fan_out[senders[k + 7]]
             for j in range(acc.size):
-                acc[j] += p * np.int32(fan_out[i, j])
+                acc[j] += (((np.int32(w0[j]) + np.int32(w1[j])) + (np.int32(w2[j]) + np.int32(w3[j])))
+                           + ((np.int32(w4[j]) + np.int32(w5[j])) + (np.int32(w6[j]) + np.int32(w7[j]))))
+            k += 8
+    while k < m:
+        i = senders[k]
+        p = np.int32(1) if binary else np.int32(payload[i])
+        w = fan_out[i]
+        for j in range(acc.size):
+            acc[j] += p * np.int32(w[j])
+        k += 1
+    return total
 
 
 @nb.njit(cache=True, inline="always")
-def _update(f, i, a, r):
-    """One step of neuron ``i`` with input ``a`` on registers ``r`` (one sample's (7, N) rows); returns
-    (fired, busy, overflowed)."""
-    sigma, act, residue, error, u, v, out = r[0], r[1], r[2], r[3], r[4], r[5], r[6]
-    if f.kind[i] == SIGMA_DELTA:
-        s = _wrap32(sigma[i] + a)
-        x = s + f.bias[i]
-        if f.relu[i] and x < 0:
-            x = 0
+def _toward_zero(y):
+    """``y >> 12`` rounded towards zero (Lava's ``sgn(y) * (|y| >> 12)``), without a branch."""
+    return (y + ((y >> 63) & (DECAY_UNITY - 1))) >> DECAY_BITS
+
+
+@nb.njit(cache=True, inline="always")
+def _sigma_delta(f, lo, hi, a, sigma, act, residue, error, out, counts):
+    """One step of the sigma-delta neurons ``lo:hi`` with inputs ``a``; returns (fired, busy, the first
+    neuron whose registers left 24 bits or -1). Branch-free, and on slices indexed from 0 (numba then drops
+    its negative-index checks and the loop runs several times faster)."""
+    a, sigma, act, residue, error, out, counts = a[lo:hi], sigma[lo:hi], act[lo:hi], residue[lo:hi], \
+        error[lo:hi], out[lo:hi], counts[lo:hi]
+    bias, relu, cum_error, vth, state_exp = f.bias[lo:hi], f.relu[lo:hi], f.cum_error[lo:hi], f.vth[lo:hi], \
+        f.state_exp[lo:hi]
+    n_fired, n_busy, magnitudes = 0, 0, 0
+    for i in range(hi - lo):
+        s = _wrap32(sigma[i] + a[i])
+        x = s + bias[i]
+        x = max(x, 0) if relu[i] else x
         d = x - act[i] + residue[i]
-        fired, e0 = 0, error[i]
-        if f.cum_error[i]:
-            error[i] += d
-            if abs(error[i]) >= f.vth[i]:
-                fired = d
-            if fired != 0:
-                error[i] = 0
-        elif abs(d) >= f.vth[i]:
-            fired = d
-        busy = a != 0 or s != sigma[i] or x != act[i] or d - fired != residue[i] or error[i] != e0 or fired != 0
-        sigma[i], act[i], residue[i], out[i] = s, x, d - fired, fired >> f.state_exp[i]
-        over = max(abs(s), abs(x), abs(residue[i]), abs(error[i])) >= UV_LIMIT
-        return fired != 0, busy, over
-    uu = _decay(u[i], f.keep_u[i]) + (a << 6)
-    if uu > UV_LIMIT:
-        uu -= 2 * UV_LIMIT
-    elif uu <= -UV_LIMIT:
-        uu += 2 * UV_LIMIT
-    vv = min(max(_decay(v[i], f.keep_v[i]) + uu + f.bias[i], -UV_LIMIT + 1), UV_LIMIT - 1)
-    spike = vv > f.vth[i]
-    if spike:
-        vv = 0
-    busy = a != 0 or uu != u[i] or vv != v[i] or spike
-    u[i], v[i], out[i] = uu, vv, 1 if spike else 0
-    return spike, busy, False
+        e0 = error[i]
+        e = e0 + d if cum_error[i] else d
+        fired = d if abs(e) >= vth[i] else 0
+        e = e0 if not cum_error[i] else (0 if fired != 0 else e)
+        rest = d - fired
+        n_busy += (a[i] != 0) | (s != sigma[i]) | (x != act[i]) | (rest != residue[i]) | (e != e0) | (fired != 0)
+        n_fired += fired != 0
+        counts[i] += fired != 0
+        magnitudes |= abs(s) | abs(x) | abs(rest) | abs(e)  # >= UV_LIMIT where any of them is
+        sigma[i], act[i], residue[i], error[i], out[i] = s, x, rest, e, fired >> state_exp[i]
+    if magnitudes < UV_LIMIT:
+        return n_fired, n_busy, -1
+    for i in range(hi - lo):
+        if max(abs(sigma[i]), abs(act[i]), abs(residue[i]), abs(error[i])) >= UV_LIMIT:
+            return n_fired, n_busy, lo + i
+    return n_fired, n_busy, -1
+
+
+@nb.njit(cache=True, inline="always")
+def _lif(f, lo, hi, a, u, v, out, counts):
+    """One step of the LIF neurons ``lo:hi`` with inputs ``a``; returns (fired, busy). Branch-free, on slices
+    indexed from 0 (see :func:`_sigma_delta`)."""
+    a, u, v, out, counts = a[lo:hi], u[lo:hi], v[lo:hi], out[lo:hi], counts[lo:hi]
+    keep_u, keep_v, bias, vth = f.keep_u[lo:hi], f.keep_v[lo:hi], f.bias[lo:hi], f.vth[lo:hi]
+    n_fired, n_busy = 0, 0
+    for i in range(hi - lo):
+        uu = _toward_zero(u[i] * keep_u[i]) + (a[i] << 6)
+        uu += 2 * UV_LIMIT * ((uu <= -UV_LIMIT) - (uu > UV_LIMIT))
+        vv = min(max(_toward_zero(v[i] * keep_v[i]) + uu + bias[i], -UV_LIMIT + 1), UV_LIMIT - 1)
+        spike = vv > vth[i]
+        vv = 0 if spike else vv
+        n_fired += spike
+        counts[i] += spike
+        n_busy += (a[i] != 0) | (uu != u[i]) | (vv != v[i]) | spike
+        u[i], v[i], out[i] = uu, vv, spike
+    return n_fired, n_busy
+
+
+@nb.njit(cache=True, inline="always")
+def _stream(column, out, counts):
+    """A stream's step: send ``column``; returns how many payloads are non-zero."""
+    n_fired = 0
+    for i in range(column.size):
+        out[i] = column[i]
+        n_fired += column[i] != 0
+        counts[i] += column[i] != 0
+    return n_fired
 
 
 @nb.njit(cache=True)
-def _run(f, regs, data, core_of, fired_log, active_log, counts, record, rec):
-    """All steps of all samples; returns the first neuron whose registers left 24 bits, or -1."""
+def _run(f, segments, regs, data, fired_log, active_log, counts, record, rec):
+    """All steps of all samples; returns the first neuron whose registers left 24 bits, or -1.
+
+    ``segments`` (S, 6): runs of neurons ``(first, end, kind, core, period, column)`` of one population and one
+    core; a stream's run sends ``data[b, t mod period, column:column + end - first]`` at step ``t``."""
     batch, steps, n = regs.shape[0], fired_log.shape[0], regs.shape[2]
     n_dense = f.exp.size
     for b in range(batch):
-        r = regs[b]
+        sigma, act, residue, error, u, v, out = regs[b, 0], regs[b, 1], regs[b, 2], regs[b, 3], regs[b, 4], \
+            regs[b, 5], regs[b, 6]
+        count = counts[b]
         buffers = np.zeros(n, np.int64)  # what the Dense processes deliver next step, summed per receiver
-        nxt = np.zeros(n, np.int64)
         scratch = np.zeros(n, np.int32)  # one Dense's sums: int32, as Lava's (a binary sum cannot overflow it)
+        senders = np.zeros(n, np.int64)
         for t in range(steps):
-            period, column = 0, 0
-            for i in range(n):
-                if f.kind[i] == STREAM:
-                    if f.period[i] != period:  # a stream's neurons share its period: one division per stream
-                        period = f.period[i]
-                        column = t % period
-                    r[6, i] = data[b, column, i]
-                    fired, busy, over = r[6, i] != 0, False, False
+            for g in range(segments.shape[0]):
+                lo, hi, kind, core = segments[g, 0], segments[g, 1], segments[g, 2], segments[g, 3]
+                if kind == STREAM:
+                    first = segments[g, 5]
+                    column = data[b, t % segments[g, 4], first:first + hi - lo]
+                    n_fired, n_busy = _stream(column, out[lo:hi], count[lo:hi]), 0
+                elif kind == SIGMA_DELTA:
+                    n_fired, n_busy, over = _sigma_delta(f, lo, hi, buffers, sigma, act, residue, error, out, count)
+                    if over >= 0:
+                        return over
                 else:
-                    fired, busy, over = _update(f, i, buffers[i], r)
-                    if over:
-                        return i
-                if fired:
-                    fired_log[t, b, core_of[i]] += 1
-                    counts[b, i] += 1
-                if busy:
-                    active_log[t, b, core_of[i]] += 1
-            nxt[:] = 0
+                    n_fired, n_busy = _lif(f, lo, hi, buffers, u, v, out, count)
+                fired_log[t, b, core] += n_fired
+                active_log[t, b, core] += n_busy
+            buffers[:] = 0
             for k in range(n_dense):
                 s0, sn, t0, tn, base = f.src[k, 0], f.src[k, 1], f.tgt[k, 0], f.tgt[k, 1], f.offset[k]
                 acc = scratch[:tn]
                 acc[:] = 0
-                _deliver(acc, f.fan_out[base:base + sn * tn].reshape(sn, tn), r[6, s0:s0 + sn], f.binary[k])
-                e = f.exp[k]
+                total = _deliver(acc, f.fan_out[base:base + sn * tn].reshape(sn, tn), out[s0:s0 + sn], senders,
+                                 f.binary[k])
+                e, shift, zero, into = f.exp[k], f.shift[k], f.zero[k] * total, buffers[t0:t0 + tn]
                 for m in range(tn):
-                    x = np.int64(acc[m])
-                    nxt[t0 + m] += x << e if e > 0 else x >> -e
-            buffers[:] = nxt
+                    x = _wrap32((np.int64(acc[m]) + zero) << shift)  # the int32 sum of the stored weights
+                    into[m] += x << e if e > 0 else x >> -e
             if record:
-                rec[t, b] = r
+                rec[t, b] = regs[b]
     return -1
+
+
+def _segments(graph: Graph, cores: np.ndarray, periods: dict) -> np.ndarray:
+    """(S, 6) int64: the maximal runs ``(first, end, kind, core, period, column)`` of neurons of one population on
+    one core; streams' ``period`` is the length of their data (``periods``, by name), and ``column`` where their
+    neurons sit in the streams' data (the streams one after another)."""
+    starts = np.concatenate([[0], np.cumsum(graph.sizes)])
+    rows, column = [], 0
+    for p, lo, hi in zip(graph.populations, starts, starts[1:]):
+        cuts = [lo, *(lo + 1 + np.flatnonzero(cores[lo + 1:hi] != cores[lo:hi - 1])), hi]
+        rows += [(a, z, graph.flat.kind[a], cores[a], periods.get(p.name, 1), column + a - lo)
+                 for a, z in zip(cuts, cuts[1:]) if z > a]
+        column += p.size if isinstance(p, RingBuffer) else 0
+    return np.array(rows, np.int64).reshape(-1, 6)
 
 
 def run_graph(graph: Graph, steps: int, *, inputs: dict | None = None, core_of=None, record: bool = True) -> GraphRun:
@@ -269,21 +265,24 @@ def run_graph(graph: Graph, steps: int, *, inputs: dict | None = None, core_of=N
     pops, n = graph.populations, sum(graph.sizes)
     starts = np.concatenate([[0], np.cumsum(graph.sizes)])
     longest = max([x.shape[2] for x in streams.values()], default=1)
-    data = np.zeros((batch, longest, n), np.int64)  # (runs, step, neuron): a step's payloads side by side
+    # (runs, step, stream neuron): a step's payloads of all streams side by side
+    data = np.zeros((batch, longest, sum(x.shape[1] for x in streams.values())), np.int64)
     regs = np.zeros((batch, len(REGISTERS), n), np.int64)
+    column = 0
     for p, first, last in zip(pops, starts, starts[1:]):
         if isinstance(p, RingBuffer):
-            data[:, :streams[p.name].shape[2], first:last] = streams[p.name].transpose(0, 2, 1)
+            data[:, :streams[p.name].shape[2], column:column + p.size] = streams[p.name].transpose(0, 2, 1)
+            column += p.size
         elif isinstance(p, Lif):
             regs[:, 4, first:last], regs[:, 5, first:last] = p.u, p.v
-    flat = flatten(graph, {name: x.shape[2] for name, x in streams.items()})
     cores = np.concatenate([np.full(p.size, i) for i, p in enumerate(pops)] if core_of is None else
                            [np.asarray(c) for c in core_of]).astype(np.int64)
     n_cores = int(cores.max(initial=0)) + 1
     fired, active = (np.zeros((steps, batch, n_cores), np.int32) for _ in range(2))
     counts = np.zeros((batch, n), np.int64)
     rec = np.zeros((steps, batch, len(REGISTERS), n) if record else (0, 0, 0, 0), np.int64)
-    over = _run(flat, regs, data, cores, fired, active, counts, record, rec)
+    segments = _segments(graph, cores, {name: x.shape[2] for name, x in streams.items()})
+    over = _run(graph.flat, segments, regs, data, fired, active, counts, record, rec)
     if over >= 0:
         p = pops[int(np.searchsorted(starts, over, side="right")) - 1]
         raise DivergenceError(f"SigmaDelta {p.name!r}: a neuron's sigma, activation, residue or error left the "

@@ -2,6 +2,8 @@
 network as a graph. No Lava needed (its traces are stored; ``test_lava_graph.py`` runs Lava itself)."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from random_graphs import SEEDS, STEPS, TRACES, random_graph
 
 from emulator.backends.loihi import LoihiBackend
@@ -84,6 +86,59 @@ def test_dense_stores_weights_as_lava_and_binary_messages_add_the_weight_for_any
         graph = Graph((_one_shot(-7), sigma), (Dense("x", "y", w, weight_exp=-1 if bits else 0,
                                                      num_message_bits=bits),))
         assert run_graph(graph, 3).record["y"]["sigma"][1, 0].tolist() == expected
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(low=st.integers(-400, 400), span=st.integers(0, 800), bits=st.integers(1, 8),
+       sign_mode=st.sampled_from([None, "excitatory", "inhibitory", "mixed"]), seed=st.integers(0, 2 ** 16))
+def test_the_kernel_layout_holds_every_stored_weight_exactly(low, span, bits, sign_mode, seed):
+    """The kernel keeps a Dense's stored weights as int8 mantissas with a shift and a zero point:
+    (mantissa + zero) << shift is every stored weight, for any raw weights, precision and sign mode."""
+    w = np.random.default_rng(seed).integers(low, low + span + 1, (3, 5))
+    if sign_mode == "excitatory":
+        w = np.abs(w)
+    elif sign_mode == "inhibitory":
+        w = -np.abs(w)
+    dense = Dense("x", "y", w, num_weight_bits=bits, sign_mode=sign_mode)
+    flat = Graph((RingBuffer(data=np.ones((5, 1), np.int64), name="x"), SigmaDelta(size=3, vth=1, name="y")),
+                 (dense,)).flat
+    assert flat.fan_out.dtype == np.int8
+    rebuilt = (flat.fan_out.astype(np.int64).reshape(5, 3) + flat.zero[0]) << flat.shift[0]
+    assert np.array_equal(rebuilt, dense.stored.T)
+
+
+@pytest.mark.parametrize("weights", ["mixed", "excitatory", "inhibitory"])
+@pytest.mark.parametrize("bits", [0, 16])
+def test_one_step_of_many_senders_delivers_the_integer_product(weights, bits):
+    """43 senders, most of them firing (rows added eight at a time, then one by one), into 7 UNIT neurons whose
+    threshold is never reached: after the delivery step, sigma is the int32 product of the stored weights with
+    the payloads (binary: with their non-zero pattern), shifted by weight_exp, as numpy computes it."""
+    rng = np.random.default_rng(bits)
+    raw = {"mixed": rng.integers(-300, 300, (7, 43)), "excitatory": rng.integers(0, 300, (7, 43)),
+           "inhibitory": rng.integers(-300, 1, (7, 43))}[weights]
+    payload = rng.integers(-3000, 3000, 43) * (rng.random(43) < 0.8)
+    stream = RingBuffer(data=np.stack([payload, np.zeros(43, np.int64)], axis=1), name="x")
+    dense = Dense("x", "y", raw, weight_exp=-2, num_message_bits=bits)
+    graph = Graph((stream, SigmaDelta(size=7, vth=2 ** 20, act_mode="unit", name="y")), (dense,))
+    sent = payload != 0 if bits == 0 else payload
+    expected = (dense.stored @ sent).astype(np.int32).astype(np.int64) >> 2
+    assert np.array_equal(run_graph(graph, 2).record["y"]["sigma"][1, 0], expected)
+
+
+def test_per_core_logs_follow_any_placement_of_a_population():
+    """A population on two cores, its neurons interleaved (cores 0, 1, 0, 1, 1): each step's spikes per core are
+    the spikes of that core's neurons."""
+    rng = np.random.default_rng(7)
+    graph = Graph((RingBuffer(data=rng.integers(0, 2, (4, 12)), name="x"),
+                   Lif(size=5, du=4095, dv=100, vth=3, name="y")),
+                  (Dense("x", "y", rng.integers(0, 200, (5, 4))),))
+    cores = np.array([0, 1, 0, 1, 1])
+    run = run_graph(graph, 12, core_of=[np.full(4, 2), cores])
+    spikes = run.spikes("y")[:, 0]
+    assert run.spikes("y").any()
+    for core in (0, 1):
+        assert run.fired[:, 0, core].tolist() == spikes[:, cores == core].sum(axis=1).tolist()
+    assert run.fired[:, 0, 2].tolist() == (run.record["x"]["s_out"][:, 0] != 0).sum(axis=1).tolist()
 
 
 def test_sigma_delta_cum_error_fires_on_the_cumulated_error():
