@@ -12,7 +12,7 @@ second (fired spikes times fan-out) and the speed-up.
 The table gives the fraction of relaxing neurons that fire per step; ``--weight-exps`` runs
 other coupling strengths (weight exponents), which changes it. It also measures, in the same run, this
 machine's synaptic-event limit for the work: the kernel's own delivery loop
-(:func:`emulator.backends.loihi.sigma_delta._deliver`: int16 fan-out rows added into int32 sums) on the
+(:func:`emulator.backends.loihi.sigma_delta._deliver`: int8 fan-out rows of mantissas added into int32 sums) on the
 network's largest coupling with every sender firing at every step, nothing else done; and the fraction of
 it the whole relaxation reaches.
 
@@ -69,7 +69,7 @@ def event_limit(net: FixedNet, steps: int, repeats: int = 3) -> float:
     at every one of ``steps`` steps (best of ``repeats``)."""
     from emulator.backends.loihi.sigma_delta import _deliver
 
-    weights = max(net.up, key=lambda w: w.size)
+    weights = max(net.fan_out[0], key=lambda w: w.size)
     spikes = np.ones(weights.shape[0], np.int64)
     acc = np.zeros(weights.shape[1], np.int32)
     _deliver(acc, weights, spikes)

@@ -26,7 +26,7 @@ from typing import Literal, NamedTuple, Union
 
 import numpy as np
 
-from emulator.backends.loihi.quantise import as_stored
+from emulator.backends.loihi.quantise import as_stored, mantissas
 from emulator.errors import ConfigError
 
 #: the ranges Lava 0.10 declares for these parameters (its ``LavaPyType`` precisions)
@@ -367,12 +367,8 @@ def flatten(graph: Graph) -> Flat:
 
 
 def _mantissas(connections) -> dict:
-    """Every connection's stored weights in the kernel's layout.
-
-    A ``Dense`` stores ``(mantissa + zero) << shift`` with an int8 ``mantissa`` (Lava's clipped and truncated
-    weights always fit: 8 bits of magnitude, the dropped low bits as ``shift``, and an offset ``zero`` for
-    one-signed matrices of 8 bits, whose values span 0..255): half the bytes of int16 rows, so twice the rows
-    per cache line for the event loop.
+    """Every connection's stored weights in the kernel's layout: int8 mantissas with a shift and a zero point
+    (:func:`~emulator.backends.loihi.quantise.mantissas`).
 
     Returns
     -------
@@ -382,27 +378,11 @@ def _mantissas(connections) -> dict:
     """
     blocks, shifts, zeros = [], [], []
     for d in connections:
-        stored = d.stored.T
-        shift = _trailing_zeros(stored)
-        q = stored >> shift
-        zero = 0 if q.size == 0 or (q.min() >= -128 and q.max() <= 127) else int(q.min()) + 128
-        if q.size and q.max() - zero > 127:
-            raise ValueError(f"Dense {d.name!r}: stored weights span more than 8 bits")
-        blocks.append(np.ascontiguousarray(q - zero, np.int8).ravel())
+        q, shift, zero = mantissas(d.stored.T)  # Lava's stored weights always fit
+        blocks.append(np.ascontiguousarray(q).ravel())
         shifts.append(shift)
         zeros.append(zero)
     sizes = [b.size for b in blocks]
     return dict(fan_out=np.concatenate(blocks + [np.zeros(0, np.int8)]),
                 offset=np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if blocks else np.zeros(0, np.int64),
                 shift=np.array(shifts, np.int64), zero=np.array(zeros, np.int64))
-
-
-def _trailing_zeros(w: np.ndarray) -> int:
-    """The largest ``k <= 8`` with every entry of ``w`` a multiple of ``2**k`` (0 for an empty matrix)."""
-    nonzero = w[w != 0]
-    if nonzero.size == 0:
-        return 0
-    k = 0
-    while k < 8 and not np.any(nonzero & ((1 << (k + 1)) - 1)):
-        k += 1
-    return k

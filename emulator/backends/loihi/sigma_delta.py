@@ -27,12 +27,14 @@ no neuron can change again, so the state equals what ``max_steps`` steps would g
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import NamedTuple
 
 import numba as nb
 import numpy as np
 
 from emulator.backends.base import LayeredCouplings
+from emulator.backends.loihi.quantise import mantissas
 from emulator.errors import DivergenceError
 
 #: a neuron's sigma and activation are 24-bit registers on the chip
@@ -95,6 +97,18 @@ class FixedNet(LayeredCouplings):
         """Neurons per layer on the chip (see :func:`neurons`)."""
         return neurons(self.layers, self.pair)
 
+    @cached_property
+    def fan_out(self) -> tuple:
+        """The couplings as the event loop reads them: ``(ups, downs, shifts, zeros)``, the weights as int8
+        mantissas with a shift and a zero point per coupling (:func:`~emulator.backends.loihi.quantise.mantissas`;
+        a network whose integers span more than 8 bits keeps its int16 weights, shift and zero point 0)."""
+        split = [mantissas(w) for w in self.down]
+        if any(m is None for m in split):
+            return self.up, self.down, np.zeros(len(split), np.int64), np.zeros(len(split), np.int64)
+        downs = tuple(np.ascontiguousarray(q) for q, _, _ in split)
+        return (tuple(np.ascontiguousarray(q.T) for q in downs), downs, np.array([m[1] for m in split], np.int64),
+                np.array([m[2] for m in split], np.int64))
+
     def neuron_bias(self, bias: np.ndarray) -> np.ndarray:
         """Biases (..., n) of a layer's units -> of its neurons (..., 2n with ``pair``: ``b``, ``b - act_max``)."""
         bias = np.asarray(bias, np.int64)
@@ -155,17 +169,21 @@ class FixedState:
 
 @nb.njit(cache=True)
 def _deliver(acc, weights, spikes):
-    """``acc += spikes[i] * weights[i]`` over the neurons ``i`` with a non-zero payload.
+    """``acc += spikes[i] * weights[i]`` over the neurons ``i`` with a non-zero payload; returns the sum of the
+    payloads (int32 each), which a zero point needs (:attr:`FixedNet.fan_out`).
 
     ``acc`` is int32 and wraps on overflow, as the int32 ``weights.dot(s_in)`` of Lava's Dense
     does (and it vectorises twice as wide as int64).
     """
-    m = acc.size
+    m, total = acc.size, 0
     for i in range(spikes.size):
         p = np.int32(spikes[i])
         if p != 0:
+            total += np.int64(p)
+            w = weights[i]
             for j in range(m):
-                acc[j] += np.int32(p * weights[i, j])
+                acc[j] += p * np.int32(w[j])
+    return total
 
 
 @nb.njit(cache=True)
@@ -174,22 +192,39 @@ def _shift(acc, exp):
 
 
 @nb.njit(cache=True)
-def _dense(part, weights, spikes, exp, pair):
-    """What the Dense process(es) of one coupling deliver for a layer's spikes (``part`` is scratch).
+def _dense(acc, part, weights, spikes, exp, shift, zero, pair):
+    """Add to ``acc`` what the Dense process(es) of one coupling deliver for a layer's spikes (``part`` is
+    int32 scratch of ``acc``'s size).
 
-    ``weights`` is the (n, m) fan-out matrix. With ``pair`` the layer's 2n neurons are the ``A``
-    and ``B`` populations, whose Dense processes hold ``W`` and ``-W``: each sum is shifted on
-    its own, as two Lava processes do.
+    ``weights`` is the (n, m) fan-out matrix of mantissas, the stored weights ``(weights + zero) << shift``.
+    With ``pair`` the layer's 2n neurons are the ``A`` and ``B`` populations, whose Dense processes hold ``W``
+    and ``-W``: each sum is shifted on its own, as two Lava processes do.
     """
     n = weights.shape[0]
-    part[:] = 0
-    _deliver(part, weights, spikes[:n])
-    out = _shift(part, exp)
-    if pair:
+    for half in range(2 if pair else 1):
         part[:] = 0
-        _deliver(part, weights, spikes[n:])
-        out += _shift(-part, exp)
-    return out
+        total = zero * _deliver(part, weights, spikes[half * n:(half + 1) * n])
+        for j in range(acc.size):  # in int32, as the Dense process computes (a negation or a << may wrap)
+            x = np.int64(np.int32((np.int64(part[j]) + total) << shift))
+            x = np.int64(np.int32(-x)) if half else x
+            acc[j] += np.int64(np.int32(x << exp)) if exp > 0 else x >> -exp
+
+
+@nb.njit(cache=True, inline="always")
+def _neurons(a, sigma, act, residue, bias, out, vth, act_max, clip, state_exp):
+    """One step of a run of neurons that hear ``a`` (all arrays of the run's length, indexed from 0, so numba
+    drops its negative-index checks; branch-free); returns (fired, busy)."""
+    n_fired, n_busy = 0, 0
+    for i in range(a.size):
+        s = sigma[i] + a[i]
+        v = max(s + bias[i], 0)
+        v = min(v, act_max) if clip else v
+        d = v - act[i] + residue[i]
+        fire = abs(d) >= vth
+        n_busy += (v != act[i]) | (a[i] != 0) | fire
+        n_fired += fire
+        sigma[i], act[i], residue[i], out[i] = s, v, 0 if fire else d, (d >> state_exp) if fire else 0
+    return n_fired, n_busy
 
 
 class KernelNet(NamedTuple):
@@ -197,12 +232,12 @@ class KernelNet(NamedTuple):
 
     Attributes
     ----------
-    ups : tuple of (n_k, n_{k+1}) int16, k = 0..L-1
-        Forward fan-out matrices, :attr:`FixedNet.up`.
-    downs : tuple of (n_{k+1}, n_k) int16, k = 0..L-1
-        Feedback fan-out matrices, :attr:`FixedNet.down`.
-    exps : (L,) int64
-        Weight exponent of every coupling.
+    ups : tuple of (n_k, n_{k+1}) int8 (or int16), k = 0..L-1
+        Forward fan-out matrices of mantissas (:attr:`FixedNet.fan_out`).
+    downs : tuple of (n_{k+1}, n_k) int8 (or int16), k = 0..L-1
+        Feedback fan-out matrices of mantissas.
+    exps, shifts, zeros : (L,) int64
+        Weight exponent, mantissa shift and zero point of every coupling.
     pair : bool
         Units are pairs of ReLU neurons (:attr:`FixedNet.pair`).
     vth, act_max, state_exp : int
@@ -212,6 +247,8 @@ class KernelNet(NamedTuple):
     ups: tuple
     downs: tuple
     exps: np.ndarray
+    shifts: np.ndarray
+    zeros: np.ndarray
     pair: bool
     vth: int
     act_max: int
@@ -275,14 +312,15 @@ class Record(NamedTuple):
 
 
 @nb.njit(cache=True)
-def _relax(net, neurons, train, max_steps, core_of, logs, record, rec):
+def _relax(net, neurons, train, max_steps, core_of, runs, logs, record, rec):
     """All steps of all samples (each sample runs on its own; see :func:`relax_fixed`).
 
     ``net`` is a :class:`KernelNet`, ``neurons`` the :class:`Neurons` to update, ``train``
-    (T, B, N_0) the input spikes, ``core_of`` the core of every neuron (layers 0..L), ``logs`` the
-    :class:`Logs` to fill and, with ``record``, ``rec`` the :class:`Record` buffers.
+    (T, B, N_0) the input spikes, ``core_of`` the core of every neuron (layers 0..L), ``runs`` for each relaxing
+    layer its (R, 3) runs ``(first, end, core)`` of neurons (:func:`_runs`), ``logs`` the :class:`Logs` to fill
+    and, with ``record``, ``rec`` the :class:`Record` buffers.
     """
-    ups, downs, exps, pair = net.ups, net.downs, net.exps, net.pair
+    ups, downs, exps, shifts, zeros, pair = net.ups, net.downs, net.exps, net.shifts, net.zeros, net.pair
     vth, act_max, state_exp = net.vth, net.act_max, net.state_exp
     sigma, act, residue, pending, bias = neurons.sigma, neurons.act, neurons.residue, neurons.pending, neurons.bias
     fired_log, active_log, trace, steps, quiescent = logs.fired, logs.active, logs.trace, logs.steps, logs.quiescent
@@ -295,9 +333,10 @@ def _relax(net, neurons, train, max_steps, core_of, logs, record, rec):
         sent = [pending[k][b].copy() for k in range(depth + 1)]
         for t in range(max_steps):
             for k in range(depth):  # relaxing layer k + 1 hears layer k below and k + 2 above
-                acc[k][:] = _dense(part[k], ups[k], sent[k], exps[k], pair and k > 0)
+                acc[k][:] = 0
+                _dense(acc[k], part[k], ups[k], sent[k], exps[k], shifts[k], zeros[k], pair and k > 0)
                 if k + 1 < depth:
-                    acc[k] += _dense(part[k], downs[k + 1], sent[k + 2], exps[k + 1], pair)
+                    _dense(acc[k], part[k], downs[k + 1], sent[k + 2], exps[k + 1], shifts[k + 1], zeros[k + 1], pair)
             n_fired = 0
             for i in range(sent[0].size):
                 p = train[t, b, i] if t < n_in else 0
@@ -306,30 +345,16 @@ def _relax(net, neurons, train, max_steps, core_of, logs, record, rec):
                     fired_log[t, b, core_of[0][i]] += 1
                     n_fired += 1
             for k in range(depth):
-                s_k, a_k, r_k, out = sigma[k][b], act[k][b], residue[k][b], sent[k + 1]
-                cores = core_of[k + 1]
+                s_k, a_k, r_k, out, bias_k = sigma[k][b], act[k][b], residue[k][b], sent[k + 1], bias[k][b]
                 units = acc[k].size
-                for i in range(s_k.size):
-                    a = acc[k][i % units]  # both neurons of a pair hear the same input
-                    s = s_k[i] + a
-                    s_k[i] = s
-                    v = max(s + bias[k][b, i], 0)
-                    if not pair:
-                        v = min(v, act_max)
-                    d = v - a_k[i] + r_k[i]
-                    busy = v != a_k[i] or a != 0
-                    a_k[i] = v
-                    if abs(d) >= vth:
-                        r_k[i] = 0
-                        out[i] = d >> state_exp
-                        fired_log[t, b, cores[i]] += 1
-                        n_fired += 1
-                        busy = True
-                    else:
-                        r_k[i] = d
-                        out[i] = 0
-                    if busy:
-                        active_log[t, b, cores[i]] += 1
+                for g in range(runs[k].shape[0]):  # runs of neurons on one core, within one half of a pair
+                    lo, hi, core = runs[k][g, 0], runs[k][g, 1], runs[k][g, 2]
+                    heard = lo % units  # both neurons of a pair hear the same input
+                    fired, busy = _neurons(acc[k][heard:heard + hi - lo], s_k[lo:hi], a_k[lo:hi], r_k[lo:hi],
+                                           bias_k[lo:hi], out[lo:hi], vth, act_max, not pair, state_exp)
+                    fired_log[t, b, core] += fired
+                    active_log[t, b, core] += busy
+                    n_fired += fired
                 if record:
                     rec.sigma[k][t, b] = s_k
                     rec.act[k][t, b] = a_k
@@ -391,16 +416,29 @@ def relax_fixed(net: FixedNet, x_spikes: np.ndarray, *, max_steps: int, bias=Non
                 quiescent=np.zeros(batch, bool))
     shape = (lambda n: (max_steps, batch, n)) if record else (lambda n: (0, 0, 0))
     rec = Record(*(tuple(np.zeros(shape(n), np.int64) for n in sizes[1:]) for _ in Record._fields))
-    kernel_net = KernelNet(ups=net.up, downs=net.down, exps=np.array(net.weight_exp, np.int64), pair=net.pair,
-                           vth=net.vth, act_max=net.act_max, state_exp=net.state_exp)
+    ups, downs, shifts, zeros = net.fan_out
+    kernel_net = KernelNet(ups=ups, downs=downs, exps=np.array(net.weight_exp, np.int64), shifts=shifts, zeros=zeros,
+                           pair=net.pair, vth=net.vth, act_max=net.act_max, state_exp=net.state_exp)
     neurons = Neurons(sigma=tuple(sigma), act=tuple(act), residue=tuple(residue), pending=tuple(pending),
                       bias=tuple(bias))
-    _relax(kernel_net, neurons, train, max_steps, tuple(np.asarray(c, np.int64) for c in core_of), logs, record,
-           rec)
+    core_of = tuple(np.asarray(c, np.int64) for c in core_of)
+    runs = tuple(_runs(c, n) for c, n in zip(core_of[1:], net.layers[1:]))
+    _relax(kernel_net, neurons, train, max_steps, core_of, runs, logs, record, rec)
     _check_range(sigma)
     return FixedState(sigma=sigma, act=act, residue=residue, pending=pending, bias=bias, steps=logs.steps,
                       quiescent=logs.quiescent, trace=logs.trace, fired=logs.fired, active=logs.active,
                       record=[tuple(r[k] for r in rec) for k in range(depth)] if record else None)
+
+
+def _runs(cores: np.ndarray, units: int) -> np.ndarray:
+    """(R, 3) int64: a layer's maximal runs ``(first, end, core)`` of neurons on one core, cut where a pair's
+    second half begins (at ``units``)."""
+    cut = np.zeros(cores.size + 1, bool)
+    cut[[0, cores.size]] = True
+    cut[1:-1] = cores[1:] != cores[:-1]
+    cut[min(units, cores.size)] = True
+    edges = np.flatnonzero(cut)
+    return np.stack([edges[:-1], edges[1:], cores[edges[:-1]]], axis=1).astype(np.int64)
 
 
 def _check_range(sigma):

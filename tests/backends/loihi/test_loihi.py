@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emulator.backends.loihi import LoihiBackend
 from emulator.chip import load_chip
@@ -9,7 +11,8 @@ from emulator.backends.base import Nudge
 from emulator.errors import CapacityError
 from emulator.backends.loihi.mapping import map_network
 from emulator.network import Network
-from emulator.backends.loihi.quantise import as_stored, quantise_weights, weight_grid
+from emulator.backends.loihi.quantise import as_stored, mantissas, quantise_weights, weight_grid
+from emulator.backends.loihi.sigma_delta import FixedNet, relax_fixed
 
 LOIHI2 = "chips/loihi2.yaml"
 
@@ -31,6 +34,37 @@ def test_mixed_sign_weights_are_even_8_bit_values_like_lavas_dense():
     assert as_stored(np.array([[5, -3, 300, -300]])).tolist() == [[4, -4, 254, -256]]
     assert as_stored(np.array([[5, 3, 300]])).tolist() == [[5, 3, 255]]  # one sign: all 8 bits
     assert as_stored(np.array([[-5, -3, -300]])).tolist() == [[-5, -3, -255]]
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(sign=st.sampled_from([-1, 0, 1]), bits=st.integers(1, 8), pair=st.booleans(), seed=st.integers(0, 2 ** 16))
+def test_the_int8_mantissa_layout_relaxes_exactly_as_the_stored_int16_weights(sign, bits, pair, seed):
+    """The event loop reads a coupling as int8 mantissas with a shift and a zero point (the payload sum times the
+    zero point added back): every state after a 30-step relaxation is what the int16 weights themselves give."""
+    rng = np.random.default_rng(seed)
+    layers = (7, 9, 4)
+    raw = [rng.integers(-300, 300, (layers[k + 1], layers[k])) for k in range(2)]
+    down = tuple(np.maximum(as_stored(np.abs(w) * sign if sign else w, bits), -254) for w in raw)
+    net = FixedNet(down=down, weight_exp=(-3, -2), bias=(rng.integers(-40, 80, 9), rng.integers(-40, 80, 4)),
+                   vth=3, act_max=256, pair=pair)
+    wide = FixedNet(down=down, weight_exp=net.weight_exp, bias=net.bias, vth=3, act_max=256, pair=pair)
+    wide.__dict__["fan_out"] = (wide.up, wide.down, np.zeros(2, np.int64), np.zeros(2, np.int64))
+    assert all(w.dtype == np.int8 for w in net.fan_out[0])
+    x = rng.integers(0, 256, (3, 7))
+    ran, reference = (relax_fixed(n, x, max_steps=30) for n in (net, wide))
+    for mine, theirs in zip((ran.sigma, ran.act, ran.residue, ran.fired), (reference.sigma, reference.act,
+                                                                         reference.residue, reference.fired)):
+        assert all(np.array_equal(a, b) for a, b in zip(mine, theirs))
+
+
+def test_integers_that_span_more_than_8_bits_keep_their_width():
+    """[-200, 201] has no int8 form: the loop reads the int16 weights; the unit hears -200 + 201 = 1."""
+    assert mantissas(np.array([[-200, 201]])) is None
+    q, shift, zero = mantissas(np.array([[0, 255, 4]]))
+    assert (q.dtype, shift, zero) == (np.int8, 0, 128) and ((q.astype(int) + zero) << shift).tolist() == [[0, 255, 4]]
+    net = FixedNet(down=(np.array([[-200, 201]]),), weight_exp=(0,), bias=(np.zeros(1, np.int64),), vth=1, act_max=256)
+    assert net.fan_out[1][0].dtype == np.int16
+    assert relax_fixed(net, np.array([[1, 1]]), max_steps=3).sigma[0].tolist() == [[1]]
 
 
 def test_quantised_weights_use_the_finest_exponent_that_clips_little():
