@@ -64,7 +64,7 @@ def activity(net: FixedNet, train: np.ndarray, steps: int) -> tuple[int, float]:
     return int(fired @ fan_out), fired[1:].sum() / (steps * sum(sizes[1:]))
 
 
-def event_limit(net: FixedNet, steps: int, repeats: int = 3) -> float:
+def event_limit(net: FixedNet, steps: int, repeats: int = 9) -> float:
     """Synaptic events per second of the delivery loop alone: every sender of the largest coupling fires a payload
     at every one of ``steps`` steps (best of ``repeats``)."""
     from emulator.backends.loihi.sigma_delta import _deliver
