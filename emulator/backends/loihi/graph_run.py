@@ -32,12 +32,12 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
+from emulator.backends.loihi.events import deliver
 from emulator.backends.loihi.graph import SIGMA_DELTA, STREAM, Graph, Lif, RingBuffer
-from emulator.backends.loihi.lif import DECAY_BITS, UV_BITS
+from emulator.backends.loihi.lif import UV_BITS, _toward_zero
 from emulator.errors import ConfigError, DivergenceError
 
 UV_LIMIT = 2 ** (UV_BITS - 1)
-DECAY_UNITY = 2 ** DECAY_BITS
 #: the registers of the flat layout, and which population variable each records
 REGISTERS = ("sigma", "act", "residue", "error", "u", "v", "s_out")
 
@@ -78,45 +78,6 @@ class GraphRun:
 def _wrap32(x):
     """The int32 result of the same integer arithmetic (two's complement wrap)."""
     return np.int64(np.int32(x))
-
-
-@nb.njit(cache=True)
-def _deliver(acc, fan_out, payload, senders, binary):
-    """``acc += M @ payload`` over the senders with a non-zero payload (each adds its mantissa row once if
-    ``binary``), in int32 arithmetic as Lava's Dense: ``fan_out`` (senders, receivers) int8 mantissas, ``acc``
-    int32, ``senders`` scratch of ``payload.size``. Returns the sum of the payloads (their count if ``binary``),
-    which the caller needs for the zero point. Binary rows are added eight at a time (one pass over ``acc``
-    per eight senders); the sums are the same in int32's modular arithmetic."""
-    m, total = 0, 0
-    for i in range(payload.size):
-        if payload[i] != 0:
-            senders[m] = i
-            m += 1
-            total += 1 if binary else np.int64(np.int32(payload[i]))
-    k = 0
-    if binary:
-        while k + 8 <= m:
-            w0, w1, w2, w3 = fan_out[senders[k]], fan_out[senders[k + 1]], fan_out[senders[k + 2]], fan_out[senders[k + 3]]
-            w4, w5, w6, w7 = fan_out[senders[k + 4]], fan_out[senders[k + 5]], fan_out[senders[k + 6]], \
-                fan_out[senders[k + 7]]
-            for j in range(acc.size):
-                acc[j] += (((np.int32(w0[j]) + np.int32(w1[j])) + (np.int32(w2[j]) + np.int32(w3[j])))
-                           + ((np.int32(w4[j]) + np.int32(w5[j])) + (np.int32(w6[j]) + np.int32(w7[j]))))
-            k += 8
-    while k < m:
-        i = senders[k]
-        p = np.int32(1) if binary else np.int32(payload[i])
-        w = fan_out[i]
-        for j in range(acc.size):
-            acc[j] += p * np.int32(w[j])
-        k += 1
-    return total
-
-
-@nb.njit(cache=True, inline="always")
-def _toward_zero(y):
-    """``y >> 12`` rounded towards zero (Lava's ``sgn(y) * (|y| >> 12)``), without a branch."""
-    return (y + ((y >> 63) & (DECAY_UNITY - 1))) >> DECAY_BITS
 
 
 @nb.njit(cache=True, inline="always")
@@ -218,7 +179,7 @@ def _run(f, segments, regs, data, fired_log, active_log, counts, record, rec):
                 s0, sn, t0, tn, base = f.src[k, 0], f.src[k, 1], f.tgt[k, 0], f.tgt[k, 1], f.offset[k]
                 acc = scratch[:tn]
                 acc[:] = 0
-                total = _deliver(acc, f.fan_out[base:base + sn * tn].reshape(sn, tn), out[s0:s0 + sn], senders,
+                total = deliver(acc, f.fan_out[base:base + sn * tn].reshape(sn, tn), out[s0:s0 + sn], senders,
                                  f.binary[k])
                 e, shift, zero, into = f.exp[k], f.shift[k], f.zero[k] * total, buffers[t0:t0 + tn]
                 for m in range(tn):

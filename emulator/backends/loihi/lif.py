@@ -21,13 +21,16 @@ The emulator equals Lava's ``Loihi2SimCfg(select_tag='fixed_pt')`` step for step
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import NamedTuple
 
 import numba as nb
 import numpy as np
 
 from emulator.backends.base import LayeredCouplings
-from emulator.backends.loihi.sigma_delta import _shift
+from emulator.backends.loihi.events import deliver
+from emulator.backends.loihi.quantise import fan_out_layout
+from emulator.backends.loihi.sigma_delta import core_runs
 
 #: u and v are 24-bit registers; decays are 12-bit fractions; vth and the synaptic input are aligned with
 #: them by 6-bit shifts (Lava's ``uv_bitwidth``, ``decay_shift``, ``vth_shift``, ``act_shift``)
@@ -75,6 +78,11 @@ class LifNet(LayeredCouplings):
     def neurons(self) -> tuple[int, ...]:
         """Neurons per layer: one per unit."""
         return self.layers
+
+    @cached_property
+    def fan_out(self) -> tuple:
+        """The couplings as the event loop reads them (:func:`~emulator.backends.loihi.quantise.fan_out_layout`)."""
+        return fan_out_layout(self.down, self.up)
 
     @property
     def bias(self) -> tuple[np.ndarray, ...]:
@@ -129,11 +137,14 @@ class LifState:
 
 
 class KernelLif(NamedTuple):
-    """A :class:`LifNet` as :func:`_relax` reads it: fan-out matrices, weight exponents (L,), decays and threshold."""
+    """A :class:`LifNet` as :func:`_relax` reads it: fan-out matrices of mantissas (:attr:`LifNet.fan_out`), weight
+    exponents, mantissa shifts and zero points (L,), decays and threshold."""
 
     ups: tuple
     downs: tuple
     exps: np.ndarray
+    shifts: np.ndarray
+    zeros: np.ndarray
     du: int
     dv: int
     vth: int
@@ -149,29 +160,48 @@ class Neurons(NamedTuple):
 
 
 @nb.njit(cache=True)
-def _binary_dense(part, weights, spikes, exp):
-    """What one binary ``Dense`` delivers: the sum of the fan-out rows of the neurons that fired, shifted."""
+def _binary_dense(acc, part, weights, spikes, senders, exp, shift, zero):
+    """Add to ``acc`` what one binary ``Dense`` delivers: the sum of the fan-out rows (mantissas, the stored
+    weights ``(weights + zero) << shift``) of the neurons that fired, in int32, shifted by ``exp``."""
     part[:] = 0
-    for i in range(spikes.size):
-        if spikes[i]:
-            part += weights[i]
-    return _shift(part, exp)
+    total = zero * deliver(part, weights, spikes, senders, True)
+    for j in range(acc.size):
+        x = np.int32((np.int64(part[j]) + total) << shift)
+        acc[j] += np.int64(np.int32(x << exp)) if exp > 0 else np.int64(x >> -exp)
 
 
-@nb.njit(cache=True)
-def _decay(x, keep):
-    """``x * keep >> 12``, rounded towards zero (Lava's ``sgn(x) * (|x| >> 12)``)."""
-    y = x * keep
-    return y >> DECAY_BITS if y >= 0 else -((-y) >> DECAY_BITS)
+@nb.njit(cache=True, inline="always")
+def _toward_zero(y):
+    """``y >> 12`` rounded towards zero (Lava's decay: ``sgn(y) * (|y| >> 12)``), without a branch."""
+    return (y + ((y >> 63) & ((1 << DECAY_BITS) - 1))) >> DECAY_BITS
 
 
-@nb.njit(cache=True)
-def _relax(net, neurons, train, first_counted, core_of, counts, fired_log, active_log, trace, record, rec_u, rec_v,
-           rec_s):
-    """All steps of all samples (see :func:`relax_lif`)."""
-    ups, downs, exps = net.ups, net.downs, net.exps
-    keep_u, keep_v, threshold = (1 << DECAY_BITS) - net.du - 1, (1 << DECAY_BITS) - net.dv, net.vth << ALIGN
+@nb.njit(cache=True, inline="always")
+def _neurons(a, u, v, bias, out, count, keep_u, keep_v, threshold, counted):
+    """One step of a run of LIF neurons that hear ``a`` (arrays of the run's length, indexed from 0 so numba drops
+    its negative-index checks; branch-free); spikes are added to ``count`` if ``counted``. Returns (fired, busy)."""
     wrap, limit = 1 << (UV_BITS - 1), (1 << (UV_BITS - 1)) - 1
+    n_fired, n_busy = 0, 0
+    for i in range(a.size):
+        uu = _toward_zero(u[i] * keep_u) + (a[i] << ALIGN)
+        uu += 2 * wrap * ((uu <= -wrap) - (uu > wrap))
+        vv = min(max(_toward_zero(v[i] * keep_v) + uu + bias[i], -limit), limit)
+        spike = vv > threshold
+        vv = 0 if spike else vv
+        n_fired += spike
+        count[i] += spike & counted
+        n_busy += (a[i] != 0) | (uu != u[i]) | (vv != v[i]) | spike
+        u[i], v[i], out[i] = uu, vv, spike
+    return n_fired, n_busy
+
+
+@nb.njit(cache=True)
+def _relax(net, neurons, train, first_counted, core_of, runs, counts, fired_log, active_log, trace, record, rec_u,
+           rec_v, rec_s):
+    """All steps of all samples (see :func:`relax_lif`); ``runs`` for each relaxing layer its (R, 3) runs
+    ``(first, end, core)`` of neurons on one core."""
+    ups, downs, exps, shifts, zeros = net.ups, net.downs, net.exps, net.shifts, net.zeros
+    keep_u, keep_v, threshold = (1 << DECAY_BITS) - net.du - 1, (1 << DECAY_BITS) - net.dv, net.vth << ALIGN
     depth = len(downs)
     batch = neurons.u[0].shape[0]
     steps = train.shape[0]
@@ -179,11 +209,14 @@ def _relax(net, neurons, train, first_counted, core_of, counts, fired_log, activ
         acc = [np.zeros(ups[k].shape[1], np.int64) for k in range(depth)]
         part = [np.zeros(ups[k].shape[1], np.int32) for k in range(depth)]
         sent = [neurons.pending[k][b].copy() for k in range(depth + 1)]
+        senders = np.zeros(max([s.size for s in sent]), np.int64)
         for t in range(steps):
             for k in range(depth):  # relaxing layer k + 1 hears layer k below and k + 2 above
-                acc[k][:] = _binary_dense(part[k], ups[k], sent[k], exps[k])
+                acc[k][:] = 0
+                _binary_dense(acc[k], part[k], ups[k], sent[k], senders, exps[k], shifts[k], zeros[k])
                 if k + 1 < depth:
-                    acc[k] += _binary_dense(part[k], downs[k + 1], sent[k + 2], exps[k + 1])
+                    _binary_dense(acc[k], part[k], downs[k + 1], sent[k + 2], senders, exps[k + 1], shifts[k + 1],
+                                  zeros[k + 1])
             n_fired = 0
             for i in range(sent[0].size):
                 sent[0][i] = train[t, b, i]
@@ -191,26 +224,15 @@ def _relax(net, neurons, train, first_counted, core_of, counts, fired_log, activ
                     fired_log[t, b, core_of[0][i]] += 1
                     n_fired += 1
             for k in range(depth):
-                u_k, v_k, bias_k, out, cores = neurons.u[k][b], neurons.v[k][b], neurons.bias[k][b], sent[k + 1], \
-                    core_of[k + 1]
-                for i in range(u_k.size):
-                    a = acc[k][i]
-                    u = _decay(u_k[i], keep_u) + (a << ALIGN)
-                    if u > wrap:
-                        u -= 2 * wrap
-                    elif u <= -wrap:
-                        u += 2 * wrap
-                    v = min(max(_decay(v_k[i], keep_v) + u + bias_k[i], -limit), limit)
-                    spike = v > threshold
-                    if spike:
-                        v = 0
-                        fired_log[t, b, cores[i]] += 1
-                        n_fired += 1
-                        if t >= first_counted:
-                            counts[k][b, i] += 1
-                    if a != 0 or u != u_k[i] or v != v_k[i] or spike:
-                        active_log[t, b, cores[i]] += 1
-                    u_k[i], v_k[i], out[i] = u, v, spike
+                u_k, v_k, bias_k, out, count = neurons.u[k][b], neurons.v[k][b], neurons.bias[k][b], sent[k + 1], \
+                    counts[k][b]
+                for g in range(runs[k].shape[0]):
+                    lo, hi, core = runs[k][g, 0], runs[k][g, 1], runs[k][g, 2]
+                    fired, busy = _neurons(acc[k][lo:hi], u_k[lo:hi], v_k[lo:hi], bias_k[lo:hi], out[lo:hi],
+                                           count[lo:hi], keep_u, keep_v, threshold, t >= first_counted)
+                    fired_log[t, b, core] += fired
+                    active_log[t, b, core] += busy
+                    n_fired += fired
                 if record:
                     rec_u[k][t, b] = u_k
                     rec_v[k][t, b] = v_k
@@ -261,11 +283,13 @@ def relax_lif(net: LifNet, train: np.ndarray, *, window: int, bias=None, init: L
     counts = [np.zeros((batch, n), np.int64) for n in sizes[1:]]
     shape = (lambda n: (steps, batch, n)) if record else (lambda n: (0, 0, 0))
     rec = [tuple(np.zeros(shape(n), np.int64) for n in sizes[1:]) for _ in range(3)]
-    kernel = KernelLif(ups=net.up, downs=net.down, exps=np.array(net.weight_exp, np.int64), du=net.du, dv=net.dv,
-                       vth=net.vth)
+    ups, downs, shifts, zeros = net.fan_out
+    kernel = KernelLif(ups=ups, downs=downs, exps=np.array(net.weight_exp, np.int64), shifts=shifts, zeros=zeros,
+                       du=net.du, dv=net.dv, vth=net.vth)
+    core_of = tuple(np.asarray(c, np.int64) for c in core_of)
+    runs = tuple(core_runs(c, c.size) for c in core_of[1:])
     _relax(kernel, Neurons(tuple(u), tuple(v), tuple(pending), tuple(bias)), np.ascontiguousarray(train, np.uint8),
-           steps - window, tuple(np.asarray(c, np.int64) for c in core_of), tuple(counts), fired, active, trace,
-           record, *rec)
+           steps - window, core_of, runs, tuple(counts), fired, active, trace, record, *rec)
     return LifState(u=u, v=v, pending=pending, bias=bias, counts=counts, steps=np.full(batch, steps, np.int64),
                     quiescent=np.zeros(batch, bool), trace=trace, fired=fired, active=active,
                     record=[tuple(r[k] for r in rec) for k in range(len(sizes) - 1)] if record else None)

@@ -80,6 +80,19 @@ def mantissas(stored: np.ndarray) -> tuple[np.ndarray, int, int] | None:
     return (q - zero if zero else q).astype(np.int8), shift, zero
 
 
+def fan_out_layout(down: tuple, up: tuple) -> tuple:
+    """A layered network's couplings as the event loops read them: ``(ups, downs, shifts, zeros)``, the weights
+    ``down`` (and their transposes ``up``) as int8 mantissas with a shift and a zero point per coupling
+    (:func:`mantissas`); a network whose integers span more than 8 bits keeps ``up`` and ``down``, shift and
+    zero point 0."""
+    split = [mantissas(w) for w in down]
+    if any(m is None for m in split):
+        return up, down, np.zeros(len(split), np.int64), np.zeros(len(split), np.int64)
+    downs = tuple(np.ascontiguousarray(q) for q, _, _ in split)
+    return (tuple(np.ascontiguousarray(q.T) for q in downs), downs, np.array([m[1] for m in split], np.int64),
+            np.array([m[2] for m in split], np.int64))
+
+
 @dataclass(frozen=True)
 class LayerQuantisation:
     """How one weight matrix was quantised (a row of the report)."""

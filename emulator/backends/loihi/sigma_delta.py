@@ -34,7 +34,7 @@ import numba as nb
 import numpy as np
 
 from emulator.backends.base import LayeredCouplings
-from emulator.backends.loihi.quantise import mantissas
+from emulator.backends.loihi.quantise import fan_out_layout
 from emulator.errors import DivergenceError
 
 #: a neuron's sigma and activation are 24-bit registers on the chip
@@ -99,15 +99,8 @@ class FixedNet(LayeredCouplings):
 
     @cached_property
     def fan_out(self) -> tuple:
-        """The couplings as the event loop reads them: ``(ups, downs, shifts, zeros)``, the weights as int8
-        mantissas with a shift and a zero point per coupling (:func:`~emulator.backends.loihi.quantise.mantissas`;
-        a network whose integers span more than 8 bits keeps its int16 weights, shift and zero point 0)."""
-        split = [mantissas(w) for w in self.down]
-        if any(m is None for m in split):
-            return self.up, self.down, np.zeros(len(split), np.int64), np.zeros(len(split), np.int64)
-        downs = tuple(np.ascontiguousarray(q) for q, _, _ in split)
-        return (tuple(np.ascontiguousarray(q.T) for q in downs), downs, np.array([m[1] for m in split], np.int64),
-                np.array([m[2] for m in split], np.int64))
+        """The couplings as the event loop reads them (:func:`~emulator.backends.loihi.quantise.fan_out_layout`)."""
+        return fan_out_layout(self.down, self.up)
 
     def neuron_bias(self, bias: np.ndarray) -> np.ndarray:
         """Biases (..., n) of a layer's units -> of its neurons (..., 2n with ``pair``: ``b``, ``b - act_max``)."""
@@ -184,11 +177,6 @@ def _deliver(acc, weights, spikes):
             for j in range(m):
                 acc[j] += p * np.int32(w[j])
     return total
-
-
-@nb.njit(cache=True)
-def _shift(acc, exp):
-    return acc << exp if exp > 0 else acc >> -exp
 
 
 @nb.njit(cache=True)
@@ -317,7 +305,7 @@ def _relax(net, neurons, train, max_steps, core_of, runs, logs, record, rec):
 
     ``net`` is a :class:`KernelNet`, ``neurons`` the :class:`Neurons` to update, ``train``
     (T, B, N_0) the input spikes, ``core_of`` the core of every neuron (layers 0..L), ``runs`` for each relaxing
-    layer its (R, 3) runs ``(first, end, core)`` of neurons (:func:`_runs`), ``logs`` the :class:`Logs` to fill
+    layer its (R, 3) runs ``(first, end, core)`` of neurons (:func:`core_runs`), ``logs`` the :class:`Logs` to fill
     and, with ``record``, ``rec`` the :class:`Record` buffers.
     """
     ups, downs, exps, shifts, zeros, pair = net.ups, net.downs, net.exps, net.shifts, net.zeros, net.pair
@@ -422,7 +410,7 @@ def relax_fixed(net: FixedNet, x_spikes: np.ndarray, *, max_steps: int, bias=Non
     neurons = Neurons(sigma=tuple(sigma), act=tuple(act), residue=tuple(residue), pending=tuple(pending),
                       bias=tuple(bias))
     core_of = tuple(np.asarray(c, np.int64) for c in core_of)
-    runs = tuple(_runs(c, n) for c, n in zip(core_of[1:], net.layers[1:]))
+    runs = tuple(core_runs(c, n) for c, n in zip(core_of[1:], net.layers[1:]))
     _relax(kernel_net, neurons, train, max_steps, core_of, runs, logs, record, rec)
     _check_range(sigma)
     return FixedState(sigma=sigma, act=act, residue=residue, pending=pending, bias=bias, steps=logs.steps,
@@ -430,7 +418,7 @@ def relax_fixed(net: FixedNet, x_spikes: np.ndarray, *, max_steps: int, bias=Non
                       record=[tuple(r[k] for r in rec) for k in range(depth)] if record else None)
 
 
-def _runs(cores: np.ndarray, units: int) -> np.ndarray:
+def core_runs(cores: np.ndarray, units: int) -> np.ndarray:
     """(R, 3) int64: a layer's maximal runs ``(first, end, core)`` of neurons on one core, cut where a pair's
     second half begins (at ``units``)."""
     cut = np.zeros(cores.size + 1, bool)
