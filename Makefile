@@ -20,7 +20,7 @@ demo: $(VENV)/.installed
 	$(PY) -m emulator run workloads/mnist_snn.yaml --chip loihi2 --out runs/demo
 
 test: $(VENV)/.installed
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist worksteal
 
 test-slow: $(VENV)/.installed
 	$(PY) -m pytest -q -m slow
