@@ -145,7 +145,7 @@ def main():
     program, bias = problem(args.run, args.samples)
     settings = replace(program.settings, t_max=75.0, n_bins=0)
     tolerance = args.tolerance or settings.step_tolerance
-    print(f"| sample | method | rhs evaluations | settled at | error there, rad |\n|---:|---|---:|---:|---:|")
+    print("| sample | method | rhs evaluations | settled at | error there, rad |\n|---:|---|---:|---:|---:|")
     for b in range(args.samples):
         counted = Counted(program.couplings)
         state = relax_phases_numpy(counted, bias[b:b + 1], np.zeros((1, program.n)), settings)
