@@ -52,9 +52,10 @@ def test_the_example_rebuilds_the_shipped_network(network, tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
     rebuilt = read_nir(tmp_path / "digits_lif.nir")
     assert rebuilt.edges == network.edges and rebuilt.dt == network.dt
-    # bit for bit on the machine that built it; another CPU's BLAS kernels may round the training differently
+    # bit for bit on the machine that built it (an AMD EPYC); another CPU's BLAS kernels round the float32
+    # training differently (an Intel Xeon: 270 of fc1's 4,096 weights differ, by at most 1.3e-7 relative)
     for name, m in network.maps.items():
-        np.testing.assert_allclose(rebuilt.maps[name].weight, m.weight, rtol=1e-9, atol=0, err_msg=name)
+        np.testing.assert_allclose(rebuilt.maps[name].weight, m.weight, rtol=1e-5, atol=1e-12, err_msg=name)
     for name, pop in network.populations.items():
         for p, value in pop.params.items():
             np.testing.assert_array_equal(rebuilt.populations[name].params[p], value, err_msg=f"{name}.{p}")
