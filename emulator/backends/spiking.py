@@ -16,6 +16,8 @@ for spikes is set by the step budgets and the window.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import math
 from dataclasses import dataclass
 
@@ -128,3 +130,19 @@ def require_brian2():
             "with `pip install brian2` (the emulator's dependencies include it; its numpy code target needs no "
             "compiler)") from None
     return brian2
+
+
+@contextmanager
+def code_target(target: str):
+    """Brian2 with ``prefs.codegen.target`` set to ``target`` inside the block, restored after it.
+
+    Building a network generates code too (``Synapses.connect`` with index arrays, setting variables), so the
+    target must be set while building, not only while running: Brian2's default, ``auto``, compiles that code
+    with Cython (tens of seconds on a machine whose Cython cache is empty)."""
+    b2 = require_brian2()
+    previous = b2.prefs.codegen.target
+    b2.prefs.codegen.target = target
+    try:
+        yield b2
+    finally:
+        b2.prefs.codegen.target = previous

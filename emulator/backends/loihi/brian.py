@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from emulator.backends.loihi.lif import ALIGN, DECAY_BITS, UV_BITS
-from emulator.backends.spiking import require_brian2
+from emulator.backends.spiking import code_target
 
 #: Brian2 time of one step
 STEP_MS = 1.0
@@ -68,28 +68,28 @@ def lif_to_brian2(net, train: np.ndarray, *, bias=None, target: str = "numpy"):
     ``SpikeMonitor`` per relaxing layer; run it with ``network.run(steps * STEP_MS * brian2.ms)`` after
     setting ``brian2.prefs.codegen.target`` to ``target``.
     """
-    b2 = require_brian2()
-    dt = STEP_MS * b2.ms
-    step, index = np.nonzero(np.asarray(train, bool))
-    source = b2.SpikeGeneratorGroup(net.layers[0], index, step * dt, dt=dt, name="inputs")
-    depth = len(net.down)
-    keep_u, keep_v = (1 << DECAY_BITS) - net.du - 1, (1 << DECAY_BITS) - net.dv
-    layers = []
-    for k, (n, b) in enumerate(zip(net.layers[1:], net.bias if bias is None else bias), start=1):
-        group = b2.NeuronGroup(n, NEURON, threshold=f"v > {net.vth << ALIGN}", reset="v = 0", dt=dt, name=f"layer{k}")
-        group.bias = np.asarray(b, np.float64)
-        exp_down = net.weight_exp[k] if k < depth else 0
-        group.run_regularly(_step_code(keep_u, keep_v, net.weight_exp[k - 1], exp_down), when="groups",
-                            name=f"lif{k}")
-        layers.append(group)
-    synapses = []
-    senders = [source] + layers
-    for k, w in enumerate(net.down):
-        synapses.append(_couple(b2, senders[k], layers[k], w, "a_up", dt, f"W{k}"))
-        if k >= 1:
-            synapses.append(_couple(b2, layers[k], layers[k - 1], w.T, "a_down", dt, f"W{k}T"))
-    monitors = [b2.SpikeMonitor(g, name=f"spikes{k}") for k, g in enumerate(layers, start=1)]
-    return b2.Network(source, *layers, *synapses, *monitors), layers, monitors
+    with code_target(target) as b2:  # building generates code too
+        dt = STEP_MS * b2.ms
+        step, index = np.nonzero(np.asarray(train, bool))
+        source = b2.SpikeGeneratorGroup(net.layers[0], index, step * dt, dt=dt, name="inputs")
+        depth = len(net.down)
+        keep_u, keep_v = (1 << DECAY_BITS) - net.du - 1, (1 << DECAY_BITS) - net.dv
+        layers = []
+        for k, (n, b) in enumerate(zip(net.layers[1:], net.bias if bias is None else bias), start=1):
+            group = b2.NeuronGroup(n, NEURON, threshold=f"v > {net.vth << ALIGN}", reset="v = 0", dt=dt, name=f"layer{k}")
+            group.bias = np.asarray(b, np.float64)
+            exp_down = net.weight_exp[k] if k < depth else 0
+            group.run_regularly(_step_code(keep_u, keep_v, net.weight_exp[k - 1], exp_down), when="groups",
+                                name=f"lif{k}")
+            layers.append(group)
+        synapses = []
+        senders = [source] + layers
+        for k, w in enumerate(net.down):
+            synapses.append(_couple(b2, senders[k], layers[k], w, "a_up", dt, f"W{k}"))
+            if k >= 1:
+                synapses.append(_couple(b2, layers[k], layers[k - 1], w.T, "a_down", dt, f"W{k}T"))
+        monitors = [b2.SpikeMonitor(g, name=f"spikes{k}") for k, g in enumerate(layers, start=1)]
+        return b2.Network(source, *layers, *synapses, *monitors), layers, monitors
 
 
 def _couple(b2, pre, post, weights: np.ndarray, accumulator: str, dt, name: str):

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from emulator.backends.snn.neurons import SpikingNet, relax_spiking
-from emulator.backends.spiking import input_train, require_brian2, step_sizes
+from emulator.backends.spiking import code_target, input_train, require_brian2, step_sizes
 
 #: Brian2 time of one emulator step
 STEP_MS = 1.0
@@ -62,13 +62,8 @@ class BrianNetwork:
 
     def run(self, steps: int | None = None):
         """Run ``steps`` steps (all the input covers by default) with the network's code target."""
-        b2 = require_brian2()
-        previous = b2.prefs.codegen.target
-        b2.prefs.codegen.target = self.target
-        try:
+        with code_target(self.target) as b2:
             self.network.run((self.steps if steps is None else steps) * STEP_MS * b2.ms, namespace={})
-        finally:
-            b2.prefs.codegen.target = previous
 
     def spikes(self) -> list[np.ndarray]:
         """Every layer's spikes at every step run: list of (steps, n_k) bool, layers 1..L."""
@@ -111,31 +106,31 @@ def to_brian2(net: SpikingNet, train: np.ndarray, eps: np.ndarray, *, bias=None,
     BrianNetwork
         Built, not run: call :meth:`BrianNetwork.run`.
     """
-    b2 = require_brian2()
-    dt = STEP_MS * b2.ms
-    train = np.asarray(train, bool)
-    steps = train.shape[0]
-    ahead = np.append(np.asarray(eps, np.float64)[1:], eps[-1])  # Brian2's current runs one step ahead
-    namespace = {"step_size": b2.TimedArray(ahead, dt=dt), "leak": float(net.leak), "vth": float(net.vth)}
-    step, index = np.nonzero(train)
-    source = b2.SpikeGeneratorGroup(net.layers[0], index, step * dt, dt=dt, name="inputs")
-    layers, objects = [], [source]
-    for k, (n, b) in enumerate(zip(net.layers[1:], net.bias if bias is None else bias), start=1):
-        group = b2.NeuronGroup(n, SYNAPSE_CURRENT + MEMBRANE[net.clip], threshold="v > vth",
-                               reset="v -= vth" if net.subtract else "v = 0", method="euler", dt=dt,
-                               namespace=namespace, name=f"layer{k}")
-        group.I = np.asarray(b, np.float64)
-        layers.append(group)
-    senders = [source] + layers
-    for k, w in enumerate(net.down):
-        objects.append(_couple(b2, senders[k], layers[k], w, dt, namespace, f"W{k}"))
-        if k >= 1:  # the input is clamped: no feedback to it
-            objects.append(_couple(b2, layers[k], layers[k - 1], w.T, dt, namespace, f"W{k}T"))
-    spike_monitors = [b2.SpikeMonitor(g, name=f"spikes{k}") for k, g in enumerate(layers, start=1)]
-    state_monitors = ([b2.StateMonitor(g, ["u", "v"], record=True, when="end", dt=dt, name=f"states{k}")
-                       for k, g in enumerate(layers, start=1)] if record else [])
-    network = b2.Network(*objects, *layers, *spike_monitors, *state_monitors)
-    return BrianNetwork(network, layers, spike_monitors, state_monitors, steps, target)
+    with code_target(target) as b2:  # building generates code too
+        dt = STEP_MS * b2.ms
+        train = np.asarray(train, bool)
+        steps = train.shape[0]
+        ahead = np.append(np.asarray(eps, np.float64)[1:], eps[-1])  # Brian2's current runs one step ahead
+        namespace = {"step_size": b2.TimedArray(ahead, dt=dt), "leak": float(net.leak), "vth": float(net.vth)}
+        step, index = np.nonzero(train)
+        source = b2.SpikeGeneratorGroup(net.layers[0], index, step * dt, dt=dt, name="inputs")
+        layers, objects = [], [source]
+        for k, (n, b) in enumerate(zip(net.layers[1:], net.bias if bias is None else bias), start=1):
+            group = b2.NeuronGroup(n, SYNAPSE_CURRENT + MEMBRANE[net.clip], threshold="v > vth",
+                                   reset="v -= vth" if net.subtract else "v = 0", method="euler", dt=dt,
+                                   namespace=namespace, name=f"layer{k}")
+            group.I = np.asarray(b, np.float64)
+            layers.append(group)
+        senders = [source] + layers
+        for k, w in enumerate(net.down):
+            objects.append(_couple(b2, senders[k], layers[k], w, dt, namespace, f"W{k}"))
+            if k >= 1:  # the input is clamped: no feedback to it
+                objects.append(_couple(b2, layers[k], layers[k - 1], w.T, dt, namespace, f"W{k}T"))
+        spike_monitors = [b2.SpikeMonitor(g, name=f"spikes{k}") for k, g in enumerate(layers, start=1)]
+        state_monitors = ([b2.StateMonitor(g, ["u", "v"], record=True, when="end", dt=dt, name=f"states{k}")
+                           for k, g in enumerate(layers, start=1)] if record else [])
+        network = b2.Network(*objects, *layers, *spike_monitors, *state_monitors)
+        return BrianNetwork(network, layers, spike_monitors, state_monitors, steps, target)
 
 
 def program_to_brian2(program, x: np.ndarray, *, steps: int, record: bool = False,
