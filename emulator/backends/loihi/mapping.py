@@ -12,6 +12,7 @@ routing); the receiving core then does one synaptic op per receiving neuron.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -147,7 +148,23 @@ def map_network(network, limits: CoreLimits, *, where: str = "the chip") -> Mapp
     need more output axons (neurons x destination cores) than a core has is split over more cores, until it
     fits or a core would hold no neuron.
     """
-    top = network if isinstance(network, Topology) else layered(network)
+    if isinstance(network, Topology):
+        return _map(network, limits, where)
+    return _map_layers(tuple(int(n) for n in network), limits, where)
+
+
+@lru_cache(maxsize=64)
+def _map_layers(sizes: tuple, limits: CoreLimits, where: str) -> Mapping:
+    """A layered network's mapping, which its sizes and the limits fix: computed once for every batch a training
+    re-programs (its arrays are made read-only, as the programs share them)."""
+    mapping = _map(layered(sizes), limits, where)
+    for value in vars(mapping).values():
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+    return mapping
+
+
+def _map(top: Topology, limits: CoreLimits, where: str) -> Mapping:
     capacity = [_capacity(top, k, limits, where) for k in range(len(top.sizes))]
     while True:
         mapping = _place(top, capacity, limits, where)

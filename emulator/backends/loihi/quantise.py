@@ -13,8 +13,10 @@ sign loses its least significant bit (even values in [-256, 254] at 8 bits).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
+import numba as nb
 import numpy as np
 
 from emulator.errors import CapacityError
@@ -27,9 +29,14 @@ BIAS_BITS = 16
 
 def _sign_mode(w: np.ndarray) -> str:
     """Lava's ``determine_sign_mode``: excitatory if no weight is negative, inhibitory if none is positive."""
-    if w.size == 0 or w.min() >= 0:
+    return _mode_of(w.min(), w.max()) if w.size else "excitatory"
+
+
+def _mode_of(low, high) -> str:
+    """The sign mode of weights whose smallest is ``low`` and largest ``high``."""
+    if low >= 0:
         return "excitatory"
-    return "inhibitory" if w.max() <= 0 else "mixed"
+    return "inhibitory" if high <= 0 else "mixed"
 
 
 def weight_grid(weights: np.ndarray, weight_bits: int = 8) -> tuple[int, int, int]:
@@ -48,13 +55,19 @@ def as_stored(w_int: np.ndarray, weight_bits: int = 8, sign_mode: str | None = N
     ``sign_mode`` (``"excitatory"``, ``"inhibitory"`` or ``"mixed"``) is the Dense process's own, if it was
     given one; by default it is inferred from the weights as Lava infers it.
     """
-    w = np.asarray(w_int, np.int64)
-    mode = sign_mode or _sign_mode(w)
-    if mode == "inhibitory":
-        return -as_stored(-w, weight_bits, "excitatory")
+    w = np.asarray(w_int)
+    w = w if w.dtype in (np.int32, np.int64) else w.astype(np.int64)
+    low, high = (int(w.min()), int(w.max())) if w.size else (0, 0)
+    mode = sign_mode or _mode_of(low, high)
     shift = 8 - weight_bits + int(mode == "mixed")
-    w = np.clip(w, -256 if mode == "mixed" else 0, 255)
-    return ((w >> shift) << shift).astype(np.int32)
+    if mode == "inhibitory":  # Lava stores the magnitudes as an excitatory matrix, and negates them
+        w, low, high = -np.clip(w, -255, 0), -min(high, 0), -max(low, -255)
+    floor = -256 if mode == "mixed" else 0
+    if low < floor or high > 255:  # only then is there anything to clip
+        w = np.clip(w, floor, 255)
+    if shift:
+        w = (w >> shift) << shift
+    return (-w if mode == "inhibitory" else w).astype(np.int32)
 
 
 def mantissas(stored: np.ndarray) -> tuple[np.ndarray, int, int] | None:
@@ -102,10 +115,18 @@ class LayerQuantisation:
     range_used: float
     #: fraction of weights clipped at the range
     clipped_fraction: float
-    #: RMS quantisation error over RMS weight
-    relative_error: float
+    #: the float weights and what their integers stand for in the same units, from which
+    #: :attr:`relative_error` is computed when first read (a training re-quantises every batch, a report reads one)
+    pair: tuple = field(default=(), compare=False, repr=False)
     #: fraction of the layer's biases clipped at the 16-bit bias register's range
     bias_clipped_fraction: float = 0.0
+
+    @cached_property
+    def relative_error(self) -> float:
+        """RMS quantisation error over RMS weight."""
+        w, w_int, unit = self.pair
+        rms = float(np.sqrt(np.mean(w ** 2))) or 1.0
+        return float(np.sqrt(np.mean((w_int * unit - w) ** 2))) / rms
 
     def to_dict(self) -> dict:
         return {"weight_exp": self.weight_exp, "range_used": self.range_used,
@@ -126,20 +147,41 @@ def quantise_weights(w: np.ndarray, *, state_exp: int, weight_bits: int = 8, max
     if symmetric:  # only mixed signs reach -256, whose negation Lava cannot store
         low = max(low, -high)
     magnitude = max(-low, high)
-    for exp in range(WEIGHT_EXP_RANGE[0], WEIGHT_EXP_RANGE[1] + 1):
-        scaled = w * 2.0 ** (state_exp - exp)
-        clipped = float(np.mean((scaled > high) | (scaled < low)))
-        if clipped <= max_clipped:
-            break
-    else:
+    first, last = WEIGHT_EXP_RANGE
+
+    def clipped_at(exp: int) -> float:
+        scaled = w * 2.0 ** (state_exp - exp)  # exact: a power of two
+        return float(np.mean((scaled > high) | (scaled < low)))
+
+    # The fraction clipped falls as the exponent grows, so the finest exponent that clips at most max_clipped is
+    # at or below the finest that clips nothing, found from the extremes alone: search down from there.
+    top, bottom = (float(w.max()), float(w.min())) if w.size else (0.0, 0.0)
+    exp = first
+    while exp < last and (top * 2.0 ** (state_exp - exp) > high or bottom * 2.0 ** (state_exp - exp) < low):
+        exp += 1
+    while exp > first and clipped_at(exp - 1) <= max_clipped:
+        exp -= 1
+    w_int = np.empty(w.shape, np.int32)
+    clipped = _round_to_grid(w.reshape(-1), 2.0 ** (state_exp - exp), step, low, high, w_int.reshape(-1)) / max(w.size, 1)
+    if clipped > max_clipped:
         raise CapacityError(
             f"weights up to {np.abs(w).max():.3g} cannot be stored in {weight_bits}-bit weights with an "
             f"exponent up to {WEIGHT_EXP_RANGE[1]}: lower training.learning_rates or enable "
             "training.spectral_norm")
-    w_int = (np.clip(np.round(scaled / step) * step, low, high)).astype(np.int32)
-    rms = float(np.sqrt(np.mean(w ** 2))) or 1.0
-    error = float(np.sqrt(np.mean((w_int * 2.0 ** (exp - state_exp) - w) ** 2))) / rms
-    return w_int, LayerQuantisation(exp, float(np.abs(w_int).max()) / magnitude, clipped, error)
+    return w_int, LayerQuantisation(exp, float(np.abs(w_int).max(initial=0)) / magnitude, clipped,
+                                    (w, w_int, 2.0 ** (exp - state_exp)))
+
+
+@nb.njit(cache=True)
+def _round_to_grid(w, scale, step, low, high, out):
+    """``out = clip(round(w * scale / step) * step, low, high)`` (numpy's rounding, half to even) in one pass over the
+    flat arrays; returns how many ``w * scale`` lie outside ``[low, high]``."""
+    clipped = 0
+    for i in range(w.size):
+        scaled = w[i] * scale
+        clipped += (scaled > high) | (scaled < low)
+        out[i] = min(max(np.rint(scaled / step) * step, low), high)
+    return clipped
 
 
 def bias_range(*, state_exp: int, offset: int = 0) -> tuple[int, int]:

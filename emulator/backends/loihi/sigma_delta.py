@@ -26,7 +26,7 @@ no neuron can change again, so the state equals what ``max_steps`` steps would g
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
 
@@ -50,8 +50,6 @@ class FixedNet(LayeredCouplings):
     down : tuple of (n_{k+1}, n_k) int16
         ``W_k`` as programmed (8-bit, even if of mixed sign); row ``i`` is the feedback fan-out
         of unit ``i`` of layer ``k + 1``.
-    up : tuple of (n_k, n_{k+1}) int16
-        ``W_k^T``, row ``i`` the forward fan-out of unit ``i`` of layer ``k``.
     weight_exp : tuple of int
         Exponent of ``W_k``, used by both its ``Dense`` processes.
     bias : tuple of (n_{k+1},) int64
@@ -70,7 +68,6 @@ class FixedNet(LayeredCouplings):
     """
 
     down: tuple[np.ndarray, ...]
-    up: tuple[np.ndarray, ...] = field(init=False)
     weight_exp: tuple[int, ...]
     bias: tuple[np.ndarray, ...]
     vth: int
@@ -79,13 +76,17 @@ class FixedNet(LayeredCouplings):
     pair: bool = False
 
     def __post_init__(self):
-        if any(np.abs(np.asarray(w, np.int64)).max(initial=0) > 256 for w in self.down):
+        extremes = [(int(w.min()), int(w.max())) if w.size else (0, 0) for w in map(np.asarray, self.down)]
+        if any(low < -256 or high > 256 for low, high in extremes):
             raise ValueError("weights must be stored 8-bit values (|w| <= 256); see emulator.backends.loihi.quantise.as_stored")
-        if self.pair and any((np.asarray(w) == -256).any() for w in self.down):
+        if self.pair and any(low == -256 for low, _ in extremes):
             raise ValueError("a pair network sends through -W too, which cannot store 256: keep weights in [-254, 254]")
-        down = tuple(np.ascontiguousarray(w, np.int16) for w in self.down)
-        object.__setattr__(self, "down", down)
-        object.__setattr__(self, "up", tuple(np.ascontiguousarray(w.T) for w in down))
+        object.__setattr__(self, "down", tuple(np.ascontiguousarray(w, np.int16) for w in self.down))
+
+    @cached_property
+    def up(self) -> tuple[np.ndarray, ...]:
+        """``W_k^T``, (n_k, n_{k+1}) int16: row ``i`` is the forward fan-out of unit ``i`` of layer ``k``."""
+        return tuple(np.ascontiguousarray(w.T) for w in self.down)
 
     @property
     def act_bits(self) -> int:

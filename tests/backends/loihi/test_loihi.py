@@ -81,6 +81,62 @@ def test_quantised_weights_use_the_finest_exponent_that_clips_little():
     assert (as_stored(w_int) == w_int).all()  # already what Lava will store
 
 
+def _finest_exponent_by_scan(w, state_exp, weight_bits, max_clipped, symmetric):
+    """The specification of quantise_weights's exponent: the first, from the finest, that clips at most max_clipped."""
+    step, low, high = weight_grid(w, weight_bits)
+    low = max(low, -high) if symmetric else low
+    for exp in range(-8, 8):
+        scaled = w * 2.0 ** (state_exp - exp)
+        if np.mean((scaled > high) | (scaled < low)) <= max_clipped:
+            return exp
+    return None
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2 ** 16), scale=st.floats(1e-4, 1e3), offset=st.sampled_from([-1.0, -0.5, 0.0, 0.5, 1.0]),
+       state_exp=st.integers(0, 8), bits=st.integers(1, 8), max_clipped=st.sampled_from([0.0, 1e-3, 0.05, 0.3]),
+       symmetric=st.booleans(), heavy=st.booleans())
+def test_the_exponent_search_finds_what_a_scan_from_the_finest_finds(seed, scale, offset, state_exp, bits, max_clipped,
+                                                                     symmetric, heavy):
+    rng = np.random.default_rng(seed)
+    w = scale * ((rng.standard_t(1.5, (30, 20)) if heavy else rng.normal(size=(30, 20))) + offset)
+    expected = _finest_exponent_by_scan(w, state_exp, bits, max_clipped, symmetric)
+    if expected is None:
+        with pytest.raises(CapacityError):
+            quantise_weights(w, state_exp=state_exp, weight_bits=bits, max_clipped=max_clipped, symmetric=symmetric)
+        return
+    w_int, q = quantise_weights(w, state_exp=state_exp, weight_bits=bits, max_clipped=max_clipped, symmetric=symmetric)
+    assert q.weight_exp == expected
+    step, low, high = weight_grid(w, bits)
+    scaled = w * 2.0 ** (state_exp - expected)
+    low = max(low, -high) if symmetric else low
+    assert q.clipped_fraction == np.mean((scaled > high) | (scaled < low))
+    np.testing.assert_array_equal(w_int, np.clip(np.round(scaled / step) * step, low, high))
+
+
+def _stored_by_specification(w, bits, mode):
+    """Lava's Dense on its first step, written out: clip by sign mode, drop the low bits (of the magnitudes, for an
+    inhibitory matrix)."""
+    w = np.asarray(w, np.int64)
+    if mode == "inhibitory":
+        return -_stored_by_specification(-w, bits, "excitatory")
+    shift = 8 - bits + int(mode == "mixed")
+    w = np.clip(w, -256 if mode == "mixed" else 0, 255)
+    return (w >> shift) << shift
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2 ** 16), span=st.sampled_from([3, 200, 300, 2 ** 20]), offset=st.integers(-400, 400),
+       bits=st.integers(1, 8), mode=st.sampled_from([None, "excitatory", "inhibitory", "mixed"]),
+       dtype=st.sampled_from([np.int16, np.int32, np.int64]))
+def test_stored_weights_are_lavas_clip_and_truncation(seed, span, offset, bits, mode, dtype):
+    w = (np.random.default_rng(seed).integers(-span, span + 1, (7, 9)) + offset).clip(-30000, 30000).astype(dtype)
+    inferred = "excitatory" if w.min() >= 0 else "inhibitory" if w.max() <= 0 else "mixed"
+    stored = as_stored(w, bits, mode)
+    assert stored.dtype == np.int32
+    np.testing.assert_array_equal(stored, _stored_by_specification(w, bits, mode or inferred))
+
+
 def test_biases_beyond_the_16_bit_register_are_clipped_and_reported():
     chip = load_chip(LOIHI2)  # 14 activation bits: 2**14 is a saturated unit
     net = Network((np.full((2, 2), 0.1), np.full((1, 2), 0.1)), (np.array([0.5, 3.0]), np.array([-1.5])), theta=0.01)
