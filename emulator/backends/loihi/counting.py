@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import numba as nb
 import numpy as np
 
 from emulator.counters import Counters
@@ -36,29 +37,71 @@ def count(program, state) -> Counters:
     steps each sample ran.
     """
     m, tm = program.mapping, program.time_s
-    running = np.arange(state.fired.shape[0])[:, None] < state.steps[None, :]  # (T, B)
-    fired = state.fired.astype(np.int64)  # (T, B, C)
-    busy = state.active.astype(np.int64)
-    size = m.core_size[None, None, :]
-    idle = (size - busy) * running[..., None]
-    synops = np.zeros_like(fired)
-    for k, (first, count) in enumerate(m.layer_cores):
-        layer_fired = fired[..., first:first + count].sum(-1, keepdims=True)
-        idle[..., first:first + count] *= k not in m.topology.inputs  # input neurons are sources: no updates
+    layer_of = np.repeat(np.arange(len(m.layer_cores)), [c for _, c in m.layer_cores])
+    feeds = np.zeros((len(m.layer_cores), len(layer_of)), np.int64)  # feeds[k, c]: layer k sends to core c
+    for k in range(len(m.layer_cores)):
         for j in m.topology.receivers(k):
-            f, c = m.layer_cores[j]
-            synops[..., f:f + c] += layer_fired * m.core_size[f:f + c]
-    work = core_seconds(tm, active=busy, idle=idle, synaptic_ops=synops, spikes=fired, messages=fired * m.messages)
-    sent = fired > 0
-    route = ((sent * m.max_hops).max(-1) * tm["hops"]
-             + (sent & (m.chip_messages > 0)).any(-1) * tm["chip_messages"])
-    critical = ((work.max(-1) + route + tm["barrier_syncs"]) * running).sum()
-    per_core = {op: x.sum((0, 1)) for op, x in zip(PER_CORE, (busy, idle, fired, synops))}
-    spikes = per_core["spikes"]
-    counters = Counters(barrier_syncs=int(running.sum()), messages=int(spikes @ m.messages),
+            first, n = m.layer_cores[j]
+            feeds[k, first:first + n] += 1  # once per connection
+    updated = np.array([k not in m.topology.inputs for k in layer_of], np.bool_)  # input neurons are sources
+    times = np.array([tm[op] for op in ("neuron_updates_active", "neuron_updates_idle", "synaptic_ops", "spikes",
+                                        "messages", "hops", "chip_messages", "barrier_syncs")], np.float64)
+    step_s, per_core = _step_work(state.fired, state.active, np.asarray(state.steps, np.int64), layer_of, feeds,
+                                  updated, m.core_size.astype(np.int64), m.messages.astype(np.int64),
+                                  m.max_hops.astype(np.int64), m.chip_messages.astype(np.int64), times)
+    running = int(np.minimum(state.steps, state.fired.shape[0]).sum())
+    spikes = per_core[2]
+    counters = Counters(barrier_syncs=running, messages=int(spikes @ m.messages),
                         hops=int(spikes @ m.hops), chip_messages=int(spikes @ m.chip_messages))
-    for op, x in per_core.items():
+    for op, x in zip(PER_CORE, per_core):
         counters[op] = int(x.sum())
         counters[f"{op}_per_core"] = x
-    counters["critical_path_s"] = float(critical)
+    counters["critical_path_s"] = float(step_s.sum())  # numpy's summation, over (T, B) as always
     return counters
+
+
+@nb.njit(cache=True)
+def _step_work(fired, active, steps, layer_of, feeds, updated, core_size, messages, max_hops, chip_messages, times):
+    """Every step's latency and the per-core counts, from the logs (T, B, C) of a run.
+
+    Returns
+    -------
+    step_s : (T, B) float64
+        The step's slowest core's work plus its longest route and the barrier, 0 for steps a sample did not run
+        (:func:`core_seconds`'s sum, term by term in its order, so every float is what numpy's arrays gave).
+    per_core : (4, C) int64
+        Active and idle neuron updates, spikes and synaptic ops of each core, summed over steps and samples.
+    """
+    n_steps, batch, n_cores = fired.shape
+    n_layers = feeds.shape[0]
+    step_s = np.zeros((n_steps, batch))
+    per_core = np.zeros((4, n_cores), np.int64)
+    layer_fired = np.zeros(n_layers, np.int64)
+    for t in range(n_steps):
+        for b in range(batch):
+            running = t < steps[b]  # the logs of steps a sample did not run are counted as they are, as before
+            layer_fired[:] = 0
+            for c in range(n_cores):
+                layer_fired[layer_of[c]] += fired[t, b, c]
+            slowest, hops, crosses = 0.0, 0, False
+            for c in range(n_cores):
+                spikes = np.int64(fired[t, b, c])
+                busy = np.int64(active[t, b, c])
+                idle = core_size[c] - busy if running and updated[c] else 0
+                synops = 0
+                for k in range(n_layers):
+                    synops += layer_fired[k] * core_size[c] * feeds[k, c]
+                per_core[0, c] += busy
+                per_core[1, c] += idle
+                per_core[2, c] += spikes
+                per_core[3, c] += synops
+                if running:
+                    work = (busy * times[0] + idle * times[1] + synops * times[2] + spikes * times[3]
+                            + (spikes * messages[c]) * times[4])
+                    slowest = max(slowest, work)
+                    if spikes > 0:
+                        hops = max(hops, max_hops[c])
+                        crosses = crosses or chip_messages[c] > 0
+            if running:
+                step_s[t, b] = slowest + (hops * times[5] + (times[6] if crosses else 0.0)) + times[7]
+    return step_s, per_core
