@@ -27,7 +27,7 @@ no neuron can change again, so the state equals what ``max_steps`` steps would g
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import NamedTuple
 
 import numba as nb
@@ -421,7 +421,13 @@ def relax_fixed(net: FixedNet, x_spikes: np.ndarray, *, max_steps: int, bias=Non
 
 def core_runs(cores: np.ndarray, units: int) -> np.ndarray:
     """(R, 3) int64: a layer's maximal runs ``(first, end, core)`` of neurons on one core, cut where a pair's
-    second half begins (at ``units``)."""
+    second half begins (at ``units``). Remembered per placement: a training asks for the same ones at every phase."""
+    return _core_runs(np.ascontiguousarray(cores, np.int64).tobytes(), int(units)).copy()
+
+
+@lru_cache(maxsize=256)
+def _core_runs(placement: bytes, units: int) -> np.ndarray:
+    cores = np.frombuffer(placement, np.int64)
     cut = np.zeros(cores.size + 1, bool)
     cut[[0, cores.size]] = True
     cut[1:-1] = cores[1:] != cores[:-1]
@@ -433,7 +439,7 @@ def core_runs(cores: np.ndarray, units: int) -> np.ndarray:
 def _check_range(sigma):
     limit = 2 ** (STATE_BITS - 1)
     for k, s in enumerate(sigma, start=1):
-        if s.size and np.abs(s).max() >= limit:
+        if s.size and max(-int(s.min()), int(s.max())) >= limit:
             raise DivergenceError(
                 f"a neuron's sigma in layer {k} left the chip's {STATE_BITS}-bit range: lower "
                 "training.learning_rates, enable training.spectral_norm, or give the chip fewer "
