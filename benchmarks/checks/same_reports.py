@@ -27,6 +27,9 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from emulator.catalog import resolve
+from emulator.workload import load_workload
+
 REPO = Path(__file__).resolve().parents[2]
 #: keys whose values differ between two identical runs (anywhere in the report)
 VOLATILE = {"created", "wall_s", "train_wall_s", "emulator_version", "schema_version", "from"}
@@ -87,15 +90,16 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--base", required=True, help="git revision to compare the working tree with")
     p.add_argument("--chips", help="comma-separated chips the workload runs on (default: every chip)")
-    p.add_argument("--workload", default="digits_snn", help="classification workload the chips run (default digits_snn)")
-    p.add_argument("--epochs", type=int, default=2, help="epochs of the workload (default 2)")
+    p.add_argument("--workload", default="digits_snn", help="workload the chips run (default digits_snn)")
+    p.add_argument("--epochs", type=int, default=2, help="epochs of a training workload (default 2)")
     p.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="another override of the workload (repeatable)")
     p.add_argument("--maxcut-chips", default="oim-cmos", help="chips the MaxCut workloads run on")
     p.add_argument("--no-maxcut", action="store_true", help="skip the MaxCut workloads")
     args = p.parse_args(argv)
     chips = args.chips.split(",") if args.chips else chips_of(REPO)
-    cases = [(args.workload, c, [f"training.epochs={args.epochs}"] + args.set) for c in chips]
+    trains = load_workload(resolve("workloads", args.workload)).kind == "classification"
+    cases = [(args.workload, c, [f"training.epochs={args.epochs}"] * trains + args.set) for c in chips]
     if not args.no_maxcut:
         cases += [(w, c, []) for w in MAXCUT for c in args.maxcut_chips.split(",")]
     failed = 0
