@@ -21,6 +21,7 @@ import contextlib
 import math
 import weakref
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
@@ -36,6 +37,13 @@ class LayeredCouplings:
     (n_{k+1}, n_k), for the back-ends' network classes to share."""
 
     down: tuple
+
+    @cached_property
+    def up(self) -> tuple:
+        """``W_k^T`` of each coupling, (n_k, n_{k+1}): row ``i`` is the forward fan-out of unit ``i`` of layer ``k``.
+        Made when first read: a network re-programmed every batch whose event loops read another layout (the
+        Loihi family's int8 mantissas) never makes it. A family may hold its own ``up`` instead."""
+        return tuple(np.ascontiguousarray(w.T) for w in self.down)
 
     @property
     def layers(self) -> tuple[int, ...]:

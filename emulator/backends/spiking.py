@@ -16,9 +16,8 @@ for spikes is set by the step budgets and the window.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np

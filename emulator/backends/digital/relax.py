@@ -13,7 +13,7 @@ matrix product; the counts are the same either way.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -38,7 +38,7 @@ class LayeredNet(LayeredCouplings):
     ``k+1`` back to layer ``k``); ``bias[k]`` has shape ``(n_{k+1},)``.
     """
 
-    up: tuple[np.ndarray, ...]
+    up: tuple[np.ndarray, ...] = field()  # its own, not LayeredCouplings' lazy transpose: it may differ from it
     down: tuple[np.ndarray, ...]
     bias: tuple[np.ndarray, ...]
     theta: float

@@ -37,17 +37,10 @@ def count(program, state) -> Counters:
     steps each sample ran.
     """
     m, tm = program.mapping, program.time_s
-    layer_of = np.repeat(np.arange(len(m.layer_cores)), [c for _, c in m.layer_cores])
-    feeds = np.zeros((len(m.layer_cores), len(layer_of)), np.int64)  # feeds[k, c]: layer k sends to core c
-    for k in range(len(m.layer_cores)):
-        for j in m.topology.receivers(k):
-            first, n = m.layer_cores[j]
-            feeds[k, first:first + n] += 1  # once per connection
-    updated = np.array([k not in m.topology.inputs for k in layer_of], np.bool_)  # input neurons are sources
     times = np.array([tm[op] for op in ("neuron_updates_active", "neuron_updates_idle", "synaptic_ops", "spikes",
                                         "messages", "hops", "chip_messages", "barrier_syncs")], np.float64)
-    step_s, per_core = _step_work(state.fired, state.active, np.asarray(state.steps, np.int64), layer_of, feeds,
-                                  updated, m.core_size.astype(np.int64), m.messages.astype(np.int64),
+    step_s, per_core = _step_work(state.fired, state.active, np.asarray(state.steps, np.int64), m.population_of,
+                                  m.feeds, m.updated, m.core_size.astype(np.int64), m.messages.astype(np.int64),
                                   m.max_hops.astype(np.int64), m.chip_messages.astype(np.int64), times)
     running = int(np.minimum(state.steps, state.fired.shape[0]).sum())
     spikes = per_core[2]
@@ -61,7 +54,8 @@ def count(program, state) -> Counters:
 
 
 @nb.njit(cache=True)
-def _step_work(fired, active, steps, layer_of, feeds, updated, core_size, messages, max_hops, chip_messages, times):
+def _step_work(fired, active, steps, population_of, feeds, updated, core_size, messages, max_hops, chip_messages,
+               times):
     """Every step's latency and the per-core counts, from the logs (T, B, C) of a run.
 
     Returns
@@ -82,7 +76,7 @@ def _step_work(fired, active, steps, layer_of, feeds, updated, core_size, messag
             running = t < steps[b]  # the logs of steps a sample did not run are counted as they are, as before
             layer_fired[:] = 0
             for c in range(n_cores):
-                layer_fired[layer_of[c]] += fired[t, b, c]
+                layer_fired[population_of[c]] += fired[t, b, c]
             slowest, hops, crosses = 0.0, 0, False
             for c in range(n_cores):
                 spikes = np.int64(fired[t, b, c])

@@ -20,7 +20,7 @@ The emulator equals Lava's ``Loihi2SimCfg(select_tag='fixed_pt')`` step for step
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
 
@@ -46,8 +46,6 @@ class LifNet(LayeredCouplings):
     down : tuple of (n_{k+1}, n_k) int16
         ``W_k`` as programmed (8-bit, even if of mixed sign); row ``i`` is the feedback fan-out of unit ``i``
         of layer ``k + 1``.
-    up : tuple of (n_k, n_{k+1}) int16
-        ``W_k^T``, row ``i`` the forward fan-out of unit ``i`` of layer ``k``.
     weight_exp : tuple of int
         Exponent of ``W_k``, used by both its ``Dense`` processes.
     bias_mant : tuple of (n_{k+1},) int64
@@ -61,7 +59,6 @@ class LifNet(LayeredCouplings):
     """
 
     down: tuple[np.ndarray, ...]
-    up: tuple[np.ndarray, ...] = field(init=False)
     weight_exp: tuple[int, ...]
     bias_mant: tuple[np.ndarray, ...]
     bias_exp: tuple[int, ...]
@@ -70,9 +67,7 @@ class LifNet(LayeredCouplings):
     vth: int
 
     def __post_init__(self):
-        down = tuple(np.ascontiguousarray(w, np.int16) for w in self.down)
-        object.__setattr__(self, "down", down)
-        object.__setattr__(self, "up", tuple(np.ascontiguousarray(w.T) for w in down))
+        object.__setattr__(self, "down", tuple(np.ascontiguousarray(w, np.int16) for w in self.down))
 
     @property
     def neurons(self) -> tuple[int, ...]:

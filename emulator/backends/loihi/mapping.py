@@ -12,7 +12,7 @@ routing); the receiving core then does one synaptic op per receiving neuron.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -129,6 +129,27 @@ class Mapping:
         """Index of each core's first neuron within layer ``k`` (for ``np.add.reduceat``)."""
         first, count = self.layer_cores[k]
         return np.concatenate([[0], np.cumsum(self.core_size[first:first + count])[:-1]])
+
+    @cached_property
+    def population_of(self) -> np.ndarray:
+        """(n_cores,) int64: the population each core holds neurons of."""
+        return np.repeat(np.arange(len(self.layer_cores)), [count for _, count in self.layer_cores])
+
+    @cached_property
+    def feeds(self) -> np.ndarray:
+        """(n_populations, n_cores) int64: the connections from population ``k`` into the neurons of core ``c``
+        (each of its spikes is that many synaptic ops per neuron there)."""
+        feeds = np.zeros((len(self.layer_cores), self.n_cores), np.int64)
+        for k in range(len(self.layer_cores)):
+            for j in self.topology.receivers(k):
+                first, count = self.layer_cores[j]
+                feeds[k, first:first + count] += 1
+        return feeds
+
+    @cached_property
+    def updated(self) -> np.ndarray:
+        """(n_cores,) bool: cores whose neurons update every step (not those of an input source)."""
+        return np.array([k not in self.topology.inputs for k in self.population_of], np.bool_)
 
     def core_of(self) -> list[np.ndarray]:
         """Core of every neuron, per population: a list of (n_k,) int64."""

@@ -115,16 +115,16 @@ class LayerQuantisation:
     range_used: float
     #: fraction of weights clipped at the range
     clipped_fraction: float
-    #: the float weights and what their integers stand for in the same units, from which
+    #: ``(w, w_int, unit)``: the float weights, their integers and what one integer stands for, from which
     #: :attr:`relative_error` is computed when first read (a training re-quantises every batch, a report reads one)
-    pair: tuple = field(default=(), compare=False, repr=False)
+    weights: tuple = field(compare=False, repr=False)
     #: fraction of the layer's biases clipped at the 16-bit bias register's range
     bias_clipped_fraction: float = 0.0
 
     @cached_property
     def relative_error(self) -> float:
         """RMS quantisation error over RMS weight."""
-        w, w_int, unit = self.pair
+        w, w_int, unit = self.weights
         rms = float(np.sqrt(np.mean(w ** 2))) or 1.0
         return float(np.sqrt(np.mean((w_int * unit - w) ** 2))) / rms
 

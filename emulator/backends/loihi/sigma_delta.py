@@ -83,11 +83,6 @@ class FixedNet(LayeredCouplings):
             raise ValueError("a pair network sends through -W too, which cannot store 256: keep weights in [-254, 254]")
         object.__setattr__(self, "down", tuple(np.ascontiguousarray(w, np.int16) for w in self.down))
 
-    @cached_property
-    def up(self) -> tuple[np.ndarray, ...]:
-        """``W_k^T``, (n_k, n_{k+1}) int16: row ``i`` is the forward fan-out of unit ``i`` of layer ``k``."""
-        return tuple(np.ascontiguousarray(w.T) for w in self.down)
-
     @property
     def act_bits(self) -> int:
         """Fraction bits of an activation (``act_max`` is a power of two on the chip)."""

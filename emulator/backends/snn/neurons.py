@@ -19,7 +19,7 @@ units, a unit fires at rate ``clip(W r + b, 0, 1)`` once the current has settled
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numba as nb
@@ -37,8 +37,6 @@ class SpikingNet(LayeredCouplings):
     ----------
     down : tuple of (n_{k+1}, n_k) float
         ``W_k``; row ``i`` is the feedback fan-out of unit ``i`` of layer ``k + 1``.
-    up : tuple of (n_k, n_{k+1}) float
-        ``W_k^T``, row ``i`` the forward fan-out of unit ``i`` of layer ``k``.
     bias : tuple of (n_{k+1},) float
         Bias current of each relaxing layer, state units per step.
     vth : float
@@ -52,15 +50,11 @@ class SpikingNet(LayeredCouplings):
     """
 
     down: tuple[np.ndarray, ...]
-    up: tuple[np.ndarray, ...] = field(init=False)
     bias: tuple[np.ndarray, ...]
     vth: float
     leak: float
     subtract: bool
     clip: bool
-
-    def __post_init__(self):
-        object.__setattr__(self, "up", tuple(np.ascontiguousarray(w.T) for w in self.down))
 
     @property
     def dtype(self):
