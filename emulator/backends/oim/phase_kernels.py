@@ -6,6 +6,11 @@ oscillators ``i`` hears. What travels together travels as one named tuple: the c
 inputs (:class:`Phases`), what the neighbours hear (:class:`Heard`) and how a sample ended
 (:class:`Outcome`). Every kernel writes into arrays it is given and allocates only per-sample
 scratch.
+
+The kernels that run at every step (:func:`rhs`, :func:`integrate`) allocate nothing and are
+compiled without numba's reference counting (``_nrt=False``): with it, the atomic increments and
+decrements of the counts of the arrays they pass around and unpack took a third of an epoch on
+``oim-cmos`` (benchmarks/RESULTS.md, "Faster oscillator kernels").
 """
 from __future__ import annotations
 
@@ -146,6 +151,14 @@ def max_abs(a):
     return m
 
 
+@nb.njit(cache=True, _nrt=False, inline="always")
+def copy(src, dst):
+    """``dst[:] = src`` for 1-D arrays of one length, as a loop (a slice assignment needs numba's
+    reference counting, which the per-step kernels are compiled without)."""
+    for i in range(src.shape[0]):
+        dst[i] = src[i]
+
+
 @nb.njit(cache=True)
 def shil_at(t, shil, shil_ramp):
     """SHIL strength at time ``t``: ``shil`` reached linearly at ``shil_ramp`` (0: constant)."""
@@ -226,7 +239,7 @@ def couple(j, dc, ds, f_re, f_im, indptr, indices, data):
             f_im[indices[k]] += data[k] * ds
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, _nrt=False)
 def rhs(y, heard, theta, shil_t, couplings, out, scratch, moved):
     """``dphi/dtau`` at phases ``y`` (n,) into ``out``; returns how many oscillators moved past ``theta``.
 
@@ -255,8 +268,8 @@ def rhs(y, heard, theta, shil_t, couplings, out, scratch, moved):
         fc, fs = heard.field_re, heard.field_im  # nothing moved: the heard field
     else:
         fc, fs = scratch[0], scratch[1]
-        fc[:] = heard.field_re
-        fs[:] = heard.field_im
+        copy(heard.field_re, fc)
+        copy(heard.field_im, fs)
         for j in range(n):
             moved[count] = j  # the candidates, ascending, without a branch
             count += abs(y[j] - phase[j]) > reach
@@ -292,11 +305,26 @@ def relax_one(phases, couplings, settings, rng):
     settle_tolerance, step_tolerance = settings.settle_tolerance, settings.step_tolerance
     max_phase_step, bin_width = settings.max_phase_step, settings.bin_width
     n = phi.shape[0]
-    n_bins = trace.shape[0]
-    k1, a2, a3, a4 = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
+    stages = np.empty((4, n))
     y, y_new, scratch, moved = np.empty(n), np.empty(n), np.empty((4, n)), np.empty(n, np.int64)
     heard = Heard(phases.heard, np.empty(n), np.empty(n), np.empty(n), np.empty(n))
     heard_field(heard, couplings, phases.bias_re, phases.bias_im)
+    return integrate(phases, couplings, settings, rng, heard, stages, y, y_new, scratch, moved)
+
+
+@nb.njit(cache=True, _nrt=False)
+def integrate(phases, couplings, settings, rng, heard, stages, y, y_new, scratch, moved):
+    """:func:`relax_one` once its scratch arrays are made: ``heard`` a :class:`Heard` filled in by
+    :func:`heard_field`, ``stages`` (4, n), ``y``, ``y_new`` (n,), ``scratch`` (4, n) and ``moved``
+    (n,) int64 overwritten."""
+    phi, events, trace = phases.phi, phases.events, phases.trace
+    theta, shil, shil_ramp = settings.theta, settings.shil, settings.shil_ramp
+    noise, noise_decay, t_max = settings.noise, settings.noise_decay, settings.t_max
+    settle_tolerance, step_tolerance = settings.settle_tolerance, settings.step_tolerance
+    max_phase_step, bin_width = settings.max_phase_step, settings.bin_width
+    n = phi.shape[0]
+    n_bins = trace.shape[0]
+    k1, a2, a3, a4 = stages[0], stages[1], stages[2], stages[3]
     rhs(phi, heard, theta, shil_at(0.0, shil, shil_ramp), couplings, k1, scratch, moved)
     speed = max_abs(k1)
     if speed < settle_tolerance:
@@ -341,8 +369,8 @@ def relax_one(phases, couplings, settings, rng):
             heard.phase[j], heard.cos[j], heard.sin[j] = y_new[j], scratch[2, j], scratch[3, j]
             events[j] += 1
         if sent:
-            heard.field_re[:] = scratch[0]
-            heard.field_im[:] = scratch[1]
+            copy(scratch[0], heard.field_re)
+            copy(scratch[1], heard.field_im)
         amplitude = noise_at(t, noise, noise_decay)
         t += d
         steps += 1
@@ -354,7 +382,7 @@ def relax_one(phases, couplings, settings, rng):
                 phi[i] = y_new[i] + scale * rng.standard_normal()
             rhs(phi, heard, theta, shil_at(t, shil, shil_ramp), couplings, k1, scratch, moved)
         else:
-            phi[:] = y_new
+            copy(y_new, phi)
             k1, a4 = a4, k1  # first same as last: the broadcasts just committed are what a4 saw
         speed = max_abs(k1)
         if speed < settle_tolerance:
