@@ -189,6 +189,43 @@ class Record(NamedTuple):
     counts: np.ndarray
 
 
+class Scratch(NamedTuple):
+    """Per-sample working arrays of :func:`_relax`, overwritten: tuples over layers ``k = 0..L`` of
+    ``(n_k,)`` arrays, and ``(L + 1,)`` arrays.
+
+    Attributes
+    ----------
+    moving : tuple of bool arrays, units that moved more than theta since their DAC converted.
+    moved : tuple of int64 arrays, the indices of the units re-driven, ascending.
+    delta, square_delta : tuples of float arrays, the changes of their driven values and squares.
+    prefix : tuple of float arrays, bias plus held forward partial sums of each unit.
+    settle : tuple of float arrays, where each unit settles.
+    n_moved : (L + 1,) int64, how many units of each layer were re-driven.
+    read_fwd, read_bwd : (L + 1,) bool, layer k sensed by a forward read of array k - 1 (a backward
+        read of array k).
+    """
+
+    moving: tuple
+    moved: tuple
+    delta: tuple
+    square_delta: tuple
+    prefix: tuple
+    settle: tuple
+    n_moved: np.ndarray
+    read_fwd: np.ndarray
+    read_bwd: np.ndarray
+
+    @classmethod
+    def for_sizes(cls, sizes) -> "Scratch":
+        """Scratch for layers of these sizes ``(n_0, ..., n_L)``."""
+        def each(dtype):
+            return tuple(np.zeros(n, dtype) for n in sizes)
+        depth = len(sizes) - 1
+        return cls(each(np.bool_), each(np.int64), each(np.float64), each(np.float64), each(np.float64),
+                   each(np.float64), np.zeros(depth + 1, np.int64), np.zeros(depth + 1, np.bool_),
+                   np.zeros(depth + 1, np.bool_))
+
+
 class TiledState(NamedTuple):
     """Outcome of :func:`relax_tiled`.
 
@@ -225,7 +262,7 @@ def converter_steps(bits: int | None, full_scale: float, signed: bool) -> float:
     return ((2 ** (bits - 1) - 1 if bits > 1 else 1) if signed else 2 ** bits - 1) / full_scale
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, _nrt=False)
 def _accumulate(line_sum, line_var, w, var, lines, delta, square_delta, noisy):
     """Add what the driven lines ``lines`` changed to the sums (and read-noise variances) of the
     lines a tile senses: ``line_sum += delta[i] * w[i]`` (``line_var += square_delta[i] * var[i]``)."""
@@ -240,7 +277,7 @@ def _accumulate(line_sum, line_var, w, var, lines, delta, square_delta, noisy):
                 line_var[j] += d2 * var[i, j]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, _nrt=False)
 def _convert(sensed, line_sum, line_var, noise, start, adc_range, adc_steps):
     """What the ADCs of one tile read hold: each sensed line's sum plus Gaussian read noise of its
     variance (the standard normals ``noise.pool[start:start + n]``), through the converter."""
@@ -250,13 +287,14 @@ def _convert(sensed, line_sum, line_var, noise, start, adc_range, adc_steps):
         for j in range(n):
             sensed[j] = line_sum[j] + np.sqrt(max(line_var[j], 0.0)) * pool[start + j]
     else:
-        sensed[:] = line_sum
+        for j in range(n):
+            sensed[j] = line_sum[j]
     if adc_steps != 0.0:
         for j in range(n):
             sensed[j] = _quantise(sensed[j], -adc_range, adc_range, adc_steps)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, _nrt=False)
 def _read(w, var, edges_in, held_in, moved_in, delta_in, square_delta_in, accumulate, out, line_sum, line_var, b,
           adc_range, adc_steps, noise, cursor, counts):
     """Read, for sample ``b``, every tile of one array direction whose driven lines moved.
@@ -297,7 +335,7 @@ def _read(w, var, edges_in, held_in, moved_in, delta_in, square_delta_in, accumu
     return cursor, read
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, _nrt=False)
 def _integrate(s, goal, sent, rate, theta, tolerance, moving):
     """One Euler step of a layer's units towards ``goal``; ``moving`` marks the units that moved more
     than ``theta`` since their DAC last converted. Returns whether a unit was ``tolerance`` or more
@@ -312,7 +350,7 @@ def _integrate(s, goal, sent, rate, theta, tolerance, moving):
     return unsettled
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, _nrt=False)
 def _redrive(s, sent, held, moving, moved, delta, square_delta, dac_range, dac_steps, tolerance):
     """Re-drive the DACs of the ``moving`` units: ``moved`` gets their indices, ``delta`` and
     ``square_delta`` the changes of their driven values and squares. Returns how many moved and
@@ -331,23 +369,25 @@ def _redrive(s, sent, held, moving, moved, delta, square_delta, dac_range, dac_s
     return n, large
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, _nrt=False)
 def _prefix(out, b, k, bias, partials):
     """``out`` (n_k,): the bias of the units of layer ``k`` plus the held forward partial sums feeding
     them, sample ``b`` (the first terms of their drive, in the order :func:`_settle_to` adds them)."""
     pf, bias_k = partials[k - 1].out_fwd, bias[k - 1]
-    out[:] = bias_k
+    for j in range(out.shape[0]):
+        out[j] = bias_k[j]
     for blk in range(pf.shape[0]):
         for j in range(out.shape[0]):
             out[j] += pf[blk, b, j]
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, _nrt=False)
 def _settle_to(out, prefix, b, k, depth, partials, nudged, target, beta):
     """``out`` (n_k,): where the units of layer ``k`` of sample ``b`` settle, ``rho(h)``, ``h`` their
     ``prefix`` (:func:`_prefix`) plus the held backward partial sums (for a nudged output layer:
     ``rho((h + beta y) / (1 + beta))``)."""
-    out[:] = prefix
+    for j in range(out.shape[0]):
+        out[j] = prefix[j]
     if k < depth:
         pb = partials[k].out_bwd
         for blk in range(pb.shape[0]):
@@ -360,12 +400,16 @@ def _settle_to(out, prefix, b, k, depth, partials, nudged, target, beta):
         out[j] = min(max(out[j], 0.0), 1.0)
 
 
-@nb.njit(cache=True)
-def _relax(phase, arrays, periphery, units, partials, noise, cursor, first, record):
+@nb.njit(cache=True, _nrt=False)
+def _relax(phase, arrays, periphery, units, partials, noise, cursor, first, record, scratch):
     """All steps of the samples from ``first`` on, while ``noise.starts`` (from ``cursor``) holds
     the ``noise.per_sample`` noise windows a sample's reads can take; see :func:`relax_tiled`.
-    Updates ``units``, ``partials`` and ``record`` in place. Returns the next sample to relax and
-    the cursor.
+    Updates ``units``, ``partials``, ``record`` and ``scratch`` (a :class:`Scratch`) in place.
+    Returns the next sample to relax and the cursor.
+
+    It and the kernels it calls allocate nothing and are compiled without numba's reference
+    counting (``_nrt=False``), whose atomic updates of the counts of the arrays passed and
+    sliced at every step cost more than the arithmetic of a sparse step.
     """
     x, target, beta = phase.x, phase.target, phase.beta
     state, sent, held = units.state, units.sent, units.held
@@ -376,15 +420,9 @@ def _relax(phase, arrays, periphery, units, partials, noise, cursor, first, reco
                                                   periphery.adc_steps)
     steps, quiescent, trace, counts = record.steps, record.quiescent, record.trace, record.counts
     depth = len(fwd)
-    moving = [np.zeros(state[k].shape[1], np.bool_) for k in range(depth + 1)]
-    moved = [np.zeros(state[k].shape[1], np.int64) for k in range(depth + 1)]
-    n_moved = np.zeros(depth + 1, np.int64)
-    delta = [np.zeros(state[k].shape[1]) for k in range(depth + 1)]
-    square_delta = [np.zeros(state[k].shape[1]) for k in range(depth + 1)]
-    read_fwd = np.zeros(depth + 1, np.bool_)  # layer k was sensed by a forward read of array k - 1
-    read_bwd = np.zeros(depth + 1, np.bool_)  # ... by a backward read of array k
-    prefix = [np.zeros(state[k].shape[1]) for k in range(depth + 1)]
-    settle = [np.zeros(state[k].shape[1]) for k in range(depth + 1)]
+    moving, moved, n_moved = scratch.moving, scratch.moved, scratch.n_moved
+    delta, square_delta, prefix, settle = scratch.delta, scratch.square_delta, scratch.prefix, scratch.settle
+    read_fwd, read_bwd = scratch.read_fwd, scratch.read_bwd
     nudged = target.shape[0] > 0
     for b in range(first, x.shape[0]):
         if noise.noisy and len(noise.starts) - cursor < noise.per_sample:
@@ -397,7 +435,8 @@ def _relax(phase, arrays, periphery, units, partials, noise, cursor, first, reco
                 moved[0][n] = i
                 n += 1
         if phase.fresh:  # the input's DACs convert and array 0 is read forward once (its sums made by the caller)
-            sent[0][b] = x[b]
+            for i in range(x.shape[1]):
+                sent[0][b, i] = x[b, i]
             counts[0] += n * fed[0]
             p = partials[0]
             cursor, read = _read(fwd[0], var_fwd[0], arrays.row_edges[0], held[0][b], moved[0][:n], delta[0],
@@ -417,8 +456,8 @@ def _relax(phase, arrays, periphery, units, partials, noise, cursor, first, reco
                 counts[0] += n_moved[k] * fed[k]
             trace[t] += n_moved[1:].sum()
             steps[b] += 1
-            read_fwd[:] = False
-            read_bwd[:] = False
+            for k in range(depth + 1):
+                read_fwd[k], read_bwd[k] = False, False
             for k in range(1, depth):  # nothing drives array 0 but the clamped input, read once above
                 p = partials[k]
                 cursor, read_fwd[k + 1] = _read(
@@ -515,12 +554,13 @@ def relax_tiled(arrays, bias, x, periphery: Periphery, *, max_steps, rng, noise_
                   0.0 if nudge is None else float(nudge.beta), init is None, int(max_steps))
     kernel_units = Units(*(tuple(group) for group in units))
     first, starts, cursor = 0, np.zeros(0, np.int64), 0
+    scratch = Scratch.for_sizes(sizes)
     pool = np.zeros(0) if noise_pool is None else _c(noise_pool)
     while first < batch:
         if noisy:  # keep what is left, and draw at least one sample's worth more
             fresh = rng.integers(0, len(pool) - max(sizes) + 1, max(STARTS_PER_DRAW, per_sample))
             starts, cursor = np.concatenate([starts[cursor:], fresh]), 0
         first, cursor = _relax(phase, kernel_arrays, periphery, kernel_units, tuple(partials),
-                               Noise(noisy, pool, starts, per_sample), cursor, first, record)
+                               Noise(noisy, pool, starts, per_sample), cursor, first, record, scratch)
     return TiledState(units, partials, record.steps, record.quiescent, record.trace,
                       dict(zip(COUNTS, record.counts.tolist())))
