@@ -156,7 +156,7 @@ class FixedState:
     record: list | None = None
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, _nrt=False)
 def _deliver(acc, weights, spikes):
     """``acc += spikes[i] * weights[i]`` over the neurons ``i`` with a non-zero payload; returns the sum of the
     payloads (int32 each), which a zero point needs (:attr:`FixedNet.fan_out`).
@@ -175,7 +175,7 @@ def _deliver(acc, weights, spikes):
     return total
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, _nrt=False)
 def _dense(acc, part, weights, spikes, exp, shift, zero, pair):
     """Add to ``acc`` what the Dense process(es) of one coupling deliver for a layer's spikes (``part`` is
     int32 scratch of ``acc``'s size).
@@ -186,7 +186,7 @@ def _dense(acc, part, weights, spikes, exp, shift, zero, pair):
     """
     n = weights.shape[0]
     for half in range(2 if pair else 1):
-        part[:] = 0
+        part.fill(0)
         total = zero * _deliver(part, weights, spikes[half * n:(half + 1) * n])
         for j in range(acc.size):  # in int32, as the Dense process computes (a negation or a << may wrap)
             x = np.int64(np.int32((np.int64(part[j]) + total) << shift))
@@ -295,14 +295,18 @@ class Record(NamedTuple):
     spikes: tuple
 
 
-@nb.njit(cache=True)
-def _relax(net, neurons, train, max_steps, core_of, runs, logs, record, rec):
+@nb.njit(cache=True, _nrt=False)
+def _relax(net, neurons, train, max_steps, core_of, runs, logs, record, rec, scratch):
     """All steps of all samples (each sample runs on its own; see :func:`relax_fixed`).
 
     ``net`` is a :class:`KernelNet`, ``neurons`` the :class:`Neurons` to update, ``train``
     (T, B, N_0) the input spikes, ``core_of`` the core of every neuron (layers 0..L), ``runs`` for each relaxing
     layer its (R, 3) runs ``(first, end, core)`` of neurons (:func:`core_runs`), ``logs`` the :class:`Logs` to fill
-    and, with ``record``, ``rec`` the :class:`Record` buffers.
+    and, with ``record``, ``rec`` the :class:`Record` buffers; ``scratch`` the :class:`Scratch` of one sample.
+
+    It and the kernels it calls allocate nothing and are compiled without numba's reference counting
+    (``_nrt=False``), whose atomic updates of the counts of the arrays sliced at every step cost more than a
+    quiet step's arithmetic.
     """
     ups, downs, exps, shifts, zeros, pair = net.ups, net.downs, net.exps, net.shifts, net.zeros, net.pair
     vth, act_max, state_exp = net.vth, net.act_max, net.state_exp
@@ -311,13 +315,13 @@ def _relax(net, neurons, train, max_steps, core_of, runs, logs, record, rec):
     depth = len(downs)
     batch = sigma[0].shape[0]
     n_in = train.shape[0]
+    acc, part, sent = scratch.acc, scratch.part, scratch.sent
     for b in range(batch):
-        acc = [np.zeros(ups[k].shape[1], np.int64) for k in range(depth)]
-        part = [np.zeros(ups[k].shape[1], np.int32) for k in range(depth)]
-        sent = [pending[k][b].copy() for k in range(depth + 1)]
+        for k in range(depth + 1):
+            _copy(pending[k][b], sent[k])
         for t in range(max_steps):
             for k in range(depth):  # relaxing layer k + 1 hears layer k below and k + 2 above
-                acc[k][:] = 0
+                acc[k].fill(0)
                 _dense(acc[k], part[k], ups[k], sent[k], exps[k], shifts[k], zeros[k], pair and k > 0)
                 if k + 1 < depth:
                     _dense(acc[k], part[k], downs[k + 1], sent[k + 2], exps[k + 1], shifts[k + 1], zeros[k + 1], pair)
@@ -340,16 +344,48 @@ def _relax(net, neurons, train, max_steps, core_of, runs, logs, record, rec):
                     active_log[t, b, core] += busy
                     n_fired += fired
                 if record:
-                    rec.sigma[k][t, b] = s_k
-                    rec.act[k][t, b] = a_k
-                    rec.spikes[k][t, b] = out
+                    _copy(s_k, rec.sigma[k][t, b])
+                    _copy(a_k, rec.act[k][t, b])
+                    _copy(out, rec.spikes[k][t, b])
             trace[t] += n_fired
             steps[b] = t + 1
             if n_fired == 0 and t + 1 >= n_in:
                 quiescent[b] = True
                 break
         for k in range(depth + 1):
-            pending[k][b] = sent[k]
+            _copy(sent[k], pending[k][b])
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _copy(src, dst):
+    """``dst[:] = src`` for 1-D arrays of one length, as a loop (a slice assignment needs numba's reference
+    counting)."""
+    for i in range(src.shape[0]):
+        dst[i] = src[i]
+
+
+class Scratch(NamedTuple):
+    """One sample's working arrays of :func:`_relax`, overwritten.
+
+    Attributes
+    ----------
+    acc : tuple of (N_{k+1},) int64, k = 0..L-1
+        What the neurons of each relaxing layer hear this step.
+    part : tuple of (N_{k+1},) int32, k = 0..L-1
+        One Dense process's sums (:func:`_dense`).
+    sent : tuple of (N_k,) int64, layers 0..L
+        Graded spikes sent at the last step.
+    """
+
+    acc: tuple
+    part: tuple
+    sent: tuple
+
+    @classmethod
+    def for_sizes(cls, hearing, neurons) -> "Scratch":
+        """Scratch for relaxing layers that hear ``hearing`` (N_{k+1},) inputs and layers of ``neurons`` neurons."""
+        return cls(tuple(np.zeros(m, np.int64) for m in hearing), tuple(np.zeros(m, np.int32) for m in hearing),
+                   tuple(np.zeros(n, np.int64) for n in neurons))
 
 
 def relax_fixed(net: FixedNet, x_spikes: np.ndarray, *, max_steps: int, bias=None,
@@ -407,7 +443,8 @@ def relax_fixed(net: FixedNet, x_spikes: np.ndarray, *, max_steps: int, bias=Non
                       bias=tuple(bias))
     core_of = tuple(np.asarray(c, np.int64) for c in core_of)
     runs = tuple(core_runs(c, n) for c, n in zip(core_of[1:], net.layers[1:]))
-    _relax(kernel_net, neurons, train, max_steps, core_of, runs, logs, record, rec)
+    _relax(kernel_net, neurons, train, max_steps, core_of, runs, logs, record, rec,
+           Scratch.for_sizes([u.shape[1] for u in ups], sizes))
     _check_range(sigma)
     return FixedState(sigma=sigma, act=act, residue=residue, pending=pending, bias=bias, steps=logs.steps,
                       quiescent=logs.quiescent, trace=logs.trace, fired=logs.fired, active=logs.active,
