@@ -5,12 +5,17 @@ from the drive it has heard (:func:`encode_layer`), then the messages are delive
 layer from the input side (:func:`deliver_events`, or a matrix product when many units sent:
 the host's choice, which changes no count). Arrays are C-contiguous, batch first; per-layer
 arrays travel as tuples indexed by relaxing layer (index ``r - 1`` for layer ``r = 1..L``).
+
+A layer's units are updated one sample's row at a time by a branch-free loop the compiler
+vectorises (:func:`_encode_row`); the kernels that take those rows allocate nothing and are
+compiled without numba's reference counting (``_nrt=False``), whose atomic count updates for
+every row taken would otherwise cost more than the vectorisation saves.
 """
 import numba as nb
 import numpy as np
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, _nrt=False)
 def encode_layer(drive, state, heard, delta, senders, n_sent, unsettled, running,
                  target, beta, damping, theta):
     """Update the units of one layer and sigma-delta encode their changes.
@@ -39,31 +44,62 @@ def encode_layer(drive, state, heard, delta, senders, n_sent, unsettled, running
     for a nudged output unit: the minimiser of ``E + beta*C`` along that unit.
     """
     batch, n = state.shape
-    nudged = target.shape[1] > 0
     for b in range(batch):
         n_sent[b] = 0
         if not running[b]:
             continue
-        for i in range(n):
-            v = drive[b, i]
-            if nudged:
-                v = (v + beta * target[b, i]) / (1.0 + beta)
-            v = min(max(v, 0.0), 1.0)
-            s = damping * state[b, i] + (1.0 - damping) * v
-            state[b, i] = s
-            d = s - heard[b, i]
-            if abs(d) > theta:
-                heard[b, i] = s
-                delta[b, i] = d
-                senders[b, n_sent[b]] = i
-                n_sent[b] += 1
-            else:
-                delta[b, i] = 0.0
-            if abs(v - heard[b, i]) > theta:
-                unsettled[b] = True
+        count, quiet = _encode_row(drive[b], state[b], heard[b], delta[b], senders[b], target[b], beta, damping,
+                                   theta)
+        if not quiet:
+            unsettled[b] = True
+        if count:  # list the senders in place: entry i holds whether unit i sends until it is read
+            count = 0
+            for i in range(n):
+                send = senders[b, i]
+                senders[b, count] = i
+                count += send
+            n_sent[b] = count
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, _nrt=False)
+def _encode_row(drive, state, heard, delta, sends, target, beta, damping, theta):
+    """:func:`encode_layer` of one sample's row (``target`` empty when not nudged): ``sends`` (n,)
+    receives 1 where a unit sends, else 0. Returns how many send, and whether no unit would still
+    send without further input. Branch-free, with unsigned indices (no wrap-around of negative
+    ones), so that the compiler vectorises it."""
+    count, quiet = 0, True
+    if target.shape[0] > 0:
+        for i in range(np.uint64(state.shape[0])):
+            send, settled = _encode_unit(i, (drive[i] + beta * target[i]) / (1.0 + beta), state, heard, delta,
+                                         damping, theta)
+            sends[i] = send
+            count += send
+            quiet &= settled
+    else:
+        for i in range(np.uint64(state.shape[0])):
+            send, settled = _encode_unit(i, drive[i], state, heard, delta, damping, theta)
+            sends[i] = send
+            count += send
+            quiet &= settled
+    return count, quiet
+
+
+@nb.njit(cache=True, inline="always")
+def _encode_unit(i, v, state, heard, delta, damping, theta):
+    """Unit ``i`` moves towards ``clip(v)``; it sends if it moved more than ``theta`` from what it
+    last sent. Returns whether it sends, and whether it would not send without further input."""
+    v = min(max(v, 0.0), 1.0)
+    s = damping * state[i] + (1.0 - damping) * v
+    state[i] = s
+    h = heard[i]
+    d = s - h
+    send = abs(d) > theta
+    heard[i] = s if send else h
+    delta[i] = d if send else 0.0
+    return send, abs(v - heard[i]) <= theta
+
+
+@nb.njit(cache=True, _nrt=False)
 def deliver_events(drive, weights, delta, senders, n_sent):
     """Add the messages of the senders to the receivers' drive: ``drive[b] += d * weights[i]``.
 
