@@ -43,7 +43,11 @@ def weight_grid(weights: np.ndarray, weight_bits: int = 8) -> tuple[int, int, in
     """``(step, low, high)``: Lava's Dense stores weights of this sign pattern as multiples of
     ``step`` in ``[low, high]`` (the clip of ``clip_weights``, the truncation of ``truncate_weights``).
     """
-    mode = _sign_mode(np.asarray(weights))
+    return _grid(_sign_mode(np.asarray(weights)), weight_bits)
+
+
+def _grid(mode: str, weight_bits: int) -> tuple[int, int, int]:
+    """:func:`weight_grid` of weights of sign mode ``mode``."""
     step = 2 ** (8 - weight_bits + int(mode == "mixed"))
     high = (255 // step) * step
     return step, {"mixed": -256, "excitatory": 0, "inhibitory": -high}[mode], 0 if mode == "inhibitory" else high
@@ -143,7 +147,8 @@ def quantise_weights(w: np.ndarray, *, state_exp: int, weight_bits: int = 8, max
     ``symmetric`` no weight is -256, so that ``-W`` can be stored too.
     """
     w = np.asarray(w, np.float64)
-    step, low, high = weight_grid(w, weight_bits)
+    bottom, top = _extremes(w.reshape(-1)) if w.size else (0.0, 0.0)
+    step, low, high = _grid(_mode_of(bottom, top) if w.size else "excitatory", weight_bits)
     if symmetric:  # only mixed signs reach -256, whose negation Lava cannot store
         low = max(low, -high)
     magnitude = max(-low, high)
@@ -155,33 +160,45 @@ def quantise_weights(w: np.ndarray, *, state_exp: int, weight_bits: int = 8, max
 
     # The fraction clipped falls as the exponent grows, so the finest exponent that clips at most max_clipped is
     # at or below the finest that clips nothing, found from the extremes alone: search down from there.
-    top, bottom = (float(w.max()), float(w.min())) if w.size else (0.0, 0.0)
     exp = first
     while exp < last and (top * 2.0 ** (state_exp - exp) > high or bottom * 2.0 ** (state_exp - exp) < low):
         exp += 1
     while exp > first and clipped_at(exp - 1) <= max_clipped:
         exp -= 1
     w_int = np.empty(w.shape, np.int32)
-    clipped = _round_to_grid(w.reshape(-1), 2.0 ** (state_exp - exp), step, low, high, w_int.reshape(-1)) / max(w.size, 1)
+    n_clipped, largest = _round_to_grid(w.reshape(-1), 2.0 ** (state_exp - exp), step, low, high, w_int.reshape(-1))
+    clipped = n_clipped / max(w.size, 1)
     if clipped > max_clipped:
         raise CapacityError(
             f"weights up to {np.abs(w).max():.3g} cannot be stored in {weight_bits}-bit weights with an "
             f"exponent up to {WEIGHT_EXP_RANGE[1]}: lower training.learning_rates or enable "
             "training.spectral_norm")
-    return w_int, LayerQuantisation(exp, float(np.abs(w_int).max(initial=0)) / magnitude, clipped,
-                                    (w, w_int, 2.0 ** (exp - state_exp)))
+    return w_int, LayerQuantisation(exp, float(largest) / magnitude, clipped, (w, w_int, 2.0 ** (exp - state_exp)))
+
+
+@nb.njit(cache=True)
+def _extremes(w):
+    """``(min, max)`` of a non-empty flat float array, in one pass (NaN as numpy's ``min`` and ``max`` give it)."""
+    low = high = w[0]
+    for v in w:
+        if v < low or v != v:
+            low = v if low == low else low
+        if v > high or v != v:
+            high = v if high == high else high
+    return low, high
 
 
 @nb.njit(cache=True)
 def _round_to_grid(w, scale, step, low, high, out):
     """``out = clip(round(w * scale / step) * step, low, high)`` (numpy's rounding, half to even) in one pass over the
-    flat arrays; returns how many ``w * scale`` lie outside ``[low, high]``."""
-    clipped = 0
+    flat arrays; returns how many ``w * scale`` lie outside ``[low, high]``, and the largest ``|out|``."""
+    clipped, largest = 0, 0
     for i in range(w.size):
         scaled = w[i] * scale
         clipped += (scaled > high) | (scaled < low)
         out[i] = min(max(np.rint(scaled / step) * step, low), high)
-    return clipped
+        largest = max(largest, abs(out[i]))
+    return clipped, largest
 
 
 def bias_range(*, state_exp: int, offset: int = 0) -> tuple[int, int]:
