@@ -1,7 +1,10 @@
 """Training runs end to end: accuracy, determinism, resume after an interruption, energy accounting."""
 import json
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import emulator.tasks.classification as runner
 from emulator.chip import load_chip
@@ -10,6 +13,7 @@ from emulator.results import RunResult
 from emulator.schema import Source, build
 from emulator.tasks.checkpoint import Identity
 from emulator.tasks.classification import Run, phases_of
+from emulator.training.eqprop import plus_scaled
 from emulator.workload import load_workload
 
 SMALL = ["dataset.n_train=300", "dataset.n_test=100", "training.epochs=2"]
@@ -157,3 +161,18 @@ def test_compare_writes_one_report_per_chip_and_a_table(tmp_path, capsys):
     assert table["chips"] == ["digital", "digital-twin"]
     a, b = (json.loads((tmp_path / "cmp" / c / "report.json").read_text()) for c in table["chips"])
     assert a["counters"] == b["counters"] and a["metrics"] == b["metrics"]  # same chip, same data, same seed
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2 ** 16), lr=st.one_of(st.floats(1e-6, 10.0), st.sampled_from([1e308, 0.0])),
+       dtypes=st.sampled_from([(np.float64, np.float32), (np.float64, np.float64), (np.float32, np.float32),
+                               (np.float32, np.float64)]))
+def test_the_sgd_step_rounds_as_numpy_does(seed, lr, dtypes):
+    """``plus_scaled`` is ``x + lr * g`` bit for bit, result type included, for the host's and the chips' types."""
+    rng = np.random.default_rng(seed)
+    x, g = rng.normal(size=(6, 5)).astype(dtypes[0]), rng.normal(size=(6, 5)).astype(dtypes[1])
+    with np.errstate(over="ignore"):
+        expected = x + lr * g
+    got = plus_scaled(x, lr, g)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)

@@ -56,10 +56,9 @@ class LayeredNet(LayeredCouplings):
 
     @classmethod
     def _cast(cls, weights, biases, theta, damping, dtype) -> "LayeredNet":
-        return cls(up=tuple(np.ascontiguousarray(np.asarray(w, dtype).T) for w in weights),
-                   down=tuple(np.ascontiguousarray(w, dtype) for w in weights),
-                   bias=tuple(np.ascontiguousarray(b, dtype) for b in biases),
-                   theta=float(theta), damping=float(damping))
+        down = tuple(np.ascontiguousarray(w, dtype) for w in weights)
+        return cls(up=tuple(np.ascontiguousarray(w.T) for w in down), down=down,
+                   bias=tuple(np.ascontiguousarray(b, dtype) for b in biases), theta=float(theta), damping=float(damping))
 
     @property
     def dtype(self):
