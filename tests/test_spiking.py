@@ -1,6 +1,8 @@
 """What the spiking families share (emulator.backends.spiking) and the workload's ``spiking`` section."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emulator.backends import spiking
 from emulator.backends.base import Nudge
@@ -22,6 +24,19 @@ def test_an_input_train_goes_on_where_it_stopped():
     np.testing.assert_array_equal(np.concatenate([spiking.input_train(x, 0, 20), spiking.input_train(x, 20, 30)]),
                                   whole)
     np.testing.assert_allclose(whole.mean(0), np.round(x * 256) / 256, atol=1 / 50)
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2 ** 16), batch=st.integers(1, 4), n=st.integers(1, 9), start=st.integers(0, 10 ** 6),
+       steps=st.integers(0, 40))
+def test_an_input_train_is_its_docstrings_spike_counts(seed, batch, n, start, steps):
+    """Input ``i`` fires at step ``t`` when ``floor(((t + 1) q + L/2) / L)`` exceeds ``floor((t q + L/2) / L)``,
+    written out over whole arrays; inputs outside [0, 1] clipped."""
+    x = np.random.default_rng(seed).uniform(-0.3, 1.3, (batch, n))
+    q = np.round(np.clip(x, 0.0, 1.0) * spiking.INPUT_LEVELS).astype(np.int64)
+    t = np.arange(start, start + steps + 1)[:, None, None]
+    counts = (t * q + spiking.INPUT_LEVELS // 2) // spiking.INPUT_LEVELS
+    np.testing.assert_array_equal(spiking.input_train(x, start, steps), counts[1:] > counts[:-1])
 
 
 class Settings:

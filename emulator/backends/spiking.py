@@ -20,6 +20,7 @@ import math
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import numba as nb
 import numpy as np
 
 from emulator.backends.base import Equilibrium
@@ -67,9 +68,20 @@ def input_train(x: np.ndarray, start: int, steps: int) -> np.ndarray:
     (steps, B, n_0) bool
     """
     level = np.round(np.clip(np.asarray(x, np.float64), 0.0, 1.0) * INPUT_LEVELS).astype(np.int64)
-    t = np.arange(start, start + steps + 1, dtype=np.int64)[:, None, None]
-    count = (t * level + INPUT_LEVELS // 2) // INPUT_LEVELS
-    return np.diff(count, axis=0) > 0
+    train = np.empty((steps,) + level.shape, np.bool_)
+    _fill_train(level.reshape(-1), start, train.reshape(steps, level.size))
+    return train
+
+
+@nb.njit(cache=True)
+def _fill_train(level, start, train):
+    """``train[t, i]``: whether input ``i`` at ``level`` fires at step ``start + t`` (:func:`input_train`), written
+    directly, without the (steps + 1, B, n_0) spike counts."""
+    half = INPUT_LEVELS // 2
+    for t in range(train.shape[0]):
+        now = start + t
+        for i in range(level.shape[0]):
+            train[t, i] = ((now + 1) * level[i] + half) // INPUT_LEVELS > (now * level[i] + half) // INPUT_LEVELS
 
 
 def window_of(spiking, steps: int) -> int:

@@ -147,7 +147,7 @@ def quantise_weights(w: np.ndarray, *, state_exp: int, weight_bits: int = 8, max
     ``symmetric`` no weight is -256, so that ``-W`` can be stored too.
     """
     w = np.asarray(w, np.float64)
-    bottom, top = _extremes(w.reshape(-1)) if w.size else (0.0, 0.0)
+    bottom, top = (float(w.min()), float(w.max())) if w.size else (0.0, 0.0)
     step, low, high = _grid(_mode_of(bottom, top) if w.size else "excitatory", weight_bits)
     if symmetric:  # only mixed signs reach -256, whose negation Lava cannot store
         low = max(low, -high)
@@ -174,18 +174,6 @@ def quantise_weights(w: np.ndarray, *, state_exp: int, weight_bits: int = 8, max
             f"exponent up to {WEIGHT_EXP_RANGE[1]}: lower training.learning_rates or enable "
             "training.spectral_norm")
     return w_int, LayerQuantisation(exp, float(largest) / magnitude, clipped, (w, w_int, 2.0 ** (exp - state_exp)))
-
-
-@nb.njit(cache=True)
-def _extremes(w):
-    """``(min, max)`` of a non-empty flat float array, in one pass (NaN as numpy's ``min`` and ``max`` give it)."""
-    low = high = w[0]
-    for v in w:
-        if v < low or v != v:
-            low = v if low == low else low
-        if v > high or v != v:
-            high = v if high == high else high
-    return low, high
 
 
 @nb.njit(cache=True)

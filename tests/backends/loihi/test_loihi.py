@@ -11,7 +11,7 @@ from emulator.backends.base import Nudge
 from emulator.errors import CapacityError
 from emulator.backends.loihi.mapping import map_network
 from emulator.network import Network
-from emulator.backends.loihi.quantise import _extremes, as_stored, mantissas, quantise_weights, weight_grid
+from emulator.backends.loihi.quantise import as_stored, mantissas, quantise_weights, weight_grid
 from emulator.backends.loihi.sigma_delta import FixedNet, relax_fixed
 
 LOIHI2 = "chips/loihi2.yaml"
@@ -113,14 +113,6 @@ def test_the_exponent_search_finds_what_a_scan_from_the_finest_finds(seed, scale
     assert q.clipped_fraction == np.mean((scaled > high) | (scaled < low))
     np.testing.assert_array_equal(w_int, np.clip(np.round(scaled / step) * step, low, high))
     assert q.range_used == np.abs(w_int).max() / max(-low, high)
-
-
-@settings(max_examples=200, deadline=None, derandomize=True)
-@given(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=64), min_size=1, max_size=40))
-def test_the_extremes_of_weights_are_numpys_min_and_max_nan_included(values):
-    w = np.array(values)
-    low, high = _extremes(w)
-    np.testing.assert_array_equal([low, high], [w.min(), w.max()])
 
 
 def _stored_by_specification(w, bits, mode):
