@@ -35,6 +35,7 @@ import numpy as np
 
 from emulator.backends.base import LayeredCouplings
 from emulator.backends.loihi.quantise import fan_out_layout
+from emulator.backends.loops import copy
 from emulator.errors import DivergenceError
 
 #: a neuron's sigma and activation are 24-bit registers on the chip
@@ -318,7 +319,7 @@ def _relax(net, neurons, train, max_steps, core_of, runs, logs, record, rec, scr
     acc, part, sent = scratch.acc, scratch.part, scratch.sent
     for b in range(batch):
         for k in range(depth + 1):
-            _copy(pending[k][b], sent[k])
+            copy(pending[k][b], sent[k])
         for t in range(max_steps):
             for k in range(depth):  # relaxing layer k + 1 hears layer k below and k + 2 above
                 acc[k].fill(0)
@@ -344,24 +345,16 @@ def _relax(net, neurons, train, max_steps, core_of, runs, logs, record, rec, scr
                     active_log[t, b, core] += busy
                     n_fired += fired
                 if record:
-                    _copy(s_k, rec.sigma[k][t, b])
-                    _copy(a_k, rec.act[k][t, b])
-                    _copy(out, rec.spikes[k][t, b])
+                    copy(s_k, rec.sigma[k][t, b])
+                    copy(a_k, rec.act[k][t, b])
+                    copy(out, rec.spikes[k][t, b])
             trace[t] += n_fired
             steps[b] = t + 1
             if n_fired == 0 and t + 1 >= n_in:
                 quiescent[b] = True
                 break
         for k in range(depth + 1):
-            _copy(sent[k], pending[k][b])
-
-
-@nb.njit(cache=True, _nrt=False, inline="always")
-def _copy(src, dst):
-    """``dst[:] = src`` for 1-D arrays of one length, as a loop (a slice assignment needs numba's reference
-    counting)."""
-    for i in range(src.shape[0]):
-        dst[i] = src[i]
+            copy(sent[k], pending[k][b])
 
 
 class Scratch(NamedTuple):

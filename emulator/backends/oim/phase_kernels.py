@@ -20,6 +20,8 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
+from emulator.backends.loops import copy
+
 #: Bogacki-Shampine 3(2) tableau: stage nodes, the 3rd-order weights, and the error weights
 #: (3rd minus embedded 2nd order, the latter using the first-same-as-last stage)
 C2, C3 = 0.5, 0.75
@@ -149,14 +151,6 @@ def max_abs(a):
     for v in a:
         m = max(m, abs(v))
     return m
-
-
-@nb.njit(cache=True, _nrt=False, inline="always")
-def copy(src, dst):
-    """``dst[:] = src`` for 1-D arrays of one length, as a loop (a slice assignment needs numba's
-    reference counting, which the per-step kernels are compiled without)."""
-    for i in range(src.shape[0]):
-        dst[i] = src[i]
 
 
 @nb.njit(cache=True)

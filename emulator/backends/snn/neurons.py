@@ -26,6 +26,7 @@ import numba as nb
 import numpy as np
 
 from emulator.backends.base import LayeredCouplings
+from emulator.backends.loops import copy
 from emulator.counters import Counters
 
 
@@ -99,27 +100,27 @@ class Record(NamedTuple):
     spikes: tuple
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, _nrt=False)
 def _relax(ups, downs, bias, train, eps, vth, leak, subtract, clip, u, v, pending, first_counted, counts, fired,
-           record, rec):
-    """Every step of every sample, in place (see :func:`relax_spiking` for the arguments)."""
+           record, rec, acc, sent):
+    """Every step of every sample, in place (see :func:`relax_spiking` for the arguments; ``acc`` (layers 1..L)
+    and ``sent`` (layers 0..L) are one sample's scratch, tuples of (n_k,) arrays).
+
+    It allocates nothing and is compiled without numba's reference counting (``_nrt=False``), whose atomic
+    count updates of the fan-out rows taken for every spike cost more than adding them."""
     depth = len(downs)
     batch = u[0].shape[0]
     steps = train.shape[0]
     zero = vth * 0
     for b in range(batch):
-        acc = [np.zeros(ups[k].shape[1], u[0].dtype) for k in range(depth)]
-        sent = [pending[k][b].copy() for k in range(depth + 1)]
+        for k in range(depth + 1):
+            copy(pending[k][b], sent[k])
         for t in range(steps):
             for k in range(depth):  # relaxing layer k + 1 hears layer k below and k + 2 above
-                acc[k][:] = zero
-                for i in range(sent[k].size):
-                    if sent[k][i]:
-                        acc[k] += ups[k][i]
+                acc[k].fill(zero)
+                _add_rows(acc[k], ups[k], sent[k])
                 if k + 1 < depth:
-                    for i in range(sent[k + 2].size):
-                        if sent[k + 2][i]:
-                            acc[k] += downs[k + 1][i]
+                    _add_rows(acc[k], downs[k + 1], sent[k + 2])
             for i in range(sent[0].size):
                 sent[0][i] = train[t, b, i]
                 fired[t, b, 0] += train[t, b, i]
@@ -143,11 +144,20 @@ def _relax(ups, downs, bias, train, eps, vth, leak, subtract, clip, u, v, pendin
                     v_k[i] = potential
                     out[i] = spike
                 if record:
-                    rec.u[k][t, b] = u_k
-                    rec.v[k][t, b] = v_k
-                    rec.spikes[k][t, b] = out
+                    copy(u_k, rec.u[k][t, b])
+                    copy(v_k, rec.v[k][t, b])
+                    copy(out, rec.spikes[k][t, b])
         for k in range(depth + 1):
-            pending[k][b] = sent[k]
+            copy(sent[k], pending[k][b])
+
+
+@nb.njit(cache=True, _nrt=False, inline="always")
+def _add_rows(acc, weights, spikes):
+    """``acc += weights[i]`` for every neuron ``i`` that spiked."""
+    for i in range(spikes.size):
+        if spikes[i]:
+            for j in range(acc.size):
+                acc[j] += weights[i, j]
 
 
 def relax_spiking(net: SpikingNet, train: np.ndarray, eps: np.ndarray, *, window: int, bias=None,
@@ -189,7 +199,8 @@ def relax_spiking(net: SpikingNet, train: np.ndarray, eps: np.ndarray, *, window
                  tuple(np.zeros(shape(n), np.uint8) for n in sizes[1:]))
     _relax(net.up, net.down, tuple(bias), np.ascontiguousarray(train, np.uint8), np.asarray(eps, dtype),
            dtype.type(net.vth), dtype.type(net.leak), net.subtract, net.clip, tuple(u), tuple(v), tuple(pending),
-           steps - window, tuple(counts), fired, record, rec)
+           steps - window, tuple(counts), fired, record, rec, tuple(np.zeros(n, dtype) for n in sizes[1:]),
+           tuple(np.zeros(n, np.uint8) for n in sizes))
     return SpikingState(u=u, v=v, pending=pending, bias=bias, counts=counts, fired=fired,
                         record=[tuple(r[k] for r in rec) for k in range(len(sizes) - 1)] if record else None)
 
