@@ -2,6 +2,8 @@
 
 Only the senders with a non-zero payload cost anything: each adds its fan-out row of int8 weight mantissas
 (:func:`~emulator.backends.loihi.quantise.mantissas`) into int32 sums, as Lava's ``Dense`` sums in int32.
+The loop takes a fan-out row per sender; it is compiled without numba's reference counting (``_nrt=False``),
+whose atomic count updates for every row taken would cost more than adding a short row.
 """
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import numba as nb
 import numpy as np
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, _nrt=False)
 def deliver(acc, fan_out, payload, senders, binary):
     """``acc += M @ payload`` over the senders with a non-zero payload (each adds its mantissa row once if
     ``binary``), in int32 arithmetic as Lava's Dense: ``fan_out`` (senders, receivers) int8 mantissas, ``acc``

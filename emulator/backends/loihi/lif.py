@@ -30,7 +30,8 @@ import numpy as np
 from emulator.backends.base import LayeredCouplings
 from emulator.backends.loihi.events import deliver
 from emulator.backends.loihi.quantise import fan_out_layout
-from emulator.backends.loihi.sigma_delta import core_runs
+from emulator.backends.loihi.sigma_delta import Scratch, core_runs
+from emulator.backends.loops import copy
 
 #: u and v are 24-bit registers; decays are 12-bit fractions; vth and the synaptic input are aligned with
 #: them by 6-bit shifts (Lava's ``uv_bitwidth``, ``decay_shift``, ``vth_shift``, ``act_shift``)
@@ -154,11 +155,11 @@ class Neurons(NamedTuple):
     bias: tuple
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, _nrt=False)
 def _binary_dense(acc, part, weights, spikes, senders, exp, shift, zero):
     """Add to ``acc`` what one binary ``Dense`` delivers: the sum of the fan-out rows (mantissas, the stored
     weights ``(weights + zero) << shift``) of the neurons that fired, in int32, shifted by ``exp``."""
-    part[:] = 0
+    part.fill(0)
     total = zero * deliver(part, weights, spikes, senders, True)
     for j in range(acc.size):
         x = np.int32((np.int64(part[j]) + total) << shift)
@@ -190,24 +191,26 @@ def _neurons(a, u, v, bias, out, count, keep_u, keep_v, threshold, counted):
     return n_fired, n_busy
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, _nrt=False)
 def _relax(net, neurons, train, first_counted, core_of, runs, counts, fired_log, active_log, trace, record, rec_u,
-           rec_v, rec_s):
+           rec_v, rec_s, scratch):
     """All steps of all samples (see :func:`relax_lif`); ``runs`` for each relaxing layer its (R, 3) runs
-    ``(first, end, core)`` of neurons on one core."""
+    ``(first, end, core)`` of neurons on one core; ``scratch`` one sample's :class:`Scratch`.
+
+    It allocates nothing and is compiled without numba's reference counting (``_nrt=False``), whose atomic
+    count updates of the arrays sliced at every step cost more than a quiet step's arithmetic."""
     ups, downs, exps, shifts, zeros = net.ups, net.downs, net.exps, net.shifts, net.zeros
     keep_u, keep_v, threshold = (1 << DECAY_BITS) - net.du - 1, (1 << DECAY_BITS) - net.dv, net.vth << ALIGN
     depth = len(downs)
     batch = neurons.u[0].shape[0]
     steps = train.shape[0]
+    acc, part, sent, senders = scratch.acc, scratch.part, scratch.sent, scratch.senders
     for b in range(batch):
-        acc = [np.zeros(ups[k].shape[1], np.int64) for k in range(depth)]
-        part = [np.zeros(ups[k].shape[1], np.int32) for k in range(depth)]
-        sent = [neurons.pending[k][b].copy() for k in range(depth + 1)]
-        senders = np.zeros(max([s.size for s in sent]), np.int64)
+        for k in range(depth + 1):
+            copy(neurons.pending[k][b], sent[k])
         for t in range(steps):
             for k in range(depth):  # relaxing layer k + 1 hears layer k below and k + 2 above
-                acc[k][:] = 0
+                acc[k].fill(0)
                 _binary_dense(acc[k], part[k], ups[k], sent[k], senders, exps[k], shifts[k], zeros[k])
                 if k + 1 < depth:
                     _binary_dense(acc[k], part[k], downs[k + 1], sent[k + 2], senders, exps[k + 1], shifts[k + 1],
@@ -229,12 +232,12 @@ def _relax(net, neurons, train, first_counted, core_of, runs, counts, fired_log,
                     active_log[t, b, core] += busy
                     n_fired += fired
                 if record:
-                    rec_u[k][t, b] = u_k
-                    rec_v[k][t, b] = v_k
-                    rec_s[k][t, b] = out
+                    copy(u_k, rec_u[k][t, b])
+                    copy(v_k, rec_v[k][t, b])
+                    copy(out, rec_s[k][t, b])
             trace[t] += n_fired
         for k in range(depth + 1):
-            neurons.pending[k][b] = sent[k]
+            copy(sent[k], neurons.pending[k][b])
 
 
 def relax_lif(net: LifNet, train: np.ndarray, *, window: int, bias=None, init: LifState | None = None,
@@ -284,7 +287,8 @@ def relax_lif(net: LifNet, train: np.ndarray, *, window: int, bias=None, init: L
     core_of = tuple(np.asarray(c, np.int64) for c in core_of)
     runs = tuple(core_runs(c, c.size) for c in core_of[1:])
     _relax(kernel, Neurons(tuple(u), tuple(v), tuple(pending), tuple(bias)), np.ascontiguousarray(train, np.uint8),
-           steps - window, core_of, runs, tuple(counts), fired, active, trace, record, *rec)
+           steps - window, core_of, runs, tuple(counts), fired, active, trace, record, *rec,
+           Scratch.for_sizes([u.shape[1] for u in ups], sizes))
     return LifState(u=u, v=v, pending=pending, bias=bias, counts=counts, steps=np.full(batch, steps, np.int64),
                     quiescent=np.zeros(batch, bool), trace=trace, fired=fired, active=active,
                     record=[tuple(r[k] for r in rec) for k in range(len(sizes) - 1)] if record else None)

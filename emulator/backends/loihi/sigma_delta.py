@@ -358,7 +358,8 @@ def _relax(net, neurons, train, max_steps, core_of, runs, logs, record, rec, scr
 
 
 class Scratch(NamedTuple):
-    """One sample's working arrays of :func:`_relax`, overwritten.
+    """One sample's working arrays of the Loihi family's layered kernels (:func:`_relax`, and the LIF one),
+    overwritten.
 
     Attributes
     ----------
@@ -367,18 +368,21 @@ class Scratch(NamedTuple):
     part : tuple of (N_{k+1},) int32, k = 0..L-1
         One Dense process's sums (:func:`_dense`).
     sent : tuple of (N_k,) int64, layers 0..L
-        Graded spikes sent at the last step.
+        Spikes (or graded payloads) sent at the last step.
+    senders : (max N_k,) int64
+        The binary event loop's list of senders (:func:`emulator.backends.loihi.events.deliver`).
     """
 
     acc: tuple
     part: tuple
     sent: tuple
+    senders: np.ndarray
 
     @classmethod
     def for_sizes(cls, hearing, neurons) -> "Scratch":
         """Scratch for relaxing layers that hear ``hearing`` (N_{k+1},) inputs and layers of ``neurons`` neurons."""
         return cls(tuple(np.zeros(m, np.int64) for m in hearing), tuple(np.zeros(m, np.int32) for m in hearing),
-                   tuple(np.zeros(n, np.int64) for n in neurons))
+                   tuple(np.zeros(n, np.int64) for n in neurons), np.zeros(max(neurons), np.int64))
 
 
 def relax_fixed(net: FixedNet, x_spikes: np.ndarray, *, max_steps: int, bias=None,
