@@ -45,8 +45,8 @@ def problem(run: Path | None, samples: int):
     net = init_network(w.network.layers, np.random.default_rng(w.training.seed), theta=0.0,
                        damping=w.eqprop.damping, gain=w.network.init_gain)
     if run:
-        _, weights, biases = read_checkpoint(run, len(net.weights), "--run")
-        net = net.with_parameters(weights, biases)
+        saved = read_checkpoint(run, "--run", "give a run folder of fashion_mnist_snn on oim-cmos")
+        net = net.with_parameters(saved.weights, saved.biases)
     program = OimBackend().compile(net, load_chip(ROOT / "chips" / "oim-cmos.yaml"))
     x = load_dataset("fashion_mnist", n_test=samples).x_test[:samples]
     bias = np.broadcast_to(program.bias, (samples, program.n)).astype(np.complex128)
