@@ -293,12 +293,7 @@ def relax_one(phases, couplings, settings, rng):
     Returns the sample's :class:`Outcome`: the time it ran, whether ``max |dphi/dtau|`` fell
     below ``settle_tolerance``, and the accepted integrator steps.
     """
-    phi, events, trace = phases.phi, phases.events, phases.trace
-    theta, shil, shil_ramp = settings.theta, settings.shil, settings.shil_ramp
-    noise, noise_decay, t_max = settings.noise, settings.noise_decay, settings.t_max
-    settle_tolerance, step_tolerance = settings.settle_tolerance, settings.step_tolerance
-    max_phase_step, bin_width = settings.max_phase_step, settings.bin_width
-    n = phi.shape[0]
+    n = phases.phi.shape[0]
     stages = np.empty((4, n))
     y, y_new, scratch, moved = np.empty(n), np.empty(n), np.empty((4, n)), np.empty(n, np.int64)
     heard = Heard(phases.heard, np.empty(n), np.empty(n), np.empty(n), np.empty(n))
