@@ -7,14 +7,16 @@ hard-sigmoid ``rho(s) = clip(s, 0, 1)`` and states kept in ``[0, 1]`` its energy
 
     E(s) = 1/2 sum_k |s_k|^2 - sum_k s_{k+1}^T W_k s_k - sum_k b_k^T s_k
 
-and the cost is ``C = 1/2 |s_L - y|^2``. Everything here is plain numpy on host floats: it is
-the model a chip back-end compiles (the references it is checked against are in
-:mod:`emulator.reference`).
+and the cost is ``C = 1/2 |s_L - y|^2``. Everything here is numpy on host floats: it is the model
+a chip back-end compiles (the references it is checked against are in :mod:`emulator.reference`).
+The two element-wise steps of every update (:func:`contrastive_update`'s scaled difference and the
+SGD step's :func:`plus_scaled`) run as one numba pass each, with numpy's types and rounding.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numba as nb
 import numpy as np
 
 from emulator.errors import DivergenceError
@@ -107,10 +109,44 @@ def contrastive_update(states_a, states_b, scale: float):
     (dW, db) : tuples of arrays shaped like the weights and biases.
     """
     n = states_a[0].shape[0]
-    dw = tuple(scale * (a1.T @ a0 - b1.T @ b0) / n
+    dw = tuple(scaled_difference(a1.T @ a0, b1.T @ b0, scale, n)
                for a0, a1, b0, b1 in zip(states_a[:-1], states_a[1:], states_b[:-1], states_b[1:]))
     db = tuple(scale * (a1 - b1).mean(axis=0) for a1, b1 in zip(states_a[1:], states_b[1:]))
     return dw, db
+
+
+def scaled_difference(p: np.ndarray, q: np.ndarray, scale: float, n: int) -> np.ndarray:
+    """``scale * (p - q) / n`` for arrays of one shape, with numpy's types and rounding, in one pass."""
+    p, q = np.ascontiguousarray(p), np.ascontiguousarray(q)
+    product = scale * np.zeros(1, np.result_type(p, q))  # the types numpy gives each step, from one element
+    quotient = product / n
+    out = np.empty(p.shape, quotient.dtype)
+    _scaled_difference(p.reshape(-1), q.reshape(-1), product.dtype.type(scale), quotient.dtype.type(n), out.reshape(-1))
+    return out
+
+
+@nb.njit(cache=True)
+def _scaled_difference(p, q, scale, n, out):
+    """``out = scale * (p - q) / n`` on flat arrays, ``scale`` and ``n`` already of their steps' types."""
+    for i in range(p.size):
+        out[i] = scale * (p[i] - q[i]) / n
+
+
+def plus_scaled(x: np.ndarray, lr: float, g: np.ndarray) -> np.ndarray:
+    """``x + lr * g`` for arrays of one shape, with numpy's types and rounding (the product in the type numpy
+    gives ``lr * g``, then the sum) but in one pass, without the product's temporary array."""
+    x, g = np.ascontiguousarray(x), np.ascontiguousarray(g)
+    product = np.result_type(lr, g)
+    out = np.empty(x.shape, np.result_type(x, product))
+    _plus_scaled(x.reshape(-1), product.type(lr), g.reshape(-1), out.reshape(-1))
+    return out
+
+
+@nb.njit(cache=True)
+def _plus_scaled(x, lr, g, out):
+    """``out = x + lr * g`` on flat arrays, ``lr`` already of the product's type."""
+    for i in range(x.size):
+        out[i] = x[i] + lr * g[i]
 
 
 def lipschitz(net: Network) -> list[float]:

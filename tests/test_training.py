@@ -13,7 +13,7 @@ from emulator.results import RunResult
 from emulator.schema import Source, build
 from emulator.tasks.checkpoint import Identity
 from emulator.tasks.classification import Run, phases_of
-from emulator.training.eqprop import plus_scaled
+from emulator.network import plus_scaled, scaled_difference
 from emulator.workload import load_workload
 
 SMALL = ["dataset.n_train=300", "dataset.n_test=100", "training.epochs=2"]
@@ -174,5 +174,20 @@ def test_the_sgd_step_rounds_as_numpy_does(seed, lr, dtypes):
     with np.errstate(over="ignore"):
         expected = x + lr * g
     got = plus_scaled(x, lr, g)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2 ** 16), scale=st.sampled_from([1.0, 2.0, 1 / 0.44, 1e-3, 1e308]),
+       n=st.integers(1, 1000), dtypes=st.sampled_from([(np.float32, np.float32), (np.float64, np.float64),
+                                                     (np.float32, np.float64)]))
+def test_the_contrastive_products_are_scaled_as_numpy_does(seed, scale, n, dtypes):
+    """``scaled_difference`` is ``scale * (p - q) / n`` bit for bit, result type included."""
+    rng = np.random.default_rng(seed)
+    p, q = rng.normal(size=(4, 7)).astype(dtypes[0]), rng.normal(size=(4, 7)).astype(dtypes[1])
+    with np.errstate(over="ignore"):
+        expected = scale * (p - q) / n
+    got = scaled_difference(p, q, scale, n)
     assert got.dtype == expected.dtype
     np.testing.assert_array_equal(got, expected)

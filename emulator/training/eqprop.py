@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba as nb
 import numpy as np
 
 from emulator.backends.base import Nudge
-from emulator.network import Network, contrastive_update
+from emulator.network import Network, contrastive_update, plus_scaled
 
 
 @dataclass(frozen=True)
@@ -92,19 +91,3 @@ def sgd_step(network: Network, dw, db, learning_rates) -> Network:
     biases = tuple(plus_scaled(b, lr, g) for b, g, lr in zip(network.biases, db, learning_rates))
     return network.with_parameters(weights, biases)
 
-
-def plus_scaled(x: np.ndarray, lr: float, g: np.ndarray) -> np.ndarray:
-    """``x + lr * g`` for arrays of one shape, with numpy's types and rounding (the product in the type numpy
-    gives ``lr * g``, then the sum) but in one pass, without the product's temporary array."""
-    x, g = np.ascontiguousarray(x), np.ascontiguousarray(g)
-    product = np.result_type(lr, g)
-    out = np.empty(x.shape, np.result_type(x, product))
-    _plus_scaled(x.reshape(-1), product.type(lr), g.reshape(-1), out.reshape(-1))
-    return out
-
-
-@nb.njit(cache=True)
-def _plus_scaled(x, lr, g, out):
-    """``out = x + lr * g`` on flat arrays, ``lr`` already of the product's type."""
-    for i in range(x.size):
-        out[i] = x[i] + lr * g[i]
