@@ -118,10 +118,10 @@ def contrastive_update(states_a, states_b, scale: float):
 def scaled_difference(p: np.ndarray, q: np.ndarray, scale: float, n: int) -> np.ndarray:
     """``scale * (p - q) / n`` for arrays of one shape, with numpy's types and rounding, in one pass."""
     p, q = np.ascontiguousarray(p), np.ascontiguousarray(q)
-    product = scale * np.zeros(1, np.result_type(p, q))  # the types numpy gives each step, from one element
-    quotient = product / n
-    out = np.empty(p.shape, quotient.dtype)
-    _scaled_difference(p.reshape(-1), q.reshape(-1), product.dtype.type(scale), quotient.dtype.type(n), out.reshape(-1))
+    product = np.result_type(scale, np.result_type(p, q))
+    quotient = np.result_type(product, n)
+    out = np.empty(p.shape, quotient)
+    _scaled_difference(p.reshape(-1), q.reshape(-1), product.type(scale), quotient.type(n), out.reshape(-1))
     return out
 
 

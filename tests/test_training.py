@@ -9,11 +9,11 @@ from hypothesis import strategies as st
 import emulator.tasks.classification as runner
 from emulator.chip import load_chip
 from emulator.cli import main
+from emulator.network import plus_scaled, scaled_difference
 from emulator.results import RunResult
 from emulator.schema import Source, build
 from emulator.tasks.checkpoint import Identity
 from emulator.tasks.classification import Run, phases_of
-from emulator.network import plus_scaled, scaled_difference
 from emulator.workload import load_workload
 
 SMALL = ["dataset.n_train=300", "dataset.n_test=100", "training.epochs=2"]

@@ -90,4 +90,3 @@ def sgd_step(network: Network, dw, db, learning_rates) -> Network:
     weights = tuple(plus_scaled(w, lr, g) for w, g, lr in zip(network.weights, dw, learning_rates))
     biases = tuple(plus_scaled(b, lr, g) for b, g, lr in zip(network.biases, db, learning_rates))
     return network.with_parameters(weights, biases)
-

@@ -288,7 +288,7 @@ def relax_lif(net: LifNet, train: np.ndarray, *, window: int, bias=None, init: L
     runs = tuple(core_runs(c, c.size) for c in core_of[1:])
     _relax(kernel, Neurons(tuple(u), tuple(v), tuple(pending), tuple(bias)), np.ascontiguousarray(train, np.uint8),
            steps - window, core_of, runs, tuple(counts), fired, active, trace, record, *rec,
-           Scratch.for_sizes([u.shape[1] for u in ups], sizes))
+           Scratch.for_sizes([w.shape[1] for w in ups], sizes))
     return LifState(u=u, v=v, pending=pending, bias=bias, counts=counts, steps=np.full(batch, steps, np.int64),
                     quiescent=np.zeros(batch, bool), trace=trace, fired=fired, active=active,
                     record=[tuple(r[k] for r in rec) for k in range(len(sizes) - 1)] if record else None)

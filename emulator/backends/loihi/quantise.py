@@ -148,7 +148,7 @@ def quantise_weights(w: np.ndarray, *, state_exp: int, weight_bits: int = 8, max
     """
     w = np.asarray(w, np.float64)
     bottom, top = (float(w.min()), float(w.max())) if w.size else (0.0, 0.0)
-    step, low, high = _grid(_mode_of(bottom, top) if w.size else "excitatory", weight_bits)
+    step, low, high = _grid(_mode_of(bottom, top), weight_bits)
     if symmetric:  # only mixed signs reach -256, whose negation Lava cannot store
         low = max(low, -high)
     magnitude = max(-low, high)

@@ -441,7 +441,7 @@ def relax_fixed(net: FixedNet, x_spikes: np.ndarray, *, max_steps: int, bias=Non
     core_of = tuple(np.asarray(c, np.int64) for c in core_of)
     runs = tuple(core_runs(c, n) for c, n in zip(core_of[1:], net.layers[1:]))
     _relax(kernel_net, neurons, train, max_steps, core_of, runs, logs, record, rec,
-           Scratch.for_sizes([u.shape[1] for u in ups], sizes))
+           Scratch.for_sizes([w.shape[1] for w in ups], sizes))
     _check_range(sigma)
     return FixedState(sigma=sigma, act=act, residue=residue, pending=pending, bias=bias, steps=logs.steps,
                       quiescent=logs.quiescent, trace=logs.trace, fired=logs.fired, active=logs.active,

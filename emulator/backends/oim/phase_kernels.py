@@ -10,7 +10,7 @@ scratch.
 The kernels that run at every step (:func:`rhs`, :func:`integrate`) allocate nothing and are
 compiled without numba's reference counting (``_nrt=False``): with it, the atomic increments and
 decrements of the counts of the arrays they pass around and unpack took a third of an epoch on
-``oim-cmos`` (benchmarks/RESULTS.md, "Faster oscillator kernels").
+``oim-cmos`` (benchmarks/RESULTS.md, "Reference counting in the per-step kernels").
 """
 from __future__ import annotations
 
