@@ -66,9 +66,10 @@ class Network:
     def n_synapses(self) -> int:
         return synapses(self.layers)
 
-    def with_parameters(self, weights, biases) -> "Network":
-        """A copy with new parameters; raises :class:`DivergenceError` if any is not finite."""
-        for k, (w, b) in enumerate(zip(weights, biases)):
+    def with_parameters(self, weights, biases, *, finite: bool = False) -> "Network":
+        """A copy with new parameters; raises :class:`DivergenceError` if any is not finite (not checked again
+        when the caller knows they all are: ``finite``)."""
+        for k, (w, b) in enumerate(zip(weights, biases) if not finite else ()):
             if not (np.isfinite(w).all() and np.isfinite(b).all()):
                 raise DivergenceError(f"the parameters of layer {k} -> {k + 1} became NaN or infinite: {TO_CONVERGE}")
         return replace(self, weights=tuple(weights), biases=tuple(biases))
@@ -132,21 +133,26 @@ def _scaled_difference(p, q, scale, n, out):
         out[i] = scale * (p[i] - q[i]) / n
 
 
-def plus_scaled(x: np.ndarray, lr: float, g: np.ndarray) -> np.ndarray:
+def plus_scaled(x: np.ndarray, lr: float, g: np.ndarray) -> tuple[np.ndarray, bool]:
     """``x + lr * g`` for arrays of one shape, with numpy's types and rounding (the product in the type numpy
-    gives ``lr * g``, then the sum) but in one pass, without the product's temporary array."""
+    gives ``lr * g``, then the sum) but in one pass, without the product's temporary array; and whether every
+    value of the sum is finite, found in the same pass."""
     x, g = np.ascontiguousarray(x), np.ascontiguousarray(g)
     product = np.result_type(lr, g)
     out = np.empty(x.shape, np.result_type(x, product))
-    _plus_scaled(x.reshape(-1), product.type(lr), g.reshape(-1), out.reshape(-1))
-    return out
+    finite = _plus_scaled(x.reshape(-1), product.type(lr), g.reshape(-1), out.reshape(-1))
+    return out, finite
 
 
 @nb.njit(cache=True)
 def _plus_scaled(x, lr, g, out):
-    """``out = x + lr * g`` on flat arrays, ``lr`` already of the product's type."""
+    """``out = x + lr * g`` on flat arrays, ``lr`` already of the product's type; whether all of ``out`` is finite."""
+    finite = True
     for i in range(x.size):
-        out[i] = x[i] + lr * g[i]
+        v = x[i] + lr * g[i]
+        out[i] = v
+        finite &= v - v == 0.0  # False for inf and NaN
+    return finite
 
 
 def lipschitz(net: Network) -> list[float]:

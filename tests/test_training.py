@@ -168,12 +168,14 @@ def test_compare_writes_one_report_per_chip_and_a_table(tmp_path, capsys):
        dtypes=st.sampled_from([(np.float64, np.float32), (np.float64, np.float64), (np.float32, np.float32),
                                (np.float32, np.float64)]))
 def test_the_sgd_step_rounds_as_numpy_does(seed, lr, dtypes):
-    """``plus_scaled`` is ``x + lr * g`` bit for bit, result type included, for the host's and the chips' types."""
+    """``plus_scaled`` is ``x + lr * g`` bit for bit, result type included, for the host's and the chips' types,
+    and says whether the sum is finite."""
     rng = np.random.default_rng(seed)
     x, g = rng.normal(size=(6, 5)).astype(dtypes[0]), rng.normal(size=(6, 5)).astype(dtypes[1])
     with np.errstate(over="ignore"):
         expected = x + lr * g
-    got = plus_scaled(x, lr, g)
+    got, finite = plus_scaled(x, lr, g)
+    assert finite == np.isfinite(expected).all()
     assert got.dtype == expected.dtype
     np.testing.assert_array_equal(got, expected)
 

@@ -87,6 +87,7 @@ class PowerIteration:
 
 def sgd_step(network: Network, dw, db, learning_rates) -> Network:
     """``theta <- theta + lr_k * dtheta_k`` per layer (``dtheta`` estimates ``-dL/dtheta``)."""
-    weights = tuple(plus_scaled(w, lr, g) for w, g, lr in zip(network.weights, dw, learning_rates))
-    biases = tuple(plus_scaled(b, lr, g) for b, g, lr in zip(network.biases, db, learning_rates))
-    return network.with_parameters(weights, biases)
+    weights = [plus_scaled(w, lr, g) for w, g, lr in zip(network.weights, dw, learning_rates)]
+    biases = [plus_scaled(b, lr, g) for b, g, lr in zip(network.biases, db, learning_rates)]
+    return network.with_parameters([w for w, _ in weights], [b for b, _ in biases],
+                                   finite=all(finite for _, finite in weights + biases))

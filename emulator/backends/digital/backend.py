@@ -87,9 +87,9 @@ class DigitalBackend(Backend):
     def compile(self, network, chip, previous: DigitalProgram | None = None) -> DigitalProgram:
         self.check_fits(network.layers, chip)
         params = self.parameters_of(chip)
-        net = LayeredNet.from_parameters(network.weights, network.biases, network.theta,
-                                         network.damping, DTYPES[params.precision])
-        return DigitalProgram(programming=Counters(weight_writes=_changed(net, previous)), net=net,
+        net, changed = LayeredNet.stored(network.weights, network.biases, network.theta, network.damping,
+                                         DTYPES[params.precision], None if previous is None else previous.net)
+        return DigitalProgram(programming=Counters(weight_writes=changed), net=net,
                               memory_bytes=sram_needed(network.layers, params), sram_bytes=params.sram_bytes)
 
     def relax(self, program: DigitalProgram, x, *, max_steps, nudge=None, init=None):
@@ -121,10 +121,3 @@ def sram_needed(layers, params: DigitalParameters) -> int:
     units = sum(layers[1:])
     return np.dtype(DTYPES[params.precision]).itemsize * (synapses(layers) + units + 3 * units)
 
-
-def _changed(net: LayeredNet, previous: DigitalProgram | None) -> int:
-    """Parameters (weights and biases) whose stored value differs from the previous program."""
-    if previous is None:
-        return sum(w.size for w in net.down) + sum(b.size for b in net.bias)
-    return sum(int(np.count_nonzero(a != b)) for a, b in zip(net.down + net.bias,
-                                                             previous.net.down + previous.net.bias))

@@ -208,3 +208,48 @@ def relax_batch(ups, downs, drives, states, heards, target, beta, damping, theta
                     any_running = True
         if not any_running:
             break
+
+
+
+@nb.njit(cache=True, _nrt=False)
+def store_matrix(w, previous, stored):
+    """Write host weights into the chip's memory, ``stored = w`` in the chip's number format (numpy's cast:
+    round to nearest), counting in the same pass the values that differ from ``previous`` and checking that all
+    are finite.
+
+    Parameters
+    ----------
+    w : (n, m) float
+        Host weights (or a bias, as a (1, m) row).
+    previous : (n, m) float, or (0, m) when nothing was stored before
+        The values stored by the last programming, in the chip's format.
+    stored : (n, m) float, written
+
+    Returns
+    -------
+    (changed, finite) : int, bool
+        Stored values that differ from ``previous`` (all of them without one), and whether all are finite.
+    """
+    n, m = w.shape
+    fresh = previous.shape[0] == 0
+    changed = n * m if fresh else 0
+    finite = True
+    for i in range(n):
+        count, row_finite = _store_row(w[i], stored[i], stored[i] if fresh else previous[i], fresh)
+        changed += count
+        finite &= row_finite
+    return changed, finite
+
+
+@nb.njit(cache=True, _nrt=False)
+def _store_row(w, stored, previous, fresh):
+    """One row of :func:`store_matrix`: how many values changed (0 when ``fresh``), and whether all are finite.
+    Branch-free, so that the compiler vectorises it."""
+    changed, finite = 0, True
+    for j in range(np.uint64(w.shape[0])):
+        stored[j] = w[j]  # cast on store
+        v = stored[j]
+        finite &= v - v == 0.0  # False for inf and NaN
+        if not fresh:
+            changed += v != previous[j]
+    return changed, finite

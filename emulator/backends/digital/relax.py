@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from emulator.backends.base import Equilibrium, LayeredCouplings, Nudge
-from emulator.backends.digital.kernels import relax_batch
+from emulator.backends.digital.kernels import relax_batch, store_matrix
 from emulator.counters import Counters
 from emulator.errors import DivergenceError
 
@@ -47,18 +47,30 @@ class LayeredNet(LayeredCouplings):
     @classmethod
     def from_parameters(cls, weights, biases, theta, damping, dtype=np.float32) -> "LayeredNet":
         """Cast host parameters to ``dtype``; :class:`DivergenceError` if one does not fit in it."""
-        with np.errstate(over="ignore"):
-            net = cls._cast(weights, biases, theta, damping, dtype)
-        if not all(np.isfinite(a).all() for a in net.down + net.bias):
-            raise DivergenceError(f"a weight or bias is NaN or beyond the range of {np.dtype(dtype).name}: "
-                                  "lower training.learning_rates, or enable training.spectral_norm")
-        return net
+        return cls.stored(weights, biases, theta, damping, dtype)[0]
 
     @classmethod
-    def _cast(cls, weights, biases, theta, damping, dtype) -> "LayeredNet":
-        down = tuple(np.ascontiguousarray(w, dtype) for w in weights)
-        return cls(up=tuple(np.ascontiguousarray(w.T) for w in down), down=down,
-                   bias=tuple(np.ascontiguousarray(b, dtype) for b in biases), theta=float(theta), damping=float(damping))
+    def stored(cls, weights, biases, theta, damping, dtype=np.float32,
+               previous: "LayeredNet | None" = None) -> tuple["LayeredNet", int]:
+        """:meth:`from_parameters`, and how many weights and biases differ from ``previous`` (all without one).
+
+        Each parameter is cast, compared and checked in one pass (:func:`store_matrix`).
+        """
+        rows = [np.asarray(p) for p in weights] + [np.reshape(b, (1, -1)) for b in biases]
+        old = [np.zeros((0, p.shape[1]), dtype) for p in rows] if previous is None else \
+            list(previous.down) + [b.reshape(1, -1) for b in previous.bias]
+        stored, changed = [], 0
+        for p, before in zip(rows, old):
+            stored.append(np.empty(p.shape, dtype))
+            n, finite = store_matrix(p, before, stored[-1])
+            if not finite:
+                raise DivergenceError(f"a weight or bias is NaN or beyond the range of {np.dtype(dtype).name}: "
+                                      "lower training.learning_rates, or enable training.spectral_norm")
+            changed += n
+        down = tuple(stored[:len(weights)])
+        net = cls(up=tuple(np.ascontiguousarray(w.T) for w in down), down=down,
+                  bias=tuple(b.reshape(-1) for b in stored[len(weights):]), theta=float(theta), damping=float(damping))
+        return net, changed
 
     @property
     def dtype(self):

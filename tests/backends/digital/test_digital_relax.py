@@ -112,6 +112,26 @@ def test_overflow_is_a_divergence_error():
         relax(big, np.ones((1, 2)), max_steps=5)
 
 
+def test_programming_counts_the_stored_values_that_change():
+    """A re-programmed float32 chip writes the weights and biases whose stored (rounded) value changed: here
+    one weight by 0.25, one by 1e-12 (below float32's resolution at 0.5: the same stored value), one bias."""
+    weights = [np.array([[0.5, -0.25], [0.125, 1.0], [0.0, 2.0]]), np.array([[0.5, 0.5, -1.0]])]
+    biases = [np.zeros(3), np.array([0.1])]
+    first, written = LayeredNet.stored(weights, biases, 0.0, 0.5, np.float32)
+    assert written == 6 + 3 + 3 + 1
+    assert [u.tolist() for u in first.up] == [w.T.astype(np.float32).tolist() for w in weights]
+    assert all(a.dtype == np.float32 and a.flags.c_contiguous for a in first.up + first.down + first.bias)
+    weights[0] = weights[0] + np.array([[0.0, 0.25, 0.0], [0.0, 0.0, 1e-12]]).T
+    biases[1] = np.array([0.3])
+    second, written = LayeredNet.stored(weights, biases, 0.0, 0.5, np.float32, previous=first)
+    assert written == 2
+    np.testing.assert_array_equal(second.down[0], weights[0].astype(np.float32))
+    np.testing.assert_array_equal(second.up[0], second.down[0].T)
+    for bad in (np.inf, np.nan, 1e39):  # 1e39 is finite on the host, not in float32
+        with pytest.raises(DivergenceError, match="beyond the range of float32"):
+            LayeredNet.stored([weights[0], np.array([[0.5, bad, 0.0]])], biases, 0.0, 0.5, np.float32, previous=first)
+
+
 def test_shapes_are_checked_with_a_clear_message():
     net = chain(theta=0.1)
     with pytest.raises(ValueError, match=r"x must have shape \(batch, 1\), got \(2, 3\)"):
