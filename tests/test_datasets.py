@@ -196,6 +196,33 @@ def test_digits():
                               "n_features": 64, "n_classes": 10, "note": None}
 
 
+def test_the_digits_split_is_kept_in_the_cache_and_recomputed_when_it_is_damaged(tmp_path, monkeypatch):
+    """The cached split equals scikit-learn's stratified split; a damaged or truncated cache file, or one in a
+    folder that cannot be written, gives the same split."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    x, y = load_digits(return_X_y=True)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=0, stratify=y)
+    expected = (x_train, y_train, x_test, y_test)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first = datasets._digits_split()
+    cached = list((tmp_path / "emulator" / "digits").glob("split-scikit-learn-*.npz"))
+    assert len(cached) == 1
+    for damage in (b"", b"not a zip file", cached[0].read_bytes()[:300]):
+        cached[0].write_bytes(damage)
+        for a, b in zip(datasets._digits_split(), expected):
+            np.testing.assert_array_equal(a, b)
+    for a, b, c in zip(first, datasets._digits_split(), expected):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, c)
+        assert a.dtype == b.dtype == c.dtype
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "a file"))
+    (tmp_path / "a file").write_text("")
+    for a, c in zip(datasets._digits_split(), expected):
+        np.testing.assert_array_equal(a, c)
+
+
 def test_digits_binarize_and_subset():
     full = load_dataset("digits")
     ds = load_dataset("digits", preprocessing="binarize", n_train=100, n_test=50)
