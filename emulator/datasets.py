@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
+import io
 import math
 import os
 import tempfile
@@ -280,10 +281,12 @@ def _digits_split() -> tuple[np.ndarray, ...]:
     x, y = load_digits(return_X_y=True)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=0, stratify=y)
     split = x_train, y_train, x_test, y_test
+    archive = io.BytesIO()  # made in memory: a write that fails (a full disk, ``ulimit -f``) leaves no open archive
+    np.savez(archive, **dict(zip(DIGITS_SPLIT, split)))
     with suppress(OSError, OutputError):
         path.parent.mkdir(parents=True, exist_ok=True)
         with replaced(path) as f:
-            np.savez(f, **dict(zip(DIGITS_SPLIT, split)))
+            f.write(archive.getbuffer())
     return split
 
 

@@ -239,7 +239,9 @@ def run_python(code: str, *args, cwd: Path) -> subprocess.Popen:
 
 
 def test_a_file_size_limit(tmp_path):
-    """Past ``ulimit -f`` a write fails with EFBIG (the CLI ignores SIGXFSZ, which would kill it)."""
+    """Past ``ulimit -f`` a write fails with EFBIG (the CLI ignores SIGXFSZ, which would kill it). The user cache
+    is empty (``isolated``), so the digits split the run keeps there (about 900 kB) fails to be written first:
+    silently, as a cache."""
     limit = 64 * 1024  # the checkpoint of digits_snn is about 160 kB
     code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, ({0}, {0})); "
             "from emulator.cli import main; sys.exit(main(sys.argv[1:]))").format(limit)
