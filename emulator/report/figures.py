@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from emulator.files import replaced
 from emulator.report.format import format_percent, format_si, ordered_union
@@ -77,6 +78,7 @@ def barh_log(ax: Axes, breakdown: Mapping[str, float], ops: list[str], heading: 
     widths = [v - floor if v > floor else 0.0 for v in values]
     ax.barh(y, widths, left=floor, color=color)
     ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(NullLocator())  # decades only: the bars span many, and minor ticks took half the time
     ax.set_xlim(floor, max(positive) * 30)
     ax.set_yticks(y, ops)
     ax.invert_yaxis()
