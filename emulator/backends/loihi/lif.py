@@ -78,7 +78,7 @@ class LifNet(LayeredCouplings):
     @cached_property
     def fan_out(self) -> tuple:
         """The couplings as the event loop reads them (:func:`~emulator.backends.loihi.quantise.fan_out_layout`)."""
-        return fan_out_layout(self.down, self.up)
+        return fan_out_layout(self)
 
     @property
     def bias(self) -> tuple[np.ndarray, ...]:

@@ -13,6 +13,7 @@ sign loses its least significant bit (even values in [-256, 254] at 8 bits).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -59,19 +60,38 @@ def as_stored(w_int: np.ndarray, weight_bits: int = 8, sign_mode: str | None = N
     ``sign_mode`` (``"excitatory"``, ``"inhibitory"`` or ``"mixed"``) is the Dense process's own, if it was
     given one; by default it is inferred from the weights as Lava infers it.
     """
-    w = np.asarray(w_int)
+    w = np.ascontiguousarray(w_int)
     w = w if w.dtype in (np.int32, np.int64) else w.astype(np.int64)
-    low, high = (int(w.min()), int(w.max())) if w.size else (0, 0)
-    mode = sign_mode or _mode_of(low, high)
-    shift = 8 - weight_bits + int(mode == "mixed")
-    if mode == "inhibitory":  # Lava stores the magnitudes as an excitatory matrix, and negates them
-        w, low, high = -np.clip(w, -255, 0), -min(high, 0), -max(low, -255)
-    floor = -256 if mode == "mixed" else 0
-    if low < floor or high > 255:  # only then is there anything to clip
-        w = np.clip(w, floor, 255)
-    if shift:
-        w = (w >> shift) << shift
-    return (-w if mode == "inhibitory" else w).astype(np.int32)
+    mode = sign_mode or _mode_of(*_extremes(w.reshape(-1)))
+    out = np.empty(w.shape, np.int32)
+    _clip_and_truncate(w.reshape(-1), -256 if mode == "mixed" else 0, 8 - weight_bits + int(mode == "mixed"),
+                       mode == "inhibitory", out.reshape(-1))
+    return out
+
+
+@nb.njit(cache=True)
+def _extremes(w):
+    """``(min, max)`` of a flat integer array in one pass, ``(0, 0)`` if it is empty. The loops here run over
+    unsigned indices (no wrap-around of negative ones), so that the compiler vectorises them."""
+    if w.size == 0:
+        return 0, 0
+    low, high = w[0], w[0]
+    for i in range(np.uint64(w.size)):
+        low, high = min(low, w[i]), max(high, w[i])
+    return low, high
+
+
+@nb.njit(cache=True)
+def _clip_and_truncate(w, floor, shift, inhibitory, out):
+    """Lava's clip to ``[floor, 255]`` and truncation of the ``shift`` low bits, element by element (an
+    ``inhibitory`` matrix is stored as the magnitudes of its clip to ``[-255, 0]``, and negated back)."""
+    if inhibitory:
+        for i in range(np.uint64(w.size)):
+            v = -min(max(np.int64(w[i]), -255), 0)
+            out[i] = -((min(max(v, floor), 255) >> shift) << shift)
+    else:
+        for i in range(np.uint64(w.size)):
+            out[i] = (min(max(np.int64(w[i]), floor), 255) >> shift) << shift
 
 
 def mantissas(stored: np.ndarray) -> tuple[np.ndarray, int, int] | None:
@@ -97,14 +117,14 @@ def mantissas(stored: np.ndarray) -> tuple[np.ndarray, int, int] | None:
     return (q - zero if zero else q).astype(np.int8), shift, zero
 
 
-def fan_out_layout(down: tuple, up: tuple) -> tuple:
+def fan_out_layout(net) -> tuple:
     """A layered network's couplings as the event loops read them: ``(ups, downs, shifts, zeros)``, the weights
-    ``down`` (and their transposes ``up``) as int8 mantissas with a shift and a zero point per coupling
-    (:func:`mantissas`); a network whose integers span more than 8 bits keeps ``up`` and ``down``, shift and
-    zero point 0."""
-    split = [mantissas(w) for w in down]
+    ``net.down`` (and their transposes) as int8 mantissas with a shift and a zero point per coupling
+    (:func:`mantissas`); a network whose integers span more than 8 bits keeps ``net.up`` and ``net.down``, shift
+    and zero point 0 (``net.up`` is read only then)."""
+    split = [mantissas(w) for w in net.down]
     if any(m is None for m in split):
-        return up, down, np.zeros(len(split), np.int64), np.zeros(len(split), np.int64)
+        return net.up, net.down, np.zeros(len(split), np.int64), np.zeros(len(split), np.int64)
     downs = tuple(np.ascontiguousarray(q) for q, _, _ in split)
     return (tuple(np.ascontiguousarray(q.T) for q in downs), downs, np.array([m[1] for m in split], np.int64),
             np.array([m[2] for m in split], np.int64))
@@ -155,8 +175,9 @@ def quantise_weights(w: np.ndarray, *, state_exp: int, weight_bits: int = 8, max
     first, last = WEIGHT_EXP_RANGE
 
     def clipped_at(exp: int) -> float:
-        scaled = w * 2.0 ** (state_exp - exp)  # exact: a power of two
-        return float(np.mean((scaled > high) | (scaled < low)))
+        if w.size == 0:
+            return math.nan
+        return _outside(w.reshape(-1), 2.0 ** (state_exp - exp), low, high) / w.size  # the scale is exact
 
     # The fraction clipped falls as the exponent grows, so the finest exponent that clips at most max_clipped is
     # at or below the finest that clips nothing, found from the extremes alone: search down from there.
@@ -174,6 +195,16 @@ def quantise_weights(w: np.ndarray, *, state_exp: int, weight_bits: int = 8, max
             f"exponent up to {WEIGHT_EXP_RANGE[1]}: lower training.learning_rates or enable "
             "training.spectral_norm")
     return w_int, LayerQuantisation(exp, float(largest) / magnitude, clipped, (w, w_int, 2.0 ** (exp - state_exp)))
+
+
+@nb.njit(cache=True)
+def _outside(w, scale, low, high):
+    """How many ``w * scale`` of the flat array lie outside ``[low, high]`` (a NaN lies inside: as numpy compares)."""
+    count = 0
+    for i in range(np.uint64(w.size)):
+        scaled = w[i] * scale
+        count += np.int64(scaled > high) + np.int64(scaled < low)
+    return count
 
 
 @nb.njit(cache=True)

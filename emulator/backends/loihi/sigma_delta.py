@@ -97,7 +97,7 @@ class FixedNet(LayeredCouplings):
     @cached_property
     def fan_out(self) -> tuple:
         """The couplings as the event loop reads them (:func:`~emulator.backends.loihi.quantise.fan_out_layout`)."""
-        return fan_out_layout(self.down, self.up)
+        return fan_out_layout(self)
 
     def neuron_bias(self, bias: np.ndarray) -> np.ndarray:
         """Biases (..., n) of a layer's units -> of its neurons (..., 2n with ``pair``: ``b``, ``b - act_max``)."""
