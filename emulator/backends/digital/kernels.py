@@ -10,6 +10,9 @@ A layer's units are updated one sample's row at a time by a branch-free loop the
 vectorises (:func:`_encode_row`); the kernels that take those rows allocate nothing and are
 compiled without numba's reference counting (``_nrt=False``), whose atomic count updates for
 every row taken would otherwise cost more than the vectorisation saves.
+
+:func:`store_matrix` programs the chip: it casts the host's weights to the chip's number format, counting the
+values a re-programming writes and checking them, in one pass.
 """
 import numba as nb
 import numpy as np
@@ -208,7 +211,6 @@ def relax_batch(ups, downs, drives, states, heards, target, beta, damping, theta
                     any_running = True
         if not any_running:
             break
-
 
 
 @nb.njit(cache=True, _nrt=False)
