@@ -69,9 +69,11 @@ class Network:
     def with_parameters(self, weights, biases, *, finite: bool = False) -> "Network":
         """A copy with new parameters; raises :class:`DivergenceError` if any is not finite (not checked again
         when the caller knows they all are: ``finite``)."""
-        for k, (w, b) in enumerate(zip(weights, biases) if not finite else ()):
-            if not (np.isfinite(w).all() and np.isfinite(b).all()):
-                raise DivergenceError(f"the parameters of layer {k} -> {k + 1} became NaN or infinite: {TO_CONVERGE}")
+        if not finite:
+            for k, (w, b) in enumerate(zip(weights, biases)):
+                if not (np.isfinite(w).all() and np.isfinite(b).all()):
+                    raise DivergenceError(f"the parameters of layer {k} -> {k + 1} became NaN or infinite: "
+                                          f"{TO_CONVERGE}")
         return replace(self, weights=tuple(weights), biases=tuple(biases))
 
 

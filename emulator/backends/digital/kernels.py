@@ -246,7 +246,7 @@ def store_matrix(w, previous, stored):
 @nb.njit(cache=True, _nrt=False)
 def _store_row(w, stored, previous, fresh):
     """One row of :func:`store_matrix`: how many values changed (0 when ``fresh``), and whether all are finite.
-    Branch-free, so that the compiler vectorises it."""
+    Its one branch is the same at every element, so that the compiler hoists it and vectorises the loop."""
     changed, finite = 0, True
     for j in range(np.uint64(w.shape[0])):
         stored[j] = w[j]  # cast on store

@@ -13,7 +13,6 @@ sign loses its least significant bit (even values in [-256, 254] at 8 bits).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -174,9 +173,7 @@ def quantise_weights(w: np.ndarray, *, state_exp: int, weight_bits: int = 8, max
     magnitude = max(-low, high)
     first, last = WEIGHT_EXP_RANGE
 
-    def clipped_at(exp: int) -> float:
-        if w.size == 0:
-            return math.nan
+    def clipped_at(exp: int) -> float:  # never asked of an empty matrix: its search stops at the first exponent
         return _outside(w.reshape(-1), 2.0 ** (state_exp - exp), low, high) / w.size  # the scale is exact
 
     # The fraction clipped falls as the exponent grows, so the finest exponent that clips at most max_clipped is
