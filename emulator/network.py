@@ -100,39 +100,55 @@ def energy(net: Network, states) -> np.ndarray:
     return e
 
 
-def contrastive_update(states_a, states_b, scale: float):
+def contrastive_update(states_a, states_b, scale: float, *, shared_input: bool = False):
     """EqProp's local rule ``scale * (dPhi(s_a) - dPhi(s_b))`` averaged over the batch.
 
     ``dPhi/dW_k = s_{k+1} s_k^T`` and ``dPhi/db_k = s_{k+1}`` (``Phi = -E``). With ``s_a`` the
     ``+beta`` and ``s_b`` the ``-beta`` (or free) equilibrium and ``scale = 1/(2 beta)``
     (or ``1/beta``), this estimates ``-dL/dtheta`` (Scellier & Bengio 2017; Laborieux et al. 2021).
 
+    With ``shared_input`` the two phases heard the same clamped input ``x = s_0``, and the first
+    coupling's term is computed as ``(s_1^a - s_1^b)^T x``: one matrix product instead of two. It is the
+    same sum; its rounding differs from the two products' unless every product and partial sum is exact
+    (as with the Loihi family's fixed-point states, see
+    :meth:`emulator.backends.loihi.backend.LoihiBackend.contrastive_update`).
+
     Returns
     -------
     (dW, db) : tuples of arrays shaped like the weights and biases.
     """
     n = states_a[0].shape[0]
-    dw = tuple(scaled_difference(a1.T @ a0, b1.T @ b0, scale, n)
-               for a0, a1, b0, b1 in zip(states_a[:-1], states_a[1:], states_b[:-1], states_b[1:]))
+    couplings = list(zip(states_a[:-1], states_a[1:], states_b[:-1], states_b[1:]))
+    first = [scaled_difference((states_a[1] - states_b[1]).T @ states_a[0], None, scale, n)] if shared_input else []
+    dw = tuple(first + [scaled_difference(a1.T @ a0, b1.T @ b0, scale, n)
+                        for a0, a1, b0, b1 in couplings[len(first):]])
     db = tuple(scale * (a1 - b1).mean(axis=0) for a1, b1 in zip(states_a[1:], states_b[1:]))
     return dw, db
 
 
-def scaled_difference(p: np.ndarray, q: np.ndarray, scale: float, n: int) -> np.ndarray:
-    """``scale * (p - q) / n`` for arrays of one shape, with numpy's types and rounding, in one pass."""
-    p, q = np.ascontiguousarray(p), np.ascontiguousarray(q)
-    product = np.result_type(scale, np.result_type(p, q))
+def scaled_difference(p: np.ndarray, q: np.ndarray | None, scale: float, n: int) -> np.ndarray:
+    """``scale * (p - q) / n`` (or ``scale * p / n`` without ``q``) for arrays of one shape, with numpy's
+    types and rounding, in one pass."""
+    p = np.ascontiguousarray(p)
+    q = None if q is None else np.ascontiguousarray(q)
+    product = np.result_type(scale, p if q is None else np.result_type(p, q))
     quotient = np.result_type(product, n)
     out = np.empty(p.shape, quotient)
-    _scaled_difference(p.reshape(-1), q.reshape(-1), product.type(scale), quotient.type(n), out.reshape(-1))
+    _scaled_difference(p.reshape(-1), None if q is None else q.reshape(-1), product.type(scale), quotient.type(n),
+                       out.reshape(-1))
     return out
 
 
 @nb.njit(cache=True)
 def _scaled_difference(p, q, scale, n, out):
-    """``out = scale * (p - q) / n`` on flat arrays, ``scale`` and ``n`` already of their steps' types."""
-    for i in range(p.size):
-        out[i] = scale * (p[i] - q[i]) / n
+    """``out = scale * (p - q) / n`` (``scale * p / n`` if ``q`` is None) on flat arrays, ``scale`` and ``n``
+    already of their steps' types."""
+    if q is None:
+        for i in range(p.size):
+            out[i] = scale * p[i] / n
+    else:
+        for i in range(p.size):
+            out[i] = scale * (p[i] - q[i]) / n
 
 
 def plus_scaled(x: np.ndarray, lr: float, g: np.ndarray) -> tuple[np.ndarray, bool]:

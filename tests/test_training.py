@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import emulator.tasks.classification as runner
 from emulator.chip import load_chip
 from emulator.cli import main
-from emulator.network import plus_scaled, scaled_difference
+from emulator.network import contrastive_update, plus_scaled, scaled_difference
 from emulator.results import RunResult
 from emulator.schema import Source, build
 from emulator.tasks.checkpoint import Identity
@@ -193,3 +193,28 @@ def test_the_contrastive_products_are_scaled_as_numpy_does(seed, scale, n, dtype
     got = scaled_difference(p, q, scale, n)
     assert got.dtype == expected.dtype
     np.testing.assert_array_equal(got, expected)
+    with np.errstate(over="ignore"):
+        expected = scale * p / n
+    got = scaled_difference(p, None, scale, n)
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2 ** 16), batch=st.sampled_from([1, 20, 256]), layers=st.sampled_from([(784, 50, 10),
+                                                                                                 (64, 30, 20, 10)]))
+def test_the_shared_input_form_is_bit_for_bit_the_two_products_on_fixed_point_states(seed, batch, layers):
+    """``(s_1^a - s_1^b)^T x`` equals ``s_1^a{}^T x - s_1^b{}^T x`` bit for bit when the states are multiples of
+    ``2**-14`` in [0, 1] and the input is float32 pixels (the Loihi family's case); on other floats it is the same
+    sum up to rounding."""
+    rng = np.random.default_rng(seed)
+    x = (rng.integers(0, 256, (batch, layers[0])) / 255).astype(np.float32).astype(np.float64)
+    fixed = [[x] + [rng.integers(0, 2 ** 14 + 1, (batch, n)) / 2 ** 14 for n in layers[1:]] for _ in range(2)]
+    two, shared = contrastive_update(*fixed, 1.0), contrastive_update(*fixed, 1.0, shared_input=True)
+    for got, expected in zip(shared[0] + shared[1], two[0] + two[1]):
+        np.testing.assert_array_equal(got, expected)
+    floats = [[x] + [rng.random((batch, n)) for n in layers[1:]] for _ in range(2)]
+    two, shared = contrastive_update(*floats, 1.0), contrastive_update(*floats, 1.0, shared_input=True)
+    np.testing.assert_allclose(shared[0][0], two[0][0], rtol=0, atol=1e-12)
+    for got, expected in zip(shared[0][1:] + shared[1], two[0][1:] + two[1]):
+        np.testing.assert_array_equal(got, expected)

@@ -43,6 +43,7 @@ import numpy as np
 from emulator.backends import spiking
 from emulator.backends.base import Backend, Equilibrium, Memory, Program
 from emulator.counters import Counters
+from emulator.network import contrastive_update
 from emulator.backends.loihi.counting import PER_CORE, count
 from emulator.backends.loihi.deploy import deploy_to_lava
 from emulator.backends.loihi.graph import Graph
@@ -50,7 +51,7 @@ from emulator.backends.loihi.graph_program import GraphProgram, compile_graph, r
 from emulator.backends.loihi.nir import input_levels, quantise_nir, read_out, stream_data
 from emulator.backends.loihi.nir_export import deploy_to_nir
 from emulator.backends.loihi.lif import LifNet, relax_lif
-from emulator.backends.loihi.sigma_delta import FixedNet, FixedState, neurons, relax_fixed
+from emulator.backends.loihi.sigma_delta import FixedNet, FixedState, host_values, neurons, relax_fixed
 from emulator.backends.loihi.mapping import CoreLimits, Mapping, count_cores, map_network
 from emulator.backends.loihi.quantise import (LayerQuantisation, as_stored, bias_clipped_fraction, lif_bias_clipped_fraction,
                                               lif_bias_exp, lif_weight_scale, quantise_bias, quantise_lif_bias,
@@ -247,9 +248,23 @@ class LoihiBackend(Backend):
             bias = list(net.bias)
             bias[-1] = quantise_bias(program.to_float(net.bias[-1]) + force, act_bits=net.act_bits,
                                      state_exp=net.state_exp, offset=-net.act_max if net.pair else 0)
-        fixed = relax_fixed(net, program.spikes_of(x), max_steps=max_steps, bias=bias,
-                            init=None if init is None else init.fixed, core_of=program.core_of)
+        # a phase that continues from an equilibrium sends no input: the free phase sent it
+        spikes = program.spikes_of(x) if init is None else np.zeros((0,) + x.shape, np.int64)
+        fixed = relax_fixed(net, spikes, max_steps=max_steps, bias=bias, init=None if init is None else init.fixed,
+                            core_of=program.core_of)
         return self._equilibrium(program, x, fixed), count(program, fixed)
+
+    def contrastive_update(self, a, b, scale: float):
+        """The layered rule (:func:`emulator.network.contrastive_update`); between two sigma-delta equilibria with
+        the first coupling's term as one product ``(s_1^a - s_1^b)^T x`` of the clamped input both phases heard.
+
+        For pixel inputs (float32 ``k / 255``) and batches of up to 256 samples it is bit for bit the two
+        products' difference: the units' states are multiples of ``2**-act_bits`` (14 bits) in [0, 1], a pixel
+        has a 24-bit mantissa and is 0 or at least ``2**-8``, so every product and partial sum is exact in
+        float64 (it spans at most 45 + 8 bits). Other inputs differ from it by rounding only. A LIF
+        equilibrium's rates are not exact binary fractions; it keeps the two products."""
+        return contrastive_update(a.states, b.states, scale,
+                                  shared_input=isinstance(a, LoihiEquilibrium) and isinstance(b, LoihiEquilibrium))
 
     def emulated_seconds(self, counters, chip) -> float:
         return float(counters.get("critical_path_s", 0.0))
@@ -286,11 +301,10 @@ class LoihiBackend(Backend):
     @staticmethod
     def _equilibrium(program, x, fixed: FixedState) -> LoihiEquilibrium:
         """Unit values in host floats: a pair's ``A - B``; the drive is the ``A`` neuron's ``sigma + b``."""
-        f, units = program.to_float, program.net.unit_values
-        states = [np.asarray(x, np.float64)] + [f(units(a)) for a in fixed.act]
-        heard = [states[0]] + [f(units(a - r)) for a, r in zip(fixed.act, fixed.residue)]
-        drive = [f((s + b)[:, :n]) for s, b, n in zip(fixed.sigma, fixed.bias, program.net.layers[1:])]
-        return LoihiEquilibrium(states, heard, drive, fixed.steps, fixed.quiescent, fixed.trace, fixed=fixed)
+        x = np.asarray(x, np.float64)
+        states, heard, drive = host_values(program.net, fixed)
+        return LoihiEquilibrium([x] + states, [x] + heard, drive, fixed.steps, fixed.quiescent, fixed.trace,
+                                fixed=fixed)
 
 
 def compile_lif(network, chip, p: LoihiParameters, previous: LoihiProgram | None) -> LifProgram:

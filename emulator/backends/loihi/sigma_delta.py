@@ -157,6 +157,39 @@ class FixedState:
     record: list | None = None
 
 
+def host_values(net: FixedNet, state: FixedState) -> tuple[list, list, list]:
+    """A relaxation's layers 1..L in host floats (activation units over ``act_max``), one pass per layer.
+
+    Returns
+    -------
+    states, heard, drive : lists of (B, n_k) float64, layers 1..L
+        The units' values (a pair's ``A - B``), the values their neighbours last heard (activation less the
+        unsent residue) and their drive (the ``A`` neuron's ``sigma + bias``).
+    """
+    out = tuple([] for _ in range(3))
+    for sigma, act, residue, bias, n in zip(state.sigma, state.act, state.residue, state.bias, net.layers[1:]):
+        arrays = tuple(np.empty((sigma.shape[0], n)) for _ in range(3))
+        _host_values(sigma, act, residue, bias, net.pair, float(net.act_max), *arrays)
+        for values, array in zip(out, arrays):
+            values.append(array)
+    return out
+
+
+@nb.njit(cache=True)
+def _host_values(sigma, act, residue, bias, pair, act_max, states, heard, drive):
+    """:func:`host_values` of one layer: (B, N) int64 neuron arrays -> (B, n) float64 unit arrays, each value the
+    exact integer over ``act_max`` (the division numpy does)."""
+    n = states.shape[1]
+    for b in range(states.shape[0]):
+        for i in range(n):
+            a, h = act[b, i], act[b, i] - residue[b, i]
+            if pair:
+                a, h = a - act[b, n + i], h - (act[b, n + i] - residue[b, n + i])
+            states[b, i] = np.float64(a) / act_max
+            heard[b, i] = np.float64(h) / act_max
+            drive[b, i] = np.float64(sigma[b, i] + bias[b, i]) / act_max
+
+
 @nb.njit(cache=True, _nrt=False)
 def _deliver(acc, weights, spikes):
     """``acc += spikes[i] * weights[i]`` over the neurons ``i`` with a non-zero payload; returns the sum of the

@@ -10,7 +10,7 @@ from emulator.chip import load_chip
 from emulator.backends.base import Nudge
 from emulator.errors import CapacityError
 from emulator.backends.loihi.mapping import map_network
-from emulator.network import Network
+from emulator.network import Network, contrastive_update
 from emulator.backends.loihi.quantise import as_stored, mantissas, quantise_weights, weight_grid
 from emulator.backends.loihi.sigma_delta import FixedNet, relax_fixed
 
@@ -274,6 +274,25 @@ def test_nudge_is_a_bias_on_the_output_towards_the_target():
     plus, _ = backend.relax(program, x, max_steps=60, nudge=Nudge(0.5, target), init=free)
     moved = (plus.output - free.output) * np.sign(target - free.output)
     assert (moved >= -1 / 2 ** 12).all() and moved.sum() > 0
+
+
+def test_the_update_between_sigma_delta_equilibria_is_the_layered_rule_bit_for_bit():
+    """The first coupling's one-product form gives the layered rule's very bits on pixel inputs."""
+    chip = load_chip(LOIHI2)
+    backend = LoihiBackend()
+    rng = np.random.default_rng(3)
+    net = Network((rng.normal(0, 0.3, (40, 64)), rng.normal(0, 0.3, (10, 40))), (np.full(40, 0.1), np.zeros(10)),
+                  theta=0.001)
+    x = (rng.integers(0, 256, (20, 64)) / 255).astype(np.float32)
+    program = backend.compile(net, chip)
+    free, _ = backend.relax(program, x, max_steps=30)
+    target = np.eye(10)[rng.integers(0, 10, 20)]
+    plus, _ = backend.relax(program, x, max_steps=10, nudge=Nudge(0.5, target), init=free)
+    minus, _ = backend.relax(program, x, max_steps=10, nudge=Nudge(-0.5, target), init=free)
+    got, expected = backend.contrastive_update(plus, minus, 1.0), contrastive_update(plus.states, minus.states, 1.0)
+    assert np.abs(got[0][0]).max() > 0
+    for a, b in zip(got[0] + got[1], expected[0] + expected[1]):
+        np.testing.assert_array_equal(a, b)
 
 
 def loihi2_within_one_point_of_digital(trained):
