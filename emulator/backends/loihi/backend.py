@@ -42,6 +42,7 @@ import numpy as np
 
 from emulator.backends import spiking
 from emulator.backends.base import Backend, Equilibrium, Memory, Program
+from emulator.backends.loops import changed
 from emulator.counters import Counters
 from emulator.network import contrastive_update
 from emulator.backends.loihi.counting import PER_CORE, count
@@ -370,7 +371,7 @@ def _writes(net: FixedNet | LifNet, previous: LoihiProgram | None) -> int:
     writes = 0
     for k, w in enumerate(net.down):
         copies = p * (p if k else 1) * (2 if k else 1)
-        writes += copies * (w.size if fresh else int(np.count_nonzero(w != old.down[k])))
+        writes += copies * (w.size if fresh else changed(w, old.down[k]))
     for k, b in enumerate(net.bias):
-        writes += p * (b.size if fresh else int(np.count_nonzero(b != old.bias[k])))
+        writes += p * (b.size if fresh else changed(b, old.bias[k]))
     return writes

@@ -61,7 +61,7 @@ def as_stored(w_int: np.ndarray, weight_bits: int = 8, sign_mode: str | None = N
     """
     w = np.ascontiguousarray(w_int)
     w = w if w.dtype in (np.int32, np.int64) else w.astype(np.int64)
-    mode = sign_mode or _mode_of(*_extremes(w.reshape(-1)))
+    mode = sign_mode or _mode_of(*extremes(w.reshape(-1)))
     out = np.empty(w.shape, np.int32)
     _clip_and_truncate(w.reshape(-1), -256 if mode == "mixed" else 0, 8 - weight_bits + int(mode == "mixed"),
                        mode == "inhibitory", out.reshape(-1))
@@ -69,7 +69,7 @@ def as_stored(w_int: np.ndarray, weight_bits: int = 8, sign_mode: str | None = N
 
 
 @nb.njit(cache=True)
-def _extremes(w):
+def extremes(w):
     """``(min, max)`` of a flat integer array in one pass, ``(0, 0)`` if it is empty. The loops here run over
     unsigned indices (no wrap-around of negative ones), so that the compiler vectorises them."""
     if w.size == 0:
@@ -105,15 +105,35 @@ def mantissas(stored: np.ndarray) -> tuple[np.ndarray, int, int] | None:
     mantissa : int8 array, ``stored``'s shape
     shift, zero : int
     """
-    w = np.asarray(stored)
-    bits = int(np.bitwise_or.reduce(w, axis=None)) if w.size else 0  # its trailing zeros are every weight's
+    w = np.ascontiguousarray(stored)
+    bits, low, high = _bits_and_extremes(w.reshape(-1))  # the trailing zeros of ``bits`` are every weight's
     shift = min(8, (bits & -bits).bit_length() - 1) if bits else 0
-    low, high = (int(w.min()) >> shift, int(w.max()) >> shift) if w.size else (0, 0)
+    low, high = low >> shift, high >> shift
     zero = 0 if low >= -128 and high <= 127 else low + 128
     if high - zero > 127:
         return None
-    q = w >> shift if shift else w
-    return (q - zero if zero else q).astype(np.int8), shift, zero
+    q = np.empty(w.shape, np.int8)
+    _to_mantissas(w.reshape(-1), shift, zero, q.reshape(-1))
+    return q, shift, zero
+
+
+@nb.njit(cache=True)
+def _bits_and_extremes(w):
+    """``(bitwise or, min, max)`` of a flat integer array in one pass, ``(0, 0, 0)`` if it is empty."""
+    if w.size == 0:
+        return 0, 0, 0
+    bits, low, high = 0, np.int64(w[0]), np.int64(w[0])
+    for i in range(np.uint64(w.size)):
+        v = np.int64(w[i])
+        bits, low, high = bits | v, min(low, v), max(high, v)
+    return bits, low, high
+
+
+@nb.njit(cache=True)
+def _to_mantissas(w, shift, zero, out):
+    """``out = (w >> shift) - zero`` into int8, which :func:`mantissas` has checked it fits."""
+    for i in range(np.uint64(w.size)):
+        out[i] = np.int8((np.int64(w[i]) >> shift) - zero)
 
 
 def fan_out_layout(net) -> tuple:

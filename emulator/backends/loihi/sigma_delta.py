@@ -34,7 +34,7 @@ import numba as nb
 import numpy as np
 
 from emulator.backends.base import LayeredCouplings
-from emulator.backends.loihi.quantise import fan_out_layout
+from emulator.backends.loihi.quantise import extremes, fan_out_layout
 from emulator.backends.loops import copy
 from emulator.errors import DivergenceError
 
@@ -77,10 +77,10 @@ class FixedNet(LayeredCouplings):
     pair: bool = False
 
     def __post_init__(self):
-        extremes = [(int(w.min()), int(w.max())) if w.size else (0, 0) for w in map(np.asarray, self.down)]
-        if any(low < -256 or high > 256 for low, high in extremes):
+        ranges = [tuple(map(int, extremes(np.ascontiguousarray(w).reshape(-1)))) for w in self.down]
+        if any(low < -256 or high > 256 for low, high in ranges):
             raise ValueError("weights must be stored 8-bit values (|w| <= 256); see emulator.backends.loihi.quantise.as_stored")
-        if self.pair and any(low == -256 for low, _ in extremes):
+        if self.pair and any(low == -256 for low, _ in ranges):
             raise ValueError("a pair network sends through -W too, which cannot store 256: keep weights in [-254, 254]")
         object.__setattr__(self, "down", tuple(np.ascontiguousarray(w, np.int16) for w in self.down))
 

@@ -69,6 +69,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from emulator.backends.base import Backend, Equilibrium, Program
+from emulator.backends.loops import changed
 from emulator.counters import Counters
 from emulator.backends.oim.oscillators import Couplings, PhaseState, Settings, relax_phases
 from emulator.errors import CapacityError, DivergenceError
@@ -450,5 +451,5 @@ def _writes(program: OimProgram, previous: OimProgram | None) -> int:
     if previous is None or previous.layers != program.layers:
         return int(program.w_in.size + program.bias.size + sum(m.size for _, _, m in pairs))
     old = previous.couplings.blocks[::2]
-    return int(np.count_nonzero(program.w_in != previous.w_in) + np.count_nonzero(program.bias != previous.bias)
-               + sum(np.count_nonzero(m != o) for (_, _, m), (_, _, o) in zip(pairs, old)))
+    return (changed(program.w_in, previous.w_in) + changed(program.bias, previous.bias)
+            + sum(changed(m, o) for (_, _, m), (_, _, o) in zip(pairs, old)))

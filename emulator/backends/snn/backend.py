@@ -25,6 +25,7 @@ import numpy as np
 
 from emulator.backends import spiking
 from emulator.backends.base import Backend, Program
+from emulator.backends.loops import changed
 from emulator.backends.snn.neurons import SpikingNet, count, relax_spiking
 from emulator.backends.snn.nir import deploy_to_nir
 from emulator.counters import Counters
@@ -169,6 +170,6 @@ def _writes(net: SpikingNet, previous: SnnProgram | None) -> int:
     old = previous.net if previous is not None else None
     if old is None or old.layers != net.layers:
         return stored_weights(net.layers) + sum(b.size for b in net.bias)
-    changed = [int(np.count_nonzero(a != b)) for a, b in zip(net.down, old.down)]
-    return (sum((1 if k == 0 else 2) * n for k, n in enumerate(changed))
-            + sum(int(np.count_nonzero(a != b)) for a, b in zip(net.bias, old.bias)))
+    weights = [changed(a, b) for a, b in zip(net.down, old.down)]
+    return (sum((1 if k == 0 else 2) * n for k, n in enumerate(weights))
+            + sum(changed(a, b) for a, b in zip(net.bias, old.bias)))
