@@ -54,7 +54,7 @@ from emulator.backends.loihi.nir_export import deploy_to_nir
 from emulator.backends.loihi.lif import LifNet, relax_lif
 from emulator.backends.loihi.sigma_delta import FixedNet, FixedState, host_values, neurons, relax_fixed
 from emulator.backends.loihi.mapping import CoreLimits, Mapping, count_cores, map_network
-from emulator.backends.loihi.quantise import (LayerQuantisation, as_stored, bias_clipped_fraction, lif_bias_clipped_fraction,
+from emulator.backends.loihi.quantise import (LayerQuantisation, bias_clipped_fraction, lif_bias_clipped_fraction,
                                               lif_bias_exp, lif_weight_scale, quantise_bias, quantise_lif_bias,
                                               quantise_weights)
 from emulator.errors import ConfigError
@@ -221,7 +221,7 @@ class LoihiBackend(Backend):
         for w, b in zip(network.weights, network.biases):
             w_int, q = quantise_weights(w, state_exp=p.state_exp, weight_bits=p.weight_bits,
                                         max_clipped=p.max_clipped_fraction, symmetric=pair)
-            down.append(as_stored(w_int, p.weight_bits))
+            down.append(w_int)  # already on the grid Lava stores
             exps.append(q.weight_exp)
             quant.append(replace(q, bias_clipped_fraction=bias_clipped_fraction(
                 b, act_bits=p.act_bits, state_exp=p.state_exp, offset=offset)))
@@ -324,7 +324,7 @@ def compile_lif(network, chip, p: LoihiParameters, previous: LoihiProgram | None
         w_int, q = quantise_weights(np.asarray(w) * scale, state_exp=0, weight_bits=p.weight_bits,
                                     max_clipped=p.max_clipped_fraction)
         e = lif_bias_exp(b, state_unit=unit, headroom=1.0 if k == len(network.weights) - 1 else 0.0)
-        down.append(as_stored(w_int, p.weight_bits))
+        down.append(w_int)  # already on the grid Lava stores
         exps.append(q.weight_exp)
         quant.append(replace(q, bias_clipped_fraction=lif_bias_clipped_fraction(b, state_unit=unit, exp=e)))
         bias_exp.append(e)

@@ -179,11 +179,12 @@ class LayerQuantisation:
 
 def quantise_weights(w: np.ndarray, *, state_exp: int, weight_bits: int = 8, max_clipped: float = 1e-3,
                      symmetric: bool = False) -> tuple[np.ndarray, LayerQuantisation]:
-    """Integer weights and exponent of one float matrix.
+    """Integer weights (int16) and exponent of one float matrix.
 
     The exponent is the finest one (most bits of resolution) that clips at most a fraction
-    ``max_clipped`` of the weights; weights are rounded to the nearest stored value. With
-    ``symmetric`` no weight is -256, so that ``-W`` can be stored too.
+    ``max_clipped`` of the weights; weights are rounded to the nearest stored value, so they are what
+    Lava's Dense stores (:func:`as_stored` leaves them as they are). With ``symmetric`` no weight is
+    -256, so that ``-W`` can be stored too.
     """
     w = np.asarray(w, np.float64)
     bottom, top = (float(w.min()), float(w.max())) if w.size else (0.0, 0.0)
@@ -203,7 +204,7 @@ def quantise_weights(w: np.ndarray, *, state_exp: int, weight_bits: int = 8, max
         exp += 1
     while exp > first and clipped_at(exp - 1) <= max_clipped:
         exp -= 1
-    w_int = np.empty(w.shape, np.int32)
+    w_int = np.empty(w.shape, np.int16)
     n_clipped, largest = _round_to_grid(w.reshape(-1), 2.0 ** (state_exp - exp), step, low, high, w_int.reshape(-1))
     clipped = n_clipped / max(w.size, 1)
     if clipped > max_clipped:

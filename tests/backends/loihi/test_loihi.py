@@ -113,6 +113,7 @@ def test_the_exponent_search_finds_what_a_scan_from_the_finest_finds(seed, scale
     assert q.clipped_fraction == np.mean((scaled > high) | (scaled < low))
     np.testing.assert_array_equal(w_int, np.clip(np.round(scaled / step) * step, low, high))
     assert q.range_used == np.abs(w_int).max() / max(-low, high)
+    np.testing.assert_array_equal(as_stored(w_int, bits), w_int)  # programmed as they are: what Lava stores
 
 
 def _stored_by_specification(w, bits, mode):
