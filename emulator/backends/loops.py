@@ -3,9 +3,20 @@
 The kernels that run at every step are compiled without numba's reference counting (``_nrt=False``: the atomic
 count updates of the arrays they slice and pass cost more than a quiet step's arithmetic), where a slice
 assignment ``dst[:] = src`` is not available; :func:`copy` is that assignment as a loop.
+
+The largest magnitude of a float array (a step's error norm, say) is a reduction the compiler does not vectorise
+in floats: Python's ``max``, which skips a NaN, is not associative. Over the integer keys of
+:func:`magnitude_key`, which order as the magnitudes do, the same reduction vectorises and gives the same value
+(:func:`largest_magnitude`).
 """
 import numba as nb
 import numpy as np
+from numba import types
+from numba.extending import intrinsic
+
+#: the bits of a float64 but its sign, and those of +inf (every larger pattern is a NaN)
+MAGNITUDE_BITS = 0x7FFF_FFFF_FFFF_FFFF
+INFINITY_BITS = 0x7FF0_0000_0000_0000
 
 
 @nb.njit(cache=True, _nrt=False, inline="always")
@@ -27,3 +38,49 @@ def _changed(new, old):
     for i in range(np.uint64(new.size)):
         count += np.int64(new[i] != old[i])
     return count
+
+
+@intrinsic
+def _bits_of(typingctx, x):
+    """The IEEE 754 bits of a float64, as an int64 (a bit cast)."""
+    if x != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.int64))
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _float_of(typingctx, bits):
+    """The float64 whose IEEE 754 bits are the int64 ``bits`` (a bit cast)."""
+    if bits != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+    return types.float64(types.int64), codegen
+
+
+@nb.njit(cache=True, inline="always")
+def magnitude_key(x):
+    """An int64 that orders as ``|x|`` does: the bits of ``|x|`` (non-negative floats order as their bits do);
+    0 for a NaN, which ``max(m, nan)`` skips in Python."""
+    bits = _bits_of(x) & MAGNITUDE_BITS
+    return bits if bits <= INFINITY_BITS else 0
+
+
+@nb.njit(cache=True, inline="always")
+def magnitude_of(key):
+    """The magnitude a :func:`magnitude_key` stands for."""
+    return _float_of(key)
+
+
+@nb.njit(cache=True, _nrt=False)
+def largest_magnitude(a):
+    """``max |a|`` of a 1-D float64 array (0 if empty, NaNs skipped): the value of Python's ``max`` over
+    ``abs(a[i])`` from 0.0, vectorised."""
+    key = 0
+    for i in range(a.shape[0]):
+        key = max(key, magnitude_key(a[i]))
+    return magnitude_of(key)

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
-from emulator.backends.loops import copy
+from emulator.backends.loops import copy, largest_magnitude, magnitude_key, magnitude_of
 
 #: Bogacki-Shampine 3(2) tableau: stage nodes, the 3rd-order weights, and the error weights
 #: (3rd minus embedded 2nd order, the latter using the first-same-as-last stage)
@@ -142,15 +142,6 @@ def wrap1(a):
 def moved_past(d, theta):
     """Whether a phase ``d`` radians (unwrapped) from its heard phase is more than ``theta`` from it on the circle."""
     return abs(d) > theta and abs(wrap1(d)) > theta
-
-
-@nb.njit(cache=True)
-def max_abs(a):
-    """``max |a|`` of a 1-D array (0 if empty), without a temporary."""
-    m = 0.0
-    for v in a:
-        m = max(m, abs(v))
-    return m
 
 
 @nb.njit(cache=True)
@@ -315,7 +306,7 @@ def integrate(phases, couplings, settings, rng, heard, stages, y, y_new, scratch
     n_bins = trace.shape[0]
     k1, a2, a3, a4 = stages[0], stages[1], stages[2], stages[3]
     rhs(phi, heard, theta, shil_at(0.0, shil, shil_ramp), couplings, k1, scratch, moved)
-    speed = max_abs(k1)
+    speed = largest_magnitude(k1)
     if speed < settle_tolerance:
         return Outcome(0.0, True, 0)
     if t_max <= 0:
@@ -333,12 +324,12 @@ def integrate(phases, couplings, settings, rng, heard, stages, y, y_new, scratch
         for i in range(n):
             y_new[i] = phi[i] + d * (B1 * k1[i] + B2 * a2[i] + B3 * a3[i])
         sent = rhs(y_new, heard, theta, shil_at(t + d, shil, shil_ramp), couplings, a4, scratch, moved)
-        err, jump, slope = 0.0, 0.0, 0.0
+        err, jump, slope = 0, 0, 0  # the largest magnitudes, as keys (vectorised, see largest_magnitude)
         for i in range(n):
-            err = max(err, abs(d * (E1 * k1[i] + E2 * a2[i] + E3 * a3[i] + E4 * a4[i])))
-            jump = max(jump, abs(y_new[i] - phi[i]))
-            slope = max(slope, abs(a4[i] - k1[i]))
-        err /= step_tolerance
+            err = max(err, magnitude_key(d * (E1 * k1[i] + E2 * a2[i] + E3 * a3[i] + E4 * a4[i])))
+            jump = max(jump, magnitude_key(y_new[i] - phi[i]))
+            slope = max(slope, magnitude_key(a4[i] - k1[i]))
+        err, jump, slope = magnitude_of(err) / step_tolerance, magnitude_of(jump), magnitude_of(slope)
         # the step also never moves a phase further than max_phase_step
         accept = err <= 1.0 and jump / max_phase_step <= 1.0 + 1e-9
         grow = 0.9 * err ** (-1.0 / 3.0) if err > 0 else 5.0
@@ -373,7 +364,7 @@ def integrate(phases, couplings, settings, rng, heard, stages, y, y_new, scratch
         else:
             copy(y_new, phi)
             k1, a4 = a4, k1  # first same as last: the broadcasts just committed are what a4 saw
-        speed = max_abs(k1)
+        speed = largest_magnitude(k1)
         if speed < settle_tolerance:
             return Outcome(t, True, steps)
         if t >= t_max:
