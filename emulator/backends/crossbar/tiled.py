@@ -281,11 +281,11 @@ def _accumulate(line_sum, line_var, w, var, lines, delta, square_delta, noisy):
 def _convert(sensed, line_sum, line_var, noise, start, adc_range, adc_steps):
     """What the ADCs of one tile read hold: each sensed line's sum plus Gaussian read noise of its
     variance (the standard normals ``noise.pool[start:start + n]``), through the converter."""
-    n = sensed.shape[0]
+    n = np.uint64(sensed.shape[0])  # unsigned indices: no wrap-around of negative ones, so the loops vectorise
     if noise.noisy:
-        pool = noise.pool
+        window = noise.pool[start:start + sensed.shape[0]]  # read in order, not gathered
         for j in range(n):
-            sensed[j] = line_sum[j] + np.sqrt(max(line_var[j], 0.0)) * pool[start + j]
+            sensed[j] = line_sum[j] + np.sqrt(max(line_var[j], 0.0)) * window[j]
     else:
         for j in range(n):
             sensed[j] = line_sum[j]
@@ -356,16 +356,17 @@ def _redrive(s, sent, held, moving, moved, delta, square_delta, dac_range, dac_s
     ``square_delta`` the changes of their driven values and squares. Returns how many moved and
     whether one moved by ``tolerance`` or more."""
     n, large = 0, False
-    for j in range(s.shape[0]):
-        if moving[j]:
-            large |= abs(s[j] - sent[j]) >= tolerance
-            sent[j] = s[j]
-            driven = _quantise(s[j], 0.0, dac_range, dac_steps)
-            delta[j] = driven - held[j]
-            square_delta[j] = driven * driven - held[j] * held[j]
-            held[j] = driven
-            moved[n] = j
-            n += 1
+    for j in range(np.uint64(s.shape[0])):  # the moving units, in order, listed without a branch (vectorised)
+        moved[n] = j
+        n += moving[j]
+    for m in range(n):
+        j = moved[m]
+        large |= abs(s[j] - sent[j]) >= tolerance
+        sent[j] = s[j]
+        driven = _quantise(s[j], 0.0, dac_range, dac_steps)
+        delta[j] = driven - held[j]
+        square_delta[j] = driven * driven - held[j] * held[j]
+        held[j] = driven
     return n, large
 
 
