@@ -40,40 +40,34 @@ def _changed(new, old):
     return count
 
 
-@intrinsic
-def _bits_of(typingctx, x):
-    """The IEEE 754 bits of a float64, as an int64 (a bit cast)."""
-    if x != types.float64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.int64))
-    return types.int64(types.float64), codegen
+#: the type of the same width each of these is bit cast to
+_SAME_WIDTH = {types.float64: types.int64, types.int64: types.float64}
 
 
 @intrinsic
-def _float_of(typingctx, bits):
-    """The float64 whose IEEE 754 bits are the int64 ``bits`` (a bit cast)."""
-    if bits != types.int64:
+def _bit_cast(typingctx, x):
+    """The int64 with the IEEE 754 bits of a float64, or the float64 with the bits of an int64."""
+    other = _SAME_WIDTH.get(x)
+    if other is None:
         return None
 
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.float64))
-    return types.float64(types.int64), codegen
+        return builder.bitcast(args[0], context.get_value_type(other))
+    return other(x), codegen
 
 
 @nb.njit(cache=True, inline="always")
 def magnitude_key(x):
     """An int64 that orders as ``|x|`` does: the bits of ``|x|`` (non-negative floats order as their bits do);
     0 for a NaN, which ``max(m, nan)`` skips in Python."""
-    bits = _bits_of(x) & MAGNITUDE_BITS
+    bits = _bit_cast(x) & MAGNITUDE_BITS
     return bits if bits <= INFINITY_BITS else 0
 
 
 @nb.njit(cache=True, inline="always")
 def magnitude_of(key):
     """The magnitude a :func:`magnitude_key` stands for."""
-    return _float_of(key)
+    return _bit_cast(key)
 
 
 @nb.njit(cache=True, _nrt=False)
