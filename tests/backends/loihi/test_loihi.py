@@ -12,7 +12,7 @@ from emulator.errors import CapacityError
 from emulator.backends.loihi.mapping import map_network
 from emulator.network import Network, contrastive_update
 from emulator.backends.loihi.quantise import as_stored, mantissas, quantise_weights, weight_grid
-from emulator.backends.loihi.sigma_delta import FixedNet, relax_fixed
+from emulator.backends.loihi.sigma_delta import FixedNet, host_values, relax_fixed
 
 LOIHI2 = "chips/loihi2.yaml"
 
@@ -275,6 +275,23 @@ def test_nudge_is_a_bias_on_the_output_towards_the_target():
     plus, _ = backend.relax(program, x, max_steps=60, nudge=Nudge(0.5, target), init=free)
     moved = (plus.output - free.output) * np.sign(target - free.output)
     assert (moved >= -1 / 2 ** 12).all() and moved.sum() > 0
+
+
+@pytest.mark.parametrize("pair", [False, True])
+def test_the_host_view_of_a_relaxation_is_its_definition(pair):
+    """States (a pair's ``A - B``), heard values (activation less residue) and drives (the ``A`` neuron's sigma plus
+    bias) over ``act_max``, as numpy computes them."""
+    rng = np.random.default_rng(4)
+    down = tuple(np.maximum(as_stored(rng.integers(-200, 200, shape)), -254) for shape in ((30, 20), (10, 30)))
+    net = FixedNet(down=down, weight_exp=(0, 0), bias=(rng.integers(-500, 500, 30), rng.integers(-500, 500, 10)),
+                   vth=64, act_max=2 ** 14, state_exp=2, pair=pair)
+    state = relax_fixed(net, rng.integers(0, 4096, (7, 20)), max_steps=25)
+    states, heard, drive = host_values(net, state)
+    for k, n in enumerate(net.layers[1:]):
+        np.testing.assert_array_equal(states[k], net.unit_values(state.act[k]) / net.act_max)
+        np.testing.assert_array_equal(heard[k], net.unit_values(state.act[k] - state.residue[k]) / net.act_max)
+        np.testing.assert_array_equal(drive[k], (state.sigma[k] + state.bias[k])[:, :n] / net.act_max)
+        assert np.abs(states[k]).max() > 0
 
 
 def test_the_update_between_sigma_delta_equilibria_is_the_layered_rule_bit_for_bit():
