@@ -11,16 +11,24 @@ The kernels that run at every step (:func:`rhs`, :func:`integrate`) allocate not
 compiled without numba's reference counting (``_nrt=False``): with it, the atomic increments and
 decrements of the counts of the arrays they pass around and unpack took a third of an epoch on
 ``oim-cmos`` (benchmarks/RESULTS.md, "Reference counting in the per-step kernels").
+
+:func:`relax_batch` spreads the samples over numba's threads (OpenMP). Unless the user has set
+``OMP_WAIT_POLICY``, they wait passively between parallel regions: a thread that spins takes the core
+another job needs, and on a shared 2-core machine two spinning threads ran slower than one
+(benchmarks/RESULTS.md, "Threads under load").
 """
 from __future__ import annotations
 
 import math
+import os
 from typing import NamedTuple
 
 import numba as nb
 import numpy as np
 
 from emulator.backends.loops import copy, largest_magnitude, magnitude_key, magnitude_of
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read when numba first starts its OpenMP threads
 
 #: Bogacki-Shampine 3(2) tableau: stage nodes, the 3rd-order weights, and the error weights
 #: (3rd minus embedded 2nd order, the latter using the first-same-as-last stage)

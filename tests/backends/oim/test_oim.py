@@ -1,4 +1,7 @@
 """The oscillator Ising machine back-end: energy descent, equilibria, lazy coupling, exact counts, errors."""
+import os
+import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -443,3 +446,14 @@ def test_strong_shil_at_the_end_binarises_the_phases(tmp_path):
     backend = OimBackend()
     eq, _ = backend.relax(backend.compile(net, chip), rng.random((3, 4)), max_steps=20)
     assert np.abs(np.abs(eq.output) - 1).max() < 0.2  # every phase near 0 or pi
+
+
+@pytest.mark.parametrize("chosen", [None, "ACTIVE"])
+def test_the_oscillator_threads_wait_passively_unless_the_user_chose(chosen):
+    """Importing the kernels sets ``OMP_WAIT_POLICY=PASSIVE`` for numba's OpenMP threads, and leaves a user's
+    own choice."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env.update({"OMP_WAIT_POLICY": chosen} if chosen else {})
+    code = "import os, emulator.backends.oim.phase_kernels; print(os.environ['OMP_WAIT_POLICY'])"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == (chosen or "PASSIVE")
