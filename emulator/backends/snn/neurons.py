@@ -125,24 +125,24 @@ def _relax(ups, downs, bias, train, eps, vth, leak, subtract, clip, u, v, pendin
                 sent[0][i] = train[t, b, i]
                 fired[t, b, 0] += train[t, b, i]
             e = eps[t]
+            counted = t >= first_counted
             for k in range(depth):
-                u_k, v_k, out = u[k][b], v[k][b], sent[k + 1]
-                for i in range(u_k.size):
-                    current = u_k[i] - e * u_k[i] + e * acc[k][i]
+                u_k, v_k, out, acc_k, bias_k, count_k = u[k][b], v[k][b], sent[k + 1], acc[k], bias[k][b], counts[k][b]
+                n_fired = 0
+                for i in range(np.uint64(u_k.size)):  # branch-free, unsigned indices: the compiler vectorises it
+                    current = u_k[i] - e * u_k[i] + e * acc_k[i]
                     u_k[i] = current
-                    drive = current + bias[k][b, i]
+                    drive = current + bias_k[i]
                     if clip:
                         potential = v_k[i] + min(max(drive, zero), vth)
                     else:
                         potential = v_k[i] - leak * v_k[i] + drive
                     spike = potential > vth
-                    if spike:
-                        potential = potential - vth if subtract else zero
-                        fired[t, b, k + 1] += 1
-                        if t >= first_counted:
-                            counts[k][b, i] += 1
-                    v_k[i] = potential
+                    v_k[i] = (potential - vth if subtract else zero) if spike else potential
+                    n_fired += spike
+                    count_k[i] += spike & counted
                     out[i] = spike
+                fired[t, b, k + 1] += n_fired
                 if record:
                     copy(u_k, rec.u[k][t, b])
                     copy(v_k, rec.v[k][t, b])
