@@ -118,12 +118,14 @@ def contrastive_update(states_a, states_b, scale: float, *, shared_input: bool =
     (dW, db) : tuples of arrays shaped like the weights and biases.
     """
     n = states_a[0].shape[0]
-    couplings = list(zip(states_a[:-1], states_a[1:], states_b[:-1], states_b[1:]))
-    first = [scaled_difference((states_a[1] - states_b[1]).T @ states_a[0], None, scale, n)] if shared_input else []
-    dw = tuple(first + [scaled_difference(a1.T @ a0, b1.T @ b0, scale, n)
-                        for a0, a1, b0, b1 in couplings[len(first):]])
+    dw = []
+    for k, (a0, a1, b0, b1) in enumerate(zip(states_a[:-1], states_a[1:], states_b[:-1], states_b[1:])):
+        if k == 0 and shared_input:
+            dw.append(scaled_difference((a1 - b1).T @ a0, None, scale, n))
+        else:
+            dw.append(scaled_difference(a1.T @ a0, b1.T @ b0, scale, n))
     db = tuple(scale * (a1 - b1).mean(axis=0) for a1, b1 in zip(states_a[1:], states_b[1:]))
-    return dw, db
+    return tuple(dw), db
 
 
 def scaled_difference(p: np.ndarray, q: np.ndarray | None, scale: float, n: int) -> np.ndarray:

@@ -166,13 +166,14 @@ def host_values(net: FixedNet, state: FixedState) -> tuple[list, list, list]:
         The units' values (a pair's ``A - B``), the values their neighbours last heard (activation less the
         unsent residue) and their drive (the ``A`` neuron's ``sigma + bias``).
     """
-    out = tuple([] for _ in range(3))
+    states, heard, drive = [], [], []
     for sigma, act, residue, bias, n in zip(state.sigma, state.act, state.residue, state.bias, net.layers[1:]):
-        arrays = tuple(np.empty((sigma.shape[0], n)) for _ in range(3))
-        _host_values(sigma, act, residue, bias, net.pair, float(net.act_max), *arrays)
-        for values, array in zip(out, arrays):
-            values.append(array)
-    return out
+        s, h, d = (np.empty((sigma.shape[0], n)) for _ in range(3))
+        _host_values(sigma, act, residue, bias, net.pair, float(net.act_max), s, h, d)
+        states.append(s)
+        heard.append(h)
+        drive.append(d)
+    return states, heard, drive
 
 
 @nb.njit(cache=True)
