@@ -197,8 +197,8 @@ class CrossbarBackend(Backend):
             raise ValueError(f"init holds {init.states[-1].shape[0]} samples but x has {x.shape[0]}")
         _check_current(program)
         with np.errstate(over="ignore", invalid="ignore"):
-            eq, counters = _relax(program, x, max_steps, nudge, init)
-        if not all(np.isfinite(h).all() for h in eq.drive):
+            eq, counters, finite = _relax(program, x, max_steps, nudge, init)
+        if not finite:
             raise DivergenceError("the relaxation overflowed (a drive became NaN or infinite): "
                                   "lower training.learning_rates, or enable training.spectral_norm")
         return eq, counters
@@ -243,13 +243,7 @@ def _relax(program: CrossbarProgram, x, max_steps, nudge, init):
     counters = Counters(relaxed.counts)
     counters["integration_time"] = float(relaxed.steps.sum()) * p.dt_s
     units = relaxed.units
-    eq = CrossbarEquilibrium(units.state, units.held, _drives(relaxed.partials, program.bias), relaxed.steps,
-                             relaxed.quiescent, relaxed.trace, sent=units.sent, partials=relaxed.partials)
-    return eq, counters
-
-
-def _drives(partials, bias) -> list:
-    """Drive of layers 1..L: the digital sum of the held partial sums feeding each unit, plus its bias."""
-    depth = len(partials)
-    return [partials[k - 1].out_fwd.sum(axis=0) + bias[k - 1]
-            + (partials[k].out_bwd.sum(axis=0) if k < depth else 0.0) for k in range(1, depth + 1)]
+    drive, finite = tiled.drives(relaxed.partials, program.bias)
+    eq = CrossbarEquilibrium(units.state, units.held, drive, relaxed.steps, relaxed.quiescent, relaxed.trace,
+                             sent=units.sent, partials=relaxed.partials)
+    return eq, counters, finite

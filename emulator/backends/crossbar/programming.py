@@ -13,6 +13,7 @@ arrays hold, and the back-end refuses to relax an older one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numba as nb
 import numpy as np
@@ -40,15 +41,22 @@ class Tiling:
     def n_tiles(self) -> int:
         return len(self.rows) * len(self.cols)
 
-    @property
+    @cached_property
     def row_edges(self) -> np.ndarray:
-        """Tile boundaries of the rows, ``[0, ..., n_rows]``."""
-        return np.array([b.start for b in self.rows] + [self.rows[-1].stop], np.int64)
+        """Tile boundaries of the rows, ``[0, ..., n_rows]`` (read-only: made once, read at every relaxation)."""
+        return _edges(self.rows)
 
-    @property
+    @cached_property
     def col_edges(self) -> np.ndarray:
-        """Tile boundaries of the columns, ``[0, ..., n_cols]``."""
-        return np.array([b.start for b in self.cols] + [self.cols[-1].stop], np.int64)
+        """Tile boundaries of the columns, ``[0, ..., n_cols]`` (read-only)."""
+        return _edges(self.cols)
+
+
+def _edges(blocks: tuple[slice, ...]) -> np.ndarray:
+    """``[start of each block..., stop of the last]``, int64, read-only."""
+    edges = np.array([b.start for b in blocks] + [blocks[-1].stop], np.int64)
+    edges.flags.writeable = False
+    return edges
 
 
 @dataclass

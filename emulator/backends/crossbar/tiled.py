@@ -428,16 +428,12 @@ def _relax(phase, arrays, periphery, units, partials, noise, cursor, first, reco
     for b in range(first, x.shape[0]):
         if noise.noisy and len(noise.starts) - cursor < noise.per_sample:
             return b, cursor
-        n = 0
-        for i in range(x.shape[1]):
-            state[0][b, i] = x[b, i]
-            held[0][b, i] = _quantise(x[b, i], 0.0, dac_range, dac_steps)
-            if x[b, i] != 0.0:
-                moved[0][n] = i
-                n += 1
-        if phase.fresh:  # the input's DACs convert and array 0 is read forward once (its sums made by the caller)
+        if phase.fresh:  # the input's DACs convert and array 0 is read forward once (the input layer's
+            n = 0        # values and array 0's sums set by the caller)
             for i in range(x.shape[1]):
-                sent[0][b, i] = x[b, i]
+                if x[b, i] != 0.0:
+                    moved[0][n] = i
+                    n += 1
             counts[0] += n * fed[0]
             p = partials[0]
             cursor, read = _read(fwd[0], var_fwd[0], arrays.row_edges[0], held[0][b], moved[0][:n], delta[0],
@@ -481,6 +477,49 @@ def _relax(phase, arrays, periphery, units, partials, noise, cursor, first, reco
     return x.shape[0], cursor
 
 
+@nb.njit(cache=True, _nrt=False)
+def _sum_blocks(blocks, b, j):
+    """``blocks[:, b, j].sum()`` added in block order, as numpy adds along a leading axis."""
+    v = blocks[0, b, j]
+    for blk in range(1, blocks.shape[0]):
+        v += blocks[blk, b, j]
+    return v
+
+
+@nb.njit(cache=True, _nrt=False)
+def _drives(partials, bias, out):
+    """``out[k - 1]`` (B, n_k), the drive of layer ``k`` = 1..L: the held forward partial sums of array
+    ``k - 1``, plus the bias, plus the held backward partial sums of array ``k`` (none for the output
+    layer), each sum over tiles added in tile order (numpy's ``out_fwd.sum(axis=0) + bias +
+    out_bwd.sum(axis=0)``, bit for bit). Returns whether every drive is finite."""
+    depth = len(partials)
+    finite = True
+    for k in range(1, depth + 1):
+        pf, h = partials[k - 1].out_fwd, out[k - 1]
+        for b in range(h.shape[0]):
+            for j in range(h.shape[1]):
+                v = _sum_blocks(pf, b, j) + bias[k - 1][j]
+                if k < depth:
+                    v += _sum_blocks(partials[k].out_bwd, b, j)
+                h[b, j] = v
+                finite &= v - v == 0.0  # False for inf and NaN
+    return finite
+
+
+def drives(partials, bias) -> tuple[list, bool]:
+    """Drive of layers 1..L, (B, n_k) each: the digital sum of the held partial sums feeding each unit,
+    plus its bias (see :func:`_drives`); and whether all are finite.
+
+    Parameters
+    ----------
+    partials : sequence of L :class:`Partials`
+    bias : sequence of L (n_{k+1},) float64, drive units.
+    """
+    out = [np.empty(p.out_fwd.shape[1:]) for p in partials]
+    finite = _drives(tuple(partials), tuple(_c(b) for b in bias), tuple(out))
+    return out, bool(finite)
+
+
 def _c(a, dtype=np.float64) -> np.ndarray:
     """``a`` as a C-contiguous array of ``dtype``, copied only if it is not one (numba needs tuples
     of identically laid-out arrays)."""
@@ -509,30 +548,32 @@ def relax_tiled(arrays, bias, x, periphery: Periphery, *, max_steps, rng, noise_
         two reads overlap with probability about ``2 n / N``, so reads are independent but for
         that (a pool of 2**22 and 500 lines: 0.02 %), at the cost of one random integer per read.
     nudge : object with ``beta`` and ``target`` (B, n_L), optional
-    init : (Units, sequence of Partials) of a previous relaxation of the same ``x``, optional.
+    init : (Units, sequence of Partials) of a previous relaxation of the same ``x``, optional. Its input
+        layer and array 0's reads, which a continued phase does not write, are shared (not copied);
+        the rest is copied.
     """
     x = _c(x)
     batch, depth = x.shape[0], len(arrays)
     sizes = [x.shape[1]] + [a.fwd.shape[1] for a in arrays]
     noisy = arrays[0].var_fwd is not None
     if init is None:
-        units = Units([x.copy()] + [np.zeros((batch, n)) for n in sizes[1:]],
-                      [np.zeros((batch, n)) for n in sizes], [np.zeros((batch, n)) for n in sizes])
+        driven = x.copy() if periphery.dac_steps == 0 else \
+            np.rint(np.clip(x, 0.0, periphery.dac_range) * periphery.dac_steps) / periphery.dac_steps
+        units = Units(*([first] + [np.zeros((batch, n)) for n in sizes[1:]] for first in (x.copy(), x.copy(), driven)))
         partials = [Partials(*(np.zeros(shape) for shape in [(len(a.row_edges) - 1, batch, a.fwd.shape[1]),
                                                              (len(a.col_edges) - 1, batch, a.fwd.shape[0])] * 3))
                     for a in arrays]
         # the input layer's read: one matrix product per tile row for the whole batch
-        units.held[0] = x.copy() if periphery.dac_steps == 0 else \
-            np.rint(np.clip(x, 0.0, periphery.dac_range) * periphery.dac_steps) / periphery.dac_steps
         first = arrays[0]
         for ib, (lo, hi) in enumerate(zip(first.row_edges[:-1], first.row_edges[1:])):
             partials[0].sum_fwd[ib] = units.held[0][:, lo:hi] @ first.fwd[lo:hi]
             if noisy:
                 partials[0].var_fwd[ib] = units.held[0][:, lo:hi] ** 2 @ first.var_fwd[lo:hi]
-    else:
+    else:  # a continued phase writes neither the input layer nor array 0's reads: those are shared with init
         units, partials = init
-        units = Units(*([np.array(s, np.float64) for s in group] for group in units))
-        partials = [Partials(*(np.array(p, np.float64) for p in array)) for array in partials]
+        units = Units(*([_c(group[0])] + [np.array(s, np.float64) for s in group[1:]] for group in units))
+        partials = [Partials(*(_c(p) for p in partials[0]))] + [
+            Partials(*(np.array(p, np.float64) for p in array)) for array in partials[1:]]
     # tiles a unit's line enters (one DAC conversion each) and partial sums feeding a unit
     fed = [len(arrays[0].col_edges) - 1] + [
         (len(arrays[k - 1].row_edges) - 1 if k >= 2 else 0) + (len(arrays[k].col_edges) - 1 if k < depth else 0)

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
-from emulator.backends.crossbar import CrossbarBackend
+from emulator.backends.crossbar import CrossbarBackend, tiled
 from emulator.backends.crossbar.noise import ConstantReadNoise, NoDrift, PolynomialProgrammingNoise
 from emulator.backends.crossbar.parameters import CrossbarParameters, Forward, Readout
 from emulator.chip import Constant, load_chip
@@ -199,6 +200,28 @@ def test_the_held_line_sums_equal_a_full_read_of_what_the_dacs_drive(noise):
         if k >= 1:  # nothing reads array 0 backward
             for i, cols in enumerate(array.tiling.cols):
                 np.testing.assert_allclose(sum_bwd[i], eq.heard[k + 1][:, cols] @ array.bwd[cols], atol=1e-12)
+
+
+@given(blocks=st.lists(st.tuples(st.integers(1, 3), st.integers(1, 3)), min_size=1, max_size=3),
+       batch=st.integers(1, 3), seed=st.integers(0, 2 ** 32 - 1), bad=st.sampled_from([None, np.nan, np.inf]))
+def test_drives_are_numpys_sums_of_the_held_partials_bit_for_bit(blocks, batch, seed, bad):
+    """The drive of layer k is ``out_fwd.sum(axis=0) + bias + out_bwd.sum(axis=0)`` of the partials around it,
+    with numpy's rounding, and a NaN or infinite partial is reported."""
+    rng = np.random.default_rng(seed)
+    sizes = [int(n) for n in rng.integers(1, 6, len(blocks) + 1)]
+    partials = [tiled.Partials(*(rng.standard_normal(shape) * 10.0 ** rng.integers(-3, 4, shape)
+                                 for shape in [(row_blocks, batch, n_out), (col_blocks, batch, n_in)] * 3))
+                for (row_blocks, col_blocks), n_in, n_out in zip(blocks, sizes, sizes[1:])]
+    if bad is not None:
+        partials[-1].out_fwd[0, 0, 0] = bad
+    bias = [rng.standard_normal(n) for n in sizes[1:]]
+    got, finite = tiled.drives(partials, bias)
+    depth = len(partials)
+    for k in range(1, depth + 1):
+        expected = partials[k - 1].out_fwd.sum(axis=0) + bias[k - 1] + (
+            partials[k].out_bwd.sum(axis=0) if k < depth else 0.0)
+        np.testing.assert_array_equal(got[k - 1], expected)
+    assert finite == (bad is None)
 
 
 def test_cells_are_rewritten_only_past_the_write_threshold():
