@@ -24,6 +24,7 @@ drawn once per chip (see :func:`emulator.backends.crossbar.tiled.relax_tiled`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -74,6 +75,21 @@ class CrossbarProgram(Program):
     @property
     def layers(self) -> tuple[int, ...]:
         return (self.arrays[0].fwd.shape[0],) + tuple(a.fwd.shape[1] for a in self.arrays)
+
+    @cached_property
+    def kernel_arrays(self) -> tiled.Arrays:
+        """The arrays and biases as the relaxation kernel reads them (made at the first relaxation)."""
+        return tiled.Arrays.of(self.arrays, self.bias)
+
+    @cached_property
+    def periphery(self) -> tiled.Periphery:
+        """The periphery's integration, lazy threshold and converters (ADC full scales in this program's weights)."""
+        p = self.params
+        forward, backward = p.forward, p.backward
+        return tiled.Periphery.of(
+            rate=p.dt_s / p.tau_s, theta=self.theta, tolerance=p.tolerance, dac=(forward.dac_bits, forward.dac_range),
+            adc=[((forward.adc_bits, forward.adc_range * a.w_scale), (backward.adc_bits, backward.adc_range * a.w_scale))
+                 for a in self.arrays])
 
     def summary(self) -> dict:
         p = self.params
@@ -230,20 +246,14 @@ def _noise_pool(p: CrossbarParameters, previous: CrossbarProgram | None) -> np.n
 
 
 def _relax(program: CrossbarProgram, x, max_steps, nudge, init):
-    p = program.params
-    forward, backward = p.forward, p.backward
-    periphery = tiled.Periphery.of(
-        rate=p.dt_s / p.tau_s, theta=program.theta, tolerance=p.tolerance, dac=(forward.dac_bits, forward.dac_range),
-        adc=[((forward.adc_bits, forward.adc_range * a.w_scale), (backward.adc_bits, backward.adc_range * a.w_scale))
-             for a in program.arrays])
     relaxed = tiled.relax_tiled(
-        program.arrays, program.bias, x, periphery, max_steps=max_steps, rng=program.rng,
+        program.kernel_arrays, x, program.periphery, max_steps=max_steps, rng=program.rng,
         noise_pool=program.noise_pool, nudge=nudge,
         init=None if init is None else (tiled.Units(init.states, init.sent, init.heard), init.partials))
     counters = Counters(relaxed.counts)
-    counters["integration_time"] = float(relaxed.steps.sum()) * p.dt_s
+    counters["integration_time"] = float(relaxed.steps.sum()) * program.params.dt_s
     units = relaxed.units
-    drive, finite = tiled.drives(relaxed.partials, program.bias)
+    drive, finite = tiled.drives(relaxed.partials, program.kernel_arrays.bias)
     eq = CrossbarEquilibrium(units.state, units.held, drive, relaxed.steps, relaxed.quiescent, relaxed.trace,
                              sent=units.sent, partials=relaxed.partials)
     return eq, counters, finite

@@ -101,6 +101,42 @@ class Arrays(NamedTuple):
     fed: np.ndarray
     n_partials: np.ndarray
 
+    @classmethod
+    def of(cls, arrays, bias) -> "Arrays":
+        """The kernel's view of ``L`` programmed arrays and the biases (see :func:`relax_tiled`); it shares
+        their weights (no copy), so it is made once per programming.
+
+        Parameters
+        ----------
+        arrays : sequence of L objects with ``fwd`` (n_k, n_{k+1}), ``bwd`` (n_{k+1}, n_k), ``var_fwd``,
+            ``var_bwd`` (same shapes, or None: no read noise) in drive units (per state unit), and
+            ``row_edges``, ``col_edges``: the tile boundaries of rows and columns, ``[0, ..., n]``.
+        bias : sequence of L (n_{k+1},) arrays, drive units.
+        """
+        depth = len(arrays)
+        fwd, bwd = tuple(_c(a.fwd) for a in arrays), tuple(_c(a.bwd) for a in arrays)
+        noisy = arrays[0].var_fwd is not None
+        row_blocks = [len(a.row_edges) - 1 for a in arrays]
+        col_blocks = [len(a.col_edges) - 1 for a in arrays]
+        fed = [col_blocks[0]] + [(row_blocks[k - 1] if k >= 2 else 0) + (col_blocks[k] if k < depth else 0)
+                                 for k in range(1, depth + 1)]
+        n_partials = [0] + [row_blocks[k - 1] + (col_blocks[k] if k < depth else 0) for k in range(1, depth + 1)]
+        return cls(fwd, bwd, tuple(_c(a.var_fwd) for a in arrays) if noisy else fwd,
+                   tuple(_c(a.var_bwd) for a in arrays) if noisy else bwd,
+                   tuple(_c(a.row_edges, np.int64) for a in arrays), tuple(_c(a.col_edges, np.int64) for a in arrays),
+                   tuple(_c(b) for b in bias), np.asarray(fed, np.int64), np.asarray(n_partials, np.int64))
+
+    @property
+    def sizes(self) -> list[int]:
+        """Units of layers 0..L."""
+        return [self.fwd[0].shape[0]] + [w.shape[1] for w in self.fwd]
+
+    def reads_per_sample(self, max_steps: int, fresh: bool) -> int:
+        """Tile reads a sample can make: array 0 forward once (a fresh phase), then every other read at
+        every step."""
+        blocks = [len(r) - 1 + len(c) - 1 for r, c in zip(self.row_edges[1:], self.col_edges[1:])]
+        return (len(self.row_edges[0]) - 1) * fresh + max_steps * sum(blocks)
+
 
 class Units(NamedTuple):
     """States of the units and of their DACs: each a sequence over layers 0..L of (B, n_k) float64.
@@ -526,16 +562,14 @@ def _c(a, dtype=np.float64) -> np.ndarray:
     return np.ascontiguousarray(a, dtype)
 
 
-def relax_tiled(arrays, bias, x, periphery: Periphery, *, max_steps, rng, noise_pool=None, nudge=None,
+def relax_tiled(arrays: Arrays, x, periphery: Periphery, *, max_steps, rng, noise_pool=None, nudge=None,
                 init=None) -> TiledState:
     """Relax ``B`` samples on tiled arrays.
 
     Parameters
     ----------
-    arrays : sequence of L objects with ``fwd`` (n_k, n_{k+1}), ``bwd`` (n_{k+1}, n_k), ``var_fwd``,
-        ``var_bwd`` (same shapes, or None: no read noise) in drive units (per state unit), and
-        ``row_edges``, ``col_edges``: the tile boundaries of rows and columns, ``[0, ..., n]``.
-    bias : sequence of (n_{k+1},) arrays, drive units.
+    arrays : Arrays
+        The programmed arrays and biases (:meth:`Arrays.of`).
     x : (B, n_0) clamped input states.
     periphery : Periphery
         Integration rate, lazy threshold, settling tolerance and converters.
@@ -543,55 +577,39 @@ def relax_tiled(arrays, bias, x, periphery: Periphery, *, max_steps, rng, noise_
         Step limit.
     rng : numpy Generator
         Draws the start of each read's noise window in ``noise_pool``.
-    noise_pool : (N,) standard normals, N much larger than the widest layer; needed with read noise.
-        A read of ``n`` lines takes ``n`` consecutive normals from a random start: the windows of
-        two reads overlap with probability about ``2 n / N``, so reads are independent but for
-        that (a pool of 2**22 and 500 lines: 0.02 %), at the cost of one random integer per read.
+    noise_pool : (N,) standard normals, N much larger than the widest layer; with read noise (None:
+        noiseless reads). A read of ``n`` lines takes ``n`` consecutive normals from a random start:
+        the windows of two reads overlap with probability about ``2 n / N``, so reads are independent
+        but for that (a pool of 2**22 and 500 lines: 0.02 %), at the cost of one random integer per read.
     nudge : object with ``beta`` and ``target`` (B, n_L), optional
     init : (Units, sequence of Partials) of a previous relaxation of the same ``x``, optional. Its input
         layer and array 0's reads, which a continued phase does not write, are shared (not copied);
         the rest is copied.
     """
     x = _c(x)
-    batch, depth = x.shape[0], len(arrays)
-    sizes = [x.shape[1]] + [a.fwd.shape[1] for a in arrays]
-    noisy = arrays[0].var_fwd is not None
+    batch, sizes = x.shape[0], arrays.sizes
+    noisy = noise_pool is not None
     if init is None:
         driven = x.copy() if periphery.dac_steps == 0 else \
             np.rint(np.clip(x, 0.0, periphery.dac_range) * periphery.dac_steps) / periphery.dac_steps
         units = Units(*([first] + [np.zeros((batch, n)) for n in sizes[1:]] for first in (x.copy(), x.copy(), driven)))
-        partials = [Partials(*(np.zeros(shape) for shape in [(len(a.row_edges) - 1, batch, a.fwd.shape[1]),
-                                                             (len(a.col_edges) - 1, batch, a.fwd.shape[0])] * 3))
-                    for a in arrays]
+        partials = [Partials(*(np.zeros(shape) for shape in [(len(rows) - 1, batch, n_out),
+                                                             (len(cols) - 1, batch, n_in)] * 3))
+                    for rows, cols, n_in, n_out in zip(arrays.row_edges, arrays.col_edges, sizes, sizes[1:])]
         # the input layer's read: one matrix product per tile row for the whole batch
-        first = arrays[0]
-        for ib, (lo, hi) in enumerate(zip(first.row_edges[:-1], first.row_edges[1:])):
-            partials[0].sum_fwd[ib] = units.held[0][:, lo:hi] @ first.fwd[lo:hi]
+        edges = arrays.row_edges[0]
+        for ib, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+            partials[0].sum_fwd[ib] = units.held[0][:, lo:hi] @ arrays.fwd[0][lo:hi]
             if noisy:
-                partials[0].var_fwd[ib] = units.held[0][:, lo:hi] ** 2 @ first.var_fwd[lo:hi]
+                partials[0].var_fwd[ib] = units.held[0][:, lo:hi] ** 2 @ arrays.var_fwd[0][lo:hi]
     else:  # a continued phase writes neither the input layer nor array 0's reads: those are shared with init
         units, partials = init
         units = Units(*([_c(group[0])] + [np.array(s, np.float64) for s in group[1:]] for group in units))
         partials = [Partials(*(_c(p) for p in partials[0]))] + [
             Partials(*(np.array(p, np.float64) for p in array)) for array in partials[1:]]
-    # tiles a unit's line enters (one DAC conversion each) and partial sums feeding a unit
-    fed = [len(arrays[0].col_edges) - 1] + [
-        (len(arrays[k - 1].row_edges) - 1 if k >= 2 else 0) + (len(arrays[k].col_edges) - 1 if k < depth else 0)
-        for k in range(1, depth + 1)]
-    n_partials = [0] + [len(arrays[k - 1].row_edges) - 1 + (len(arrays[k].col_edges) - 1 if k < depth else 0)
-                        for k in range(1, depth + 1)]
     record = Record(np.zeros(batch, np.int64), np.zeros(batch, np.bool_), np.zeros(max_steps, np.int64),
                     np.zeros(len(COUNTS), np.int64))
-    # tile-row reads a sample can make: array 0 forward once, then every other read at every step
-    per_sample = (len(arrays[0].row_edges) - 1) * (init is None) + max_steps * sum(
-        len(a.row_edges) - 1 + len(a.col_edges) - 1 for a in arrays[1:])
-    fwd = tuple(_c(a.fwd) for a in arrays)
-    bwd = tuple(_c(a.bwd) for a in arrays)
-    kernel_arrays = Arrays(fwd, bwd, tuple(_c(a.var_fwd) for a in arrays) if noisy else fwd,
-                           tuple(_c(a.var_bwd) for a in arrays) if noisy else bwd,
-                           tuple(_c(a.row_edges, np.int64) for a in arrays),
-                           tuple(_c(a.col_edges, np.int64) for a in arrays), tuple(_c(b) for b in bias),
-                           np.asarray(fed, np.int64), np.asarray(n_partials, np.int64))
+    per_sample = arrays.reads_per_sample(max_steps, init is None)
     phase = Phase(x, np.zeros((0, 0)) if nudge is None else _c(nudge.target),
                   0.0 if nudge is None else float(nudge.beta), init is None, int(max_steps))
     kernel_units = Units(*(tuple(group) for group in units))
@@ -602,7 +620,7 @@ def relax_tiled(arrays, bias, x, periphery: Periphery, *, max_steps, rng, noise_
         if noisy:  # keep what is left, and draw at least one sample's worth more
             fresh = rng.integers(0, len(pool) - max(sizes) + 1, max(STARTS_PER_DRAW, per_sample))
             starts, cursor = np.concatenate([starts[cursor:], fresh]), 0
-        first, cursor = _relax(phase, kernel_arrays, periphery, kernel_units, tuple(partials),
+        first, cursor = _relax(phase, arrays, periphery, kernel_units, tuple(partials),
                                Noise(noisy, pool, starts, per_sample), cursor, first, record, scratch)
     return TiledState(units, partials, record.steps, record.quiescent, record.trace,
                       dict(zip(COUNTS, record.counts.tolist())))
