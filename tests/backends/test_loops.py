@@ -5,7 +5,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator.backends.loops import changed, largest_magnitude
+from emulator.backends.loops import add_rows, changed, largest_magnitude
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
@@ -27,3 +27,21 @@ def test_changed_counts_the_values_that_differ(seed, shape, dtype):
     old = rng.integers(-3, 3, shape).astype(dtype)
     new = np.where(rng.random(shape) < 0.3, old + 1, old).astype(dtype)
     assert changed(new, old) == int(np.count_nonzero(new != old))
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(seed=st.integers(0, 2 ** 16), n=st.integers(1, 12), m=st.integers(0, 11), n_rows=st.integers(0, 11),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_adding_rows_four_at_a_time_gives_the_bits_of_one_row_at_a_time(seed, n, m, n_rows, dtype):
+    """Every count of rows (the four-row passes and the rest), repeated rows, both float widths, and magnitudes
+    spread over many decades so that the order of the additions shows in the bits."""
+    rng = np.random.default_rng(seed)
+    w = (rng.standard_normal((n, m)) * 10.0 ** rng.integers(-8, 9, (n, m))).astype(dtype)
+    change = (rng.standard_normal(n) * 10.0 ** rng.integers(-8, 9, n)).astype(dtype)
+    rows = rng.integers(0, n, n_rows).astype(np.int32)
+    sums = rng.standard_normal(m).astype(dtype)
+    expected = sums.copy()
+    for i in rows:  # the definition: one row at a time, each product rounded, then added
+        expected += change[i] * w[i]
+    add_rows(sums, w, rows, change)
+    assert sums.tobytes() == expected.tobytes()

@@ -31,6 +31,8 @@ from typing import NamedTuple
 import numba as nb
 import numpy as np
 
+from emulator.backends.loops import add_rows
+
 #: order of the event counts in the kernel's ``counts`` array
 COUNTS = ("dac_conversions", "array_macs", "adc_conversions", "digital_adds")
 #: random window starts drawn at once for the read noise (the kernel asks for more when a sample might run out)
@@ -303,37 +305,9 @@ def _accumulate(line_sum, line_var, w, var, lines, delta, square_delta, noisy):
     """Add what the driven lines ``lines`` changed to the sums (and read-noise variances) of the
     lines a tile senses: ``line_sum += delta[i] * w[i]`` (``line_var += square_delta[i] * var[i]``),
     line by line in the order of ``lines``."""
-    m, e = len(lines), 0
-    while e + 4 <= m:  # four driven lines per pass over the sums: each sum is read and written once for them
-        rows = lines[e], lines[e + 1], lines[e + 2], lines[e + 3]
-        _add_four(line_sum, w, rows, delta)
-        if noisy:
-            _add_four(line_var, var, rows, square_delta)
-        e += 4
-    for i in lines[e:]:
-        d = delta[i]
-        for j in range(line_sum.shape[0]):
-            line_sum[j] += d * w[i, j]
-        if noisy:
-            d2 = square_delta[i]
-            for j in range(line_sum.shape[0]):
-                line_var[j] += d2 * var[i, j]
-
-
-@nb.njit(cache=True, _nrt=False, inline="always")
-def _add_four(sums, w, rows, change):
-    """``sums += change[i] * w[i]`` for the four ``rows`` in order: the same additions, in the same order, as
-    one row at a time, with each sum kept in a register across the four (the compiler cannot tell that
-    ``sums`` and ``w`` do not overlap, so one row at a time it stores and reloads every sum)."""
-    i0, i1, i2, i3 = rows
-    d0, d1, d2, d3 = change[i0], change[i1], change[i2], change[i3]
-    for j in range(sums.shape[0]):
-        v = sums[j]
-        v += d0 * w[i0, j]
-        v += d1 * w[i1, j]
-        v += d2 * w[i2, j]
-        v += d3 * w[i3, j]
-        sums[j] = v
+    add_rows(line_sum, w, lines, delta)
+    if noisy:
+        add_rows(line_var, var, lines, square_delta)
 
 
 @nb.njit(cache=True, _nrt=False)

@@ -17,6 +17,8 @@ values a re-programming writes and checking them, in one pass.
 import numba as nb
 import numpy as np
 
+from emulator.backends.loops import add_rows
+
 
 @nb.njit(cache=True, _nrt=False)
 def encode_layer(drive, state, heard, delta, senders, n_sent, unsettled, running,
@@ -114,13 +116,8 @@ def deliver_events(drive, weights, delta, senders, n_sent):
     delta : (B, n) float; senders : (B, n) int32; n_sent : (B,) int64
         As written by :func:`encode_layer`.
     """
-    batch, m = drive.shape
-    for b in range(batch):
-        for e in range(n_sent[b]):
-            i = senders[b, e]
-            d = delta[b, i]
-            for j in range(m):
-                drive[b, j] += d * weights[i, j]
+    for b in range(drive.shape[0]):
+        add_rows(drive[b], weights, senders[b, :n_sent[b]], delta[b])
 
 
 @nb.njit(cache=True)
