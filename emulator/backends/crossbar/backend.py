@@ -115,7 +115,8 @@ class CrossbarEquilibrium(Equilibrium):
         The states each DAC last converted; ``heard`` holds what it drives (``sent`` through the DAC).
     partials : list of :class:`~emulator.backends.crossbar.tiled.Partials`, one per array
         The held ADC outputs of array ``k`` (``out_fwd`` (n_row_blocks, B, n_{k+1}), ``out_bwd``
-        (n_col_blocks, B, n_k)), and the sums and read-noise variances behind them.
+        (n_col_blocks, B, n_k)), and the sums and read-noise variances behind them. Nothing reads array 0
+        backward: its backward ones are (n_col_blocks, 0, n_0).
     """
 
     sent: list

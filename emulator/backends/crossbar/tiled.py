@@ -157,7 +157,8 @@ class Units(NamedTuple):
 
 class Partials(NamedTuple):
     """What the periphery holds of the reads of one array, per tile row (forward:
-    ``(n_row_blocks, B, n_{k+1})``) or tile column (backward: ``(n_col_blocks, B, n_k)``).
+    ``(n_row_blocks, B, n_{k+1})``) or tile column (backward: ``(n_col_blocks, B, n_k)``; array 0,
+    which nothing reads backward: ``(n_col_blocks, 0, n_0)``).
 
     Attributes
     ----------
@@ -511,15 +512,6 @@ def _relax(phase, arrays, periphery, units, partials, noise, cursor, first, reco
 
 
 @nb.njit(cache=True, _nrt=False)
-def _sum_blocks(blocks, b, j):
-    """``blocks[:, b, j].sum()`` added in block order, as numpy adds along a leading axis."""
-    v = blocks[0, b, j]
-    for blk in range(1, blocks.shape[0]):
-        v += blocks[blk, b, j]
-    return v
-
-
-@nb.njit(cache=True, _nrt=False)
 def _drives(partials, bias, out):
     """``out[k - 1]`` (B, n_k), the drive of layer ``k`` = 1..L: the held forward partial sums of array
     ``k - 1``, plus the bias, plus the held backward partial sums of array ``k`` (none for the output
@@ -528,14 +520,26 @@ def _drives(partials, bias, out):
     depth = len(partials)
     finite = True
     for k in range(1, depth + 1):
-        pf, h = partials[k - 1].out_fwd, out[k - 1]
+        pf, h, b_k = partials[k - 1].out_fwd, out[k - 1], bias[k - 1]
+        n = np.uint64(h.shape[1])  # row by row, so that each loop runs along contiguous memory and vectorises
         for b in range(h.shape[0]):
-            for j in range(h.shape[1]):
-                v = _sum_blocks(pf, b, j) + bias[k - 1][j]
-                if k < depth:
-                    v += _sum_blocks(partials[k].out_bwd, b, j)
-                h[b, j] = v
-                finite &= v - v == 0.0  # False for inf and NaN
+            row = h[b]
+            for j in range(n):
+                row[j] = pf[0, b, j]
+            for blk in range(1, pf.shape[0]):
+                for j in range(n):
+                    row[j] += pf[blk, b, j]
+            for j in range(n):
+                row[j] += b_k[j]
+            if k < depth:  # the backward partials' own sum first, then added
+                pb = partials[k].out_bwd
+                for j in range(n):
+                    below = pb[0, b, j]
+                    for blk in range(1, pb.shape[0]):
+                        below += pb[blk, b, j]
+                    row[j] += below
+            for j in range(n):
+                finite &= row[j] - row[j] == 0.0  # False for inf and NaN
     return finite
 
 
@@ -557,6 +561,32 @@ def _c(a, dtype=np.float64) -> np.ndarray:
     """``a`` as a C-contiguous array of ``dtype``, copied only if it is not one (numba needs tuples
     of identically laid-out arrays)."""
     return np.ascontiguousarray(a, dtype)
+
+
+@nb.njit(cache=True)
+def _convert_all(v, out, full_scale, steps):
+    """``out = v`` through a DAC of ``steps`` per unit on ``[0, full_scale]`` (:func:`_quantise`), element by
+    element; both (B, n)."""
+    for b in range(v.shape[0]):
+        for i in range(v.shape[1]):
+            out[b, i] = _quantise(v[b, i], 0.0, full_scale, steps)
+
+
+def _input_read(arrays: Arrays, driven, noisy: bool) -> Partials:
+    """Array 0 read forward once for the whole batch, its rows driven by the input's DACs (``driven``, (B, n_0)):
+    per tile row, the noiseless sums (one matrix product) and, with read noise, their variances (another), in the
+    partials' arrays; the held outputs start at 0 (the kernel converts them). Nothing reads array 0 backward,
+    so its backward partials hold no sample: (n_col_blocks, 0, n_0)."""
+    edges, batch, n_out = arrays.row_edges[0], driven.shape[0], arrays.fwd[0].shape[1]
+    n_blocks, unread = len(edges) - 1, (len(arrays.col_edges[0]) - 1, 0, driven.shape[1])
+    sums, variances = np.empty((n_blocks, batch, n_out)), (np.empty if noisy else np.zeros)((n_blocks, batch, n_out))
+    squares = driven ** 2 if noisy else None
+    for ib, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+        np.matmul(driven[:, lo:hi], arrays.fwd[0][lo:hi], out=sums[ib])
+        if noisy:
+            np.matmul(squares[:, lo:hi], arrays.var_fwd[0][lo:hi], out=variances[ib])
+    return Partials(np.zeros((n_blocks, batch, n_out)), np.zeros(unread), sums, np.zeros(unread), variances,
+                    np.zeros(unread))
 
 
 def relax_tiled(arrays: Arrays, x, periphery: Periphery, *, max_steps, rng, noise_pool=None, nudge=None,
@@ -587,18 +617,12 @@ def relax_tiled(arrays: Arrays, x, periphery: Periphery, *, max_steps, rng, nois
     batch, sizes = x.shape[0], arrays.sizes
     noisy = noise_pool is not None
     if init is None:
-        driven = x.copy() if periphery.dac_steps == 0 else \
-            np.rint(np.clip(x, 0.0, periphery.dac_range) * periphery.dac_steps) / periphery.dac_steps
+        driven = np.empty_like(x)
+        _convert_all(x, driven, periphery.dac_range, periphery.dac_steps)
         units = Units(*([first] + [np.zeros((batch, n)) for n in sizes[1:]] for first in (x.copy(), x.copy(), driven)))
-        partials = [Partials(*(np.zeros(shape) for shape in [(len(rows) - 1, batch, n_out),
-                                                             (len(cols) - 1, batch, n_in)] * 3))
-                    for rows, cols, n_in, n_out in zip(arrays.row_edges, arrays.col_edges, sizes, sizes[1:])]
-        # the input layer's read: one matrix product per tile row for the whole batch
-        edges = arrays.row_edges[0]
-        for ib, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
-            partials[0].sum_fwd[ib] = units.held[0][:, lo:hi] @ arrays.fwd[0][lo:hi]
-            if noisy:
-                partials[0].var_fwd[ib] = units.held[0][:, lo:hi] ** 2 @ arrays.var_fwd[0][lo:hi]
+        partials = [_input_read(arrays, driven, noisy)] + [
+            Partials(*(np.zeros(shape) for shape in [(len(rows) - 1, batch, n_out), (len(cols) - 1, batch, n_in)] * 3))
+            for rows, cols, n_in, n_out in zip(arrays.row_edges[1:], arrays.col_edges[1:], sizes[1:], sizes[2:])]
     else:  # a continued phase writes neither the input layer nor array 0's reads: those are shared with init
         units, partials = init
         units = Units(*([_c(group[0])] + [np.array(s, np.float64) for s in group[1:]] for group in units))
