@@ -10,6 +10,8 @@ times, timestamps, the emulator's version and the report's schema version).
     python benchmarks/checks/same_reports.py --base main --chips digital,loihi2 --epochs 1
     python -m benchmarks.checks.same_reports --base main --chips oim-cmos --epochs 1 --no-maxcut \
         --workload fashion_mnist_snn --set dataset.n_train=2000 --set dataset.n_test=500
+    python -m benchmarks.checks.same_reports --base main --chips crossbar-pcm --no-maxcut \
+        --chip-set parameters.device_variation=0.05
 
 By default every chip in ``chips/`` runs ``digits_snn`` for two epochs, and every MaxCut
 workload runs on the chips that solve Ising problems. It prints one line per run and exits
@@ -49,11 +51,13 @@ def export(rev: str, into: Path) -> Path:
     return into
 
 
-def run(tree: Path, workload: str, chip: str, out: Path, sets: list[str]) -> dict | str:
+def run(tree: Path, workload: str, chip: str, out: Path, sets: list[str], chip_sets: list[str] = ()) -> dict | str:
     """``python -m emulator run`` in ``tree``; the report, or the error output if it failed."""
     cmd = [sys.executable, "-m", "emulator", "run", workload, "--chip", chip, "--out", str(out), "--quiet"]
     for s in sets:
         cmd += ["--set", s]
+    for s in chip_sets:
+        cmd += ["--chip-set", s]
     env = dict(os.environ, PYTHONPATH=str(tree), EMULATOR_OFFLINE="1")
     done = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
     if done.returncode:
@@ -94,6 +98,8 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=2, help="epochs of a training workload (default 2)")
     p.add_argument("--set", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="another override of the workload (repeatable)")
+    p.add_argument("--chip-set", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="an override of every chip the workload runs on (repeatable)")
     p.add_argument("--maxcut-chips", default="oim-cmos", help="chips the MaxCut workloads run on")
     p.add_argument("--no-maxcut", action="store_true", help="skip the MaxCut workloads")
     args = p.parse_args(argv)
@@ -106,8 +112,9 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="same-reports-") as tmp:
         base = export(args.base, Path(tmp) / "base")
         for workload, chip, sets in cases:
-            before = run(base, workload, chip, Path(tmp) / "before" / f"{workload}-{chip}", sets)
-            after = run(REPO, workload, chip, Path(tmp) / "after" / f"{workload}-{chip}", sets)
+            chip_sets = [] if workload in MAXCUT else args.chip_set
+            before = run(base, workload, chip, Path(tmp) / "before" / f"{workload}-{chip}", sets, chip_sets)
+            after = run(REPO, workload, chip, Path(tmp) / "after" / f"{workload}-{chip}", sets, chip_sets)
             if isinstance(before, str) or isinstance(after, str):
                 verdict = f"FAILED TO RUN: before: {before if isinstance(before, str) else 'ok'}; " \
                           f"after: {after if isinstance(after, str) else 'ok'}"
