@@ -86,10 +86,10 @@ class CrossbarProgram(Program):
         """The periphery's integration, lazy threshold and converters (ADC full scales in this program's weights)."""
         p = self.params
         forward, backward = p.forward, p.backward
-        return tiled.Periphery.of(
-            rate=p.dt_s / p.tau_s, theta=self.theta, tolerance=p.tolerance, dac=(forward.dac_bits, forward.dac_range),
-            adc=[((forward.adc_bits, forward.adc_range * a.w_scale), (backward.adc_bits, backward.adc_range * a.w_scale))
-                 for a in self.arrays])
+        adc = [((forward.adc_bits, forward.adc_range * a.w_scale), (backward.adc_bits, backward.adc_range * a.w_scale))
+               for a in self.arrays]
+        return tiled.Periphery.of(rate=p.dt_s / p.tau_s, theta=self.theta, tolerance=p.tolerance,
+                                  dac=(forward.dac_bits, forward.dac_range), adc=adc)
 
     def summary(self) -> dict:
         p = self.params

@@ -616,6 +616,9 @@ def relax_tiled(arrays: Arrays, x, periphery: Periphery, *, max_steps, rng, nois
     x = _c(x)
     batch, sizes = x.shape[0], arrays.sizes
     noisy = noise_pool is not None
+    if noisy == (arrays.var_fwd is arrays.fwd):
+        raise ValueError("reads with noise need the arrays' read-noise variances and a noise pool; noiseless reads "
+                         "neither (see Arrays.of)")
     if init is None:
         driven = np.empty_like(x)
         _convert_all(x, driven, periphery.dac_range, periphery.dac_steps)

@@ -225,6 +225,15 @@ def test_drives_are_numpys_sums_of_the_held_partials_bit_for_bit(blocks, batch, 
     assert finite == (bad is None)
 
 
+def test_the_kernel_refuses_a_noise_pool_without_read_noise_variances_and_the_reverse():
+    net, rng = random_network([6, 5, 3])
+    for read_noise, pool in [({"model": "none"}, np.zeros(64)), ({"model": "constant", "std": 0.05}, None)]:
+        program = BACKEND.compile(net, chip(**{**IDEAL, "read_noise": read_noise}))
+        with pytest.raises(ValueError, match="read-noise variances and a noise pool"):
+            tiled.relax_tiled(program.kernel_arrays, rng.random((2, 6)), program.periphery, max_steps=3, rng=rng,
+                              noise_pool=pool)
+
+
 def test_cells_are_rewritten_only_past_the_write_threshold():
     net = Network(weights=(np.array([[0.5, -0.25]]),), biases=(np.zeros(1),))
     c = chip(**IDEAL, write_threshold=0.05, weight_headroom=1.0)  # w_scale 0.5: 5 % of the range is 0.025
