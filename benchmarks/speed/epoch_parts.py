@@ -26,7 +26,7 @@ from emulator.chip import load_chip
 from emulator.tasks.classification import Run
 from emulator.workload import load_workload
 
-#: the parts every chip has: (label, module, attribute); a class attribute is "Class.method", of the chip's back-end
+#: the parts every chip has: (label, module, function); module None: a method of the chip's back-end class
 PARTS = (("relaxations", None, "relax"), ("update rule", None, "contrastive_update"),
          ("SGD step", "emulator.tasks.classification", "sgd_step"), ("re-programming", None, "compile"))
 #: the parts inside a relaxation, by back-end family
@@ -87,21 +87,19 @@ def main(argv=None):
     with threadpool_limits(1):
         for chip in chips:
             results[chip] = epoch_parts(args.workload, chip, overrides)
-    labels = [label for label, _, _ in PARTS]
-    inner = [label for family in INNER.values() for label, _, _ in family if label not in labels]
-    inner = list(dict.fromkeys(inner))
+    outer = [label for label, _, _ in PARTS]
+    inner = list(dict.fromkeys(label for family in INNER.values() for label, _, _ in family))
+    rows = ([(outer[0], outer[0])] + [(f"of which {label}", label) for label in inner]
+            + [(part, part) for part in outer[1:]])
     print(f"\n{args.workload}, one epoch after a warm-up one, wall seconds:\n")
     print("| part | " + " | ".join(chips) + " |")
     print("|---|" + "---:|" * len(chips))
-    for label in labels[:1] + [f"of which {name}" for name in inner] + labels[1:] + ["rest", "epoch"]:
-        cells = []
-        for chip in chips:
-            total, seconds = results[chip]
-            key = label.removeprefix("of which ")
-            value = total - sum(seconds.get(name, 0.0) for name in labels) if label == "rest" else \
-                total if label == "epoch" else seconds.get(key)
-            cells.append("-" if value is None else f"{value:.2f}")
-        print(f"| {label} | " + " | ".join(cells) + " |")
+    for row, label in rows:
+        cells = [f"{results[chip][1][label]:.2f}" if label in results[chip][1] else "-" for chip in chips]
+        print(f"| {row} | " + " | ".join(cells) + " |")
+    rest = [total - sum(seconds.get(part, 0.0) for part in outer) for total, seconds in map(results.get, chips)]
+    print("| rest | " + " | ".join(f"{value:.2f}" for value in rest) + " |")
+    print("| epoch | " + " | ".join(f"{results[chip][0]:.2f}" for chip in chips) + " |")
 
 
 if __name__ == "__main__":
